@@ -1,0 +1,260 @@
+//! Mailboxes and paths of the MAIL, RCPT and VECMAIL commands (RFC 5321 §4.1.2, RFC 6531 §3.3).
+//!
+//! ```text
+//! Path      = "<" [ A-d-l ":" ] Mailbox ">"
+//! Mailbox   = Local-part "@" ( Domain / address-literal )
+//! Local-part = Dot-string / Quoted-string
+//! Domain    = sub-domain *("." sub-domain)
+//! ```
+//! Non-ASCII is allowed in atoms, quoted strings and domain labels (RFC 6531); whether it is
+//! acceptable in a given transaction (the SMTPUTF8 parameter) is the session's decision, so a
+//! parsed mailbox remembers whether it needs SMTPUTF8.
+
+use std::fmt;
+
+/// `local-part@domain`, as written by the client (quotes kept in a quoted local part).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Mailbox {
+    pub local_part: String,
+    pub domain: String,
+}
+
+impl Mailbox {
+    /// True when the mailbox holds non-ASCII text and so needs the SMTPUTF8 extension.
+    pub fn needs_utf8(&self) -> bool {
+        !self.local_part.is_ascii() || !self.domain.is_ascii()
+    }
+
+    /// The local part without surrounding quotes, for user lookups.
+    pub fn unquoted_local(&self) -> String {
+        match self.local_part.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+            Some(inner) => inner.replace("\\\\", "\u{0}").replace('\\', "").replace('\u{0}', "\\"),
+            None => self.local_part.clone(),
+        }
+    }
+
+    /// Parses a whole `local@domain` string (no angle brackets).
+    pub fn parse(text: &str) -> Result<Self, AddressError> {
+        let (mailbox, rest) = parse_mailbox(text)?;
+        if !rest.is_empty() {
+            return Err(AddressError::Trailing);
+        }
+        Ok(mailbox)
+    }
+}
+
+impl fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.local_part, self.domain)
+    }
+}
+
+/// The argument of MAIL FROM or RCPT TO.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// `<>`: the null reverse-path of bounces (RFC 5321 §4.5.5).
+    Null,
+    /// `<Postmaster>` without a domain, which RCPT must accept (RFC 5321 §4.1.1.3).
+    Postmaster,
+    Mailbox(Mailbox),
+}
+
+impl Path {
+    pub fn mailbox(&self) -> Option<&Mailbox> {
+        match self {
+            Path::Mailbox(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn needs_utf8(&self) -> bool {
+        self.mailbox().is_some_and(Mailbox::needs_utf8)
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Null => f.write_str("<>"),
+            Path::Postmaster => f.write_str("<Postmaster>"),
+            Path::Mailbox(m) => write!(f, "<{m}>"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AddressError {
+    MissingBrackets,
+    BadLocalPart,
+    MissingAt,
+    BadDomain,
+    BadSourceRoute,
+    Trailing,
+}
+
+impl fmt::Display for AddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::MissingBrackets => "path must be enclosed in <>",
+            Self::BadLocalPart => "invalid local part",
+            Self::MissingAt => "mailbox needs local-part@domain",
+            Self::BadDomain => "invalid domain",
+            Self::BadSourceRoute => "invalid source route",
+            Self::Trailing => "unexpected characters after the address",
+        })
+    }
+}
+
+impl std::error::Error for AddressError {}
+
+/// Parses `<...>` at the start of `text`; returns the path and the text after `>`.
+/// `<>` is accepted only when `allow_null`, `<Postmaster>` only when `allow_postmaster`.
+pub fn parse_path(text: &str, allow_null: bool, allow_postmaster: bool) -> Result<(Path, &str), AddressError> {
+    let inner = text.strip_prefix('<').ok_or(AddressError::MissingBrackets)?;
+    if let Some(rest) = inner.strip_prefix('>') {
+        return if allow_null { Ok((Path::Null, rest)) } else { Err(AddressError::MissingAt) };
+    }
+    let inner = skip_source_route(inner)?;
+    if allow_postmaster && inner.len() >= 11 && inner[..11].eq_ignore_ascii_case("postmaster>") {
+        return Ok((Path::Postmaster, &inner[11..]));
+    }
+    let (mailbox, rest) = parse_mailbox(inner)?;
+    let rest = rest.strip_prefix('>').ok_or(AddressError::MissingBrackets)?;
+    Ok((Path::Mailbox(mailbox), rest))
+}
+
+/// RFC 5321 §4.1.2: servers MUST accept an A-d-l (`@one,@two:`) and SHOULD ignore it.
+fn skip_source_route(text: &str) -> Result<&str, AddressError> {
+    if !text.starts_with('@') {
+        return Ok(text);
+    }
+    let colon = text.find(':').ok_or(AddressError::BadSourceRoute)?;
+    for hop in text[..colon].split(',') {
+        let domain = hop.strip_prefix('@').ok_or(AddressError::BadSourceRoute)?;
+        if !is_domain(domain) {
+            return Err(AddressError::BadSourceRoute);
+        }
+    }
+    Ok(&text[colon + 1..])
+}
+
+/// Parses `local@domain` at the start of `text`, stopping at `>`, `,`, a space or the end.
+pub fn parse_mailbox(text: &str) -> Result<(Mailbox, &str), AddressError> {
+    let local_len = local_part_len(text).ok_or(AddressError::BadLocalPart)?;
+    let (local, rest) = text.split_at(local_len);
+    let rest = rest.strip_prefix('@').ok_or(AddressError::MissingAt)?;
+    let end = rest.find(['>', ',', ' ']).unwrap_or(rest.len());
+    let (domain, rest) = rest.split_at(end);
+    if !(is_domain(domain) || is_address_literal(domain)) {
+        return Err(AddressError::BadDomain);
+    }
+    Ok((Mailbox { local_part: local.to_string(), domain: domain.to_string() }, rest))
+}
+
+/// RFC 5322 atext, extended by RFC 6531 with any non-ASCII character.
+fn is_atext(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii()
+}
+
+/// Length in bytes of the Dot-string or Quoted-string at the start of `text`.
+fn local_part_len(text: &str) -> Option<usize> {
+    if let Some(quoted) = text.strip_prefix('"') {
+        let mut escaped = false;
+        for (i, c) in quoted.char_indices() {
+            match (escaped, c) {
+                (true, ' '..='~') => escaped = false,
+                (true, _) => return None,
+                (false, '\\') => escaped = true,
+                (false, '"') => return Some(i + 2),
+                (false, c) if c == ' ' || c == '!' || ('#'..='~').contains(&c) || !c.is_ascii() => {}
+                _ => return None,
+            }
+        }
+        return None;
+    }
+    let end = text.find(|c: char| !(is_atext(c) || c == '.')).unwrap_or(text.len());
+    let dot_string = &text[..end];
+    let well_formed = !dot_string.is_empty() && dot_string.split('.').all(|atom| !atom.is_empty());
+    well_formed.then_some(end)
+}
+
+/// `sub-domain *("." sub-domain)`, each label a letter-digit-hyphen string (or a U-label)
+/// that neither starts nor ends with a hyphen.
+pub fn is_domain(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 255
+        && text.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+        })
+}
+
+/// `[IPv4]`, `[IPv6:...]` or a general `[tag:content]` literal (RFC 5321 §4.1.3).
+pub fn is_address_literal(text: &str) -> bool {
+    let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
+        return false;
+    };
+    if let Some(v6) = inner.strip_prefix("IPv6:").or_else(|| inner.strip_prefix("ipv6:")) {
+        return v6.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    if inner.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    match inner.split_once(':') {
+        Some((tag, content)) => {
+            is_domain(tag) && !content.is_empty() && content.bytes().all(|b| (33..=90).contains(&b) || (94..=126).contains(&b))
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("<a@b.example>", "a@b.example")]
+    #[case("<\"john doe\"@example.com>", "\"john doe\"@example.com")]
+    #[case("<@relay.example,@other.example:u@example.com>", "u@example.com")]
+    #[case("<u@[192.0.2.1]>", "u@[192.0.2.1]")]
+    #[case("<u@[IPv6:::1]>", "u@[IPv6:::1]")]
+    #[case("<用户@例子.广告>", "用户@例子.广告")]
+    fn parses_paths(#[case] input: &str, #[case] mailbox: &str) {
+        let (path, rest) = parse_path(input, false, false).unwrap();
+        assert_eq!(path.mailbox().unwrap().to_string(), mailbox);
+        assert_eq!(rest, "");
+    }
+
+    #[rstest]
+    #[case("a@b.example")]
+    #[case("<a@b.example")]
+    #[case("<a.@b.example>")]
+    #[case("<a@-b.example>")]
+    #[case("<a@b..example>")]
+    #[case("<@b.example>")]
+    #[case("<a b@c.example>")]
+    #[case("<ab.example>")]
+    fn rejects_bad_paths(#[case] input: &str) {
+        assert!(parse_path(input, true, true).is_err(), "{input}");
+    }
+
+    #[test]
+    fn null_and_postmaster() {
+        assert_eq!(parse_path("<> SIZE=1", true, false).unwrap(), (Path::Null, " SIZE=1"));
+        assert!(parse_path("<>", false, true).is_err());
+        assert_eq!(parse_path("<POSTMASTER>", false, true).unwrap().0, Path::Postmaster);
+        assert!(parse_path("<Postmaster>", false, false).is_err());
+    }
+
+    #[test]
+    fn utf8_detection_and_unquoting() {
+        assert!(Mailbox::parse("ü@example.com").unwrap().needs_utf8());
+        assert!(!Mailbox::parse("u@example.com").unwrap().needs_utf8());
+        assert_eq!(Mailbox::parse("\"a\\\"b\"@x.example").unwrap().unquoted_local(), "a\"b");
+    }
+}

@@ -1,0 +1,416 @@
+//! SMTP and VMTP commands: the verb table, the parser of one command line and the encoder.
+//!
+//! RFC 5321 §2.4: "Verbs and argument values ... are not case sensitive". Each verb is
+//! declared once in [`VERBS`] with its usage text (the text of a 501 reply) and its argument
+//! parser; the server decides in which states a verb is allowed.
+
+use std::fmt;
+
+use super::address::{AddressError, Mailbox, Path, parse_mailbox, parse_path};
+
+/// `esmtp-param = esmtp-keyword ["=" esmtp-value]` (RFC 5321 §4.1.2), keywords kept upper-case.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Params(pub Vec<(String, Option<String>)>);
+
+impl Params {
+    pub fn get(&self, keyword: &str) -> Option<Option<&str>> {
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(keyword)).map(|(_, v)| v.as_deref())
+    }
+
+    fn parse(text: &str) -> Result<Self, ()> {
+        let mut params = Vec::new();
+        for word in text.split(' ').filter(|w| !w.is_empty()) {
+            let (keyword, value) = match word.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (word, None),
+            };
+            let keyword_ok = keyword.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && keyword.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            let value_ok = value.is_none_or(|v| !v.is_empty() && v.chars().all(|c| c > ' ' && c != '=' && c != '\u{7f}'));
+            if !keyword_ok || !value_ok {
+                return Err(());
+            }
+            params.push((keyword.to_ascii_uppercase(), value.map(str::to_string)));
+        }
+        Ok(Self(params))
+    }
+}
+
+impl fmt::Display for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, v) in &self.0 {
+            match v {
+                Some(v) => write!(f, " {k}={v}")?,
+                None => write!(f, " {k}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One parsed command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Ehlo(String),
+    Helo(String),
+    Mail { from: Path, params: Params },
+    Rcpt { to: Path, params: Params },
+    Data,
+    Bdat { size: u64, last: bool },
+    Rset,
+    Noop(Option<String>),
+    Quit,
+    Vrfy(String),
+    Expn(String),
+    Help(Option<String>),
+    StartTls,
+    Auth { mechanism: String, initial: Option<String> },
+    /// VMTP: MAIL plus one RCPT per address, all or nothing.
+    VecMail { from: Path, to: Vec<Mailbox>, params: Params },
+    /// VMTP: a key/value pair attached to the next message.
+    Metadata { key: String, value: String },
+    /// VMTP: `ENCRYPT START`, an in-band TLS upgrade.
+    EncryptStart,
+    /// VMTP: `BATCH n` messages over one envelope.
+    Batch(u32),
+    /// VMTP: request a read receipt for the message in the transaction.
+    ReadAck,
+    /// VMTP: `STATUS <message-id>`.
+    Status(String),
+}
+
+/// The verbs, each declared once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verb {
+    Ehlo,
+    Helo,
+    Mail,
+    Rcpt,
+    Data,
+    Bdat,
+    Rset,
+    Noop,
+    Quit,
+    Vrfy,
+    Expn,
+    Help,
+    StartTls,
+    Auth,
+    VecMail,
+    Metadata,
+    Encrypt,
+    Batch,
+    ReadAck,
+    Status,
+}
+
+/// How one verb is spelled, used and parsed.
+pub struct VerbSpec {
+    pub verb: Verb,
+    pub name: &'static str,
+    /// Usage text for the 501 reply.
+    pub usage: &'static str,
+    pub vmtp: bool,
+    parse: fn(&str) -> Result<Command, ArgError>,
+}
+
+/// The command table.
+pub static VERBS: &[VerbSpec] = &[
+    VerbSpec { verb: Verb::Ehlo, name: "EHLO", usage: "EHLO domain", vmtp: false, parse: |a| domain_arg(a).map(Command::Ehlo) },
+    VerbSpec { verb: Verb::Helo, name: "HELO", usage: "HELO domain", vmtp: false, parse: |a| domain_arg(a).map(Command::Helo) },
+    VerbSpec { verb: Verb::Mail, name: "MAIL", usage: "MAIL FROM:<address> [parameters]", vmtp: false, parse: parse_mail },
+    VerbSpec { verb: Verb::Rcpt, name: "RCPT", usage: "RCPT TO:<address> [parameters]", vmtp: false, parse: parse_rcpt },
+    VerbSpec { verb: Verb::Data, name: "DATA", usage: "DATA", vmtp: false, parse: |a| no_arg(a, Command::Data) },
+    VerbSpec { verb: Verb::Bdat, name: "BDAT", usage: "BDAT size [LAST]", vmtp: false, parse: parse_bdat },
+    VerbSpec { verb: Verb::Rset, name: "RSET", usage: "RSET", vmtp: false, parse: |a| no_arg(a, Command::Rset) },
+    VerbSpec { verb: Verb::Noop, name: "NOOP", usage: "NOOP [string]", vmtp: false, parse: |a| Ok(Command::Noop(opt_arg(a))) },
+    VerbSpec { verb: Verb::Quit, name: "QUIT", usage: "QUIT", vmtp: false, parse: |a| no_arg(a, Command::Quit) },
+    VerbSpec { verb: Verb::Vrfy, name: "VRFY", usage: "VRFY string", vmtp: false, parse: |a| required(a).map(Command::Vrfy) },
+    VerbSpec { verb: Verb::Expn, name: "EXPN", usage: "EXPN string", vmtp: false, parse: |a| required(a).map(Command::Expn) },
+    VerbSpec { verb: Verb::Help, name: "HELP", usage: "HELP [topic]", vmtp: false, parse: |a| Ok(Command::Help(opt_arg(a))) },
+    VerbSpec { verb: Verb::StartTls, name: "STARTTLS", usage: "STARTTLS", vmtp: false, parse: |a| no_arg(a, Command::StartTls) },
+    VerbSpec { verb: Verb::Auth, name: "AUTH", usage: "AUTH mechanism [initial-response]", vmtp: false, parse: parse_auth },
+    VerbSpec { verb: Verb::VecMail, name: "VECMAIL", usage: "VECMAIL FROM:<address> TO:<address,...> [SIZE=n]", vmtp: true, parse: parse_vecmail },
+    VerbSpec { verb: Verb::Metadata, name: "METADATA", usage: "METADATA key value", vmtp: true, parse: parse_metadata },
+    VerbSpec { verb: Verb::Encrypt, name: "ENCRYPT", usage: "ENCRYPT START", vmtp: true, parse: parse_encrypt },
+    VerbSpec { verb: Verb::Batch, name: "BATCH", usage: "BATCH count", vmtp: true, parse: parse_batch },
+    VerbSpec { verb: Verb::ReadAck, name: "READACK", usage: "READACK", vmtp: true, parse: |a| no_arg(a, Command::ReadAck) },
+    VerbSpec { verb: Verb::Status, name: "STATUS", usage: "STATUS message-id", vmtp: true, parse: parse_status },
+];
+
+impl Verb {
+    pub fn spec(self) -> &'static VerbSpec {
+        VERBS.iter().find(|s| s.verb == self).expect("every verb is in the table")
+    }
+
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+}
+
+impl Command {
+    pub fn verb(&self) -> Verb {
+        match self {
+            Self::Ehlo(_) => Verb::Ehlo,
+            Self::Helo(_) => Verb::Helo,
+            Self::Mail { .. } => Verb::Mail,
+            Self::Rcpt { .. } => Verb::Rcpt,
+            Self::Data => Verb::Data,
+            Self::Bdat { .. } => Verb::Bdat,
+            Self::Rset => Verb::Rset,
+            Self::Noop(_) => Verb::Noop,
+            Self::Quit => Verb::Quit,
+            Self::Vrfy(_) => Verb::Vrfy,
+            Self::Expn(_) => Verb::Expn,
+            Self::Help(_) => Verb::Help,
+            Self::StartTls => Verb::StartTls,
+            Self::Auth { .. } => Verb::Auth,
+            Self::VecMail { .. } => Verb::VecMail,
+            Self::Metadata { .. } => Verb::Metadata,
+            Self::EncryptStart => Verb::Encrypt,
+            Self::Batch(_) => Verb::Batch,
+            Self::ReadAck => Verb::ReadAck,
+            Self::Status(_) => Verb::Status,
+        }
+    }
+
+    /// Parses one command line, without its CRLF.
+    pub fn parse(line: &[u8]) -> Result<Self, CommandError> {
+        if line.contains(&0) {
+            return Err(CommandError::Nul);
+        }
+        if line.iter().any(|&b| b == b'\r' || b == b'\n') {
+            return Err(CommandError::BareLineBreak);
+        }
+        let line = std::str::from_utf8(line).map_err(|_| CommandError::InvalidUtf8)?;
+        let (word, args) = match line.split_once(' ') {
+            Some((w, a)) => (w, a),
+            None => (line, ""),
+        };
+        let spec = VERBS.iter().find(|s| s.name.eq_ignore_ascii_case(word)).ok_or(CommandError::Unrecognized)?;
+        (spec.parse)(args).map_err(|e| CommandError::Syntax { verb: spec.verb, error: e })
+    }
+
+    /// The command line as a client writes it, with CRLF.
+    pub fn to_line(&self) -> String {
+        let body = match self {
+            Self::Ehlo(d) => format!("EHLO {d}"),
+            Self::Helo(d) => format!("HELO {d}"),
+            Self::Mail { from, params } => format!("MAIL FROM:{from}{params}"),
+            Self::Rcpt { to, params } => format!("RCPT TO:{to}{params}"),
+            Self::Data => "DATA".into(),
+            Self::Bdat { size, last: true } => format!("BDAT {size} LAST"),
+            Self::Bdat { size, last: false } => format!("BDAT {size}"),
+            Self::Rset => "RSET".into(),
+            Self::Noop(None) => "NOOP".into(),
+            Self::Noop(Some(s)) => format!("NOOP {s}"),
+            Self::Quit => "QUIT".into(),
+            Self::Vrfy(s) => format!("VRFY {s}"),
+            Self::Expn(s) => format!("EXPN {s}"),
+            Self::Help(None) => "HELP".into(),
+            Self::Help(Some(s)) => format!("HELP {s}"),
+            Self::StartTls => "STARTTLS".into(),
+            Self::Auth { mechanism, initial: None } => format!("AUTH {mechanism}"),
+            Self::Auth { mechanism, initial: Some(i) } => format!("AUTH {mechanism} {i}"),
+            Self::VecMail { from, to, params } => {
+                let to: Vec<String> = to.iter().map(Mailbox::to_string).collect();
+                format!("VECMAIL FROM:{from} TO:<{}>{params}", to.join(","))
+            }
+            Self::Metadata { key, value } => format!("METADATA {key} {value}"),
+            Self::EncryptStart => "ENCRYPT START".into(),
+            Self::Batch(n) => format!("BATCH {n}"),
+            Self::ReadAck => "READACK".into(),
+            Self::Status(id) => format!("STATUS {id}"),
+        };
+        body + "\r\n"
+    }
+}
+
+/// Why a command line was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// No such verb: 500.
+    Unrecognized,
+    /// A NUL octet in the line: 500.
+    Nul,
+    /// A CR or LF that is not part of the line's CRLF: 500.
+    BareLineBreak,
+    /// Octets that are not UTF-8: 500.
+    InvalidUtf8,
+    /// A known verb with bad arguments: 501 (555 for unknown parameters is the session's call).
+    Syntax { verb: Verb, error: ArgError },
+}
+
+/// What is wrong with a known verb's arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArgError {
+    Missing,
+    Unexpected,
+    Malformed,
+    Address(AddressError),
+    BadParameters,
+    BadMetadataKey,
+    EmptyRecipientList,
+}
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => f.write_str("argument required"),
+            Self::Unexpected => f.write_str("no argument allowed"),
+            Self::Malformed => f.write_str("malformed argument"),
+            Self::Address(e) => e.fmt(f),
+            Self::BadParameters => f.write_str("malformed parameters"),
+            Self::BadMetadataKey => f.write_str("metadata key must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}"),
+            Self::EmptyRecipientList => f.write_str("at least one recipient required"),
+        }
+    }
+}
+
+fn no_arg(args: &str, command: Command) -> Result<Command, ArgError> {
+    if args.trim_matches(' ').is_empty() { Ok(command) } else { Err(ArgError::Unexpected) }
+}
+
+fn opt_arg(args: &str) -> Option<String> {
+    let a = args.trim_matches(' ');
+    (!a.is_empty()).then(|| a.to_string())
+}
+
+fn required(args: &str) -> Result<String, ArgError> {
+    opt_arg(args).ok_or(ArgError::Missing)
+}
+
+fn domain_arg(args: &str) -> Result<String, ArgError> {
+    let arg = required(args)?;
+    let first = arg.split(' ').next().unwrap_or_default();
+    let ok = super::address::is_domain(first) || super::address::is_address_literal(first);
+    if ok { Ok(first.to_string()) } else { Err(ArgError::Malformed) }
+}
+
+/// Strips a case-insensitive `FROM:`/`TO:` prefix. Spaces after the colon are tolerated, as
+/// most deployed servers do, though RFC 5321 has none.
+fn strip_keyword<'a>(args: &'a str, keyword: &str) -> Result<&'a str, ArgError> {
+    let n = keyword.len();
+    if args.len() < n || !args.is_char_boundary(n) || !args[..n].eq_ignore_ascii_case(keyword) {
+        return Err(ArgError::Malformed);
+    }
+    Ok(args[n..].trim_start_matches(' '))
+}
+
+fn path_and_params(args: &str, keyword: &str, null: bool, postmaster: bool) -> Result<(Path, Params), ArgError> {
+    let rest = strip_keyword(args, keyword)?;
+    let (path, rest) = parse_path(rest, null, postmaster).map_err(ArgError::Address)?;
+    if !(rest.is_empty() || rest.starts_with(' ')) {
+        return Err(ArgError::Address(AddressError::Trailing));
+    }
+    let params = Params::parse(rest).map_err(|()| ArgError::BadParameters)?;
+    Ok((path, params))
+}
+
+fn parse_mail(args: &str) -> Result<Command, ArgError> {
+    let (from, params) = path_and_params(args, "FROM:", true, false)?;
+    Ok(Command::Mail { from, params })
+}
+
+fn parse_rcpt(args: &str) -> Result<Command, ArgError> {
+    let (to, params) = path_and_params(args, "TO:", false, true)?;
+    Ok(Command::Rcpt { to, params })
+}
+
+fn parse_bdat(args: &str) -> Result<Command, ArgError> {
+    let mut words = args.split(' ').filter(|w| !w.is_empty());
+    let size = words.next().ok_or(ArgError::Missing)?;
+    if size.is_empty() || size.len() > 19 || !size.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ArgError::Malformed);
+    }
+    let size = size.parse().map_err(|_| ArgError::Malformed)?;
+    let last = match words.next() {
+        None => false,
+        Some(w) if w.eq_ignore_ascii_case("LAST") => true,
+        Some(_) => return Err(ArgError::Malformed),
+    };
+    if words.next().is_some() {
+        return Err(ArgError::Unexpected);
+    }
+    Ok(Command::Bdat { size, last })
+}
+
+fn parse_auth(args: &str) -> Result<Command, ArgError> {
+    let mut words = args.split(' ').filter(|w| !w.is_empty());
+    let mechanism = words.next().ok_or(ArgError::Missing)?.to_ascii_uppercase();
+    let initial = words.next().map(str::to_string);
+    if words.next().is_some() {
+        return Err(ArgError::Unexpected);
+    }
+    Ok(Command::Auth { mechanism, initial })
+}
+
+/// `VECMAIL FROM:<a> TO:<b,c,...> [SIZE=n]`.
+fn parse_vecmail(args: &str) -> Result<Command, ArgError> {
+    let rest = strip_keyword(args, "FROM:")?;
+    let (from, rest) = parse_path(rest, true, false).map_err(ArgError::Address)?;
+    let rest = rest.strip_prefix(' ').ok_or(ArgError::Missing)?.trim_start_matches(' ');
+    let mut list = strip_keyword(rest, "TO:")?.strip_prefix('<').ok_or(ArgError::Address(AddressError::MissingBrackets))?;
+    let mut to = Vec::new();
+    loop {
+        if list.starts_with('>') && to.is_empty() {
+            return Err(ArgError::EmptyRecipientList);
+        }
+        let (mailbox, rest) = parse_mailbox(list.trim_start_matches(' ')).map_err(ArgError::Address)?;
+        to.push(mailbox);
+        let rest = rest.trim_start_matches(' ');
+        if let Some(after) = rest.strip_prefix(',') {
+            list = after;
+        } else if let Some(after) = rest.strip_prefix('>') {
+            list = after;
+            break;
+        } else {
+            return Err(ArgError::Address(AddressError::MissingBrackets));
+        }
+    }
+    if !(list.is_empty() || list.starts_with(' ')) {
+        return Err(ArgError::Address(AddressError::Trailing));
+    }
+    let params = Params::parse(list).map_err(|()| ArgError::BadParameters)?;
+    Ok(Command::VecMail { from, to, params })
+}
+
+/// DESIGN: key `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`, value the rest of the line.
+fn parse_metadata(args: &str) -> Result<Command, ArgError> {
+    let (key, value) = args.split_once(' ').ok_or(ArgError::Missing)?;
+    let key_ok = key.len() <= 64
+        && key.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !key_ok {
+        return Err(ArgError::BadMetadataKey);
+    }
+    if value.is_empty() {
+        return Err(ArgError::Missing);
+    }
+    Ok(Command::Metadata { key: key.to_string(), value: value.to_string() })
+}
+
+fn parse_encrypt(args: &str) -> Result<Command, ArgError> {
+    if args.trim_matches(' ').eq_ignore_ascii_case("START") { Ok(Command::EncryptStart) } else { Err(ArgError::Malformed) }
+}
+
+fn parse_batch(args: &str) -> Result<Command, ArgError> {
+    let arg = required(args)?;
+    if arg.len() > 9 || !arg.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ArgError::Malformed);
+    }
+    arg.parse().map(Command::Batch).map_err(|_| ArgError::Malformed)
+}
+
+fn parse_status(args: &str) -> Result<Command, ArgError> {
+    let arg = required(args)?;
+    let id = arg.strip_prefix('<').and_then(|a| a.strip_suffix('>')).unwrap_or(&arg);
+    let ok = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
+    if ok { Ok(Command::Status(id.to_string())) } else { Err(ArgError::Malformed) }
+}
+
+#[cfg(test)]
+#[path = "command_tests.rs"]
+mod tests;

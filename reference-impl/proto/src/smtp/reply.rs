@@ -1,0 +1,407 @@
+//! SMTP replies: reply codes, enhanced status codes, the reply encoder and an incremental parser.
+//!
+//! RFC 5321 §4.2: "An SMTP reply consists of a three digit number (transmitted as three
+//! numeric characters) followed by some text unless specified otherwise in this document."
+//! Multi-line replies repeat the code on every line, with `-` after it on all lines but the
+//! last. RFC 2034 puts the enhanced status code (RFC 3463 `class.subject.detail`) at the start
+//! of the text of every line.
+
+use std::fmt;
+
+/// A three-digit SMTP reply code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReplyCode(u16);
+
+impl ReplyCode {
+    pub const HELP: Self = Self(214);
+    pub const SERVICE_READY: Self = Self(220);
+    pub const CLOSING: Self = Self(221);
+    pub const AUTH_SUCCEEDED: Self = Self(235);
+    pub const OK: Self = Self(250);
+    pub const CANNOT_VRFY: Self = Self(252);
+    pub const AUTH_CONTINUE: Self = Self(334);
+    pub const START_MAIL_INPUT: Self = Self(354);
+    pub const SERVICE_UNAVAILABLE: Self = Self(421);
+    pub const MAILBOX_UNAVAILABLE_TEMP: Self = Self(450);
+    pub const LOCAL_ERROR: Self = Self(451);
+    pub const INSUFFICIENT_STORAGE: Self = Self(452);
+    pub const TLS_UNAVAILABLE: Self = Self(454);
+    pub const SYNTAX_ERROR: Self = Self(500);
+    pub const PARAMETER_SYNTAX_ERROR: Self = Self(501);
+    pub const NOT_IMPLEMENTED: Self = Self(502);
+    pub const BAD_SEQUENCE: Self = Self(503);
+    pub const PARAMETER_NOT_IMPLEMENTED: Self = Self(504);
+    pub const AUTH_REQUIRED: Self = Self(530);
+    pub const AUTH_INVALID: Self = Self(535);
+    pub const ENCRYPTION_REQUIRED: Self = Self(538);
+    pub const MAILBOX_UNAVAILABLE: Self = Self(550);
+    pub const USER_NOT_LOCAL: Self = Self(551);
+    pub const EXCEEDED_STORAGE: Self = Self(552);
+    pub const MAILBOX_NAME_INVALID: Self = Self(553);
+    pub const TRANSACTION_FAILED: Self = Self(554);
+    pub const PARAMETERS_NOT_RECOGNIZED: Self = Self(555);
+
+    /// A code in 200..=599, the range RFC 5321 §4.2 defines.
+    pub fn new(code: u16) -> Option<Self> {
+        (200..=599).contains(&code).then_some(Self(code))
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+
+    /// The first digit: 2 positive completion, 3 intermediate, 4 transient, 5 permanent.
+    pub fn class(self) -> u8 {
+        (self.0 / 100) as u8
+    }
+
+    pub fn is_positive(self) -> bool {
+        self.class() == 2
+    }
+
+    pub fn is_intermediate(self) -> bool {
+        self.class() == 3
+    }
+
+    pub fn is_transient(self) -> bool {
+        self.class() == 4
+    }
+
+    pub fn is_permanent(self) -> bool {
+        self.class() == 5
+    }
+}
+
+impl fmt::Display for ReplyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:03}", self.0)
+    }
+}
+
+/// An RFC 3463 enhanced status code `class.subject.detail`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EnhancedCode {
+    pub class: u8,
+    pub subject: u16,
+    pub detail: u16,
+}
+
+impl EnhancedCode {
+    pub const fn new(class: u8, subject: u16, detail: u16) -> Self {
+        Self { class, subject, detail }
+    }
+
+    /// Parses `2.1.5` style text. RFC 3463: class is 2, 4 or 5; subject and detail are
+    /// 1 to 3 digits.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split('.');
+        let class = parts.next()?;
+        let subject = parts.next()?;
+        let detail = parts.next()?;
+        if parts.next().is_some() {
+            return None;
+        }
+        let digits = |s: &str, max: usize| {
+            !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !(digits(class, 1) && digits(subject, 3) && digits(detail, 3)) {
+            return None;
+        }
+        let class: u8 = class.parse().ok()?;
+        if !matches!(class, 2 | 4 | 5) {
+            return None;
+        }
+        Some(Self::new(class, subject.parse().ok()?, detail.parse().ok()?))
+    }
+}
+
+impl fmt::Display for EnhancedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+    }
+}
+
+/// One whole SMTP reply, possibly multi-line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub code: ReplyCode,
+    pub enhanced: Option<EnhancedCode>,
+    /// The text of each line, without code, separator, enhanced code or CRLF. Never empty.
+    pub lines: Vec<String>,
+}
+
+impl Reply {
+    pub fn new(code: ReplyCode, enhanced: Option<EnhancedCode>, text: impl Into<String>) -> Self {
+        Self { code, enhanced, lines: vec![text.into()] }
+    }
+
+    /// A reply with an enhanced status code.
+    pub fn with_status(code: u16, (class, subject, detail): (u8, u16, u16), text: impl Into<String>) -> Self {
+        let code = ReplyCode::new(code).expect("reply code literal in 200..=599");
+        Self::new(code, Some(EnhancedCode::new(class, subject, detail)), text)
+    }
+
+    pub fn multiline(code: ReplyCode, enhanced: Option<EnhancedCode>, lines: Vec<String>) -> Self {
+        assert!(!lines.is_empty(), "a reply has at least one line");
+        Self { code, enhanced, lines }
+    }
+
+    /// The text of all lines joined with a space.
+    pub fn text(&self) -> String {
+        self.lines.join(" ")
+    }
+
+    /// Appends the wire form to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let last = self.lines.len() - 1;
+        for (i, line) in self.lines.iter().enumerate() {
+            let sep = if i == last { ' ' } else { '-' };
+            let text = match self.enhanced {
+                Some(e) if line.is_empty() => e.to_string(),
+                Some(e) => format!("{e} {line}"),
+                None => line.clone(),
+            };
+            out.extend_from_slice(format!("{}{}{}\r\n", self.code, sep, text).as_bytes());
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+    }
+}
+
+/// Why a server's reply could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplyError {
+    /// The line does not start with three digits in 200..=599 and a separator.
+    Malformed { line: Vec<u8> },
+    /// A continuation line carries a different code than the first line.
+    CodeMismatch { first: ReplyCode, found: ReplyCode },
+    /// A line longer than the parser's limit.
+    TooLong,
+    /// A line ended by a bare LF instead of CRLF (tolerated by `ReplyParser::lenient`).
+    BareLf,
+}
+
+impl fmt::Display for ReplyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed { line } => write!(f, "malformed reply line {:?}", String::from_utf8_lossy(line)),
+            Self::CodeMismatch { first, found } => write!(f, "continuation line has code {found}, first line had {first}"),
+            Self::TooLong => f.write_str("reply line too long"),
+            Self::BareLf => f.write_str("reply line ended by a bare LF"),
+        }
+    }
+}
+
+impl std::error::Error for ReplyError {}
+
+/// Splits a byte stream from a server into replies. Feed bytes, then call `next` until it
+/// returns `None` ("need more bytes" is a normal state, not an error).
+#[derive(Debug)]
+pub struct ReplyParser {
+    buf: Vec<u8>,
+    pending: Option<(ReplyCode, Vec<String>)>,
+    max_line: usize,
+    accept_bare_lf: bool,
+}
+
+impl Default for ReplyParser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ReplyParser {
+    /// RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets; this parser allows 4 KiB so
+    /// that it can report an over-long line of a misbehaving server instead of choking on it.
+    pub fn new() -> Self {
+        Self { buf: Vec::new(), pending: None, max_line: 4096, accept_bare_lf: false }
+    }
+
+    /// A parser that also ends lines at a bare LF, for talking to sloppy servers.
+    pub fn lenient() -> Self {
+        Self { accept_bare_lf: true, ..Self::new() }
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes received but not yet part of a complete reply.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Takes the unparsed bytes out (used when a TLS handshake starts right after a 220).
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    pub fn next_reply(&mut self) -> Option<Result<Reply, ReplyError>> {
+        loop {
+            let Some(lf) = self.buf.iter().position(|&b| b == b'\n') else {
+                if self.buf.len() > self.max_line {
+                    self.buf.clear();
+                    self.pending = None;
+                    return Some(Err(ReplyError::TooLong));
+                }
+                return None;
+            };
+            let line: Vec<u8> = self.buf.drain(..=lf).collect();
+            let content = match line.strip_suffix(b"\r\n") {
+                Some(c) => c,
+                None if self.accept_bare_lf => &line[..line.len() - 1],
+                None => {
+                    self.pending = None;
+                    return Some(Err(ReplyError::BareLf));
+                }
+            };
+            match self.line(content) {
+                Ok(Some(reply)) => return Some(Ok(reply)),
+                Ok(None) => continue,
+                Err(e) => {
+                    self.pending = None;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+
+    fn line(&mut self, content: &[u8]) -> Result<Option<Reply>, ReplyError> {
+        if content.len() > self.max_line {
+            return Err(ReplyError::TooLong);
+        }
+        let malformed = || ReplyError::Malformed { line: content.to_vec() };
+        if content.len() < 3 || !content[..3].iter().all(u8::is_ascii_digit) {
+            return Err(malformed());
+        }
+        let code: u16 = std::str::from_utf8(&content[..3]).ok().and_then(|s| s.parse().ok()).ok_or_else(malformed)?;
+        let code = ReplyCode::new(code).ok_or_else(malformed)?;
+        let (last, text) = match content.get(3) {
+            None => (true, ""),
+            Some(b' ') => (true, std::str::from_utf8(&content[4..]).map_err(|_| malformed())?),
+            Some(b'-') => (false, std::str::from_utf8(&content[4..]).map_err(|_| malformed())?),
+            Some(_) => return Err(malformed()),
+        };
+        let (first, mut lines) = self.pending.take().unwrap_or((code, Vec::new()));
+        if first != code {
+            return Err(ReplyError::CodeMismatch { first, found: code });
+        }
+        lines.push(text.to_string());
+        if !last {
+            self.pending = Some((code, lines));
+            return Ok(None);
+        }
+        Ok(Some(split_enhanced(code, lines)))
+    }
+}
+
+/// Takes the enhanced status code off every line when the first line carries one that
+/// agrees with the reply code's class.
+fn split_enhanced(code: ReplyCode, mut lines: Vec<String>) -> Reply {
+    let first = lines[0].split(' ').next().and_then(EnhancedCode::parse);
+    let Some(enhanced) = first.filter(|e| e.class == code.class()) else {
+        return Reply { code, enhanced: None, lines };
+    };
+    let prefix = enhanced.to_string();
+    let all_carry = lines.iter().all(|l| l == &prefix || l.starts_with(&format!("{prefix} ")));
+    if !all_carry {
+        return Reply { code, enhanced: None, lines };
+    }
+    for line in &mut lines {
+        *line = line.get(prefix.len() + 1..).unwrap_or("").to_string();
+    }
+    Reply { code, enhanced: Some(enhanced), lines }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse_all(bytes: &[u8]) -> Vec<Result<Reply, ReplyError>> {
+        let mut p = ReplyParser::new();
+        p.feed(bytes);
+        std::iter::from_fn(|| p.next_reply()).collect()
+    }
+
+    #[test]
+    fn multiline_with_enhanced_codes() {
+        let replies = parse_all(b"250-2.0.0 first\r\n250 2.0.0 second\r\n");
+        let reply = replies[0].clone().unwrap();
+        assert_eq!(reply.code, ReplyCode::OK);
+        assert_eq!(reply.enhanced, Some(EnhancedCode::new(2, 0, 0)));
+        assert_eq!(reply.lines, ["first", "second"]);
+    }
+
+    #[test]
+    fn ehlo_reply_keeps_keywords() {
+        let reply = parse_all(b"250-mx.example greets you\r\n250-SIZE 100\r\n250 PIPELINING\r\n")[0].clone().unwrap();
+        assert_eq!(reply.enhanced, None);
+        assert_eq!(reply.lines, ["mx.example greets you", "SIZE 100", "PIPELINING"]);
+    }
+
+    #[test]
+    fn rejects_code_mismatch_and_garbage() {
+        assert!(matches!(parse_all(b"250-a\r\n251 b\r\n")[0], Err(ReplyError::CodeMismatch { .. })));
+        assert!(matches!(parse_all(b"hello\r\n")[0], Err(ReplyError::Malformed { .. })));
+        assert!(matches!(parse_all(b"250xtext\r\n")[0], Err(ReplyError::Malformed { .. })));
+        assert!(matches!(parse_all(b"250 ok\n")[0], Err(ReplyError::BareLf)));
+    }
+
+    #[test]
+    fn bare_code_is_a_reply() {
+        assert_eq!(parse_all(b"250\r\n")[0].clone().unwrap().lines, [""]);
+    }
+
+    fn arb_reply() -> impl Strategy<Value = Reply> {
+        let text = "[ -~]{0,40}".prop_filter("no leading enhanced code", |t: &String| {
+            t.split(' ').next().and_then(EnhancedCode::parse).is_none()
+        });
+        (200u16..600, proptest::option::of((0u16..1000, 0u16..1000)), proptest::collection::vec(text, 1..5)).prop_map(
+            |(code, enh, lines)| {
+                let code = ReplyCode::new(code).unwrap();
+                let enhanced = enh
+                    .filter(|_| matches!(code.class(), 2 | 4 | 5))
+                    .map(|(s, d)| EnhancedCode::new(code.class(), s, d));
+                Reply { code, enhanced, lines }
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn decode_encode_round_trip(reply in arb_reply()) {
+            let bytes = reply.to_bytes();
+            let parsed = parse_all(&bytes);
+            prop_assert_eq!(parsed.len(), 1);
+            prop_assert_eq!(parsed[0].clone().unwrap(), reply);
+        }
+
+        #[test]
+        fn any_chunking_gives_the_same_replies(replies in proptest::collection::vec(arb_reply(), 1..4), cuts in proptest::collection::vec(any::<usize>(), 0..8)) {
+            let bytes: Vec<u8> = replies.iter().flat_map(|r| r.to_bytes()).collect();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut parser = ReplyParser::new();
+            let mut got = Vec::new();
+            let mut start = 0;
+            for cut in cuts.into_iter().chain([bytes.len()]) {
+                parser.feed(&bytes[start..cut]);
+                start = cut;
+                while let Some(r) = parser.next_reply() { got.push(r.unwrap()); }
+            }
+            prop_assert_eq!(got, replies);
+        }
+    }
+}
