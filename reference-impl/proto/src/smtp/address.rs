@@ -27,8 +27,15 @@ impl Mailbox {
 
     /// The local part without surrounding quotes, for user lookups.
     pub fn unquoted_local(&self) -> String {
-        match self.local_part.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-            Some(inner) => inner.replace("\\\\", "\u{0}").replace('\\', "").replace('\u{0}', "\\"),
+        match self
+            .local_part
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+        {
+            Some(inner) => inner
+                .replace("\\\\", "\u{0}")
+                .replace('\\', "")
+                .replace('\u{0}', "\\"),
             None => self.local_part.clone(),
         }
     }
@@ -110,17 +117,29 @@ impl std::error::Error for AddressError {}
 
 /// Parses `<...>` at the start of `text`; returns the path and the text after `>`.
 /// `<>` is accepted only when `allow_null`, `<Postmaster>` only when `allow_postmaster`.
-pub fn parse_path(text: &str, allow_null: bool, allow_postmaster: bool) -> Result<(Path, &str), AddressError> {
-    let inner = text.strip_prefix('<').ok_or(AddressError::MissingBrackets)?;
+pub fn parse_path(
+    text: &str,
+    allow_null: bool,
+    allow_postmaster: bool,
+) -> Result<(Path, &str), AddressError> {
+    let inner = text
+        .strip_prefix('<')
+        .ok_or(AddressError::MissingBrackets)?;
     if let Some(rest) = inner.strip_prefix('>') {
-        return if allow_null { Ok((Path::Null, rest)) } else { Err(AddressError::MissingAt) };
+        return if allow_null {
+            Ok((Path::Null, rest))
+        } else {
+            Err(AddressError::MissingAt)
+        };
     }
     let inner = skip_source_route(inner)?;
     if allow_postmaster && inner.len() >= 11 && inner[..11].eq_ignore_ascii_case("postmaster>") {
         return Ok((Path::Postmaster, &inner[11..]));
     }
     let (mailbox, rest) = parse_mailbox(inner)?;
-    let rest = rest.strip_prefix('>').ok_or(AddressError::MissingBrackets)?;
+    let rest = rest
+        .strip_prefix('>')
+        .ok_or(AddressError::MissingBrackets)?;
     Ok((Path::Mailbox(mailbox), rest))
 }
 
@@ -149,7 +168,13 @@ pub fn parse_mailbox(text: &str) -> Result<(Mailbox, &str), AddressError> {
     if !(is_domain(domain) || is_address_literal(domain)) {
         return Err(AddressError::BadDomain);
     }
-    Ok((Mailbox { local_part: local.to_string(), domain: domain.to_string() }, rest))
+    Ok((
+        Mailbox {
+            local_part: local.to_string(),
+            domain: domain.to_string(),
+        },
+        rest,
+    ))
 }
 
 /// RFC 5322 atext, extended by RFC 6531 with any non-ASCII character.
@@ -167,13 +192,16 @@ fn local_part_len(text: &str) -> Option<usize> {
                 (true, _) => return None,
                 (false, '\\') => escaped = true,
                 (false, '"') => return Some(i + 2),
-                (false, c) if c == ' ' || c == '!' || ('#'..='~').contains(&c) || !c.is_ascii() => {}
+                (false, c) if c == ' ' || c == '!' || ('#'..='~').contains(&c) || !c.is_ascii() => {
+                }
                 _ => return None,
             }
         }
         return None;
     }
-    let end = text.find(|c: char| !(is_atext(c) || c == '.')).unwrap_or(text.len());
+    let end = text
+        .find(|c: char| !(is_atext(c) || c == '.'))
+        .unwrap_or(text.len());
     let dot_string = &text[..end];
     let well_formed = !dot_string.is_empty() && dot_string.split('.').all(|atom| !atom.is_empty());
     well_formed.then_some(end)
@@ -189,7 +217,9 @@ pub fn is_domain(text: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
         })
 }
 
@@ -198,7 +228,10 @@ pub fn is_address_literal(text: &str) -> bool {
     let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
         return false;
     };
-    if let Some(v6) = inner.strip_prefix("IPv6:").or_else(|| inner.strip_prefix("ipv6:")) {
+    if let Some(v6) = inner
+        .strip_prefix("IPv6:")
+        .or_else(|| inner.strip_prefix("ipv6:"))
+    {
         return v6.parse::<std::net::Ipv6Addr>().is_ok();
     }
     if inner.parse::<std::net::Ipv4Addr>().is_ok() {
@@ -206,7 +239,11 @@ pub fn is_address_literal(text: &str) -> bool {
     }
     match inner.split_once(':') {
         Some((tag, content)) => {
-            is_domain(tag) && !content.is_empty() && content.bytes().all(|b| (33..=90).contains(&b) || (94..=126).contains(&b))
+            is_domain(tag)
+                && !content.is_empty()
+                && content
+                    .bytes()
+                    .all(|b| (33..=90).contains(&b) || (94..=126).contains(&b))
         }
         None => false,
     }
@@ -245,9 +282,15 @@ mod tests {
 
     #[test]
     fn null_and_postmaster() {
-        assert_eq!(parse_path("<> SIZE=1", true, false).unwrap(), (Path::Null, " SIZE=1"));
+        assert_eq!(
+            parse_path("<> SIZE=1", true, false).unwrap(),
+            (Path::Null, " SIZE=1")
+        );
         assert!(parse_path("<>", false, true).is_err());
-        assert_eq!(parse_path("<POSTMASTER>", false, true).unwrap().0, Path::Postmaster);
+        assert_eq!(
+            parse_path("<POSTMASTER>", false, true).unwrap().0,
+            Path::Postmaster
+        );
         assert!(parse_path("<Postmaster>", false, false).is_err());
     }
 
@@ -255,6 +298,11 @@ mod tests {
     fn utf8_detection_and_unquoting() {
         assert!(Mailbox::parse("ü@example.com").unwrap().needs_utf8());
         assert!(!Mailbox::parse("u@example.com").unwrap().needs_utf8());
-        assert_eq!(Mailbox::parse("\"a\\\"b\"@x.example").unwrap().unquoted_local(), "a\"b");
+        assert_eq!(
+            Mailbox::parse("\"a\\\"b\"@x.example")
+                .unwrap()
+                .unquoted_local(),
+            "a\"b"
+        );
     }
 }

@@ -17,8 +17,16 @@ impl BdatChunk {
 
     /// Takes up to the rest of the chunk from `input` into `message` (nothing is copied once
     /// `message` would pass `max_size`; the chunk is still consumed). Returns octets consumed.
-    pub fn feed(&mut self, input: &[u8], message: &mut Vec<u8>, max_size: u64, overflow: &mut bool) -> usize {
-        let n = input.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        message: &mut Vec<u8>,
+        max_size: u64,
+        overflow: &mut bool,
+    ) -> usize {
+        let n = input
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         if !*overflow && (message.len() + n) as u64 > max_size {
             *overflow = true;
             message.clear();
@@ -44,7 +52,10 @@ mod tests {
         let mut chunk = BdatChunk::new(5);
         let (mut message, mut overflow) = (Vec::new(), false);
         assert_eq!(chunk.feed(b"ab", &mut message, 100, &mut overflow), 2);
-        assert_eq!(chunk.feed(b"c\r\nQUIT\r\n", &mut message, 100, &mut overflow), 3);
+        assert_eq!(
+            chunk.feed(b"c\r\nQUIT\r\n", &mut message, 100, &mut overflow),
+            3
+        );
         assert!(chunk.is_complete());
         assert_eq!(message, b"abc\r\n");
     }

@@ -14,7 +14,10 @@ pub struct Params(pub Vec<(String, Option<String>)>);
 
 impl Params {
     pub fn get(&self, keyword: &str) -> Option<Option<&str>> {
-        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(keyword)).map(|(_, v)| v.as_deref())
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(keyword))
+            .map(|(_, v)| v.as_deref())
     }
 
     fn parse(text: &str) -> Result<Self, ()> {
@@ -24,9 +27,16 @@ impl Params {
                 Some((k, v)) => (k, Some(v)),
                 None => (word, None),
             };
-            let keyword_ok = keyword.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-                && keyword.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-            let value_ok = value.is_none_or(|v| !v.is_empty() && v.chars().all(|c| c > ' ' && c != '=' && c != '\u{7f}'));
+            let keyword_ok = keyword
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric())
+                && keyword
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            let value_ok = value.is_none_or(|v| {
+                !v.is_empty() && v.chars().all(|c| c > ' ' && c != '=' && c != '\u{7f}')
+            });
             if !keyword_ok || !value_ok {
                 return Err(());
             }
@@ -53,10 +63,19 @@ impl fmt::Display for Params {
 pub enum Command {
     Ehlo(String),
     Helo(String),
-    Mail { from: Path, params: Params },
-    Rcpt { to: Path, params: Params },
+    Mail {
+        from: Path,
+        params: Params,
+    },
+    Rcpt {
+        to: Path,
+        params: Params,
+    },
     Data,
-    Bdat { size: u64, last: bool },
+    Bdat {
+        size: u64,
+        last: bool,
+    },
     Rset,
     Noop(Option<String>),
     Quit,
@@ -64,11 +83,21 @@ pub enum Command {
     Expn(String),
     Help(Option<String>),
     StartTls,
-    Auth { mechanism: String, initial: Option<String> },
+    Auth {
+        mechanism: String,
+        initial: Option<String>,
+    },
     /// VMTP: MAIL plus one RCPT per address, all or nothing.
-    VecMail { from: Path, to: Vec<Mailbox>, params: Params },
+    VecMail {
+        from: Path,
+        to: Vec<Mailbox>,
+        params: Params,
+    },
     /// VMTP: a key/value pair attached to the next message.
-    Metadata { key: String, value: String },
+    Metadata {
+        key: String,
+        value: String,
+    },
     /// VMTP: `ENCRYPT START`, an in-band TLS upgrade.
     EncryptStart,
     /// VMTP: `BATCH n` messages over one envelope.
@@ -116,31 +145,154 @@ pub struct VerbSpec {
 
 /// The command table.
 pub static VERBS: &[VerbSpec] = &[
-    VerbSpec { verb: Verb::Ehlo, name: "EHLO", usage: "EHLO domain", vmtp: false, parse: |a| domain_arg(a).map(Command::Ehlo) },
-    VerbSpec { verb: Verb::Helo, name: "HELO", usage: "HELO domain", vmtp: false, parse: |a| domain_arg(a).map(Command::Helo) },
-    VerbSpec { verb: Verb::Mail, name: "MAIL", usage: "MAIL FROM:<address> [parameters]", vmtp: false, parse: parse_mail },
-    VerbSpec { verb: Verb::Rcpt, name: "RCPT", usage: "RCPT TO:<address> [parameters]", vmtp: false, parse: parse_rcpt },
-    VerbSpec { verb: Verb::Data, name: "DATA", usage: "DATA", vmtp: false, parse: |a| no_arg(a, Command::Data) },
-    VerbSpec { verb: Verb::Bdat, name: "BDAT", usage: "BDAT size [LAST]", vmtp: false, parse: parse_bdat },
-    VerbSpec { verb: Verb::Rset, name: "RSET", usage: "RSET", vmtp: false, parse: |a| no_arg(a, Command::Rset) },
-    VerbSpec { verb: Verb::Noop, name: "NOOP", usage: "NOOP [string]", vmtp: false, parse: |a| Ok(Command::Noop(opt_arg(a))) },
-    VerbSpec { verb: Verb::Quit, name: "QUIT", usage: "QUIT", vmtp: false, parse: |a| no_arg(a, Command::Quit) },
-    VerbSpec { verb: Verb::Vrfy, name: "VRFY", usage: "VRFY string", vmtp: false, parse: |a| required(a).map(Command::Vrfy) },
-    VerbSpec { verb: Verb::Expn, name: "EXPN", usage: "EXPN string", vmtp: false, parse: |a| required(a).map(Command::Expn) },
-    VerbSpec { verb: Verb::Help, name: "HELP", usage: "HELP [topic]", vmtp: false, parse: |a| Ok(Command::Help(opt_arg(a))) },
-    VerbSpec { verb: Verb::StartTls, name: "STARTTLS", usage: "STARTTLS", vmtp: false, parse: |a| no_arg(a, Command::StartTls) },
-    VerbSpec { verb: Verb::Auth, name: "AUTH", usage: "AUTH mechanism [initial-response]", vmtp: false, parse: parse_auth },
-    VerbSpec { verb: Verb::VecMail, name: "VECMAIL", usage: "VECMAIL FROM:<address> TO:<address,...> [SIZE=n]", vmtp: true, parse: parse_vecmail },
-    VerbSpec { verb: Verb::Metadata, name: "METADATA", usage: "METADATA key value", vmtp: true, parse: parse_metadata },
-    VerbSpec { verb: Verb::Encrypt, name: "ENCRYPT", usage: "ENCRYPT START", vmtp: true, parse: parse_encrypt },
-    VerbSpec { verb: Verb::Batch, name: "BATCH", usage: "BATCH count", vmtp: true, parse: parse_batch },
-    VerbSpec { verb: Verb::ReadAck, name: "READACK", usage: "READACK", vmtp: true, parse: |a| no_arg(a, Command::ReadAck) },
-    VerbSpec { verb: Verb::Status, name: "STATUS", usage: "STATUS message-id", vmtp: true, parse: parse_status },
+    VerbSpec {
+        verb: Verb::Ehlo,
+        name: "EHLO",
+        usage: "EHLO domain",
+        vmtp: false,
+        parse: |a| domain_arg(a).map(Command::Ehlo),
+    },
+    VerbSpec {
+        verb: Verb::Helo,
+        name: "HELO",
+        usage: "HELO domain",
+        vmtp: false,
+        parse: |a| domain_arg(a).map(Command::Helo),
+    },
+    VerbSpec {
+        verb: Verb::Mail,
+        name: "MAIL",
+        usage: "MAIL FROM:<address> [parameters]",
+        vmtp: false,
+        parse: parse_mail,
+    },
+    VerbSpec {
+        verb: Verb::Rcpt,
+        name: "RCPT",
+        usage: "RCPT TO:<address> [parameters]",
+        vmtp: false,
+        parse: parse_rcpt,
+    },
+    VerbSpec {
+        verb: Verb::Data,
+        name: "DATA",
+        usage: "DATA",
+        vmtp: false,
+        parse: |a| no_arg(a, Command::Data),
+    },
+    VerbSpec {
+        verb: Verb::Bdat,
+        name: "BDAT",
+        usage: "BDAT size [LAST]",
+        vmtp: false,
+        parse: parse_bdat,
+    },
+    VerbSpec {
+        verb: Verb::Rset,
+        name: "RSET",
+        usage: "RSET",
+        vmtp: false,
+        parse: |a| no_arg(a, Command::Rset),
+    },
+    VerbSpec {
+        verb: Verb::Noop,
+        name: "NOOP",
+        usage: "NOOP [string]",
+        vmtp: false,
+        parse: |a| Ok(Command::Noop(opt_arg(a))),
+    },
+    VerbSpec {
+        verb: Verb::Quit,
+        name: "QUIT",
+        usage: "QUIT",
+        vmtp: false,
+        parse: |a| no_arg(a, Command::Quit),
+    },
+    VerbSpec {
+        verb: Verb::Vrfy,
+        name: "VRFY",
+        usage: "VRFY string",
+        vmtp: false,
+        parse: |a| required(a).map(Command::Vrfy),
+    },
+    VerbSpec {
+        verb: Verb::Expn,
+        name: "EXPN",
+        usage: "EXPN string",
+        vmtp: false,
+        parse: |a| required(a).map(Command::Expn),
+    },
+    VerbSpec {
+        verb: Verb::Help,
+        name: "HELP",
+        usage: "HELP [topic]",
+        vmtp: false,
+        parse: |a| Ok(Command::Help(opt_arg(a))),
+    },
+    VerbSpec {
+        verb: Verb::StartTls,
+        name: "STARTTLS",
+        usage: "STARTTLS",
+        vmtp: false,
+        parse: |a| no_arg(a, Command::StartTls),
+    },
+    VerbSpec {
+        verb: Verb::Auth,
+        name: "AUTH",
+        usage: "AUTH mechanism [initial-response]",
+        vmtp: false,
+        parse: parse_auth,
+    },
+    VerbSpec {
+        verb: Verb::VecMail,
+        name: "VECMAIL",
+        usage: "VECMAIL FROM:<address> TO:<address,...> [SIZE=n]",
+        vmtp: true,
+        parse: parse_vecmail,
+    },
+    VerbSpec {
+        verb: Verb::Metadata,
+        name: "METADATA",
+        usage: "METADATA key value",
+        vmtp: true,
+        parse: parse_metadata,
+    },
+    VerbSpec {
+        verb: Verb::Encrypt,
+        name: "ENCRYPT",
+        usage: "ENCRYPT START",
+        vmtp: true,
+        parse: parse_encrypt,
+    },
+    VerbSpec {
+        verb: Verb::Batch,
+        name: "BATCH",
+        usage: "BATCH count",
+        vmtp: true,
+        parse: parse_batch,
+    },
+    VerbSpec {
+        verb: Verb::ReadAck,
+        name: "READACK",
+        usage: "READACK",
+        vmtp: true,
+        parse: |a| no_arg(a, Command::ReadAck),
+    },
+    VerbSpec {
+        verb: Verb::Status,
+        name: "STATUS",
+        usage: "STATUS message-id",
+        vmtp: true,
+        parse: parse_status,
+    },
 ];
 
 impl Verb {
     pub fn spec(self) -> &'static VerbSpec {
-        VERBS.iter().find(|s| s.verb == self).expect("every verb is in the table")
+        VERBS
+            .iter()
+            .find(|s| s.verb == self)
+            .expect("every verb is in the table")
     }
 
     pub fn name(self) -> &'static str {
@@ -187,8 +339,14 @@ impl Command {
             Some((w, a)) => (w, a),
             None => (line, ""),
         };
-        let spec = VERBS.iter().find(|s| s.name.eq_ignore_ascii_case(word)).ok_or(CommandError::Unrecognized)?;
-        (spec.parse)(args).map_err(|e| CommandError::Syntax { verb: spec.verb, error: e })
+        let spec = VERBS
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(word))
+            .ok_or(CommandError::Unrecognized)?;
+        (spec.parse)(args).map_err(|e| CommandError::Syntax {
+            verb: spec.verb,
+            error: e,
+        })
     }
 
     /// The command line as a client writes it, with CRLF.
@@ -210,8 +368,14 @@ impl Command {
             Self::Help(None) => "HELP".into(),
             Self::Help(Some(s)) => format!("HELP {s}"),
             Self::StartTls => "STARTTLS".into(),
-            Self::Auth { mechanism, initial: None } => format!("AUTH {mechanism}"),
-            Self::Auth { mechanism, initial: Some(i) } => format!("AUTH {mechanism} {i}"),
+            Self::Auth {
+                mechanism,
+                initial: None,
+            } => format!("AUTH {mechanism}"),
+            Self::Auth {
+                mechanism,
+                initial: Some(i),
+            } => format!("AUTH {mechanism} {i}"),
             Self::VecMail { from, to, params } => {
                 let to: Vec<String> = to.iter().map(Mailbox::to_string).collect();
                 format!("VECMAIL FROM:{from} TO:<{}>{params}", to.join(","))
@@ -263,14 +427,20 @@ impl fmt::Display for ArgError {
             Self::Malformed => f.write_str("malformed argument"),
             Self::Address(e) => e.fmt(f),
             Self::BadParameters => f.write_str("malformed parameters"),
-            Self::BadMetadataKey => f.write_str("metadata key must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}"),
+            Self::BadMetadataKey => {
+                f.write_str("metadata key must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+            }
             Self::EmptyRecipientList => f.write_str("at least one recipient required"),
         }
     }
 }
 
 fn no_arg(args: &str, command: Command) -> Result<Command, ArgError> {
-    if args.trim_matches(' ').is_empty() { Ok(command) } else { Err(ArgError::Unexpected) }
+    if args.trim_matches(' ').is_empty() {
+        Ok(command)
+    } else {
+        Err(ArgError::Unexpected)
+    }
 }
 
 fn opt_arg(args: &str) -> Option<String> {
@@ -286,7 +456,11 @@ fn domain_arg(args: &str) -> Result<String, ArgError> {
     let arg = required(args)?;
     let first = arg.split(' ').next().unwrap_or_default();
     let ok = super::address::is_domain(first) || super::address::is_address_literal(first);
-    if ok { Ok(first.to_string()) } else { Err(ArgError::Malformed) }
+    if ok {
+        Ok(first.to_string())
+    } else {
+        Err(ArgError::Malformed)
+    }
 }
 
 /// Strips a case-insensitive `FROM:`/`TO:` prefix. Spaces after the colon are tolerated, as
@@ -299,7 +473,12 @@ fn strip_keyword<'a>(args: &'a str, keyword: &str) -> Result<&'a str, ArgError> 
     Ok(args[n..].trim_start_matches(' '))
 }
 
-fn path_and_params(args: &str, keyword: &str, null: bool, postmaster: bool) -> Result<(Path, Params), ArgError> {
+fn path_and_params(
+    args: &str,
+    keyword: &str,
+    null: bool,
+    postmaster: bool,
+) -> Result<(Path, Params), ArgError> {
     let rest = strip_keyword(args, keyword)?;
     let (path, rest) = parse_path(rest, null, postmaster).map_err(ArgError::Address)?;
     if !(rest.is_empty() || rest.starts_with(' ')) {
@@ -351,14 +530,20 @@ fn parse_auth(args: &str) -> Result<Command, ArgError> {
 fn parse_vecmail(args: &str) -> Result<Command, ArgError> {
     let rest = strip_keyword(args, "FROM:")?;
     let (from, rest) = parse_path(rest, true, false).map_err(ArgError::Address)?;
-    let rest = rest.strip_prefix(' ').ok_or(ArgError::Missing)?.trim_start_matches(' ');
-    let mut list = strip_keyword(rest, "TO:")?.strip_prefix('<').ok_or(ArgError::Address(AddressError::MissingBrackets))?;
+    let rest = rest
+        .strip_prefix(' ')
+        .ok_or(ArgError::Missing)?
+        .trim_start_matches(' ');
+    let mut list = strip_keyword(rest, "TO:")?
+        .strip_prefix('<')
+        .ok_or(ArgError::Address(AddressError::MissingBrackets))?;
     let mut to = Vec::new();
     loop {
         if list.starts_with('>') && to.is_empty() {
             return Err(ArgError::EmptyRecipientList);
         }
-        let (mailbox, rest) = parse_mailbox(list.trim_start_matches(' ')).map_err(ArgError::Address)?;
+        let (mailbox, rest) =
+            parse_mailbox(list.trim_start_matches(' ')).map_err(ArgError::Address)?;
         to.push(mailbox);
         let rest = rest.trim_start_matches(' ');
         if let Some(after) = rest.strip_prefix(',') {
@@ -381,19 +566,31 @@ fn parse_vecmail(args: &str) -> Result<Command, ArgError> {
 fn parse_metadata(args: &str) -> Result<Command, ArgError> {
     let (key, value) = args.split_once(' ').ok_or(ArgError::Missing)?;
     let key_ok = key.len() <= 64
-        && key.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        && key
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if !key_ok {
         return Err(ArgError::BadMetadataKey);
     }
     if value.is_empty() {
         return Err(ArgError::Missing);
     }
-    Ok(Command::Metadata { key: key.to_string(), value: value.to_string() })
+    Ok(Command::Metadata {
+        key: key.to_string(),
+        value: value.to_string(),
+    })
 }
 
 fn parse_encrypt(args: &str) -> Result<Command, ArgError> {
-    if args.trim_matches(' ').eq_ignore_ascii_case("START") { Ok(Command::EncryptStart) } else { Err(ArgError::Malformed) }
+    if args.trim_matches(' ').eq_ignore_ascii_case("START") {
+        Ok(Command::EncryptStart)
+    } else {
+        Err(ArgError::Malformed)
+    }
 }
 
 fn parse_batch(args: &str) -> Result<Command, ArgError> {
@@ -401,14 +598,23 @@ fn parse_batch(args: &str) -> Result<Command, ArgError> {
     if arg.len() > 9 || !arg.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ArgError::Malformed);
     }
-    arg.parse().map(Command::Batch).map_err(|_| ArgError::Malformed)
+    arg.parse()
+        .map(Command::Batch)
+        .map_err(|_| ArgError::Malformed)
 }
 
 fn parse_status(args: &str) -> Result<Command, ArgError> {
     let arg = required(args)?;
-    let id = arg.strip_prefix('<').and_then(|a| a.strip_suffix('>')).unwrap_or(&arg);
+    let id = arg
+        .strip_prefix('<')
+        .and_then(|a| a.strip_suffix('>'))
+        .unwrap_or(&arg);
     let ok = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
-    if ok { Ok(Command::Status(id.to_string())) } else { Err(ArgError::Malformed) }
+    if ok {
+        Ok(Command::Status(id.to_string()))
+    } else {
+        Err(ArgError::Malformed)
+    }
 }
 
 #[cfg(test)]

@@ -23,7 +23,9 @@ fn parses(#[case] line: &str, #[case] expected: Command) {
 
 #[test]
 fn mail_with_params_and_space_after_colon() {
-    let Command::Mail { from, params } = parse("MAIL FROM: <a@b.example> SIZE=100 BODY=8BITMIME").unwrap() else {
+    let Command::Mail { from, params } =
+        parse("MAIL FROM: <a@b.example> SIZE=100 BODY=8BITMIME").unwrap()
+    else {
         panic!("not MAIL")
     };
     assert_eq!(from.to_string(), "<a@b.example>");
@@ -33,10 +35,16 @@ fn mail_with_params_and_space_after_colon() {
 
 #[test]
 fn vecmail_reads_the_recipient_list() {
-    let line = "VECMAIL FROM:<alice@example.com> TO:<bob@example.com,charlie@example.com> SIZE=1024";
-    let Command::VecMail { from, to, params } = parse(line).unwrap() else { panic!("not VECMAIL") };
+    let line =
+        "VECMAIL FROM:<alice@example.com> TO:<bob@example.com,charlie@example.com> SIZE=1024";
+    let Command::VecMail { from, to, params } = parse(line).unwrap() else {
+        panic!("not VECMAIL")
+    };
     assert_eq!(from.to_string(), "<alice@example.com>");
-    assert_eq!(to.iter().map(|m| m.to_string()).collect::<Vec<_>>(), ["bob@example.com", "charlie@example.com"]);
+    assert_eq!(
+        to.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+        ["bob@example.com", "charlie@example.com"]
+    );
     assert_eq!(params.get("SIZE"), Some(Some("1024")));
 }
 
@@ -65,7 +73,10 @@ fn refuses(#[case] line: &str, #[case] error: CommandError) {
 #[case("ENCRYPT NOW")]
 #[case("MAIL FROM:<a@b.example> SIZE==1")]
 fn syntax_errors(#[case] line: &str) {
-    assert!(matches!(parse(line), Err(CommandError::Syntax { .. })), "{line}");
+    assert!(
+        matches!(parse(line), Err(CommandError::Syntax { .. })),
+        "{line}"
+    );
 }
 
 #[test]
@@ -74,13 +85,20 @@ fn invalid_utf8_is_refused() {
 }
 
 fn arb_mailbox() -> impl Strategy<Value = Mailbox> {
-    ("[a-z0-9][a-z0-9.+_-]{0,10}[a-z0-9]", "[a-z0-9]{1,8}(\\.[a-z]{2,5}){1,2}")
+    (
+        "[a-z0-9][a-z0-9.+_-]{0,10}[a-z0-9]",
+        "[a-z0-9]{1,8}(\\.[a-z]{2,5}){1,2}",
+    )
         .prop_filter("no empty atoms", |(l, _)| !l.contains(".."))
         .prop_map(|(local_part, domain)| Mailbox { local_part, domain })
 }
 
 fn arb_params() -> impl Strategy<Value = Params> {
-    proptest::collection::vec(("[A-Z][A-Z0-9-]{0,8}", proptest::option::of("[!-<>-~]{1,8}")), 0..3).prop_map(Params)
+    proptest::collection::vec(
+        ("[A-Z][A-Z0-9-]{0,8}", proptest::option::of("[!-<>-~]{1,8}")),
+        0..3,
+    )
+    .prop_map(Params)
 }
 
 fn arb_command() -> impl Strategy<Value = Command> {
@@ -88,11 +106,19 @@ fn arb_command() -> impl Strategy<Value = Command> {
     prop_oneof![
         "[a-z]{1,10}\\.example".prop_map(Command::Ehlo),
         "[a-z]{1,10}\\.example".prop_map(Command::Helo),
-        (proptest::option::of(arb_mailbox()), arb_params())
-            .prop_map(|(m, params)| Command::Mail { from: m.map_or(Path::Null, Path::Mailbox), params }),
-        (arb_mailbox(), arb_params()).prop_map(|(m, params)| Command::Rcpt { to: Path::Mailbox(m), params }),
+        (proptest::option::of(arb_mailbox()), arb_params()).prop_map(|(m, params)| Command::Mail {
+            from: m.map_or(Path::Null, Path::Mailbox),
+            params
+        }),
+        (arb_mailbox(), arb_params()).prop_map(|(m, params)| Command::Rcpt {
+            to: Path::Mailbox(m),
+            params
+        }),
         Just(Command::Data),
-        (any::<u32>(), any::<bool>()).prop_map(|(size, last)| Command::Bdat { size: size.into(), last }),
+        (any::<u32>(), any::<bool>()).prop_map(|(size, last)| Command::Bdat {
+            size: size.into(),
+            last
+        }),
         Just(Command::Rset),
         proptest::option::of(text).prop_map(Command::Noop),
         Just(Command::Quit),
@@ -101,9 +127,18 @@ fn arb_command() -> impl Strategy<Value = Command> {
         Just(Command::StartTls),
         ("[A-Z]{4,8}", proptest::option::of("[A-Za-z0-9+/=]{1,20}"))
             .prop_map(|(mechanism, initial)| Command::Auth { mechanism, initial }),
-        (arb_mailbox(), proptest::collection::vec(arb_mailbox(), 1..5), arb_params())
-            .prop_map(|(f, to, params)| Command::VecMail { from: Path::Mailbox(f), to, params }),
-        ("[A-Za-z0-9][A-Za-z0-9._-]{0,20}", text).prop_map(|(key, value)| Command::Metadata { key, value }),
+        (
+            arb_mailbox(),
+            proptest::collection::vec(arb_mailbox(), 1..5),
+            arb_params()
+        )
+            .prop_map(|(f, to, params)| Command::VecMail {
+                from: Path::Mailbox(f),
+                to,
+                params
+            }),
+        ("[A-Za-z0-9][A-Za-z0-9._-]{0,20}", text)
+            .prop_map(|(key, value)| Command::Metadata { key, value }),
         Just(Command::EncryptStart),
         (0u32..1_000_000).prop_map(Command::Batch),
         Just(Command::ReadAck),

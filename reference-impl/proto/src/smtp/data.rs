@@ -46,7 +46,14 @@ pub struct DataReceiver {
 
 impl DataReceiver {
     pub fn new(max_size: u64, max_line: usize) -> Self {
-        Self { state: State::LineStart, message: Vec::new(), line_len: 0, max_size, max_line, problem: None }
+        Self {
+            state: State::LineStart,
+            message: Vec::new(),
+            line_len: 0,
+            max_size,
+            max_line,
+            problem: None,
+        }
     }
 
     /// Consumes mail data from `input`; returns the octets consumed and whether the end of
@@ -55,7 +62,10 @@ impl DataReceiver {
         let mut i = 0;
         while i < input.len() {
             if self.state == State::Middle {
-                let run = input[i..].iter().position(|&b| b == b'\r').unwrap_or(input.len() - i);
+                let run = input[i..]
+                    .iter()
+                    .position(|&b| b == b'\r')
+                    .unwrap_or(input.len() - i);
                 self.emit(&input[i..i + run]);
                 i += run;
                 if i == input.len() {

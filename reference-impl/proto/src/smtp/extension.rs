@@ -50,12 +50,16 @@ impl Extension {
     }
 
     pub fn from_keyword(keyword: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|e| e.keyword().eq_ignore_ascii_case(keyword))
+        Self::ALL
+            .into_iter()
+            .find(|e| e.keyword().eq_ignore_ascii_case(keyword))
     }
 }
 
 /// The VMTP verbs a server can list after its `VMTP` keyword.
-pub const VMTP_VERBS: [&str; 6] = ["VECMAIL", "METADATA", "ENCRYPT", "BATCH", "READACK", "STATUS"];
+pub const VMTP_VERBS: [&str; 6] = [
+    "VECMAIL", "METADATA", "ENCRYPT", "BATCH", "READACK", "STATUS",
+];
 
 /// What an EHLO reply advertised.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -83,25 +87,38 @@ impl Extensions {
     }
 
     pub fn has_keyword(&self, keyword: &str) -> bool {
-        self.keywords.iter().any(|(k, _)| k.eq_ignore_ascii_case(keyword))
+        self.keywords
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(keyword))
     }
 
     pub fn has(&self, extension: Extension) -> bool {
-        self.has_keyword(extension.keyword()) || (extension == Extension::Vmtp && self.vmtp_in_greeting())
+        self.has_keyword(extension.keyword())
+            || (extension == Extension::Vmtp && self.vmtp_in_greeting())
     }
 
     pub fn params(&self, keyword: &str) -> Option<&[String]> {
-        self.keywords.iter().find(|(k, _)| k.eq_ignore_ascii_case(keyword)).map(|(_, p)| p.as_slice())
+        self.keywords
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(keyword))
+            .map(|(_, p)| p.as_slice())
     }
 
     /// RFC 1870: `SIZE` with an optional maximum; 0 or absent means no fixed limit.
     pub fn max_size(&self) -> Option<u64> {
-        self.params("SIZE")?.first()?.parse().ok().filter(|&n| n > 0)
+        self.params("SIZE")?
+            .first()?
+            .parse()
+            .ok()
+            .filter(|&n| n > 0)
     }
 
     /// DESIGN: clients also accept the word VMTP in the first EHLO line (the seed's form).
     fn vmtp_in_greeting(&self) -> bool {
-        self.greeting.split_ascii_whitespace().skip(1).any(|w| w.eq_ignore_ascii_case("VMTP"))
+        self.greeting
+            .split_ascii_whitespace()
+            .skip(1)
+            .any(|w| w.eq_ignore_ascii_case("VMTP"))
     }
 
     /// Whether the server offers one VMTP verb. A bare `VMTP` keyword (or VMTP in the greeting)
@@ -116,7 +133,9 @@ impl Extensions {
 
     /// Mechanisms listed after `AUTH`.
     pub fn auth_mechanisms(&self) -> Vec<String> {
-        self.params("AUTH").map(|p| p.iter().map(|m| m.to_ascii_uppercase()).collect()).unwrap_or_default()
+        self.params("AUTH")
+            .map(|p| p.iter().map(|m| m.to_ascii_uppercase()).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -126,12 +145,22 @@ mod tests {
     use crate::smtp::reply::ReplyCode;
 
     fn ehlo(lines: &[&str]) -> Extensions {
-        Extensions::from_ehlo(&Reply::multiline(ReplyCode::OK, None, lines.iter().map(|s| s.to_string()).collect()))
+        Extensions::from_ehlo(&Reply::multiline(
+            ReplyCode::OK,
+            None,
+            lines.iter().map(|s| s.to_string()).collect(),
+        ))
     }
 
     #[test]
     fn reads_keywords_and_params() {
-        let ext = ehlo(&["mx.example hi", "SIZE 1000", "pipelining", "VMTP VECMAIL METADATA", "AUTH PLAIN login"]);
+        let ext = ehlo(&[
+            "mx.example hi",
+            "SIZE 1000",
+            "pipelining",
+            "VMTP VECMAIL METADATA",
+            "AUTH PLAIN login",
+        ]);
         assert!(ext.has(Extension::Pipelining));
         assert_eq!(ext.max_size(), Some(1000));
         assert!(ext.vmtp_verb("vecmail"));

@@ -66,7 +66,10 @@ pub struct LineSplitter {
 
 impl LineSplitter {
     pub fn new(max_len: usize) -> Self {
-        Self { max_len: max_len.max(512), discarding: false }
+        Self {
+            max_len: max_len.max(512),
+            discarding: false,
+        }
     }
 
     pub fn next_line(&mut self, input: &mut InputBuffer) -> Option<LineEvent> {
@@ -123,7 +126,13 @@ mod tests {
     #[test]
     fn only_crlf_ends_a_line() {
         let got = lines(&[b"NOOP a\nb\rc\r\nQUIT\r\n"], 512);
-        assert_eq!(got, [LineEvent::Line(b"NOOP a\nb\rc".to_vec()), LineEvent::Line(b"QUIT".to_vec())]);
+        assert_eq!(
+            got,
+            [
+                LineEvent::Line(b"NOOP a\nb\rc".to_vec()),
+                LineEvent::Line(b"QUIT".to_vec())
+            ]
+        );
     }
 
     #[test]

@@ -88,7 +88,11 @@ pub struct EnhancedCode {
 
 impl EnhancedCode {
     pub const fn new(class: u8, subject: u16, detail: u16) -> Self {
-        Self { class, subject, detail }
+        Self {
+            class,
+            subject,
+            detail,
+        }
     }
 
     /// Parses `2.1.5` style text. RFC 3463: class is 2, 4 or 5; subject and detail are
@@ -111,7 +115,11 @@ impl EnhancedCode {
         if !matches!(class, 2 | 4 | 5) {
             return None;
         }
-        Some(Self::new(class, subject.parse().ok()?, detail.parse().ok()?))
+        Some(Self::new(
+            class,
+            subject.parse().ok()?,
+            detail.parse().ok()?,
+        ))
     }
 }
 
@@ -132,18 +140,30 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(code: ReplyCode, enhanced: Option<EnhancedCode>, text: impl Into<String>) -> Self {
-        Self { code, enhanced, lines: vec![text.into()] }
+        Self {
+            code,
+            enhanced,
+            lines: vec![text.into()],
+        }
     }
 
     /// A reply with an enhanced status code.
-    pub fn with_status(code: u16, (class, subject, detail): (u8, u16, u16), text: impl Into<String>) -> Self {
+    pub fn with_status(
+        code: u16,
+        (class, subject, detail): (u8, u16, u16),
+        text: impl Into<String>,
+    ) -> Self {
         let code = ReplyCode::new(code).expect("reply code literal in 200..=599");
         Self::new(code, Some(EnhancedCode::new(class, subject, detail)), text)
     }
 
     pub fn multiline(code: ReplyCode, enhanced: Option<EnhancedCode>, lines: Vec<String>) -> Self {
         assert!(!lines.is_empty(), "a reply has at least one line");
-        Self { code, enhanced, lines }
+        Self {
+            code,
+            enhanced,
+            lines,
+        }
     }
 
     /// The text of all lines joined with a space.
@@ -195,8 +215,15 @@ pub enum ReplyError {
 impl fmt::Display for ReplyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Malformed { line } => write!(f, "malformed reply line {:?}", String::from_utf8_lossy(line)),
-            Self::CodeMismatch { first, found } => write!(f, "continuation line has code {found}, first line had {first}"),
+            Self::Malformed { line } => write!(
+                f,
+                "malformed reply line {:?}",
+                String::from_utf8_lossy(line)
+            ),
+            Self::CodeMismatch { first, found } => write!(
+                f,
+                "continuation line has code {found}, first line had {first}"
+            ),
             Self::TooLong => f.write_str("reply line too long"),
             Self::BareLf => f.write_str("reply line ended by a bare LF"),
         }
@@ -225,12 +252,20 @@ impl ReplyParser {
     /// RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets; this parser allows 4 KiB so
     /// that it can report an over-long line of a misbehaving server instead of choking on it.
     pub fn new() -> Self {
-        Self { buf: Vec::new(), pending: None, max_line: 4096, accept_bare_lf: false }
+        Self {
+            buf: Vec::new(),
+            pending: None,
+            max_line: 4096,
+            accept_bare_lf: false,
+        }
     }
 
     /// A parser that also ends lines at a bare LF, for talking to sloppy servers.
     pub fn lenient() -> Self {
-        Self { accept_bare_lf: true, ..Self::new() }
+        Self {
+            accept_bare_lf: true,
+            ..Self::new()
+        }
     }
 
     pub fn feed(&mut self, bytes: &[u8]) {
@@ -281,16 +316,27 @@ impl ReplyParser {
         if content.len() > self.max_line {
             return Err(ReplyError::TooLong);
         }
-        let malformed = || ReplyError::Malformed { line: content.to_vec() };
+        let malformed = || ReplyError::Malformed {
+            line: content.to_vec(),
+        };
         if content.len() < 3 || !content[..3].iter().all(u8::is_ascii_digit) {
             return Err(malformed());
         }
-        let code: u16 = std::str::from_utf8(&content[..3]).ok().and_then(|s| s.parse().ok()).ok_or_else(malformed)?;
+        let code: u16 = std::str::from_utf8(&content[..3])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(malformed)?;
         let code = ReplyCode::new(code).ok_or_else(malformed)?;
         let (last, text) = match content.get(3) {
             None => (true, ""),
-            Some(b' ') => (true, std::str::from_utf8(&content[4..]).map_err(|_| malformed())?),
-            Some(b'-') => (false, std::str::from_utf8(&content[4..]).map_err(|_| malformed())?),
+            Some(b' ') => (
+                true,
+                std::str::from_utf8(&content[4..]).map_err(|_| malformed())?,
+            ),
+            Some(b'-') => (
+                false,
+                std::str::from_utf8(&content[4..]).map_err(|_| malformed())?,
+            ),
             Some(_) => return Err(malformed()),
         };
         let (first, mut lines) = self.pending.take().unwrap_or((code, Vec::new()));
@@ -311,17 +357,31 @@ impl ReplyParser {
 fn split_enhanced(code: ReplyCode, mut lines: Vec<String>) -> Reply {
     let first = lines[0].split(' ').next().and_then(EnhancedCode::parse);
     let Some(enhanced) = first.filter(|e| e.class == code.class()) else {
-        return Reply { code, enhanced: None, lines };
+        return Reply {
+            code,
+            enhanced: None,
+            lines,
+        };
     };
     let prefix = enhanced.to_string();
-    let all_carry = lines.iter().all(|l| l == &prefix || l.starts_with(&format!("{prefix} ")));
+    let all_carry = lines
+        .iter()
+        .all(|l| l == &prefix || l.starts_with(&format!("{prefix} ")));
     if !all_carry {
-        return Reply { code, enhanced: None, lines };
+        return Reply {
+            code,
+            enhanced: None,
+            lines,
+        };
     }
     for line in &mut lines {
         *line = line.get(prefix.len() + 1..).unwrap_or("").to_string();
     }
-    Reply { code, enhanced: Some(enhanced), lines }
+    Reply {
+        code,
+        enhanced: Some(enhanced),
+        lines,
+    }
 }
 
 #[cfg(test)]
@@ -346,16 +406,31 @@ mod tests {
 
     #[test]
     fn ehlo_reply_keeps_keywords() {
-        let reply = parse_all(b"250-mx.example greets you\r\n250-SIZE 100\r\n250 PIPELINING\r\n")[0].clone().unwrap();
+        let reply = parse_all(b"250-mx.example greets you\r\n250-SIZE 100\r\n250 PIPELINING\r\n")
+            [0]
+        .clone()
+        .unwrap();
         assert_eq!(reply.enhanced, None);
-        assert_eq!(reply.lines, ["mx.example greets you", "SIZE 100", "PIPELINING"]);
+        assert_eq!(
+            reply.lines,
+            ["mx.example greets you", "SIZE 100", "PIPELINING"]
+        );
     }
 
     #[test]
     fn rejects_code_mismatch_and_garbage() {
-        assert!(matches!(parse_all(b"250-a\r\n251 b\r\n")[0], Err(ReplyError::CodeMismatch { .. })));
-        assert!(matches!(parse_all(b"hello\r\n")[0], Err(ReplyError::Malformed { .. })));
-        assert!(matches!(parse_all(b"250xtext\r\n")[0], Err(ReplyError::Malformed { .. })));
+        assert!(matches!(
+            parse_all(b"250-a\r\n251 b\r\n")[0],
+            Err(ReplyError::CodeMismatch { .. })
+        ));
+        assert!(matches!(
+            parse_all(b"hello\r\n")[0],
+            Err(ReplyError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse_all(b"250xtext\r\n")[0],
+            Err(ReplyError::Malformed { .. })
+        ));
         assert!(matches!(parse_all(b"250 ok\n")[0], Err(ReplyError::BareLf)));
     }
 
@@ -368,15 +443,22 @@ mod tests {
         let text = "[ -~]{0,40}".prop_filter("no leading enhanced code", |t: &String| {
             t.split(' ').next().and_then(EnhancedCode::parse).is_none()
         });
-        (200u16..600, proptest::option::of((0u16..1000, 0u16..1000)), proptest::collection::vec(text, 1..5)).prop_map(
-            |(code, enh, lines)| {
+        (
+            200u16..600,
+            proptest::option::of((0u16..1000, 0u16..1000)),
+            proptest::collection::vec(text, 1..5),
+        )
+            .prop_map(|(code, enh, lines)| {
                 let code = ReplyCode::new(code).unwrap();
                 let enhanced = enh
                     .filter(|_| matches!(code.class(), 2 | 4 | 5))
                     .map(|(s, d)| EnhancedCode::new(code.class(), s, d));
-                Reply { code, enhanced, lines }
-            },
-        )
+                Reply {
+                    code,
+                    enhanced,
+                    lines,
+                }
+            })
     }
 
     proptest! {

@@ -1,1 +1,386 @@
-//! placeholder
+//! The server side of an SMTP/VMTP session as a sans-io state machine.
+//!
+//! ```text
+//!            greeting
+//!   Fresh ──EHLO/HELO──▶ Ready ──MAIL/VECMAIL──▶ Transaction ──DATA──▶ Data ─┐
+//!     ▲                    ▲  ▲                      │   │                    │ end of data
+//!     │ STARTTLS/ENCRYPT   │  └──RSET/EHLO/done──────┘   └──BDAT──▶ Chunk ──┤ (Deliver action,
+//!     └────────────────────┘                                              ▼  then 250 with id)
+//! ```
+//! Input bytes go in through [`ServerSession::receive`]; reply bytes come out through
+//! [`ServerSession::take_output`]; everything that needs IO comes out as an [`Action`] from
+//! [`ServerSession::poll_action`] and is answered with `delivered` or `status_answer`. While an
+//! action is outstanding no further input is processed, which keeps replies in command order
+//! under PIPELINING (RFC 2920).
+
+mod auth;
+mod config;
+mod dispatch;
+mod envelope;
+mod vmtp;
+
+pub use config::{Limits, ServerConfig};
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::bdat::BdatChunk;
+use super::data::DataReceiver;
+use super::line::{InputBuffer, LineEvent, LineSplitter};
+use super::reply::Reply;
+use envelope::Envelope;
+
+/// A message the driver must make durable before the session may answer 250.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The reverse-path without brackets; empty for the null path.
+    pub reverse_path: String,
+    pub recipients: Vec<String>,
+    pub metadata: Vec<(String, String)>,
+    pub read_ack: bool,
+    pub data: Vec<u8>,
+    pub helo: String,
+    pub tls: bool,
+    pub auth: Option<String>,
+    /// "SMTP", "ESMTP" or "VMTP" (a VMTP verb shaped this transaction).
+    pub protocol: &'static str,
+}
+
+/// Delivery state of a stored message, as STATUS reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageState {
+    Pending,
+    Delivered,
+    Opened,
+}
+
+/// The answer to a [`Action::QueryStatus`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusInfo {
+    pub state: MessageState,
+    pub at_ms: Option<u64>,
+}
+
+/// Work the driver must do for the session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Write pending output, then run the TLS handshake on this connection.
+    StartTls,
+    /// Store the message durably, then call [`ServerSession::delivered`].
+    Deliver(Delivery),
+    /// Look the message id up, then call [`ServerSession::status_answer`].
+    QueryStatus(String),
+    /// Write pending output, then close the connection.
+    Close,
+}
+
+/// Facts about the connection the driver knows.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionInfo {
+    pub peer: String,
+    /// Implicit TLS (the smtps and submissions ports).
+    pub tls: bool,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Before EHLO or HELO.
+    Fresh,
+    /// Greeted, no transaction.
+    Ready,
+    Transaction(Envelope),
+    Data(DataReceiver, Envelope),
+    Chunk(BdatChunk, Box<ChunkState>),
+    /// AUTH PLAIN sent 334 and waits for the response line.
+    AuthResponse,
+    /// An action is outstanding; input waits.
+    Waiting(Waiting),
+    Closed,
+}
+
+#[derive(Debug)]
+struct ChunkState {
+    last: bool,
+    size: u64,
+    /// The BDAT was refused; its octets are consumed and then this reply is sent.
+    refused: Option<Reply>,
+    /// The phase to return to after the chunk (holds the transaction of an accepted chunk).
+    resume: Phase,
+}
+
+#[derive(Debug)]
+enum Waiting {
+    Delivery(Envelope),
+    Status { id: String, resume: Box<Phase> },
+}
+
+/// One SMTP/VMTP server session.
+#[derive(Debug)]
+pub struct ServerSession {
+    config: Arc<ServerConfig>,
+    phase: Phase,
+    input: InputBuffer,
+    lines: LineSplitter,
+    output: Vec<u8>,
+    actions: VecDeque<Action>,
+    /// `Some(true)` after EHLO, `Some(false)` after HELO.
+    extended: Option<bool>,
+    helo: String,
+    tls: bool,
+    auth_user: Option<String>,
+    /// VMTP METADATA waiting for the next message.
+    metadata: Vec<(String, String)>,
+    errors: usize,
+    /// Octets of plaintext dropped after STARTTLS/ENCRYPT (for logs and tests).
+    pub discarded_after_tls: usize,
+}
+
+impl ServerSession {
+    /// A session on a new connection; the greeting is queued as output.
+    pub fn new(config: Arc<ServerConfig>, conn: ConnectionInfo) -> Self {
+        let mut session = Self {
+            lines: LineSplitter::new(config.limits.max_command_line),
+            tls: conn.tls,
+            config,
+            phase: Phase::Fresh,
+            input: InputBuffer::default(),
+            output: Vec::new(),
+            actions: VecDeque::new(),
+            extended: None,
+            helo: String::new(),
+            auth_user: None,
+            metadata: Vec::new(),
+            errors: 0,
+            discarded_after_tls: 0,
+        };
+        let greeting = format!("{} ESMTP mtpspec reference ready", session.config.hostname);
+        session.send(Reply::new(super::ReplyCode::SERVICE_READY, None, greeting));
+        session
+    }
+
+    /// RFC 5321 §3.1: a server that will not serve may answer the connection with 554 (or 421
+    /// when the refusal is temporary, e.g. too many connections) and close.
+    pub fn refuse_connection(hostname: &str) -> Vec<u8> {
+        Reply::with_status(
+            421,
+            (4, 3, 2),
+            format!("{hostname} Too many connections, try again later"),
+        )
+        .to_bytes()
+    }
+
+    /// Bytes from the client.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        self.input.extend(bytes);
+        self.process();
+    }
+
+    /// Reply bytes to write, in order.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.output)
+    }
+
+    pub fn has_output(&self) -> bool {
+        !self.output.is_empty()
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed)
+    }
+
+    /// True while mail data or a chunk is being received (a disconnect now loses nothing that
+    /// was acknowledged, and stores nothing).
+    pub fn in_data(&self) -> bool {
+        matches!(self.phase, Phase::Data(..) | Phase::Chunk(..))
+    }
+
+    /// The driver's answer to [`Action::Deliver`]: the message id, or `Err` when it could
+    /// not be made durable (the client gets a 451 and may retry).
+    pub fn delivered(&mut self, result: Result<String, String>) {
+        let Phase::Waiting(Waiting::Delivery(envelope)) =
+            std::mem::replace(&mut self.phase, Phase::Ready)
+        else {
+            panic!("delivered() called with no delivery outstanding");
+        };
+        match result {
+            Ok(id) => self.send(Reply::with_status(
+                250,
+                (2, 0, 0),
+                format!("Ok: queued as {id}"),
+            )),
+            Err(reason) => self.send(Reply::with_status(
+                451,
+                (4, 3, 0),
+                format!("Local error in processing: {reason}"),
+            )),
+        }
+        self.phase = envelope.after_message();
+        self.process();
+    }
+
+    /// The driver's answer to [`Action::QueryStatus`].
+    pub fn status_answer(&mut self, info: Option<StatusInfo>) {
+        let previous = std::mem::replace(&mut self.phase, Phase::Ready);
+        let Phase::Waiting(Waiting::Status { id, resume }) = previous else {
+            panic!("status_answer() called with no status query outstanding");
+        };
+        self.phase = *resume;
+        self.send(vmtp::status_reply(&id, info));
+        self.process();
+    }
+
+    /// RFC 5321 §4.5.3.2: after the idle timeout the server closes with 421.
+    pub fn idle_timeout(&mut self) {
+        self.close_with(Reply::with_status(
+            421,
+            (4, 4, 2),
+            format!("{} Idle timeout, closing connection", self.config.hostname),
+        ));
+    }
+
+    /// Graceful shutdown: 421 and close (RFC 5321 §3.8).
+    pub fn shutdown(&mut self) {
+        self.close_with(Reply::with_status(
+            421,
+            (4, 3, 2),
+            format!("{} Service shutting down", self.config.hostname),
+        ));
+    }
+
+    fn close_with(&mut self, reply: Reply) {
+        if self.is_closed() {
+            return;
+        }
+        self.send(reply);
+        self.phase = Phase::Closed;
+        self.actions.push_back(Action::Close);
+    }
+
+    fn send(&mut self, reply: Reply) {
+        reply.encode_into(&mut self.output);
+    }
+
+    /// Runs the state machine over buffered input until it needs more bytes, waits for an
+    /// action, or the session is closed.
+    fn process(&mut self) {
+        loop {
+            match &mut self.phase {
+                Phase::Closed | Phase::Waiting(_) => return,
+                Phase::Data(receiver, _) => {
+                    let (used, done) = receiver.feed(self.input.unread());
+                    self.input.consume(used);
+                    if !done {
+                        return;
+                    }
+                    self.end_of_data();
+                }
+                Phase::Chunk(chunk, state) => {
+                    let max = self.config.limits.max_message_size;
+                    let used = match (&state.refused, &mut state.resume) {
+                        (None, Phase::Transaction(envelope)) => chunk.feed(
+                            self.input.unread(),
+                            &mut envelope.chunks,
+                            max,
+                            &mut envelope.oversized,
+                        ),
+                        // A refused chunk is read and dropped.
+                        _ => chunk.feed(self.input.unread(), &mut Vec::new(), 0, &mut true),
+                    };
+                    self.input.consume(used);
+                    if !chunk.is_complete() {
+                        return;
+                    }
+                    self.end_of_chunk();
+                }
+                Phase::Fresh | Phase::Ready | Phase::Transaction(_) | Phase::AuthResponse => {
+                    let Some(event) = self.lines.next_line(&mut self.input) else {
+                        return;
+                    };
+                    match event {
+                        LineEvent::Line(line) => self.line(&line),
+                        LineEvent::TooLong => {
+                            self.error(Reply::with_status(500, (5, 5, 6), "Line too long"))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A 5xx caused by the client's input; too many of them end the session.
+    fn error(&mut self, reply: Reply) {
+        self.send(reply);
+        self.errors += 1;
+        if self.errors >= self.config.limits.max_errors {
+            self.close_with(Reply::with_status(
+                421,
+                (4, 7, 0),
+                format!(
+                    "{} Too many errors, closing connection",
+                    self.config.hostname
+                ),
+            ));
+        }
+    }
+
+    fn end_of_data(&mut self) {
+        let Phase::Data(receiver, envelope) = std::mem::replace(&mut self.phase, Phase::Ready)
+        else {
+            unreachable!("end_of_data outside Data");
+        };
+        self.finish_message(envelope, receiver.finish());
+    }
+
+    /// Hands a complete message on for storage, or refuses it. The metadata belongs to this
+    /// message whatever the outcome.
+    fn finish_message(
+        &mut self,
+        mut envelope: Envelope,
+        message: Result<Vec<u8>, super::data::DataProblem>,
+    ) {
+        let metadata = std::mem::take(&mut self.metadata);
+        match message {
+            Ok(data) => {
+                let delivery = envelope.delivery(
+                    data,
+                    metadata,
+                    &self.helo,
+                    self.tls,
+                    self.auth_user.clone(),
+                    self.extended == Some(true),
+                );
+                self.actions.push_back(Action::Deliver(delivery));
+                self.phase = Phase::Waiting(Waiting::Delivery(envelope));
+            }
+            Err(problem) => {
+                self.send(envelope::data_problem_reply(problem));
+                envelope.chunks.clear();
+                self.phase = envelope.after_message();
+            }
+        }
+    }
+
+    /// A STARTTLS or ENCRYPT START was accepted: RFC 3207 §4.2, the server "MUST discard any
+    /// knowledge obtained from the client" and plaintext after the command is not processed.
+    fn start_tls(&mut self) {
+        self.send(Reply::with_status(220, (2, 0, 0), "Ready to start TLS"));
+        self.discarded_after_tls += self.input.clear();
+        self.phase = Phase::Fresh;
+        self.extended = None;
+        self.helo.clear();
+        self.metadata.clear();
+        self.auth_user = None;
+        self.tls = true;
+        self.actions.push_back(Action::StartTls);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,289 @@
+//! Dispatch of one command line by session state: sequencing (503), the session-level verbs
+//! (EHLO, HELO, RSET, NOOP, VRFY, EXPN, HELP, QUIT, STARTTLS, AUTH) and the hand-off to the
+//! envelope and VMTP handlers.
+
+use super::auth::{PlainOutcome, check_plain};
+use super::{Phase, ServerSession};
+use crate::smtp::command::{ArgError, Command, CommandError, Verb};
+use crate::smtp::extension::VMTP_VERBS;
+use crate::smtp::reply::{Reply, ReplyCode};
+
+fn bad_sequence(text: &str) -> Reply {
+    Reply::with_status(503, (5, 5, 1), text)
+}
+
+impl ServerSession {
+    pub(super) fn line(&mut self, line: &[u8]) {
+        if matches!(self.phase, Phase::AuthResponse) {
+            self.phase = Phase::Ready;
+            return self.auth_response(&String::from_utf8_lossy(line));
+        }
+        match Command::parse(line) {
+            Ok(command) => self.command(command),
+            Err(error) => {
+                let reply = self.command_error_reply(&error);
+                self.error(reply);
+            }
+        }
+    }
+
+    fn command_error_reply(&self, error: &CommandError) -> Reply {
+        match error {
+            CommandError::Unrecognized => {
+                Reply::with_status(500, (5, 5, 2), "Command unrecognized")
+            }
+            CommandError::Nul => Reply::with_status(500, (5, 5, 2), "NUL octet in command line"),
+            CommandError::BareLineBreak => Reply::with_status(
+                500,
+                (5, 5, 2),
+                "Bare CR or LF in command line; lines end with CRLF",
+            ),
+            CommandError::InvalidUtf8 => {
+                Reply::with_status(500, (5, 5, 2), "Command line is not valid UTF-8")
+            }
+            CommandError::Syntax { verb, .. } if verb.spec().vmtp && !self.config.vmtp => {
+                not_implemented()
+            }
+            CommandError::Syntax { verb, error } => {
+                let status = match (verb, error) {
+                    (Verb::Mail | Verb::VecMail, ArgError::Address(_)) => (5, 1, 7),
+                    (Verb::Rcpt, ArgError::Address(_)) => (5, 1, 3),
+                    _ => (5, 5, 4),
+                };
+                Reply::with_status(
+                    501,
+                    status,
+                    format!("Syntax: {} ({error})", verb.spec().usage),
+                )
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        let verb = command.verb();
+        if let Some(reply) = self.refuse_by_state(verb) {
+            return match command {
+                Command::Bdat { size, last } => self.bdat(size, last, Some(reply)),
+                _ => self.error(reply),
+            };
+        }
+        match command {
+            Command::Ehlo(domain) => self.hello(domain, true),
+            Command::Helo(domain) => self.hello(domain, false),
+            Command::Rset => {
+                self.reset_transaction();
+                self.send(Reply::with_status(250, (2, 0, 0), "Ok"));
+            }
+            Command::Noop(_) => self.send(Reply::with_status(250, (2, 0, 0), "Ok")),
+            Command::Quit => {
+                self.send(Reply::with_status(
+                    221,
+                    (2, 0, 0),
+                    format!("{} Bye", self.config.hostname),
+                ));
+                self.phase = Phase::Closed;
+                self.actions.push_back(super::Action::Close);
+            }
+            // RFC 5321 §3.5.3: 252 when the server will not verify but will accept mail.
+            Command::Vrfy(_) => self.send(Reply::with_status(
+                252,
+                (2, 1, 5),
+                "Cannot VRFY user, but will accept message and attempt delivery",
+            )),
+            Command::Expn(_) => {
+                self.error(Reply::with_status(502, (5, 5, 1), "EXPN not implemented"))
+            }
+            Command::Help(_) => self.send(help_reply(self.config.vmtp)),
+            Command::StartTls | Command::EncryptStart => self.tls_command(),
+            Command::Auth { mechanism, initial } => self.auth(&mechanism, initial),
+            Command::Mail { from, params } => self.mail(from, params),
+            Command::Rcpt { to, params } => self.rcpt(to, params),
+            Command::Data => self.data(),
+            Command::Bdat { size, last } => self.bdat(size, last, None),
+            Command::VecMail { from, to, params } => self.vecmail(from, to, params),
+            Command::Metadata { key, value } => self.metadata(key, value),
+            Command::Batch(count) => self.batch(count),
+            Command::ReadAck => self.read_ack(),
+            Command::Status(id) => self.status(id),
+        }
+    }
+
+    /// Refusals that depend only on the state, not on the arguments.
+    fn refuse_by_state(&self, verb: Verb) -> Option<Reply> {
+        let spec = verb.spec();
+        if spec.vmtp && !self.config.vmtp {
+            return Some(not_implemented());
+        }
+        // DESIGN: inside a BATCH block only DATA, RSET, NOOP and QUIT are allowed.
+        if let Phase::Transaction(envelope) = &self.phase {
+            if envelope.in_batch()
+                && !matches!(verb, Verb::Data | Verb::Rset | Verb::Noop | Verb::Quit)
+            {
+                return Some(bad_sequence(
+                    "Only DATA, RSET, NOOP and QUIT are allowed inside a BATCH block",
+                ));
+            }
+        }
+        let greeted = self.extended.is_some();
+        let needs_greeting = !matches!(
+            verb,
+            Verb::Ehlo
+                | Verb::Helo
+                | Verb::Rset
+                | Verb::Noop
+                | Verb::Quit
+                | Verb::Help
+                | Verb::Vrfy
+                | Verb::Expn
+        );
+        if needs_greeting && !greeted {
+            return Some(bad_sequence("Send EHLO or HELO first"));
+        }
+        if spec.vmtp && self.extended == Some(false) {
+            return Some(bad_sequence("VMTP needs an EHLO session"));
+        }
+        None
+    }
+
+    /// RFC 5321 §4.1.4: EHLO (or HELO) in the middle of a session resets it like RSET.
+    fn hello(&mut self, domain: String, extended: bool) {
+        self.extended = Some(extended);
+        self.reset_transaction();
+        self.helo = domain.clone();
+        let first = format!("{} greets {domain}", self.config.hostname);
+        if !extended {
+            return self.send(Reply::new(ReplyCode::OK, None, first));
+        }
+        let limits = &self.config.limits;
+        let mut lines = vec![
+            first,
+            "PIPELINING".into(),
+            format!("SIZE {}", limits.max_message_size),
+        ];
+        lines.extend(["8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING"].map(String::from));
+        if self.config.tls_available && !self.tls {
+            lines.push("STARTTLS".into());
+        }
+        if self.tls && !self.config.credentials.is_empty() {
+            lines.push("AUTH PLAIN".into());
+        }
+        if self.config.vmtp {
+            let verbs: Vec<&str> = VMTP_VERBS
+                .iter()
+                .copied()
+                .filter(|v| *v != "ENCRYPT" || (self.config.tls_available && !self.tls))
+                .collect();
+            lines.push(format!("VMTP {}", verbs.join(" ")));
+        }
+        lines.push("HELP".into());
+        self.send(Reply::multiline(ReplyCode::OK, None, lines));
+    }
+
+    /// RSET, EHLO and HELO end any transaction and drop pending METADATA.
+    pub(super) fn reset_transaction(&mut self) {
+        self.metadata.clear();
+        self.phase = if self.extended.is_some() {
+            Phase::Ready
+        } else {
+            Phase::Fresh
+        };
+    }
+
+    fn tls_command(&mut self) {
+        if self.tls {
+            return self.error(bad_sequence("TLS already active"));
+        }
+        if matches!(self.phase, Phase::Transaction(_)) {
+            return self.error(bad_sequence("TLS cannot start inside a mail transaction"));
+        }
+        if !self.config.tls_available {
+            return self.send(Reply::with_status(454, (4, 7, 0), "TLS not available"));
+        }
+        self.start_tls();
+    }
+
+    /// RFC 4954 §4: AUTH is refused inside a transaction and after a successful AUTH.
+    fn auth(&mut self, mechanism: &str, initial: Option<String>) {
+        if self.auth_user.is_some() {
+            return self.error(bad_sequence("Already authenticated"));
+        }
+        if matches!(self.phase, Phase::Transaction(_)) {
+            return self.error(bad_sequence("AUTH not allowed inside a mail transaction"));
+        }
+        if self.config.credentials.is_empty() {
+            return self.error(not_implemented());
+        }
+        // RFC 4954 §6: 538 when the mechanism needs an encrypted connection.
+        if !self.tls {
+            return self.error(Reply::with_status(
+                538,
+                (5, 7, 11),
+                "Encryption required for requested authentication mechanism",
+            ));
+        }
+        if mechanism != "PLAIN" {
+            return self.error(Reply::with_status(
+                504,
+                (5, 5, 4),
+                "Unrecognized authentication type",
+            ));
+        }
+        match initial {
+            Some(response) => self.auth_response(&response),
+            None => {
+                self.send(Reply::new(ReplyCode::AUTH_CONTINUE, None, ""));
+                self.phase = Phase::AuthResponse;
+            }
+        }
+    }
+
+    fn auth_response(&mut self, response: &str) {
+        if response == "*" {
+            return self.error(Reply::with_status(
+                501,
+                (5, 0, 0),
+                "Authentication cancelled",
+            ));
+        }
+        match check_plain(&self.config, response) {
+            PlainOutcome::Success(user) => {
+                self.auth_user = Some(user);
+                self.send(Reply::with_status(
+                    235,
+                    (2, 7, 0),
+                    "Authentication successful",
+                ));
+            }
+            PlainOutcome::BadCredentials => self.error(Reply::with_status(
+                535,
+                (5, 7, 8),
+                "Authentication credentials invalid",
+            )),
+            PlainOutcome::Malformed => self.error(Reply::with_status(
+                501,
+                (5, 5, 2),
+                "Cannot decode the AUTH response",
+            )),
+        }
+    }
+}
+
+pub(super) fn not_implemented() -> Reply {
+    Reply::with_status(502, (5, 5, 1), "Command not implemented")
+}
+
+fn help_reply(vmtp: bool) -> Reply {
+    let mut lines = vec![
+        "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT STARTTLS AUTH"
+            .to_string(),
+    ];
+    if vmtp {
+        lines.push("VMTP: VECMAIL METADATA ENCRYPT BATCH READACK STATUS".to_string());
+    }
+    lines.push("See RFC 5321 and the mtpspec SPEC.md".to_string());
+    Reply::multiline(
+        ReplyCode::HELP,
+        Some(crate::smtp::EnhancedCode::new(2, 0, 0)),
+        lines,
+    )
+}
