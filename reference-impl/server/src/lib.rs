@@ -1,1 +1,5 @@
-pub fn x(){}
+//! Tokio drivers, TLS, the durable message store and the client of the mtpspec reference
+//! SMTP/VMTP/MMTP implementation. The protocol logic itself lives in `mtp-proto`.
+#![forbid(unsafe_code)]
+
+pub mod store;

@@ -47,7 +47,7 @@ pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
         return Some(Vec::new());
     }
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let value = |c: u8| -> Option<u32> {

@@ -115,14 +115,13 @@ impl ServerSession {
             return Some(not_implemented());
         }
         // DESIGN: inside a BATCH block only DATA, RSET, NOOP and QUIT are allowed.
-        if let Phase::Transaction(envelope) = &self.phase {
-            if envelope.in_batch()
-                && !matches!(verb, Verb::Data | Verb::Rset | Verb::Noop | Verb::Quit)
-            {
-                return Some(bad_sequence(
-                    "Only DATA, RSET, NOOP and QUIT are allowed inside a BATCH block",
-                ));
-            }
+        if let Phase::Transaction(envelope) = &self.phase
+            && envelope.in_batch()
+            && !matches!(verb, Verb::Data | Verb::Rset | Verb::Noop | Verb::Quit)
+        {
+            return Some(bad_sequence(
+                "Only DATA, RSET, NOOP and QUIT are allowed inside a BATCH block",
+            ));
         }
         let greeted = self.extended.is_some();
         let needs_greeting = !matches!(

@@ -1,0 +1,266 @@
+//! The group-commit writer: one thread owns the log file. It takes every operation waiting in
+//! its channel, encodes them into one buffer, writes it, syncs once, updates the index and only
+//! then completes them all. Many sessions appending at once therefore share each `fsync`.
+
+use std::collections::HashSet;
+use std::io;
+use std::mem;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::{self, JoinHandle};
+
+use super::completion::Completer;
+use super::index::{BodyRef, format_id};
+use super::log::LogWriter;
+use super::record;
+use super::{NewMessage, Shared, StoreError, SyncMode, write_index};
+
+/// Stop gathering a batch past this many operations or bytes, to bound memory and latency.
+const MAX_BATCH_OPS: usize = 4096;
+const MAX_BATCH_BYTES: usize = 32 << 20;
+
+pub(crate) enum Op {
+    Append {
+        message: Box<NewMessage>,
+        done: Completer<String>,
+    },
+    MarkOpened {
+        seq: u64,
+        at_ms: u64,
+        done: Completer<bool>,
+    },
+    Remove {
+        seqs: Vec<u64>,
+        done: Completer<()>,
+    },
+    /// Stop at once and cut the log back to what was synced.
+    PowerLoss {
+        done: Completer<()>,
+    },
+}
+
+/// The store's handle on its writer thread. Dropping it lets the thread finish what is queued,
+/// sync, and exit, and waits for that (so the file lock is free once the last `Store` is gone).
+#[derive(Debug)]
+pub(crate) struct WriterHandle {
+    tx: Option<Sender<Op>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WriterHandle {
+    pub fn spawn(log: LogWriter, shared: Arc<Shared>, sync: SyncMode) -> io::Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let next_seq = super::read_index(&shared).next_seq();
+        let writer = Writer {
+            log,
+            shared,
+            sync,
+            next_seq,
+            failed: None,
+        };
+        let thread = thread::Builder::new()
+            .name("mtp-store-writer".into())
+            .spawn(move || writer.run(rx))?;
+        Ok(WriterHandle {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues `op`; if the writer has stopped, its completer is dropped, which resolves `Closed`.
+    pub fn send(&self, op: Op) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(op);
+        }
+    }
+}
+
+impl Drop for WriterHandle {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take() {
+            // A panic in the writer has already failed every pending completion (`Closed`).
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Writer {
+    log: LogWriter,
+    shared: Arc<Shared>,
+    sync: SyncMode,
+    next_seq: u64,
+    /// Set by the first write or sync error: after a failed fsync the file's state is unknown,
+    /// so nothing more is acknowledged.
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+/// What one batch will do once its bytes are durable.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    inserts: Vec<(u64, NewMessage, BodyRef)>,
+    opened: Vec<(u64, u64)>,
+    removed: Vec<u64>,
+    /// Completions, in arrival order, with the result each gets on success.
+    replies: Vec<Reply>,
+    /// Messages opened or removed earlier in this batch (not yet in the index).
+    opened_here: HashSet<u64>,
+    removed_here: HashSet<u64>,
+}
+
+enum Reply {
+    Id(Completer<String>, String),
+    Opened(Completer<bool>),
+    Removed(Completer<()>),
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Op>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = Batch::default();
+            let mut next = Some(first);
+            while let Some(op) = next {
+                if let Op::PowerLoss { done } = op {
+                    self.commit(batch);
+                    let result = self.log.lose_unsynced().map_err(StoreError::from);
+                    done.complete(result);
+                    return;
+                }
+                self.prepare(op, &mut batch);
+                let full =
+                    batch.replies.len() >= MAX_BATCH_OPS || batch.bytes.len() >= MAX_BATCH_BYTES;
+                next = if full { None } else { rx.try_recv().ok() };
+            }
+            self.commit(batch);
+        }
+        // Every `Store` is gone: make what was acknowledged durable before the file closes.
+        if let Err(e) = self.sync() {
+            tracing::error!(error = %e, "final sync of the message log failed");
+        }
+    }
+
+    /// Encodes `op` into the batch, or completes it at once when there is nothing to write.
+    fn prepare(&mut self, op: Op, batch: &mut Batch) {
+        match op {
+            Op::Append { mut message, done } => {
+                let seq = self.next_seq;
+                let data = mem::take(&mut message.data);
+                let frame_at = self.log.len() + batch.bytes.len() as u64;
+                match record::encode_message(&mut batch.bytes, seq, &message, &data) {
+                    Ok(body_at) => {
+                        self.next_seq += 1;
+                        let body = BodyRef {
+                            offset: frame_at + body_at as u64,
+                            len: data.len(),
+                        };
+                        batch.inserts.push((seq, *message, body));
+                        batch.replies.push(Reply::Id(done, format_id(seq)));
+                    }
+                    Err(e) => done.complete(Err(StoreError::Io(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        e,
+                    )))),
+                }
+            }
+            Op::MarkOpened { seq, at_ms, done } => {
+                let index = super::read_index(&self.shared);
+                let known = index.get(seq).map(|entry| entry.opened_at_ms.is_none());
+                drop(index);
+                match known {
+                    _ if batch.removed_here.contains(&seq) => {
+                        done.complete(Err(StoreError::NotFound))
+                    }
+                    None => done.complete(Err(StoreError::NotFound)),
+                    Some(false) => done.complete(Ok(false)),
+                    Some(true) if !batch.opened_here.insert(seq) => done.complete(Ok(false)),
+                    Some(true) => {
+                        record::encode_opened(&mut batch.bytes, seq, at_ms);
+                        batch.opened.push((seq, at_ms));
+                        batch.replies.push(Reply::Opened(done));
+                    }
+                }
+            }
+            Op::Remove { seqs, done } => {
+                let seqs: Vec<u64> = {
+                    let index = super::read_index(&self.shared);
+                    seqs.into_iter()
+                        .filter(|s| index.get(*s).is_some() && batch.removed_here.insert(*s))
+                        .collect()
+                };
+                if seqs.is_empty() {
+                    return done.complete(Ok(()));
+                }
+                record::encode_removed(&mut batch.bytes, &seqs);
+                batch.removed.extend(seqs);
+                batch.replies.push(Reply::Removed(done));
+            }
+            Op::PowerLoss { .. } => unreachable!("handled by run"),
+        }
+    }
+
+    /// Writes, syncs (per the mode), applies and acknowledges one batch.
+    fn commit(&mut self, batch: Batch) {
+        if batch.replies.is_empty() {
+            return;
+        }
+        if let Some((kind, text)) = &self.failed {
+            return fail(batch.replies, *kind, text);
+        }
+        let result = match self.sync {
+            SyncMode::Durable => self.log.write(&batch.bytes).and_then(|()| self.sync()),
+            SyncMode::None => self.log.write(&batch.bytes),
+            // The broken mode: a batch is acknowledged unsynced and synced only when the next
+            // batch comes (or at shutdown), so a power loss in between loses it.
+            SyncMode::AckBeforeSync => self.sync().and_then(|()| self.log.write(&batch.bytes)),
+        };
+        match result {
+            Ok(()) => self.apply(batch),
+            Err(e) => {
+                tracing::error!(error = %e, "message log write failed; the store stops accepting writes");
+                fail(batch.replies, e.kind(), &e.to_string());
+                self.failed = Some((e.kind(), e.to_string()));
+            }
+        }
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        if self.log.sync()? {
+            self.shared.syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Makes a written batch visible, then acknowledges it.
+    fn apply(&mut self, batch: Batch) {
+        {
+            let mut index = write_index(&self.shared);
+            for (seq, message, body) in batch.inserts {
+                index.insert(seq, message, body);
+            }
+            for (seq, at_ms) in batch.opened {
+                index.mark_opened(seq, at_ms);
+            }
+            index.remove(&batch.removed);
+        }
+        for reply in batch.replies {
+            match reply {
+                Reply::Id(done, id) => done.complete(Ok(id)),
+                Reply::Opened(done) => done.complete(Ok(true)),
+                Reply::Removed(done) => done.complete(Ok(())),
+            }
+        }
+    }
+}
+
+fn fail(replies: Vec<Reply>, kind: io::ErrorKind, text: &str) {
+    let error = || StoreError::Io(io::Error::new(kind, format!("message log failed: {text}")));
+    for reply in replies {
+        match reply {
+            Reply::Id(done, _) => done.complete(Err(error())),
+            Reply::Opened(done) => done.complete(Err(error())),
+            Reply::Removed(done) => done.complete(Err(error())),
+        }
+    }
+}
