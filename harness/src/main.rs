@@ -1,1 +1,49 @@
-fn main(){println!("hi")}
+//! The `mtpspec` command line: the suite runner, the reference server and its tools.
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+/// mtpspec: a conformance suite for SMTP, VMTP and MMTP servers, with a reference
+/// implementation of all three.
+#[derive(Parser)]
+#[command(name = "mtpspec", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the scenario suite against a target (the embedded reference by default).
+    Run(cli::run::RunArgs),
+    /// Show which SPEC.md requirements the scenarios cite, and which none does.
+    Coverage(cli::coverage::CoverageArgs),
+    /// Run the reference SMTP/VMTP server in the foreground.
+    Serve(cli::serve::ServeArgs),
+    /// Send one message with the reference client (VMTP when offered, plain SMTP otherwise).
+    Send(cli::send::SendArgs),
+    /// List what the reference server's store holds.
+    Mailbox(cli::mailbox::MailboxArgs),
+    /// Ask a server for the STATUS of a message id (VMTP).
+    Status(cli::status::StatusArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => cli::run::main(args),
+        Command::Coverage(args) => cli::coverage::main(args),
+        Command::Serve(args) => cli::serve::main(args),
+        Command::Send(args) => cli::send::main(args),
+        Command::Mailbox(args) => cli::mailbox::main(args),
+        Command::Status(args) => cli::status::main(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("mtpspec: {error:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

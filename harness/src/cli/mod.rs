@@ -1,0 +1,8 @@
+//! One file per subcommand: its arguments (clap) and its `main`.
+
+pub mod coverage;
+pub mod mailbox;
+pub mod run;
+pub mod send;
+pub mod serve;
+pub mod status;

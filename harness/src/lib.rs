@@ -1,0 +1,1 @@
+//! The mtpspec harness: scenarios, targets, the runner, verdicts and reports.

@@ -1,0 +1,104 @@
+# shellcheck shell=bash
+# Shared helpers for the harness/targets/*.sh scripts (sourced, not run).
+#
+#   targets_die MSG...                 print to stderr and exit 1
+#   targets_pid_alive PID              true if PID runs (a zombie counts as gone)
+#   targets_port_open PORT             true if something accepts on 127.0.0.1:PORT
+#   targets_wait_greeting PORT PID SECS
+#                                      wait until 127.0.0.1:PORT sends a 220 greeting;
+#                                      fails early when PID dies
+#   targets_stop_pid STATE_DIR [SECS]  TERM the PID in STATE_DIR/pid, KILL after SECS
+#                                      (default 10), remove the pid file
+#   targets_check_port PORT            1..65535, else die
+#   start_failure PID                  words for "why did start fail" (died / no 220)
+#
+# Everything talks to 127.0.0.1 only.
+
+targets_die() {
+    echo "$(basename "$0"): $*" >&2
+    exit 1
+}
+
+targets_check_port() {
+    local port=$1
+    if ! [[ $port =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
+        targets_die "bad port: $port"
+    fi
+}
+
+targets_pid_alive() {
+    local pid=$1 state
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    # A zombie (exited, not yet reaped) still answers kill -0.
+    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
+    [[ -n $state && $state != Z && $state != X ]]
+}
+
+targets_port_open() {
+    local port=$1
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+}
+
+# Reads the first line the server sends; true if it starts with 220.
+targets_greeting_ok() {
+    local port=$1
+    (
+        line=""
+        exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
+        IFS= read -r -t 3 line <&3 || exit 1
+        printf 'QUIT\r\n' >&3 2>/dev/null || true
+        [[ $line == 220* ]]
+    ) 2>/dev/null
+}
+
+targets_wait_greeting() {
+    local port=$1 pid=$2 secs=$3 deadline
+    deadline=$((SECONDS + secs))
+    while ((SECONDS < deadline)); do
+        if ! targets_pid_alive "$pid"; then
+            return 1
+        fi
+        if targets_greeting_ok "$port"; then
+            return 0
+        fi
+        sleep 0.25
+    done
+    return 1
+}
+
+# Why targets_wait_greeting failed, for the error message.
+start_failure() {
+    if targets_pid_alive "$1"; then
+        echo "(PID $1) sent no 220 greeting within 20 s"
+    else
+        echo "(PID $1) exited before sending a 220 greeting"
+    fi
+}
+
+targets_stop_pid() {
+    local state_dir=$1 secs=${2:-10} pid i
+    if [[ ! -f $state_dir/pid ]]; then
+        echo "$(basename "$0"): no $state_dir/pid: nothing to stop" >&2
+        return 0
+    fi
+    pid=$(<"$state_dir/pid")
+    [[ $pid =~ ^[0-9]+$ ]] || targets_die "garbage in $state_dir/pid: $pid"
+    if targets_pid_alive "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < secs * 10; i++)); do
+            targets_pid_alive "$pid" || break
+            sleep 0.1
+        done
+        if targets_pid_alive "$pid"; then
+            echo "$(basename "$0"): PID $pid ignored TERM for ${secs}s, sending KILL" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+            for ((i = 0; i < 50; i++)); do
+                targets_pid_alive "$pid" || break
+                sleep 0.1
+            done
+        fi
+    fi
+    targets_pid_alive "$pid" && targets_die "PID $pid still alive after KILL"
+    rm -f "$state_dir/pid"
+}
