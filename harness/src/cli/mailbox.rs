@@ -1,10 +1,73 @@
-//! `mtpspec mailbox` (not written yet).
+//! `mtpspec mailbox`: what the reference server's store holds, read while the server runs.
+//!
+//! The JSON form is the harness's mailbox-observer schema (harness/targets/README.md):
+//! `[{"id","from","to","metadata","status","data"(base64)}]`, plus reference-only fields.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct MailboxArgs {}
+use anyhow::Context;
+use base64::Engine;
+use mtp_server::store::{Store, StoredMessage};
 
-pub fn main(_args: MailboxArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`mtpspec mailbox` is not implemented yet")
+#[derive(clap::Args)]
+pub struct MailboxArgs {
+    /// The server's --data-dir.
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Print JSON (the mailbox-observer schema, bodies in base64).
+    #[arg(long)]
+    json: bool,
+    /// Only messages for this recipient address.
+    address: Option<String>,
+}
+
+pub fn main(args: MailboxArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open_read_only(&args.data_dir).with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+    let messages = match &args.address {
+        Some(address) => store.for_recipient(address),
+        None => store.list(),
+    };
+    if args.json {
+        let entries = messages.iter().map(|m| entry(&store, m)).collect::<anyhow::Result<Vec<_>>>()?;
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+    } else {
+        for m in &messages {
+            let data = store.data(&m.id)?;
+            let subject = subject(&data).unwrap_or_default();
+            let from = if m.message.reverse_path.is_empty() { "<>" } else { &m.message.reverse_path };
+            println!("{}  {:?}  {} -> {}  {} octets  {subject}", m.id, m.status, from, m.message.recipients.join(","), data.len());
+            for (k, v) in &m.message.metadata {
+                println!("    metadata {k} = {v}");
+            }
+        }
+        eprintln!("{} message(s)", messages.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn entry(store: &Store, m: &StoredMessage) -> anyhow::Result<serde_json::Value> {
+    let data = store.data(&m.id)?;
+    let metadata: serde_json::Map<String, serde_json::Value> = m.message.metadata.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+    Ok(serde_json::json!({
+        "id": m.id,
+        "from": m.message.reverse_path,
+        "to": m.message.recipients,
+        "metadata": metadata,
+        "status": format!("{:?}", m.status).to_uppercase(),
+        "data": base64::engine::general_purpose::STANDARD.encode(&data),
+        "read_ack": m.message.read_ack,
+        "received_at_ms": m.message.received_at_ms,
+        "opened_at_ms": m.opened_at_ms,
+        "helo": m.message.helo,
+        "tls": m.message.tls,
+        "auth": m.message.auth,
+        "protocol": m.message.protocol,
+    }))
+}
+
+fn subject(data: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(data);
+    let headers = text.split("\r\n\r\n").next()?;
+    headers.lines().find_map(|l| l.strip_prefix("Subject:").or_else(|| l.strip_prefix("subject:"))).map(|s| s.trim().to_string())
 }

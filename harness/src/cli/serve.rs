@@ -1,10 +1,140 @@
-//! `mtpspec serve` (not written yet).
+//! `mtpspec serve`: the reference SMTP/VMTP server in the foreground.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use mtp_server::server::{RunningServer, ServerOptions};
+use mtp_server::store::SyncMode;
+use mtp_server::tls::TlsSource;
 
 #[derive(clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Plain SMTP listener (STARTTLS offered), e.g. 127.0.0.1:2525.
+    #[arg(long, value_name = "ADDR")]
+    smtp: Option<SocketAddr>,
+    /// Implicit-TLS listener (like port 465).
+    #[arg(long, value_name = "ADDR")]
+    smtps: Option<SocketAddr>,
+    /// Submission listener: AUTH PLAIN over TLS required before MAIL (like port 587).
+    #[arg(long, value_name = "ADDR")]
+    submission: Option<SocketAddr>,
+    /// Directory of the durable message store (created if missing).
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// A local domain whose mail is stored here (repeatable; default example.test).
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    domains: Vec<String>,
+    /// Only these local parts exist in the local domains (repeatable; default: any; postmaster always).
+    #[arg(long = "user", value_name = "NAME")]
+    users: Vec<String>,
+    /// AUTH PLAIN credentials as user:password (repeatable).
+    #[arg(long = "credential", value_name = "USER:PASSWORD")]
+    credentials: Vec<String>,
+    /// The name in the greeting and the EHLO reply.
+    #[arg(long, default_value = "mx.example.test")]
+    hostname: String,
+    /// PEM certificate chain (default: a generated self-signed certificate).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Offer no TLS at all (STARTTLS and ENCRYPT answer 454).
+    #[arg(long, conflicts_with_all = ["tls_cert", "smtps"])]
+    no_tls: bool,
+    /// Behave as a plain SMTP server: no VMTP keyword, VMTP verbs get 502.
+    #[arg(long)]
+    no_vmtp: bool,
+    /// Largest message in octets (advertised with SIZE).
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    max_message_size: u64,
+    /// Recipients per transaction (at least 100).
+    #[arg(long, default_value_t = 100)]
+    max_recipients: usize,
+    /// Seconds of client silence before 421 and close.
+    #[arg(long, default_value_t = 300)]
+    idle_timeout: u64,
+    /// Concurrent connections; more are answered 421 and closed.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// `durable` (fsync before 250, the default) or `none` (a sink for benchmarks: no fsync).
+    #[arg(long, default_value = "durable", value_parser = ["durable", "none"])]
+    sync: String,
+}
 
-pub fn main(_args: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`mtpspec serve` is not implemented yet")
+pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    if args.smtp.is_none() && args.smtps.is_none() && args.submission.is_none() {
+        anyhow::bail!("give at least one of --smtp, --smtps, --submission");
+    }
+    let options = options(args)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    runtime.block_on(async {
+        let server = RunningServer::start(options).await?;
+        for (name, addr) in [("smtp", server.smtp_addr()), ("smtps", server.smtps_addr()), ("submission", server.submission_addr())] {
+            if let Some(addr) = addr {
+                println!("listening {name} {addr}");
+            }
+        }
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        server.shutdown().await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn options(args: ServeArgs) -> anyhow::Result<ServerOptions> {
+    let mut options = ServerOptions::new(args.data_dir);
+    options.smtp = args.smtp;
+    options.smtps = args.smtps;
+    options.submission = args.submission;
+    options.hostname = args.hostname;
+    if !args.domains.is_empty() {
+        options.domains = args.domains;
+    }
+    options.users = (!args.users.is_empty()).then_some(args.users);
+    options.credentials = args
+        .credentials
+        .iter()
+        .map(|c| c.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())).with_context(|| format!("--credential {c:?} is not USER:PASSWORD")))
+        .collect::<anyhow::Result<_>>()?;
+    options.tls = match (args.no_tls, args.tls_cert, args.tls_key) {
+        (true, _, _) => TlsSource::Disabled,
+        (false, Some(cert), Some(key)) => TlsSource::Files { cert, key },
+        _ => TlsSource::SelfSigned,
+    };
+    options.vmtp = !args.no_vmtp;
+    options.limits.max_message_size = args.max_message_size;
+    options.limits.max_recipients = args.max_recipients;
+    options.idle_timeout = Duration::from_secs(args.idle_timeout);
+    options.max_connections = args.max_connections;
+    options.sync = if args.sync == "none" { SyncMode::None } else { SyncMode::Durable };
+    Ok(options)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -2,4 +2,6 @@
 //! SMTP/VMTP/MMTP implementation. The protocol logic itself lives in `mtp-proto`.
 #![forbid(unsafe_code)]
 
+pub mod server;
 pub mod store;
+pub mod tls;

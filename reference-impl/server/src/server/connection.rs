@@ -1,0 +1,97 @@
+//! One connection: feeds socket bytes to the sans-io session, writes its replies once per
+//! read, performs the IO its actions ask for (durable store, status lookups, TLS upgrade,
+//! close) and enforces the idle timeout and graceful shutdown with 421.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mtp_proto::smtp::server::{Action, ConnectionInfo, Delivery, MessageState, ServerSession, StatusInfo};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+use super::Shared;
+use super::stream::MaybeTls;
+use crate::store::{DeliveryStatus, NewMessage};
+
+/// Serves one accepted connection until it closes.
+pub(super) async fn serve<S>(stream: S, peer: SocketAddr, shared: Arc<Shared>, implicit_tls: bool, submission: bool, mut shutdown: watch::Receiver<bool>) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut conn = MaybeTls::Plain(stream);
+    let acceptor = shared.tls.clone();
+    if implicit_tls {
+        let acceptor = acceptor.as_ref().ok_or_else(|| io::Error::other("implicit TLS without a certificate"))?;
+        conn = conn.upgrade(acceptor).await?;
+    }
+    let config = if submission { shared.submission_config.clone() } else { shared.config.clone() };
+    let mut session = ServerSession::new(config, ConnectionInfo { peer: peer.to_string(), tls: implicit_tls });
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        while let Some(action) = session.poll_action() {
+            match action {
+                Action::Deliver(delivery) => {
+                    let result = shared.store.append(new_message(delivery, &peer, (shared.now_ms)())).await;
+                    if let Err(e) = &result {
+                        tracing::error!(%peer, error = %e, "store append failed");
+                    }
+                    session.delivered(result.map_err(|e| e.to_string()));
+                }
+                Action::QueryStatus(id) => session.status_answer(status_info(&shared, &id)),
+                Action::StartTls => {
+                    conn.write_all(&session.take_output()).await?;
+                    conn.flush().await?;
+                    let acceptor = acceptor.as_ref().ok_or_else(|| io::Error::other("STARTTLS without a certificate"))?;
+                    conn = std::mem::replace(&mut conn, MaybeTls::Upgrading).upgrade(acceptor).await?;
+                }
+                Action::Close => {
+                    conn.write_all(&session.take_output()).await?;
+                    conn.flush().await?;
+                    let _ = conn.shutdown().await;
+                    return Ok(());
+                }
+            }
+        }
+        if session.has_output() {
+            conn.write_all(&session.take_output()).await?;
+        }
+        tokio::select! {
+            read = tokio::time::timeout(shared.idle_timeout, conn.read(&mut buf)) => match read {
+                // The client went away: a message in DATA is dropped, never stored in part.
+                Ok(Ok(0)) => return Ok(()),
+                Ok(Ok(n)) => session.receive(&buf[..n]),
+                Ok(Err(e)) => return Err(e),
+                Err(_elapsed) => session.idle_timeout(),
+            },
+            _ = shutdown.changed() => session.shutdown(),
+        }
+    }
+}
+
+fn new_message(delivery: Delivery, peer: &SocketAddr, now_ms: u64) -> NewMessage {
+    NewMessage {
+        reverse_path: delivery.reverse_path,
+        recipients: delivery.recipients,
+        metadata: delivery.metadata,
+        read_ack: delivery.read_ack,
+        data: delivery.data,
+        received_at_ms: now_ms,
+        helo: delivery.helo,
+        peer: peer.to_string(),
+        tls: delivery.tls,
+        auth: delivery.auth,
+        protocol: delivery.protocol.to_string(),
+        extra: None,
+    }
+}
+
+fn status_info(shared: &Shared, id: &str) -> Option<StatusInfo> {
+    let (status, opened_at) = shared.store.status(id)?;
+    let state = match status {
+        DeliveryStatus::Pending => MessageState::Pending,
+        DeliveryStatus::Delivered => MessageState::Delivered,
+        DeliveryStatus::Opened => MessageState::Opened,
+    };
+    Some(StatusInfo { state, at_ms: opened_at })
+}

@@ -1,0 +1,244 @@
+//! The reference SMTP/VMTP server: listeners (plain, implicit TLS, submission), the
+//! connection limit, graceful shutdown, all generic over [`Listener`] so the simulation can run
+//! the same code on turmoil's network.
+
+mod connection;
+mod listener;
+mod stream;
+
+pub use listener::Listener;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mtp_proto::smtp::server::{Limits, ServerConfig, ServerSession};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_rustls::TlsAcceptor;
+
+use crate::store::{Store, StoreError, StoreOptions, SyncMode};
+use crate::tls::{self, TlsSource};
+
+/// Everything `mtpspec serve` can set.
+#[derive(Clone)]
+pub struct ServerOptions {
+    pub smtp: Option<SocketAddr>,
+    /// Implicit TLS (RFC 8314), usually port 465.
+    pub smtps: Option<SocketAddr>,
+    /// Submission (RFC 6409): AUTH PLAIN over TLS required before MAIL.
+    pub submission: Option<SocketAddr>,
+    pub data_dir: PathBuf,
+    pub hostname: String,
+    pub domains: Vec<String>,
+    pub users: Option<Vec<String>>,
+    pub credentials: Vec<(String, String)>,
+    pub tls: TlsSource,
+    pub limits: Limits,
+    /// RFC 5321 §4.5.3.2.7: at least 5 minutes.
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub vmtp: bool,
+    pub sync: SyncMode,
+    /// The wall clock, in Unix milliseconds (the simulation passes its own).
+    pub now_ms: fn() -> u64,
+}
+
+pub fn system_now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+impl ServerOptions {
+    /// Defaults of a real deployment, without listeners.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            smtp: None,
+            smtps: None,
+            submission: None,
+            data_dir,
+            hostname: "mx.example.test".into(),
+            domains: vec!["example.test".into()],
+            users: None,
+            credentials: Vec::new(),
+            tls: TlsSource::SelfSigned,
+            limits: Limits::default(),
+            idle_timeout: Duration::from_secs(300),
+            max_connections: 1024,
+            vmtp: true,
+            sync: SyncMode::Durable,
+            now_ms: system_now_ms,
+        }
+    }
+
+    /// All three listeners on ephemeral loopback ports, a self-signed certificate and the
+    /// test credentials `alice`/`secret`: what the harness's embedded target runs.
+    pub fn ephemeral(data_dir: PathBuf) -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            smtp: Some(any),
+            smtps: Some(any),
+            submission: Some(any),
+            credentials: vec![("alice".into(), "secret".into())],
+            ..Self::new(data_dir)
+        }
+    }
+
+    fn session_config(&self, tls_available: bool) -> ServerConfig {
+        let mut config = ServerConfig::new(self.hostname.clone(), self.domains.clone());
+        config.local_users = self.users.clone();
+        config.limits = self.limits.clone().with_rfc_floors();
+        config.tls_available = tls_available;
+        config.credentials = self.credentials.clone();
+        config.vmtp = self.vmtp;
+        config
+    }
+}
+
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    Store(StoreError),
+    Tls(tls::TlsError),
+    Bind(SocketAddr, std::io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Store(e) => write!(f, "cannot open the store: {e}"),
+            Self::Tls(e) => e.fmt(f),
+            Self::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// What every connection task shares.
+pub(crate) struct Shared {
+    config: Arc<ServerConfig>,
+    submission_config: Arc<ServerConfig>,
+    store: Store,
+    tls: Option<TlsAcceptor>,
+    idle_timeout: Duration,
+    connections: Arc<Semaphore>,
+    now_ms: fn() -> u64,
+}
+
+/// A started server; dropping it without [`RunningServer::shutdown`] leaves the tasks running
+/// until the runtime stops.
+pub struct RunningServer {
+    smtp: Option<SocketAddr>,
+    smtps: Option<SocketAddr>,
+    submission: Option<SocketAddr>,
+    store: Store,
+    shutdown: watch::Sender<bool>,
+    /// Every task holds a clone; shutdown waits until all are dropped.
+    alive: mpsc::Sender<()>,
+    done: mpsc::Receiver<()>,
+}
+
+impl RunningServer {
+    /// Opens the store, binds the configured tokio listeners and starts serving.
+    pub async fn start(options: ServerOptions) -> Result<Self, StartError> {
+        let mut listeners = Vec::new();
+        for (addr, implicit_tls, submission) in [(options.smtp, false, false), (options.smtps, true, false), (options.submission, false, true)] {
+            if let Some(addr) = addr {
+                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))?;
+                listeners.push((listener, implicit_tls, submission));
+            }
+        }
+        Self::start_on(options, listeners)
+    }
+
+    /// Starts serving on listeners the caller bound (tokio or turmoil).
+    pub fn start_on<L: Listener>(options: ServerOptions, listeners: Vec<(L, bool, bool)>) -> Result<Self, StartError> {
+        let store = Store::open(&options.data_dir, StoreOptions { sync: options.sync }).map_err(StartError::Store)?;
+        let tls_config = tls::server_config(&options.tls, &options.hostname).map_err(StartError::Tls)?;
+        let config = options.session_config(tls_config.is_some());
+        let mut submission_config = config.clone();
+        submission_config.submission = true;
+        let shared = Arc::new(Shared {
+            config: Arc::new(config),
+            submission_config: Arc::new(submission_config),
+            store: store.clone(),
+            tls: tls_config.map(TlsAcceptor::from),
+            idle_timeout: options.idle_timeout,
+            connections: Arc::new(Semaphore::new(options.max_connections)),
+            now_ms: options.now_ms,
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (alive, done) = mpsc::channel(1);
+        let mut server = Self { smtp: None, smtps: None, submission: None, store, shutdown, alive: alive.clone(), done };
+        for (listener, implicit_tls, submission) in listeners {
+            let addr = listener.local_addr().map_err(|e| StartError::Bind(([0, 0, 0, 0], 0).into(), e))?;
+            match (implicit_tls, submission) {
+                (true, _) if shared.tls.is_none() => continue,
+                (true, _) => server.smtps = Some(addr),
+                (false, true) => server.submission = Some(addr),
+                (false, false) => server.smtp = Some(addr),
+            }
+            tracing::info!(%addr, implicit_tls, submission, "listening");
+            tokio::spawn(accept_loop(listener, shared.clone(), implicit_tls, submission, shutdown_rx.clone(), alive.clone()));
+        }
+        Ok(server)
+    }
+
+    pub fn smtp_addr(&self) -> Option<SocketAddr> {
+        self.smtp
+    }
+
+    pub fn smtps_addr(&self) -> Option<SocketAddr> {
+        self.smtps
+    }
+
+    pub fn submission_addr(&self) -> Option<SocketAddr> {
+        self.submission
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Graceful shutdown: listeners stop, every open session gets 421 and is closed, and this
+    /// returns once all connection tasks have ended.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        drop(self.alive);
+        let _ = self.done.recv().await;
+    }
+}
+
+async fn accept_loop<L: Listener>(mut listener: L, shared: Arc<Shared>, implicit_tls: bool, submission: bool, mut shutdown: watch::Receiver<bool>, alive: mpsc::Sender<()>) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "connection limit reached");
+            let refusal = ServerSession::refuse_connection(&shared.config.hostname);
+            tokio::spawn(async move {
+                let _ = stream.write_all(&refusal).await;
+                let _ = stream.shutdown().await;
+            });
+            continue;
+        };
+        let (shared, shutdown, alive) = (shared.clone(), shutdown.clone(), alive.clone());
+        tokio::spawn(async move {
+            if let Err(e) = connection::serve(stream, peer, shared, implicit_tls, submission, shutdown).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop((permit, alive));
+        });
+    }
+}
