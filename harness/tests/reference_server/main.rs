@@ -1,0 +1,9 @@
+//! The reference server as users run it: `mtpspec serve` in its own process, real clients
+//! (Python's smtplib, swaks, lettre) delivering to it over loopback, a SIGKILL in the middle of
+//! a stream of acknowledged messages, and hostile input. Every test checks what the store
+//! holds, byte for byte.
+
+mod bad_input;
+mod durability;
+mod real_clients;
+mod support;

@@ -1,0 +1,130 @@
+//! Test support: a `mtpspec serve` child process on ephemeral ports, a minimal blocking SMTP
+//! client built on the proto reply parser, and the store read back.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use mtp_proto::smtp::reply::{Reply, ReplyParser};
+use mtp_server::store::{Store, StoredMessage};
+
+/// A `mtpspec serve` process; killed by PID when dropped.
+pub struct ServerProcess {
+    child: Child,
+    pub data_dir: PathBuf,
+    pub smtp: SocketAddr,
+    pub smtps: SocketAddr,
+    pub submission: SocketAddr,
+}
+
+impl ServerProcess {
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mtpspec"))
+            .args(["serve", "--smtp", "127.0.0.1:0", "--smtps", "127.0.0.1:0", "--submission", "127.0.0.1:0"])
+            .args(["--credential", "alice:secret", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn mtpspec serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut addr = |name: &str| -> SocketAddr {
+            let line = lines.next().expect("server printed its listeners").expect("utf-8 line");
+            let rest = line.strip_prefix(&format!("listening {name} ")).unwrap_or_else(|| panic!("unexpected line {line:?}"));
+            rest.parse().expect("socket address")
+        };
+        let (smtp, smtps, submission) = (addr("smtp"), addr("smtps"), addr("submission"));
+        Self { child, data_dir: data_dir.to_path_buf(), smtp, smtps, submission }
+    }
+
+    /// SIGKILL: no shutdown path runs.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn messages(&self) -> Vec<(StoredMessage, Vec<u8>)> {
+        stored(&self.data_dir)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every stored message with its body, read the way `mtpspec mailbox` does.
+pub fn stored(data_dir: &Path) -> Vec<(StoredMessage, Vec<u8>)> {
+    let store = Store::open_read_only(data_dir).expect("open store read-only");
+    store.list().into_iter().map(|m| {
+        let data = store.data(&m.id).expect("body");
+        (m, data)
+    }).collect()
+}
+
+/// A blocking SMTP connection for tests.
+pub struct Smtp {
+    stream: TcpStream,
+    parser: ReplyParser,
+}
+
+impl Smtp {
+    pub fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let mut smtp = Self { stream, parser: ReplyParser::new() };
+        assert_eq!(smtp.reply().code.get(), 220);
+        smtp
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    pub fn reply(&mut self) -> Reply {
+        self.try_reply().expect("a reply before the connection closed")
+    }
+
+    /// The next reply, or `None` if the server closed the connection.
+    pub fn try_reply(&mut self) -> Option<Reply> {
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(reply) = self.parser.next_reply() {
+                return Some(reply.expect("well-formed reply"));
+            }
+            match self.stream.read(&mut buf) {
+                Ok(0) => return None,
+                Ok(n) => self.parser.feed(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    /// Sends a command line and returns the reply code.
+    pub fn cmd(&mut self, line: &str) -> u16 {
+        self.write(format!("{line}\r\n").as_bytes());
+        self.reply().code.get()
+    }
+}
+
+/// Whether an external tool is present; when `MTPSPEC_REQUIRE_TOOLS=1` (set by CI) a missing
+/// tool fails the test instead of skipping it.
+pub fn tool_available(program: &str, probe_args: &[&str]) -> bool {
+    let present = Command::new(program).args(probe_args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if !present {
+        assert!(std::env::var("MTPSPEC_REQUIRE_TOOLS").is_err(), "{program} is required (MTPSPEC_REQUIRE_TOOLS is set) but missing");
+        eprintln!("skipping: {program} is not installed (CI installs it; see .ci/run)");
+    }
+    present
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("harness has a parent").to_path_buf()
+}
