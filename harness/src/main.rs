@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod cli;
+mod load;
 
 /// mtpspec: a conformance suite for SMTP, VMTP and MMTP servers, with a reference
 /// implementation of all three.
@@ -27,6 +28,8 @@ enum Command {
     Mailbox(cli::mailbox::MailboxArgs),
     /// Ask a server for the STATUS of a message id (VMTP).
     Status(cli::status::StatusArgs),
+    /// Generate SMTP load against a server and report messages/s and latency percentiles.
+    Load(cli::load::LoadArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Send(args) => cli::send::main(args),
         Command::Mailbox(args) => cli::mailbox::main(args),
         Command::Status(args) => cli::status::main(args),
+        Command::Load(args) => cli::load::main(args),
     };
     match result {
         Ok(code) => code,

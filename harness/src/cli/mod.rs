@@ -1,6 +1,7 @@
 //! One file per subcommand: its arguments (clap) and its `main`.
 
 pub mod coverage;
+pub mod load;
 pub mod mailbox;
 pub mod run;
 pub mod send;

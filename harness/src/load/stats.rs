@@ -1,0 +1,84 @@
+//! Latency samples per phase, percentiles and the summary printed by `mtpspec load`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// The phases of one delivery that are timed on their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// TCP connect to the 220 greeting.
+    Connect,
+    /// EHLO reply.
+    Ehlo,
+    /// MAIL, RCPT and DATA up to the 354.
+    Envelope,
+    /// Message bytes to the final reply (the durable 250 of a durable server).
+    Data,
+    /// The whole message, envelope to final reply.
+    Message,
+}
+
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub delivered: u64,
+    pub samples: BTreeMap<Phase, Vec<Duration>>,
+    /// Failures keyed by reply code or error text.
+    pub errors: BTreeMap<String, u64>,
+    pub elapsed: Duration,
+}
+
+impl LoadReport {
+    pub fn record(&mut self, phase: Phase, took: Duration) {
+        self.samples.entry(phase).or_default().push(took);
+    }
+
+    pub fn error(&mut self, what: impl Into<String>) {
+        *self.errors.entry(what.into()).or_default() += 1;
+    }
+
+    pub fn merge(&mut self, other: LoadReport) {
+        self.delivered += other.delivered;
+        for (phase, samples) in other.samples {
+            self.samples.entry(phase).or_default().extend(samples);
+        }
+        for (what, n) in other.errors {
+            *self.errors.entry(what).or_default() += n;
+        }
+    }
+
+    pub fn messages_per_second(&self) -> f64 {
+        self.delivered as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// (p50, p90, p99, max) of a phase.
+    pub fn percentiles(&self, phase: Phase) -> Option<[Duration; 4]> {
+        let mut samples = self.samples.get(&phase)?.clone();
+        if samples.is_empty() {
+            return None;
+        }
+        samples.sort_unstable();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+        Some([at(0.5), at(0.9), at(0.99), samples[samples.len() - 1]])
+    }
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "delivered {} messages in {:.2} s: {:.0} msg/s", self.delivered, self.elapsed.as_secs_f64(), self.messages_per_second())?;
+        writeln!(f, "{:<10} {:>10} {:>10} {:>10} {:>10}", "phase", "p50 ms", "p90 ms", "p99 ms", "max ms")?;
+        for phase in [Phase::Connect, Phase::Ehlo, Phase::Envelope, Phase::Data, Phase::Message] {
+            if let Some(p) = self.percentiles(phase) {
+                let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+                writeln!(f, "{:<10} {:>10.2} {:>10.2} {:>10.2} {:>10.2}", format!("{phase:?}").to_lowercase(), ms(p[0]), ms(p[1]), ms(p[2]), ms(p[3]))?;
+            }
+        }
+        if self.errors.is_empty() {
+            writeln!(f, "errors: none")?;
+        }
+        for (what, n) in &self.errors {
+            writeln!(f, "error {what}: {n}")?;
+        }
+        Ok(())
+    }
+}
