@@ -53,8 +53,8 @@ pub async fn run(options: LoadOptions, progress: impl Fn(u64, u64) + Send + Sync
     for task in tasks {
         match task.await {
             Ok(partial) => report.merge(partial),
-            Err(e) => report.errors.entry(format!("worker panicked: {e}")).and_modify(|n| *n += 1).or_insert(1),
-        };
+            Err(e) => report.error(format!("worker failed: {e}")),
+        }
     }
     ticker.abort();
     report.elapsed = started.elapsed();
