@@ -7,5 +7,7 @@
 //! and the fuzz targets all drive exactly this code.
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod smtp;
 pub mod time;
