@@ -2,6 +2,7 @@
 //! SMTP/VMTP/MMTP implementation. The protocol logic itself lives in `mtp-proto`.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -1,0 +1,273 @@
+//! The result of a client session: per message and per recipient, the features used and
+//! dropped (VMTP fallback), and the wire transcript for display.
+
+use std::fmt;
+
+use crate::smtp::address::Mailbox;
+use crate::smtp::extension::Extensions;
+use crate::smtp::reply::Reply;
+
+/// Why a message (or the session) failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// 4yz replies, lost connections and timeouts: try again later. 5yz: do not.
+    pub transient: bool,
+    pub reason: String,
+    /// The server's reply, when one caused the failure.
+    pub reply: Option<Reply>,
+}
+
+impl Failure {
+    pub fn new(transient: bool, reason: impl Into<String>) -> Self {
+        Self {
+            transient,
+            reason: reason.into(),
+            reply: None,
+        }
+    }
+
+    /// A failure caused by `reply`: transient for 4yz, permanent otherwise.
+    pub fn from_reply(reason: impl Into<String>, reply: &Reply) -> Self {
+        Self {
+            transient: reply.code.is_transient(),
+            reason: reason.into(),
+            reply: Some(reply.clone()),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.transient {
+            "transient"
+        } else {
+            "permanent"
+        };
+        write!(f, "{} ({kind})", self.reason)?;
+        if let Some(reply) = &self.reply {
+            write!(f, ": {} {}", reply.code, reply.text())?;
+        }
+        Ok(())
+    }
+}
+
+/// What happened to one recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RcptStatus {
+    /// RCPT (or VECMAIL) was never answered for it.
+    NotTried,
+    Accepted(Reply),
+    Refused(Reply),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecipientResult {
+    pub mailbox: Mailbox,
+    pub status: RcptStatus,
+}
+
+/// A message the server took: the final 250 and the id it named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivered {
+    /// From `queued as ID` (or `id=ID`) in the final reply, when present.
+    pub id: Option<String>,
+    pub reply: Reply,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageOutcome {
+    pub result: Result<Delivered, Failure>,
+    pub recipients: Vec<RecipientResult>,
+    /// METADATA keys that did not reach the server.
+    pub dropped_metadata: Vec<String>,
+    /// The server accepted READACK for this message.
+    pub read_ack: bool,
+}
+
+impl MessageOutcome {
+    /// The recipients worth another attempt: all not yet accepted by a delivered message,
+    /// unless their refusal (or the message's failure) was permanent.
+    pub fn retry_recipients(&self) -> Vec<Mailbox> {
+        let retry = |r: &&RecipientResult| match (&self.result, &r.status) {
+            (_, RcptStatus::Refused(reply)) => reply.code.is_transient(),
+            (Ok(_), _) => false,
+            (Err(failure), _) => failure.transient,
+        };
+        self.recipients
+            .iter()
+            .filter(retry)
+            .map(|r| r.mailbox.clone())
+            .collect()
+    }
+
+    pub fn is_delivered(&self) -> bool {
+        self.result.is_ok()
+    }
+}
+
+/// A feature the client used or wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Feature {
+    Pipelining,
+    Size,
+    EightBitMime,
+    SmtpUtf8,
+    StartTls,
+    VmtpEncrypt,
+    VmtpVecmail,
+    VmtpMetadata,
+    VmtpReadAck,
+    VmtpBatch,
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Pipelining => "PIPELINING",
+            Self::Size => "SIZE",
+            Self::EightBitMime => "8BITMIME",
+            Self::SmtpUtf8 => "SMTPUTF8",
+            Self::StartTls => "STARTTLS",
+            Self::VmtpEncrypt => "VMTP ENCRYPT",
+            Self::VmtpVecmail => "VMTP VECMAIL",
+            Self::VmtpMetadata => "VMTP METADATA",
+            Self::VmtpReadAck => "VMTP READACK",
+            Self::VmtpBatch => "VMTP BATCH",
+        })
+    }
+}
+
+/// Why a wanted feature was not used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// The client was told not to use VMTP.
+    Disabled,
+    /// The server does not advertise it.
+    NotOffered,
+    /// The server refused the command; the client went on without it.
+    Refused(Reply),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DroppedFeature {
+    pub feature: Feature,
+    pub reason: DropReason,
+}
+
+impl fmt::Display for DroppedFeature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.reason {
+            DropReason::Disabled => write!(f, "{} not used: VMTP is disabled", self.feature),
+            DropReason::NotOffered => {
+                write!(f, "the server does not support {}", self.feature)
+            }
+            DropReason::Refused(r) => write!(
+                f,
+                "the server refused {} ({} {})",
+                self.feature,
+                r.code,
+                r.text()
+            ),
+        }
+    }
+}
+
+/// One line of the wire exchange, for display.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TranscriptEntry {
+    /// A command line, without CRLF.
+    Sent(String),
+    /// Message data after a 354: its size on the wire.
+    SentData(usize),
+    Received(Reply),
+    /// The TLS handshake completed.
+    TlsStarted,
+    Note(String),
+}
+
+impl fmt::Display for TranscriptEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sent(line) => write!(f, "C: {line}"),
+            Self::SentData(n) => write!(f, "C: <message data, {n} octets, ending with .>"),
+            Self::Received(reply) => {
+                let text = reply.to_string();
+                let lines: Vec<String> = text.lines().map(|l| format!("S: {l}")).collect();
+                f.write_str(&lines.join("\n"))
+            }
+            Self::TlsStarted => f.write_str("-- TLS handshake complete --"),
+            Self::Note(note) => write!(f, "-- {note} --"),
+        }
+    }
+}
+
+/// Everything a finished session reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// One entry per message given, in order.
+    pub messages: Vec<MessageOutcome>,
+    /// The reply to the single command of [`super::ClientSession::command`].
+    pub command_reply: Option<Reply>,
+    /// What the last EHLO advertised (empty after HELO).
+    pub extensions: Extensions,
+    /// The session was encrypted when mail was sent.
+    pub tls: bool,
+    pub used: Vec<Feature>,
+    pub dropped: Vec<DroppedFeature>,
+    /// A failure of the whole session (greeting, TLS policy, connection), if any.
+    pub error: Option<Failure>,
+    pub transcript: Vec<TranscriptEntry>,
+}
+
+impl Outcome {
+    pub fn all_delivered(&self) -> bool {
+        self.error.is_none() && self.messages.iter().all(MessageOutcome::is_delivered)
+    }
+
+    pub fn transcript_text(&self) -> String {
+        let lines: Vec<String> = self.transcript.iter().map(|e| e.to_string()).collect();
+        lines.join("\n")
+    }
+}
+
+/// The message id a final reply names: `queued as ID` (Postfix, the reference) or `id=ID`
+/// (Exim); `None` when neither is present.
+pub fn message_id(reply: &Reply) -> Option<String> {
+    let text = reply.text();
+    let lower = text.to_ascii_lowercase();
+    let word = if let Some(at) = lower.find("queued as ") {
+        text[at + 10..].split_whitespace().next()
+    } else {
+        text.split_whitespace().find_map(|w| {
+            w.get(..3)
+                .filter(|p| p.eq_ignore_ascii_case("id="))
+                .map(|_| &w[3..])
+        })
+    }?;
+    let id = word.trim_matches(|c: char| "<>[](),;.".contains(c));
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::reply::ReplyCode;
+
+    fn ok(text: &str) -> Reply {
+        Reply::new(ReplyCode::OK, None, text)
+    }
+
+    #[test]
+    fn finds_message_ids() {
+        assert_eq!(message_id(&ok("Ok: queued as ID1")).as_deref(), Some("ID1"));
+        assert_eq!(
+            message_id(&ok("OK id=1abc-0002-XY")).as_deref(),
+            Some("1abc-0002-XY")
+        );
+        assert_eq!(
+            message_id(&ok("Queued as <A1B2>.")).as_deref(),
+            Some("A1B2")
+        );
+        assert_eq!(message_id(&ok("OK")), None);
+    }
+}
