@@ -4,6 +4,9 @@
 //! holds, byte for byte.
 
 mod bad_input;
+mod client_delivery;
+mod connection_limit;
 mod durability;
 mod real_clients;
 mod support;
+mod vmtp_status;

@@ -128,3 +128,8 @@ pub fn tool_available(program: &str, probe_args: &[&str]) -> bool {
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("harness has a parent").to_path_buf()
 }
+
+/// A loopback port that was free a moment ago (for servers started by scripts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
