@@ -98,6 +98,8 @@ pub enum AddressError {
     BadDomain,
     BadSourceRoute,
     Trailing,
+    /// Longer than the RFC 5321 §4.5.3.1 limits (local part 64, domain 255, path 256 octets).
+    TooLong,
 }
 
 impl fmt::Display for AddressError {
@@ -109,6 +111,7 @@ impl fmt::Display for AddressError {
             Self::BadDomain => "invalid domain",
             Self::BadSourceRoute => "invalid source route",
             Self::Trailing => "unexpected characters after the address",
+            Self::TooLong => "path too long",
         })
     }
 }
@@ -133,15 +136,28 @@ pub fn parse_path(
         };
     }
     let inner = skip_source_route(inner)?;
-    if allow_postmaster && inner.len() >= 11 && inner[..11].eq_ignore_ascii_case("postmaster>") {
+    if allow_postmaster && inner.get(..11).is_some_and(|p| p.eq_ignore_ascii_case("postmaster>")) {
         return Ok((Path::Postmaster, &inner[11..]));
     }
     let (mailbox, rest) = parse_mailbox(inner)?;
     let rest = rest
         .strip_prefix('>')
         .ok_or(AddressError::MissingBrackets)?;
+    // RFC 5321 §4.5.3.1.3: "The maximum total length of a reverse-path or forward-path is 256
+    // octets (including the punctuation and element separators)."
+    if text.len() - rest.len() > MAX_PATH {
+        return Err(AddressError::TooLong);
+    }
     Ok((Path::Mailbox(mailbox), rest))
 }
+
+/// RFC 5321 §4.5.3.1.1: "The maximum total length of a user name or other local-part is 64
+/// octets."
+pub const MAX_LOCAL_PART: usize = 64;
+/// RFC 5321 §4.5.3.1.2: "The maximum total length of a domain name or number is 255 octets."
+pub const MAX_DOMAIN: usize = 255;
+/// RFC 5321 §4.5.3.1.3, angle brackets included.
+pub const MAX_PATH: usize = 256;
 
 /// RFC 5321 §4.1.2: servers MUST accept an A-d-l (`@one,@two:`) and SHOULD ignore it.
 fn skip_source_route(text: &str) -> Result<&str, AddressError> {
@@ -165,6 +181,14 @@ pub fn parse_mailbox(text: &str) -> Result<(Mailbox, &str), AddressError> {
     let rest = rest.strip_prefix('@').ok_or(AddressError::MissingAt)?;
     let end = rest.find(['>', ',', ' ']).unwrap_or(rest.len());
     let (domain, rest) = rest.split_at(end);
+    // The limits of RFC 5321 §4.5.3.1.1 and §4.5.3.1.2 (see the constants); a mailbox also
+    // has to fit in a 256-octet path with its two angle brackets (§4.5.3.1.3).
+    if local.len() > MAX_LOCAL_PART
+        || domain.len() > MAX_DOMAIN
+        || local.len() + 1 + domain.len() > MAX_PATH - 2
+    {
+        return Err(AddressError::TooLong);
+    }
     if !(is_domain(domain) || is_address_literal(domain)) {
         return Err(AddressError::BadDomain);
     }
@@ -292,6 +316,41 @@ mod tests {
             Path::Postmaster
         );
         assert!(parse_path("<Postmaster>", false, false).is_err());
+    }
+
+    #[test]
+    fn length_limits_of_rfc_5321() {
+        let local = |n: usize| "l".repeat(n);
+        // A valid domain of n octets: labels of 63 octets joined by dots.
+        let domain = |n: usize| {
+            let mut d = String::new();
+            while d.len() + 64 <= n {
+                d.push_str(&"d".repeat(63));
+                d.push('.');
+            }
+            d.push_str(&"d".repeat(n - d.len()));
+            d
+        };
+        assert!(parse_path(&format!("<{}@x.example>", local(64)), false, false).is_ok());
+        assert_eq!(
+            parse_path(&format!("<{}@x.example>", local(65)), false, false),
+            Err(AddressError::TooLong)
+        );
+        assert!(parse_path(&format!("<a@{}>", domain(252)), false, false).is_ok());
+        assert_eq!(
+            parse_path(&format!("<a@{}>", domain(256)), false, false),
+            Err(AddressError::TooLong)
+        );
+        // 64 + 1 + 190 = 255 octets of mailbox: 257 with the brackets.
+        assert_eq!(
+            parse_path(&format!("<{}@{}>", local(64), domain(190)), false, false),
+            Err(AddressError::TooLong)
+        );
+        assert!(parse_path(&format!("<{}@{}>", local(64), domain(189)), false, false).is_ok());
+        // A source route counts toward the path.
+        let route = format!("@{},", domain(120)).repeat(2);
+        let path = format!("<{}:a@b.example>", route.trim_end_matches(','));
+        assert_eq!(parse_path(&path, false, false), Err(AddressError::TooLong));
     }
 
     #[test]

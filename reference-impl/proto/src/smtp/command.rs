@@ -334,19 +334,27 @@ impl Command {
         if line.iter().any(|&b| b == b'\r' || b == b'\n') {
             return Err(CommandError::BareLineBreak);
         }
-        let line = std::str::from_utf8(line).map_err(|_| CommandError::InvalidUtf8)?;
-        let (word, args) = match line.split_once(' ') {
-            Some((w, a)) => (w, a),
-            None => (line, ""),
+        let (word, args) = match line.iter().position(|&b| b == b' ') {
+            Some(i) => (&line[..i], &line[i + 1..]),
+            None => (line, &[][..]),
         };
-        let spec = VERBS
+        let Some(spec) = VERBS
             .iter()
-            .find(|s| s.name.eq_ignore_ascii_case(word))
-            .ok_or(CommandError::Unrecognized)?;
-        (spec.parse)(args).map_err(|e| CommandError::Syntax {
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(word))
+        else {
+            return Err(match std::str::from_utf8(word) {
+                Ok(_) => CommandError::Unrecognized,
+                Err(_) => CommandError::InvalidUtf8,
+            });
+        };
+        let syntax = |error| CommandError::Syntax {
             verb: spec.verb,
-            error: e,
-        })
+            error,
+        };
+        // RFC 6531 §3.3 allows UTF-8 in arguments, nothing else: a known verb whose arguments
+        // are not UTF-8 has malformed arguments (501), as a malformed address would.
+        let args = std::str::from_utf8(args).map_err(|_| syntax(ArgError::InvalidUtf8))?;
+        (spec.parse)(args).map_err(syntax)
     }
 
     /// The command line as a client writes it, with CRLF.
@@ -380,6 +388,7 @@ impl Command {
                 let to: Vec<String> = to.iter().map(Mailbox::to_string).collect();
                 format!("VECMAIL FROM:{from} TO:<{}>{params}", to.join(","))
             }
+            Self::Metadata { key, value } if value.is_empty() => format!("METADATA {key}"),
             Self::Metadata { key, value } => format!("METADATA {key} {value}"),
             Self::EncryptStart => "ENCRYPT START".into(),
             Self::Batch(n) => format!("BATCH {n}"),
@@ -414,9 +423,22 @@ pub enum ArgError {
     Unexpected,
     Malformed,
     Address(AddressError),
+    /// A path or mailbox over the RFC 5321 §4.5.3.1 length limits.
+    PathTooLong,
+    /// Arguments that are not UTF-8.
+    InvalidUtf8,
     BadParameters,
     BadMetadataKey,
     EmptyRecipientList,
+}
+
+impl From<AddressError> for ArgError {
+    fn from(error: AddressError) -> Self {
+        match error {
+            AddressError::TooLong => Self::PathTooLong,
+            other => Self::Address(other),
+        }
+    }
 }
 
 impl fmt::Display for ArgError {
@@ -426,6 +448,8 @@ impl fmt::Display for ArgError {
             Self::Unexpected => f.write_str("no argument allowed"),
             Self::Malformed => f.write_str("malformed argument"),
             Self::Address(e) => e.fmt(f),
+            Self::PathTooLong => f.write_str("path too long"),
+            Self::InvalidUtf8 => f.write_str("arguments are not valid UTF-8"),
             Self::BadParameters => f.write_str("malformed parameters"),
             Self::BadMetadataKey => {
                 f.write_str("metadata key must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -455,7 +479,10 @@ fn required(args: &str) -> Result<String, ArgError> {
 fn domain_arg(args: &str) -> Result<String, ArgError> {
     let arg = required(args)?;
     let first = arg.split(' ').next().unwrap_or_default();
-    let ok = super::address::is_domain(first) || super::address::is_address_literal(first);
+    // RFC 5321 §4.5.3.1.2: "The maximum total length of a domain name or number is 255
+    // octets." (It also keeps the EHLO reply, which names the client, within 512 octets.)
+    let ok = first.len() <= super::address::MAX_DOMAIN
+        && (super::address::is_domain(first) || super::address::is_address_literal(first));
     if ok {
         Ok(first.to_string())
     } else {
@@ -480,7 +507,7 @@ fn path_and_params(
     postmaster: bool,
 ) -> Result<(Path, Params), ArgError> {
     let rest = strip_keyword(args, keyword)?;
-    let (path, rest) = parse_path(rest, null, postmaster).map_err(ArgError::Address)?;
+    let (path, rest) = parse_path(rest, null, postmaster)?;
     if !(rest.is_empty() || rest.starts_with(' ')) {
         return Err(ArgError::Address(AddressError::Trailing));
     }
@@ -529,7 +556,7 @@ fn parse_auth(args: &str) -> Result<Command, ArgError> {
 /// `VECMAIL FROM:<a> TO:<b,c,...> [SIZE=n]`.
 fn parse_vecmail(args: &str) -> Result<Command, ArgError> {
     let rest = strip_keyword(args, "FROM:")?;
-    let (from, rest) = parse_path(rest, true, false).map_err(ArgError::Address)?;
+    let (from, rest) = parse_path(rest, true, false)?;
     let rest = rest
         .strip_prefix(' ')
         .ok_or(ArgError::Missing)?
@@ -542,8 +569,7 @@ fn parse_vecmail(args: &str) -> Result<Command, ArgError> {
         if list.starts_with('>') && to.is_empty() {
             return Err(ArgError::EmptyRecipientList);
         }
-        let (mailbox, rest) =
-            parse_mailbox(list.trim_start_matches(' ')).map_err(ArgError::Address)?;
+        let (mailbox, rest) = parse_mailbox(list.trim_start_matches(' '))?;
         to.push(mailbox);
         let rest = rest.trim_start_matches(' ');
         if let Some(after) = rest.strip_prefix(',') {
@@ -562,9 +588,10 @@ fn parse_vecmail(args: &str) -> Result<Command, ArgError> {
     Ok(Command::VecMail { from, to, params })
 }
 
-/// DESIGN: key `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`, value the rest of the line.
+/// DESIGN: key `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`, value the rest of the line after the one
+/// SP that follows the key, kept exactly; `METADATA key` alone sets an empty value.
 fn parse_metadata(args: &str) -> Result<Command, ArgError> {
-    let (key, value) = args.split_once(' ').ok_or(ArgError::Missing)?;
+    let (key, value) = args.split_once(' ').unwrap_or((args, ""));
     let key_ok = key.len() <= 64
         && key
             .bytes()
@@ -575,9 +602,6 @@ fn parse_metadata(args: &str) -> Result<Command, ArgError> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if !key_ok {
         return Err(ArgError::BadMetadataKey);
-    }
-    if value.is_empty() {
-        return Err(ArgError::Missing);
     }
     Ok(Command::Metadata {
         key: key.to_string(),
@@ -603,15 +627,13 @@ fn parse_batch(args: &str) -> Result<Command, ArgError> {
         .map_err(|_| ArgError::Malformed)
 }
 
+/// DESIGN: a message id is 1 to 64 ASCII letters and digits (the reference's are 12 hex
+/// digits); anything else, including a second argument, is malformed.
 fn parse_status(args: &str) -> Result<Command, ArgError> {
-    let arg = required(args)?;
-    let id = arg
-        .strip_prefix('<')
-        .and_then(|a| a.strip_suffix('>'))
-        .unwrap_or(&arg);
-    let ok = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
+    let id = required(args)?;
+    let ok = id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric());
     if ok {
-        Ok(Command::Status(id.to_string()))
+        Ok(Command::Status(id))
     } else {
         Err(ArgError::Malformed)
     }

@@ -14,8 +14,11 @@ fn parse(line: &str) -> Result<Command, CommandError> {
 #[case("BDAT 0 last", Command::Bdat { size: 0, last: true })]
 #[case("ENCRYPT start", Command::EncryptStart)]
 #[case("BATCH 3", Command::Batch(3))]
-#[case("STATUS <00000000002A>", Command::Status("00000000002A".into()))]
+#[case("STATUS 00000000002A", Command::Status("00000000002A".into()))]
 #[case("METADATA client-id 12345 and more", Command::Metadata { key: "client-id".into(), value: "12345 and more".into() })]
+#[case("METADATA key", Command::Metadata { key: "key".into(), value: "".into() })]
+#[case("METADATA key  two  spaces ", Command::Metadata { key: "key".into(), value: " two  spaces ".into() })]
+#[case("MAIL FROM: <a@b.example>", Command::Mail { from: Path::Mailbox(Mailbox::parse("a@b.example").unwrap()), params: Params::default() })]
 #[case("NOOP", Command::Noop(None))]
 fn parses(#[case] line: &str, #[case] expected: Command) {
     assert_eq!(parse(line).unwrap(), expected);
@@ -67,7 +70,13 @@ fn refuses(#[case] line: &str, #[case] error: CommandError) {
 #[case("BDAT x")]
 #[case("BATCH -1")]
 #[case("METADATA .bad value")]
-#[case("METADATA key")]
+#[case("METADATA")]
+#[case("METADATA  key value")]
+#[case("STATUS")]
+#[case("STATUS <00000000002A>")]
+#[case("STATUS 0000-0000")]
+#[case("STATUS one two")]
+#[case("VRFY")]
 #[case("VECMAIL FROM:<a@b.example> TO:<>")]
 #[case("VECMAIL FROM:<a@b.example>")]
 #[case("ENCRYPT NOW")]
@@ -81,7 +90,46 @@ fn syntax_errors(#[case] line: &str) {
 
 #[test]
 fn invalid_utf8_is_refused() {
-    assert_eq!(Command::parse(b"NOOP \xff"), Err(CommandError::InvalidUtf8));
+    assert_eq!(Command::parse(b"\xff\xfe"), Err(CommandError::InvalidUtf8));
+    assert_eq!(
+        Command::parse(b"MAIL FROM:<\xff@b.example>"),
+        Err(CommandError::Syntax {
+            verb: Verb::Mail,
+            error: ArgError::InvalidUtf8
+        })
+    );
+}
+
+#[test]
+fn status_ids_are_1_to_64_letters_and_digits() {
+    assert_eq!(
+        parse(&format!("STATUS {}", "a".repeat(64))).unwrap(),
+        Command::Status("a".repeat(64))
+    );
+    assert!(parse(&format!("STATUS {}", "a".repeat(65))).is_err());
+}
+
+#[rstest]
+#[case(format!("MAIL FROM:<{}@b.example>", "l".repeat(65)))]
+#[case(format!("RCPT TO:<a@{}.example>", "d.".repeat(126)))]
+#[case(format!("VECMAIL FROM:<a@b.example> TO:<c@d.example,{}@b.example>", "l".repeat(65)))]
+fn paths_over_the_rfc_limits(#[case] line: String) {
+    assert!(
+        matches!(
+            parse(&line),
+            Err(CommandError::Syntax {
+                error: ArgError::PathTooLong,
+                ..
+            })
+        ),
+        "{line}"
+    );
+}
+
+#[test]
+fn ehlo_argument_is_at_most_255_octets() {
+    assert!(parse(&format!("EHLO [x:{}]", "a".repeat(300))).is_err());
+    assert!(parse(&format!("EHLO {}.example", "a".repeat(63))).is_ok());
 }
 
 fn arb_mailbox() -> impl Strategy<Value = Mailbox> {
@@ -137,8 +185,14 @@ fn arb_command() -> impl Strategy<Value = Command> {
                 to,
                 params
             }),
-        ("[A-Za-z0-9][A-Za-z0-9._-]{0,20}", text)
-            .prop_map(|(key, value)| Command::Metadata { key, value }),
+        (
+            "[A-Za-z0-9][A-Za-z0-9._-]{0,20}",
+            proptest::option::of(text)
+        )
+            .prop_map(|(key, value)| Command::Metadata {
+                key,
+                value: value.unwrap_or_default()
+            }),
         Just(Command::EncryptStart),
         (0u32..1_000_000).prop_map(Command::Batch),
         Just(Command::ReadAck),

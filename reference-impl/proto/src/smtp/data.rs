@@ -16,7 +16,7 @@
 pub enum DataProblem {
     /// More octets than the size limit (552).
     TooBig,
-    /// A text line over the line limit (500 5.5.6... reported as 552 5.3.4 "line too long").
+    /// A text line over the line limit (552 5.6.0).
     LineTooLong,
 }
 

@@ -3,8 +3,9 @@
 //! RFC 5321 §2.3.8: lines end with CRLF, and "the character sequence CRLF ... MUST NOT be
 //! recognized" any other way. A bare CR or LF therefore stays inside the line (the command
 //! parser then refuses it), and only CRLF ends a line. RFC 5321 §4.5.3.1.4 sets 512 octets
-//! (CRLF included) as the minimum command line length a server must accept; longer lines are
-//! consumed up to their CRLF and reported once, so the session can answer 500 and go on.
+//! (CRLF included) as the minimum command line length a server must accept (the floor here;
+//! the server's default is 4096, for every command). Longer lines are consumed up to their
+//! CRLF and reported once, so the session can answer 500 and go on.
 
 /// Input bytes not yet consumed, with a read position so that taking a line is cheap.
 #[derive(Debug, Default)]

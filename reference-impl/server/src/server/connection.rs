@@ -6,7 +6,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use mtp_proto::smtp::server::{Action, ConnectionInfo, Delivery, MessageState, ServerSession, StatusInfo};
+use mtp_proto::smtp::server::{
+    Action, ConnectionInfo, Delivery, MessageState, ServerSession, StatusInfo,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
@@ -15,24 +17,48 @@ use super::stream::MaybeTls;
 use crate::store::{DeliveryStatus, NewMessage};
 
 /// Serves one accepted connection until it closes.
-pub(super) async fn serve<S>(stream: S, peer: SocketAddr, shared: Arc<Shared>, implicit_tls: bool, submission: bool, mut shutdown: watch::Receiver<bool>) -> io::Result<()>
+pub(super) async fn serve<S>(
+    stream: S,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    implicit_tls: bool,
+    submission: bool,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut conn = MaybeTls::Plain(stream);
     let acceptor = shared.tls.clone();
     if implicit_tls {
-        let acceptor = acceptor.as_ref().ok_or_else(|| io::Error::other("implicit TLS without a certificate"))?;
+        let acceptor = acceptor
+            .as_ref()
+            .ok_or_else(|| io::Error::other("implicit TLS without a certificate"))?;
         conn = conn.upgrade(acceptor).await?;
     }
-    let config = if submission { shared.submission_config.clone() } else { shared.config.clone() };
-    let mut session = ServerSession::new(config, ConnectionInfo { peer: peer.to_string(), tls: implicit_tls });
+    let config = if submission {
+        shared.submission_config.clone()
+    } else {
+        shared.config.clone()
+    };
+    let denied = shared.deny.contains(&peer.ip().to_canonical());
+    let mut session = ServerSession::new(
+        config,
+        ConnectionInfo {
+            peer: peer.to_string(),
+            tls: implicit_tls,
+            denied,
+        },
+    );
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         while let Some(action) = session.poll_action() {
             match action {
                 Action::Deliver(delivery) => {
-                    let result = shared.store.append(new_message(delivery, &peer, (shared.now_ms)())).await;
+                    let result = shared
+                        .store
+                        .append(new_message(delivery, &peer, (shared.now_ms)()))
+                        .await;
                     if let Err(e) = &result {
                         tracing::error!(%peer, error = %e, "store append failed");
                     }
@@ -42,8 +68,12 @@ where
                 Action::StartTls => {
                     conn.write_all(&session.take_output()).await?;
                     conn.flush().await?;
-                    let acceptor = acceptor.as_ref().ok_or_else(|| io::Error::other("STARTTLS without a certificate"))?;
-                    conn = std::mem::replace(&mut conn, MaybeTls::Upgrading).upgrade(acceptor).await?;
+                    let acceptor = acceptor
+                        .as_ref()
+                        .ok_or_else(|| io::Error::other("STARTTLS without a certificate"))?;
+                    conn = std::mem::replace(&mut conn, MaybeTls::Upgrading)
+                        .upgrade(acceptor)
+                        .await?;
                 }
                 Action::Close => {
                     conn.write_all(&session.take_output()).await?;
@@ -86,12 +116,14 @@ fn new_message(delivery: Delivery, peer: &SocketAddr, now_ms: u64) -> NewMessage
     }
 }
 
+/// STATUS: DELIVERED carries the time the message was stored (local delivery is the store),
+/// OPENED the time of the first read, PENDING no time.
 fn status_info(shared: &Shared, id: &str) -> Option<StatusInfo> {
-    let (status, opened_at) = shared.store.status(id)?;
-    let state = match status {
-        DeliveryStatus::Pending => MessageState::Pending,
-        DeliveryStatus::Delivered => MessageState::Delivered,
-        DeliveryStatus::Opened => MessageState::Opened,
+    let stored = shared.store.get(id)?;
+    let (state, at_ms) = match stored.status {
+        DeliveryStatus::Pending => (MessageState::Pending, None),
+        DeliveryStatus::Delivered => (MessageState::Delivered, Some(stored.message.received_at_ms)),
+        DeliveryStatus::Opened => (MessageState::Opened, stored.opened_at_ms),
     };
-    Some(StatusInfo { state, at_ms: opened_at })
+    Some(StatusInfo { state, at_ms })
 }

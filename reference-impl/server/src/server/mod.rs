@@ -8,7 +8,7 @@ mod stream;
 
 pub use listener::Listener;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +39,8 @@ pub struct ServerOptions {
     /// RFC 5321 §4.5.3.2.7: at least 5 minutes.
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    /// Client addresses greeted with 554 and served nothing but QUIT (RFC 5321 §3.1).
+    pub deny: Vec<IpAddr>,
     pub vmtp: bool,
     pub sync: SyncMode,
     /// The wall clock, in Unix milliseconds (the simulation passes its own).
@@ -46,7 +48,9 @@ pub struct ServerOptions {
 }
 
 pub fn system_now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl ServerOptions {
@@ -65,6 +69,7 @@ impl ServerOptions {
             limits: Limits::default(),
             idle_timeout: Duration::from_secs(300),
             max_connections: 1024,
+            deny: Vec::new(),
             vmtp: true,
             sync: SyncMode::Durable,
             now_ms: system_now_ms,
@@ -123,6 +128,8 @@ pub(crate) struct Shared {
     tls: Option<TlsAcceptor>,
     idle_timeout: Duration,
     connections: Arc<Semaphore>,
+    /// Canonical addresses (an IPv4-mapped IPv6 peer matches its IPv4 entry).
+    deny: Vec<IpAddr>,
     now_ms: fn() -> u64,
 }
 
@@ -143,9 +150,15 @@ impl RunningServer {
     /// Opens the store, binds the configured tokio listeners and starts serving.
     pub async fn start(options: ServerOptions) -> Result<Self, StartError> {
         let mut listeners = Vec::new();
-        for (addr, implicit_tls, submission) in [(options.smtp, false, false), (options.smtps, true, false), (options.submission, false, true)] {
+        for (addr, implicit_tls, submission) in [
+            (options.smtp, false, false),
+            (options.smtps, true, false),
+            (options.submission, false, true),
+        ] {
             if let Some(addr) = addr {
-                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))?;
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| StartError::Bind(addr, e))?;
                 listeners.push((listener, implicit_tls, submission));
             }
         }
@@ -153,9 +166,24 @@ impl RunningServer {
     }
 
     /// Starts serving on listeners the caller bound (tokio or turmoil).
-    pub fn start_on<L: Listener>(options: ServerOptions, listeners: Vec<(L, bool, bool)>) -> Result<Self, StartError> {
-        let store = Store::open(&options.data_dir, StoreOptions { sync: options.sync }).map_err(StartError::Store)?;
-        let tls_config = tls::server_config(&options.tls, &options.hostname).map_err(StartError::Tls)?;
+    pub fn start_on<L: Listener>(
+        options: ServerOptions,
+        listeners: Vec<(L, bool, bool)>,
+    ) -> Result<Self, StartError> {
+        let store = Store::open(&options.data_dir, StoreOptions { sync: options.sync })
+            .map_err(StartError::Store)?;
+        Self::start_with_store(options, store, listeners)
+    }
+
+    /// Starts serving on listeners the caller bound, with a store the caller opened (the
+    /// simulation's, on its simulated disk); `options.data_dir` and `options.sync` are unused.
+    pub fn start_with_store<L: Listener>(
+        options: ServerOptions,
+        store: Store,
+        listeners: Vec<(L, bool, bool)>,
+    ) -> Result<Self, StartError> {
+        let tls_config =
+            tls::server_config(&options.tls, &options.hostname).map_err(StartError::Tls)?;
         let config = options.session_config(tls_config.is_some());
         let mut submission_config = config.clone();
         submission_config.submission = true;
@@ -166,13 +194,24 @@ impl RunningServer {
             tls: tls_config.map(TlsAcceptor::from),
             idle_timeout: options.idle_timeout,
             connections: Arc::new(Semaphore::new(options.max_connections)),
+            deny: options.deny.iter().map(IpAddr::to_canonical).collect(),
             now_ms: options.now_ms,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (alive, done) = mpsc::channel(1);
-        let mut server = Self { smtp: None, smtps: None, submission: None, store, shutdown, alive: alive.clone(), done };
+        let mut server = Self {
+            smtp: None,
+            smtps: None,
+            submission: None,
+            store,
+            shutdown,
+            alive: alive.clone(),
+            done,
+        };
         for (listener, implicit_tls, submission) in listeners {
-            let addr = listener.local_addr().map_err(|e| StartError::Bind(([0, 0, 0, 0], 0).into(), e))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| StartError::Bind(([0, 0, 0, 0], 0).into(), e))?;
             match (implicit_tls, submission) {
                 (true, _) if shared.tls.is_none() => continue,
                 (true, _) => server.smtps = Some(addr),
@@ -180,7 +219,14 @@ impl RunningServer {
                 (false, false) => server.smtp = Some(addr),
             }
             tracing::info!(%addr, implicit_tls, submission, "listening");
-            tokio::spawn(accept_loop(listener, shared.clone(), implicit_tls, submission, shutdown_rx.clone(), alive.clone()));
+            tokio::spawn(accept_loop(
+                listener,
+                shared.clone(),
+                implicit_tls,
+                submission,
+                shutdown_rx.clone(),
+                alive.clone(),
+            ));
         }
         Ok(server)
     }
@@ -210,7 +256,14 @@ impl RunningServer {
     }
 }
 
-async fn accept_loop<L: Listener>(mut listener: L, shared: Arc<Shared>, implicit_tls: bool, submission: bool, mut shutdown: watch::Receiver<bool>, alive: mpsc::Sender<()>) {
+async fn accept_loop<L: Listener>(
+    mut listener: L,
+    shared: Arc<Shared>,
+    implicit_tls: bool,
+    submission: bool,
+    mut shutdown: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -226,16 +279,23 @@ async fn accept_loop<L: Listener>(mut listener: L, shared: Arc<Shared>, implicit
         };
         let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
             tracing::warn!(%peer, "connection limit reached");
-            let refusal = ServerSession::refuse_connection(&shared.config.hostname);
-            tokio::spawn(async move {
-                let _ = stream.write_all(&refusal).await;
-                let _ = stream.shutdown().await;
-            });
+            // A plaintext 421 would be garbage to a client that starts with a TLS handshake, and
+            // a handshake per refused connection is the load the limit exists to shed: an
+            // implicit-TLS connection over the limit is closed without a reply.
+            if !implicit_tls {
+                let refusal = ServerSession::refuse_connection(&shared.config.hostname);
+                tokio::spawn(async move {
+                    let _ = stream.write_all(&refusal).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
             continue;
         };
         let (shared, shutdown, alive) = (shared.clone(), shutdown.clone(), alive.clone());
         tokio::spawn(async move {
-            if let Err(e) = connection::serve(stream, peer, shared, implicit_tls, submission, shutdown).await {
+            if let Err(e) =
+                connection::serve(stream, peer, shared, implicit_tls, submission, shutdown).await
+            {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             drop((permit, alive));

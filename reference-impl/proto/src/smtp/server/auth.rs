@@ -9,13 +9,16 @@ use super::config::ServerConfig;
 pub enum PlainOutcome {
     Success(String),
     BadCredentials,
+    /// Not base64 at all (501).
+    NotBase64,
+    /// Base64, but not `authzid NUL authcid NUL passwd` in UTF-8 (535, like bad credentials).
     Malformed,
 }
 
 /// Checks a base64 PLAIN response against the configured credentials.
 pub fn check_plain(config: &ServerConfig, response: &str) -> PlainOutcome {
     let Some(decoded) = decode_base64(response) else {
-        return PlainOutcome::Malformed;
+        return PlainOutcome::NotBase64;
     };
     let mut parts = decoded.split(|&b| b == 0);
     let (Some(authzid), Some(user), Some(password), None) =
@@ -106,6 +109,8 @@ mod tests {
             check_plain(&config, "AGFsaWNlAHdyb25n"),
             PlainOutcome::BadCredentials
         );
-        assert_eq!(check_plain(&config, "!!!!"), PlainOutcome::Malformed);
+        assert_eq!(check_plain(&config, "!!!!"), PlainOutcome::NotBase64);
+        assert_eq!(check_plain(&config, "="), PlainOutcome::Malformed);
+        assert_eq!(check_plain(&config, "YWxpY2U="), PlainOutcome::Malformed);
     }
 }

@@ -3,7 +3,8 @@
 /// Limits, each defaulting to at least the RFC 5321 §4.5.3 minimum.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Command line length with CRLF (RFC 5321 §4.5.3.1.4: at least 512).
+    /// Command line length with CRLF, one limit for every command and every AUTH exchange line
+    /// (RFC 5321 §4.5.3.1.4: at least 512; default 4096).
     pub max_command_line: usize,
     /// Text line length in DATA with CRLF (RFC 5321 §4.5.3.1.6: 1000).
     pub max_text_line: usize,
@@ -23,14 +24,14 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_command_line: 512,
+            max_command_line: 4096,
             max_text_line: 1000,
             max_message_size: 10 * 1024 * 1024,
             max_recipients: 100,
             max_errors: 100,
-            max_metadata_entries: 64,
-            max_metadata_bytes: 16 * 1024,
-            max_batch: 1000,
+            max_metadata_entries: 32,
+            max_metadata_bytes: 4096,
+            max_batch: 100,
         }
     }
 }

@@ -12,18 +12,53 @@ fn bad_sequence(text: &str) -> Reply {
     Reply::with_status(503, (5, 5, 1), text)
 }
 
+/// The verbs of extensions, which only an EHLO session may use (RFC 5321 §4.1.1.1: a client
+/// that greeted with HELO gets no extensions).
+fn is_extension(verb: Verb) -> bool {
+    verb.spec().vmtp || matches!(verb, Verb::StartTls | Verb::Auth | Verb::Bdat)
+}
+
 impl ServerSession {
     pub(super) fn line(&mut self, line: &[u8]) {
         if matches!(self.phase, Phase::AuthResponse) {
             self.phase = Phase::Ready;
             return self.auth_response(&String::from_utf8_lossy(line));
         }
+        if self.refused {
+            return self.refused_line(line);
+        }
         match Command::parse(line) {
             Ok(command) => self.command(command),
             Err(error) => {
+                if let CommandError::Syntax {
+                    verb: Verb::Bdat, ..
+                } = error
+                {
+                    self.abort_after_bad_bdat();
+                }
                 let reply = self.command_error_reply(&error);
                 self.error(reply);
             }
+        }
+    }
+
+    /// RFC 5321 §3.1: "A server taking this approach MUST still wait for the client to send a
+    /// QUIT (see Section 4.1.1.10) before closing the connection and SHOULD respond to any
+    /// intervening commands with "503 bad sequence of commands"."
+    fn refused_line(&mut self, line: &[u8]) {
+        match Command::parse(line) {
+            Ok(Command::Quit) => self.command(Command::Quit),
+            _ => self.error(Reply::with_status(503, (5, 7, 1), "No SMTP service here")),
+        }
+    }
+
+    /// A BDAT whose size cannot be read: its chunk cannot be skipped, so the message cannot be
+    /// completed. RFC 3030 §2: after a failed BDAT "the transaction should be considered
+    /// failed"; the reference aborts it (not inside a BATCH block, which refuses BDAT anyway).
+    fn abort_after_bad_bdat(&mut self) {
+        if matches!(&self.phase, Phase::Transaction(e) if !e.in_batch()) {
+            self.metadata.clear();
+            self.phase = Phase::Ready;
         }
     }
 
@@ -44,9 +79,17 @@ impl ServerSession {
             CommandError::Syntax { verb, .. } if verb.spec().vmtp && !self.config.vmtp => {
                 not_implemented()
             }
+            // RFC 5321 §4.5.3.1.9: "Errors due to exceeding these limits may be reported by
+            // using the reply codes. Some examples of reply codes are: ... 501 Path too long".
+            CommandError::Syntax {
+                error: ArgError::PathTooLong,
+                ..
+            } => Reply::with_status(501, (5, 5, 4), "Path too long"),
             CommandError::Syntax { verb, error } => {
+                // RFC 3463: X.1.7 bad sender's mailbox syntax, X.1.3 bad destination mailbox
+                // syntax; a VECMAIL list mixes both, so it gets the generic X.5.4.
                 let status = match (verb, error) {
-                    (Verb::Mail | Verb::VecMail, ArgError::Address(_)) => (5, 1, 7),
+                    (Verb::Mail, ArgError::Address(_)) => (5, 1, 7),
                     (Verb::Rcpt, ArgError::Address(_)) => (5, 1, 3),
                     _ => (5, 5, 4),
                 };
@@ -84,10 +127,13 @@ impl ServerSession {
                 self.phase = Phase::Closed;
                 self.actions.push_back(super::Action::Close);
             }
-            // RFC 5321 §3.5.3: 252 when the server will not verify but will accept mail.
+            // RFC 5321 §3.5.3: "A server MUST NOT return a 250 code in response to a VRFY or
+            // EXPN command unless it has actually verified the address." §4.2.2: "252 Cannot
+            // VRFY user, but will accept message and attempt delivery". The same reply for
+            // every user, so VRFY reveals none (§7.3).
             Command::Vrfy(_) => self.send(Reply::with_status(
                 252,
-                (2, 1, 5),
+                (2, 0, 0),
                 "Cannot VRFY user, but will accept message and attempt delivery",
             )),
             Command::Expn(_) => {
@@ -123,6 +169,10 @@ impl ServerSession {
                 "Only DATA, RSET, NOOP and QUIT are allowed inside a BATCH block",
             ));
         }
+        // RFC 5321 §4.1.1.1: extensions are offered in reply to EHLO only.
+        if is_extension(verb) && self.extended != Some(true) {
+            return Some(bad_sequence("Send EHLO first"));
+        }
         let greeted = self.extended.is_some();
         let needs_greeting = !matches!(
             verb,
@@ -137,9 +187,6 @@ impl ServerSession {
         );
         if needs_greeting && !greeted {
             return Some(bad_sequence("Send EHLO or HELO first"));
-        }
-        if spec.vmtp && self.extended == Some(false) {
-            return Some(bad_sequence("VMTP needs an EHLO session"));
         }
         None
     }
@@ -163,7 +210,7 @@ impl ServerSession {
         if self.config.tls_available && !self.tls {
             lines.push("STARTTLS".into());
         }
-        if self.tls && !self.config.credentials.is_empty() {
+        if self.auth_offered() {
             lines.push("AUTH PLAIN".into());
         }
         if self.config.vmtp {
@@ -176,6 +223,12 @@ impl ServerSession {
         }
         lines.push("HELP".into());
         self.send(Reply::multiline(ReplyCode::OK, None, lines));
+    }
+
+    /// AUTH PLAIN is advertised only over TLS (RFC 4954 §4, plaintext passwords) and only
+    /// when credentials are configured.
+    pub(super) fn auth_offered(&self) -> bool {
+        self.extended == Some(true) && self.tls && !self.config.credentials.is_empty()
     }
 
     /// RSET, EHLO and HELO end any transaction and drop pending METADATA.
@@ -237,10 +290,13 @@ impl ServerSession {
     }
 
     fn auth_response(&mut self, response: &str) {
+        // RFC 4954 §4: "If the server receives such a response ["*"], it MUST reject the AUTH
+        // command by sending a 501 reply. Servers using the enhanced status codes extension
+        // [ESMTP-CODES] SHOULD return an enhanced status code of 5.7.0 in this case."
         if response == "*" {
             return self.error(Reply::with_status(
                 501,
-                (5, 0, 0),
+                (5, 7, 0),
                 "Authentication cancelled",
             ));
         }
@@ -253,12 +309,13 @@ impl ServerSession {
                     "Authentication successful",
                 ));
             }
-            PlainOutcome::BadCredentials => self.error(Reply::with_status(
-                535,
-                (5, 7, 8),
-                "Authentication credentials invalid",
-            )),
-            PlainOutcome::Malformed => self.error(Reply::with_status(
+            // A PLAIN message that decodes but is malformed fails like a wrong password.
+            PlainOutcome::BadCredentials | PlainOutcome::Malformed => self.error(
+                Reply::with_status(535, (5, 7, 8), "Authentication credentials invalid"),
+            ),
+            // RFC 4954 §4: "If the server cannot [BASE64] decode any client response, it MUST
+            // reject the AUTH command with a 501 reply (and an enhanced status code of 5.5.2)."
+            PlainOutcome::NotBase64 => self.error(Reply::with_status(
                 501,
                 (5, 5, 2),
                 "Cannot decode the AUTH response",

@@ -102,6 +102,24 @@ impl Envelope {
     }
 }
 
+fn bad_value(keyword: &str) -> Reply {
+    Reply::with_status(
+        501,
+        (5, 5, 4),
+        format!("Bad value for the {keyword} parameter"),
+    )
+}
+
+/// The keyword is named when short: RFC 5321 §4.5.3.1.5 keeps a reply line within 512 octets.
+fn unsupported_parameter(keyword: &str) -> Reply {
+    let text = if keyword.len() <= 64 {
+        format!("Unsupported parameter {keyword}")
+    } else {
+        "Unsupported parameter".to_string()
+    };
+    Reply::with_status(555, (5, 5, 4), text)
+}
+
 pub(super) fn data_problem_reply(problem: DataProblem) -> Reply {
     match problem {
         DataProblem::TooBig => Reply::with_status(
@@ -109,11 +127,11 @@ pub(super) fn data_problem_reply(problem: DataProblem) -> Reply {
             (5, 3, 4),
             "Message size exceeds fixed maximum message size",
         ),
-        DataProblem::LineTooLong => Reply::with_status(
-            554,
-            (5, 6, 0),
-            "Message has a text line longer than 1000 octets",
-        ),
+        // RFC 5321 §4.5.3.1.6: "The maximum total length of a text line including the <CRLF>
+        // is 1000 octets (not counting the leading dot duplicated for transparency)."
+        DataProblem::LineTooLong => {
+            Reply::with_status(552, (5, 6, 0), "Line too long in message data")
+        }
     }
 }
 
@@ -137,11 +155,15 @@ impl ServerSession {
     /// Checks shared by MAIL and VECMAIL.
     fn refuse_sender(&self, from: &Path, params: &Params) -> Option<Reply> {
         if self.config.submission && self.auth_user.is_none() {
-            return Some(Reply::with_status(
-                530,
-                (5, 7, 0),
-                "Authentication required",
-            ));
+            // RFC 3207 §4: a server that requires TLS "SHOULD return the reply code: 530 Must
+            // issue a STARTTLS command first"; RFC 4954 §6: "530 5.7.0 Authentication
+            // required". The submission listener needs both, TLS first.
+            let text = if !self.tls && self.config.tls_available {
+                "Must issue a STARTTLS command first"
+            } else {
+                "Authentication required"
+            };
+            return Some(Reply::with_status(530, (5, 7, 0), text));
         }
         if let Err(reply) = self.check_mail_params(params) {
             return Some(reply);
@@ -151,7 +173,7 @@ impl ServerSession {
             return Some(Reply::with_status(
                 553,
                 (5, 6, 7),
-                "Non-ASCII address requires the SMTPUTF8 parameter",
+                format!("{from}: non-ASCII address requires the SMTPUTF8 parameter"),
             ));
         }
         None
@@ -183,22 +205,16 @@ impl ServerSession {
                 ("BODY", Some(v))
                     if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
                 ("SMTPUTF8", None) => {}
-                // RFC 4954 §5: the AUTH parameter of MAIL is accepted.
-                ("AUTH", Some(_)) => {}
-                ("SIZE" | "BODY" | "SMTPUTF8" | "AUTH", _) => {
-                    return Err(Reply::with_status(
-                        501,
-                        (5, 5, 4),
-                        format!("Bad value for the {keyword} parameter"),
-                    ));
-                }
-                _ => {
-                    return Err(Reply::with_status(
-                        555,
-                        (5, 5, 4),
-                        format!("Unsupported parameter {keyword}"),
-                    ));
-                }
+                // RFC 4954 §5: "servers that advertise support for this extension MUST support
+                // the AUTH parameter to the MAIL FROM command even when the client has not
+                // authenticated itself to the server." Only those that advertise it: below.
+                ("AUTH", Some(_)) if self.auth_offered() => {}
+                ("SIZE" | "BODY" | "SMTPUTF8", _) => return Err(bad_value(keyword)),
+                ("AUTH", _) if self.auth_offered() => return Err(bad_value(keyword)),
+                // RFC 5321 §4.1.1.11: "If the server SMTP does not recognize or cannot implement
+                // one or more of the parameters associated with a particular MAIL FROM or RCPT
+                // TO command, it will return code 555."
+                _ => return Err(unsupported_parameter(keyword)),
             }
         }
         Ok(())
@@ -209,11 +225,7 @@ impl ServerSession {
             return self.error(Reply::with_status(503, (5, 5, 1), "Need MAIL before RCPT"));
         };
         if let Some((keyword, _)) = params.0.first() {
-            return self.error(Reply::with_status(
-                555,
-                (5, 5, 4),
-                format!("Unsupported parameter {keyword}"),
-            ));
+            return self.error(unsupported_parameter(keyword));
         }
         match self.check_recipient(&to, envelope.smtputf8, envelope.recipients.len()) {
             Ok(address) => {

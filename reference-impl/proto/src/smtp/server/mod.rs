@@ -80,6 +80,8 @@ pub struct ConnectionInfo {
     pub peer: String,
     /// Implicit TLS (the smtps and submissions ports).
     pub tls: bool,
+    /// The client is on the deny list: the session opens with 554 and serves nothing.
+    pub denied: bool,
 }
 
 #[derive(Debug)]
@@ -130,6 +132,8 @@ pub struct ServerSession {
     auth_user: Option<String>,
     /// VMTP METADATA waiting for the next message.
     metadata: Vec<(String, String)>,
+    /// The session opened with 554: only QUIT is served (RFC 5321 §3.1).
+    refused: bool,
     errors: usize,
     /// Octets of plaintext dropped after STARTTLS/ENCRYPT (for logs and tests).
     pub discarded_after_tls: usize,
@@ -150,11 +154,20 @@ impl ServerSession {
             helo: String::new(),
             auth_user: None,
             metadata: Vec::new(),
+            refused: conn.denied,
             errors: 0,
             discarded_after_tls: 0,
         };
-        let greeting = format!("{} ESMTP mtpspec reference ready", session.config.hostname);
-        session.send(Reply::new(super::ReplyCode::SERVICE_READY, None, greeting));
+        let hostname = &session.config.hostname;
+        let greeting = if session.refused {
+            // RFC 5321 §3.1: "a 554 response MAY be given in the initial connection opening
+            // message instead of the 220."
+            Reply::with_status(554, (5, 7, 1), format!("{hostname} No SMTP service here"))
+        } else {
+            let text = format!("{hostname} ESMTP mtpspec reference ready");
+            Reply::new(super::ReplyCode::SERVICE_READY, None, text)
+        };
+        session.send(greeting);
         session
     }
 
@@ -305,13 +318,30 @@ impl ServerSession {
                     };
                     match event {
                         LineEvent::Line(line) => self.line(&line),
-                        LineEvent::TooLong => {
-                            self.error(Reply::with_status(500, (5, 5, 6), "Line too long"))
-                        }
+                        LineEvent::TooLong => self.line_too_long(),
                     }
                 }
             }
         }
+    }
+
+    /// RFC 5321 §4.5.3.1.9: "500 Line too long." The line was consumed through its CRLF, so
+    /// nothing of it runs as a command. In an AUTH exchange, RFC 4954 §4: "If, during an
+    /// authentication exchange, the server receives a line that is longer than the server's
+    /// authentication buffer, the server fails the AUTH command with the 500 reply. Servers
+    /// using the enhanced status codes extension [ESMTP-CODES] SHOULD return an enhanced status
+    /// code of 5.5.6 in this case." The buffer is the command line limit, whose default (4096)
+    /// holds a PLAIN response with three 255-octet fields (RFC 4616 §2), 1037 octets at most.
+    fn line_too_long(&mut self) {
+        if matches!(self.phase, Phase::AuthResponse) {
+            self.phase = Phase::Ready;
+            return self.error(Reply::with_status(
+                500,
+                (5, 5, 6),
+                "Authentication Exchange line is too long",
+            ));
+        }
+        self.error(Reply::with_status(500, (5, 5, 2), "Line too long"));
     }
 
     /// A 5xx caused by the client's input; too many of them end the session.

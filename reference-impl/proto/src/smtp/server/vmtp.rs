@@ -6,9 +6,16 @@ use crate::smtp::reply::Reply;
 use crate::time::rfc3339;
 
 impl ServerSession {
-    /// DESIGN: METADATA is allowed after EHLO and before DATA, before or after MAIL; it is
-    /// attached to the next message. A repeated key replaces the earlier value.
+    /// DESIGN: METADATA is allowed after EHLO and before the message data, before or after
+    /// MAIL; it is attached to the next message. A repeated key replaces the earlier value.
     pub(super) fn metadata(&mut self, key: String, value: String) {
+        if matches!(&self.phase, Phase::Transaction(e) if e.chunking()) {
+            return self.error(Reply::with_status(
+                503,
+                (5, 5, 1),
+                "METADATA not allowed after BDAT",
+            ));
+        }
         let limits = &self.config.limits;
         let replaces = self
             .metadata
@@ -68,6 +75,7 @@ impl ServerSession {
         self.error(reply);
     }
 
+    /// DESIGN: READACK inside a transaction, before the message data.
     pub(super) fn read_ack(&mut self) {
         let Phase::Transaction(envelope) = &mut self.phase else {
             return self.error(Reply::with_status(
@@ -76,6 +84,13 @@ impl ServerSession {
                 "READACK needs an open mail transaction",
             ));
         };
+        if envelope.chunking() {
+            return self.error(Reply::with_status(
+                503,
+                (5, 5, 1),
+                "READACK not allowed after BDAT",
+            ));
+        }
         envelope.read_ack = true;
         envelope.vmtp = true;
         self.send(Reply::with_status(250, (2, 0, 0), "Read receipt requested"));
@@ -95,7 +110,7 @@ impl ServerSession {
 /// `250 <id> PENDING|DELIVERED|OPENED [time]`, or 550 for an unknown id.
 pub(super) fn status_reply(id: &str, info: Option<StatusInfo>) -> Reply {
     let Some(info) = info else {
-        return Reply::with_status(550, (5, 1, 0), format!("{id} Unknown message id"));
+        return Reply::with_status(550, (5, 0, 0), format!("{id} Unknown message id"));
     };
     let state = match info.state {
         MessageState::Pending => "PENDING",
