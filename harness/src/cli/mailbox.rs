@@ -60,6 +60,7 @@ fn entry(store: &Store, m: &StoredMessage) -> anyhow::Result<serde_json::Value> 
         "received_at_ms": m.message.received_at_ms,
         "opened_at_ms": m.opened_at_ms,
         "helo": m.message.helo,
+        "peer": m.message.peer,
         "tls": m.message.tls,
         "auth": m.message.auth,
         "protocol": m.message.protocol,
