@@ -1,10 +1,286 @@
-//! `mtpspec run` (not written yet).
+//! `mtpspec run`: load the scenarios, run them against a target, report, and exit with the
+//! gate's code: 0 every MUST passed, 1 a MUST failed (or a SHOULD with `--strict`, or a stale
+//! baseline entry), 2 usage or scenario error, 3 harness or target error.
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use mtpspec::report::{self, ReportInput, RunReport, terminal};
+use mtpspec::scenario::{Filter, VarConfig, load_paths};
+use mtpspec::target::{CommandObserver, MaildirObserver, Observer, TargetSpec};
+use mtpspec::{Baseline, RunOptions, Runner, Spec};
 
 #[derive(clap::Args)]
-pub struct RunArgs {}
+pub struct RunArgs {
+    /// The server under test: `embedded` (the reference, in-process), smtp://HOST:PORT,
+    /// smtps://HOST:PORT (implicit TLS) or exec:COMMAND (SMTP on the command's stdin/stdout).
+    #[arg(
+        long,
+        short,
+        value_name = "TARGET",
+        default_value = "embedded",
+        env = "MTPSPEC_TARGET"
+    )]
+    target: String,
+    /// Scenario files or directories [default: the repository's scenarios/smtp and scenarios/vmtp]
+    #[arg(long = "scenarios", value_name = "PATH")]
+    scenarios: Vec<PathBuf>,
+    /// SPEC.md, for requirement texts in reports [default: the repository's SPEC.md]
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+    /// Run only cases whose id, cited requirement IDs or spec sections match a glob
+    /// (repeatable, or comma-separated): `smtp-data-*`, `SMTP-SMUGGLING-*`, `VMTP-BATCH`.
+    #[arg(long, short, value_name = "GLOB")]
+    filter: Vec<String>,
+    /// List the selected cases without running them.
+    #[arg(long)]
+    list: bool,
+    /// Cases running at once.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 8)]
+    parallel: usize,
+    /// The most one case may take (e.g. 30s, 1500ms); a case that hits it is reported.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    deadline: Duration,
+    /// How long a step waits for a reply.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    step_timeout: Duration,
+    /// Treat WARN (a SHOULD broken) as failing the gate.
+    #[arg(long)]
+    strict: bool,
+    /// Expected failures with reasons (YAML: `case-id: reason`).
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Write the JSON report (schema mtpspec-report, version 1).
+    #[arg(long, value_name = "FILE")]
+    report_json: Option<PathBuf>,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write a Markdown report.
+    #[arg(long, value_name = "FILE")]
+    report_md: Option<PathBuf>,
+    /// A domain the target delivers locally [default: the target's, else example.test]
+    #[arg(long, value_name = "DOMAIN")]
+    domain: Option<String>,
+    /// A local user the target accepts (repeatable). Without it, any local part is assumed to
+    /// be accepted and every case gets unique recipients.
+    #[arg(long = "local-user", value_name = "USER")]
+    local_users: Vec<String>,
+    /// The name the harness sends in EHLO.
+    #[arg(long, value_name = "NAME", default_value = "client.example.org")]
+    helo: String,
+    /// Observe deliveries in this Maildir (or the Maildirs below it).
+    #[arg(long, value_name = "PATH", conflicts_with = "mailbox_cmd")]
+    maildir: Option<PathBuf>,
+    /// Observe deliveries with a command printing the mailbox JSON, e.g.
+    /// "bash harness/targets/postfix.sh mailbox /tmp/pf".
+    #[arg(long, value_name = "COMMAND")]
+    mailbox_cmd: Option<String>,
+    /// How long a delivery check waits for messages to show up.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    mailbox_wait: Duration,
+    /// No progress output while running.
+    #[arg(long, short)]
+    quiet: bool,
+}
 
-pub fn main(_args: RunArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`mtpspec run` is not implemented yet")
+pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let spec_target: TargetSpec = args.target.parse()?;
+    let paths = if args.scenarios.is_empty() {
+        default_scenarios()
+    } else {
+        args.scenarios.clone()
+    };
+    let all_cases = load_paths(&paths)?;
+    let spec = load_spec(args.spec.as_deref())?;
+    let filter = Filter::new(&args.filter).context("--filter")?;
+    let cases: Vec<_> = all_cases
+        .iter()
+        .filter(|c| filter.matches(c))
+        .cloned()
+        .collect();
+    if cases.is_empty() {
+        anyhow::bail!("no case matches --filter {}", args.filter.join(","));
+    }
+    if args.list {
+        print!("{}", terminal::list(&cases, spec.as_ref()));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let baseline = match &args.baseline {
+        Some(path) => Some(Baseline::load(path)?),
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = runtime.block_on(run(&args, &spec_target, &cases));
+    let Some(mut output) = outcome? else {
+        return Ok(ExitCode::from(3));
+    };
+    let stale = match &baseline {
+        Some(baseline) => {
+            let known: BTreeSet<String> = all_cases.iter().map(|c| c.id.clone()).collect();
+            baseline.apply(&mut output.results, &known)
+        }
+        None => Vec::new(),
+    };
+    let report = RunReport::new(ReportInput {
+        target: output.target,
+        started: output.started,
+        duration: output.duration,
+        strict: args.strict,
+        capabilities: output.caps,
+        cases: output.results,
+        spec: spec.as_ref(),
+        stale_baseline: stale,
+    });
+    write_reports(&args, &report)?;
+    let color = terminal::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    print!("{}", terminal::summary(&report, color));
+    Ok(ExitCode::from(report.exit_code))
+}
+
+struct RunOutput {
+    target: String,
+    caps: mtpspec::Capabilities,
+    results: Vec<mtpspec::CaseResult>,
+    started: SystemTime,
+    duration: Duration,
+}
+
+/// Runs the cases; `Ok(None)` when the target could not be used at all (already reported).
+async fn run(
+    args: &RunArgs,
+    spec_target: &TargetSpec,
+    cases: &[mtpspec::Case],
+) -> anyhow::Result<Option<RunOutput>> {
+    let target = match mtpspec::target::open(spec_target).await {
+        Ok(target) => target,
+        Err(e) => {
+            eprintln!("mtpspec: {e}");
+            return Ok(None);
+        }
+    };
+    let observer: Option<Arc<dyn Observer>> = match (&args.maildir, &args.mailbox_cmd) {
+        (Some(dir), _) => Some(Arc::new(MaildirObserver::new(dir))),
+        (None, Some(cmd)) => Some(Arc::new(CommandObserver::new(cmd))),
+        (None, None) => target.observer(),
+    };
+    let options = RunOptions {
+        parallel: args.parallel.max(1),
+        deadline: args.deadline,
+        step_timeout: args.step_timeout,
+        connect_timeout: args.step_timeout,
+        mailbox_wait: args.mailbox_wait,
+        vars: VarConfig {
+            domain: args
+                .domain
+                .clone()
+                .or_else(|| target.domain())
+                .unwrap_or_else(|| "example.test".into()),
+            local_users: args.local_users.clone(),
+            helo: args.helo.clone(),
+            ..VarConfig::default()
+        },
+    };
+    let runner = Runner::new(target.clone(), options).with_observer(observer);
+    let caps = match runner.probe().await {
+        Ok(caps) => caps,
+        Err(e) => {
+            eprintln!("mtpspec: {e}");
+            target.shutdown().await;
+            return Ok(None);
+        }
+    };
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let mut progress = terminal::Progress::new(cases.len(), !args.quiet);
+    let results = runner
+        .run_all(cases, &caps, |r| progress.case_done(r))
+        .await;
+    progress.finish();
+    target.shutdown().await;
+    Ok(Some(RunOutput {
+        target: target.name(),
+        caps,
+        results,
+        started,
+        duration: clock.elapsed(),
+    }))
+}
+
+fn write_reports(args: &RunArgs, report: &RunReport) -> anyhow::Result<()> {
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    };
+    if let Some(path) = &args.report_json {
+        write(path, report::json::to_string(report)?)?;
+    }
+    if let Some(path) = &args.junit {
+        write(path, report::junit::to_string(report))?;
+    }
+    if let Some(path) = &args.report_md {
+        write(path, report::markdown::to_string(report))?;
+    }
+    Ok(())
+}
+
+/// SPEC.md from `--spec`, else the repository's, else none (reports then lack texts).
+pub(crate) fn load_spec(path: Option<&Path>) -> anyhow::Result<Option<Spec>> {
+    match path {
+        Some(path) => Ok(Some(Spec::load(path)?)),
+        None => {
+            let path = repo_path("SPEC.md");
+            if path.exists() {
+                Ok(Some(Spec::load(&path)?))
+            } else {
+                eprintln!("mtpspec: no SPEC.md found; reports will not quote requirements");
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The scenario directories the harness can run: `scenarios/smtp` and `scenarios/vmtp`.
+pub(crate) fn default_scenarios() -> Vec<PathBuf> {
+    let root = repo_path("scenarios");
+    ["smtp", "vmtp"]
+        .iter()
+        .map(|d| root.join(d))
+        .filter(|d| d.is_dir())
+        .collect()
+}
+
+/// `NAME` in the current directory if it exists there, else in the repository this binary
+/// was built from.
+pub(crate) fn repo_path(name: &str) -> PathBuf {
+    let here = PathBuf::from(name);
+    if here.exists() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
+}
+
+/// `500ms`, `5s`, `2m`; a bare number is seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("bad duration {text:?}"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("bad duration unit in {text:?} (use ms, s or m)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
 }

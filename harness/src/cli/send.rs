@@ -18,12 +18,14 @@ use mtp_server::client::summary::{Verdict, summarize, verdict};
 use mtp_server::client::tls::{Verify, client_config, load_roots, parse_pin, system_roots};
 use mtp_server::client::{Target, Timeouts, TlsMode, deliver};
 
+mod gateway;
+
 /// How to reach a server and whether to trust its certificate (shared with `mtpspec status`).
 #[derive(clap::Args, Debug)]
 pub struct ConnArgs {
     /// The server as HOST:PORT, e.g. mx.example.com:25 (587 is submission, 465 implicit TLS).
     #[arg(long, value_name = "HOST:PORT")]
-    pub server: String,
+    pub server: Option<String>,
     /// Upgrade to TLS when the server offers it: STARTTLS, or else VMTP ENCRYPT START.
     #[arg(long, conflicts_with = "tls")]
     pub starttls: bool,
@@ -59,8 +61,9 @@ pub struct ConnArgs {
 }
 
 impl ConnArgs {
-    pub fn target(&self) -> anyhow::Result<Target> {
-        let verify = if self.insecure {
+    /// How certificates are checked: --insecure, --pin-sha256, --ca, or the system's roots.
+    pub fn verify(&self) -> anyhow::Result<Verify> {
+        Ok(if self.insecure {
             Verify::Insecure
         } else if let Some(pin) = &self.pin_sha256 {
             Verify::PinSha256(parse_pin(pin)?)
@@ -68,14 +71,22 @@ impl ConnArgs {
             Verify::Roots(Arc::new(load_roots(ca)?))
         } else {
             Verify::Roots(Arc::new(system_roots()))
-        };
+        })
+    }
+
+    pub fn target(&self) -> anyhow::Result<Target> {
+        let server = self
+            .server
+            .as_deref()
+            .context("--server HOST:PORT is required")?;
+        let verify = self.verify()?;
         let mode = match (self.tls, self.starttls || self.require_tls) {
             (true, _) => TlsMode::Implicit,
             (false, true) => TlsMode::StartTls,
             (false, false) => TlsMode::Plain,
         };
         let config = client_config(&verify)?;
-        Target::new(&self.server, mode, config, self.server_name.as_deref()).map_err(|e| anyhow!(e))
+        Target::new(server, mode, config, self.server_name.as_deref()).map_err(|e| anyhow!(e))
     }
 
     pub fn timeouts(&self) -> Timeouts {
@@ -94,21 +105,40 @@ impl ConnArgs {
     }
 }
 
-/// Send one message. Exit status: 0 delivered to every recipient, 1 refused (permanently, for
-/// at least one recipient), 3 still failing transiently (after --retry-for), 2 usage errors.
+/// Send one message, over SMTP/VMTP or through an mtpspec HTTP gateway. Exit status: 0
+/// delivered to every recipient (with --gateway: accepted, or delivered with --wait), 1
+/// refused (permanently, for at least one recipient or message), 3 still failing transiently
+/// (after --retry-for, or when --wait gives up), 2 usage and connection errors.
 #[derive(clap::Args, Debug)]
 #[command(
-    override_usage = "mtpspec send --server HOST:PORT --from ADDR [OPTIONS] RCPT... BODY",
+    override_usage = "mtpspec send --server HOST:PORT --from ADDR [OPTIONS] RCPT... BODY\n       \
+        mtpspec send --gateway URL --from ADDR [OPTIONS] RCPT... BODY\n       \
+        mtpspec send --gateway URL --batch FILE.json",
     after_help = "Examples:\n  mtpspec send --server 127.0.0.1:2525 --from a@example.com b@example.com \"Hello\"\n  \
         echo hi | mtpspec send --server mx.example.com:25 --starttls --from a@example.com \\\n      \
-        --metadata client-id=42 --attach report.pdf --readack b@example.com -"
+        --metadata client-id=42 --attach report.pdf --readack b@example.com -\n  \
+        mtpspec send --gateway http://127.0.0.1:8080 --from a@example.com --attach notes.txt \\\n      \
+        b@example.com \"With attachment\"\n  \
+        mtpspec send --gateway http://127.0.0.1:8080 --batch messages.json --wait"
 )]
 pub struct SendArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
+    /// Send through the mtpspec HTTP gateway at this URL (`mtpspec serve --http`) instead of
+    /// speaking SMTP: POST /send, or POST /batch with --batch (the seed's `--worker URL`).
+    #[arg(long, visible_alias = "worker", value_name = "URL", conflicts_with_all = ["server", "raw", "retry_for", "no_vmtp", "no_pipelining", "tls", "starttls", "require_tls"])]
+    pub gateway: Option<String>,
+    /// With --gateway: the messages of this JSON file, `{"messages": [{"sender", "recipients",
+    /// "subject", "body", ...}]}`, sent as one POST /batch.
+    #[arg(long, value_name = "FILE.json", requires = "gateway", conflicts_with_all = ["from", "args", "attach", "metadata", "subject", "readack"])]
+    pub batch: Option<PathBuf>,
+    /// With --gateway: wait until every accepted message is delivered, refused or given up
+    /// (at most --timeout, default 2m) and report each recipient.
+    #[arg(long, requires = "gateway")]
+    pub wait: bool,
     /// The sender's address (MAIL FROM and the From header).
-    #[arg(long, value_name = "ADDR")]
-    pub from: String,
+    #[arg(long, value_name = "ADDR", required_unless_present = "batch")]
+    pub from: Option<String>,
     /// The Subject header.
     #[arg(long, value_name = "TEXT", default_value = "")]
     pub subject: String,
@@ -137,11 +167,14 @@ pub struct SendArgs {
     pub raw: bool,
     /// The recipients' addresses, then the message body (`-` reads the body from standard
     /// input).
-    #[arg(value_name = "RCPT... BODY", num_args = 2.., required = true)]
+    #[arg(value_name = "RCPT... BODY", num_args = 2.., required_unless_present = "batch")]
     pub args: Vec<String>,
 }
 
 pub fn main(args: SendArgs) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &args.gateway {
+        return gateway::main(&args, url);
+    }
     let message = compose(&args)?;
     let target = args.conn.target()?;
     let timeouts = args.conn.timeouts();
@@ -222,24 +255,12 @@ fn print_attempt(attempt: &Attempt) {
 }
 
 fn compose(args: &SendArgs) -> anyhow::Result<Message> {
-    let (body, recipients) = args
-        .args
-        .split_last()
-        .context("RCPT and BODY are required")?;
-    let from = Mailbox::parse(&args.from).map_err(|e| anyhow!("--from {}: {e}", args.from))?;
+    let (from, recipients, body) = envelope(args)?;
+    let from = Mailbox::parse(&from).map_err(|e| anyhow!("--from {from}: {e}"))?;
     let recipients = recipients
         .iter()
         .map(|r| Mailbox::parse(r).map_err(|e| anyhow!("recipient {r}: {e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let body = if body == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading the body from standard input")?;
-        text
-    } else {
-        body.clone()
-    };
     let body = crlf(&body);
     let data = if args.raw {
         body.into_bytes()
@@ -269,6 +290,26 @@ fn compose(args: &SendArgs) -> anyhow::Result<Message> {
         metadata: args.metadata.clone(),
         read_ack: args.readack,
     })
+}
+
+/// The sender, the recipients and the body (read from standard input for `-`), unchecked.
+fn envelope(args: &SendArgs) -> anyhow::Result<(String, Vec<String>, String)> {
+    let from = args.from.clone().context("--from ADDR is required")?;
+    let (body, recipients) = args
+        .args
+        .split_last()
+        .filter(|(_, recipients)| !recipients.is_empty())
+        .context("RCPT and BODY are required")?;
+    let body = if body == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the body from standard input")?;
+        text
+    } else {
+        body.clone()
+    };
+    Ok((from, recipients.to_vec(), body))
 }
 
 /// Line ends as CRLF, whatever the input used.

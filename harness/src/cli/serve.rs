@@ -1,13 +1,18 @@
-//! `mtpspec serve`: the reference SMTP/VMTP server in the foreground.
+//! `mtpspec serve`: the reference SMTP/VMTP server in the foreground, and beside it (or
+//! alone) the HTTP gateway, which delivers through the reference client to an upstream and
+//! reads the same store.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use mtp_server::client::tls::{Verify, system_roots};
+use mtp_server::gateway::{GatewayOptions, Limits, RunningGateway, Upstream};
 use mtp_server::server::{RunningServer, ServerOptions};
-use mtp_server::store::SyncMode;
+use mtp_server::store::{Store, StoreOptions, SyncMode};
 use mtp_server::tls::TlsSource;
 
 #[derive(clap::Args)]
@@ -63,31 +68,125 @@ pub struct ServeArgs {
     /// `durable` (fsync before 250, the default) or `none` (a sink for benchmarks: no fsync).
     #[arg(long, default_value = "durable", value_parser = ["durable", "none"])]
     sync: String,
+    /// HTTP gateway listener, e.g. 127.0.0.1:8080: POST /send and /batch (the VMTP seed's
+    /// Worker API), GET /deliveries, GET /messages (this --data-dir), GET /openapi.json.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// Where the gateway delivers: smtp://HOST:PORT, smtp+starttls://HOST:PORT or
+    /// smtps://HOST:PORT (default: this server's --smtp listener).
+    #[arg(long, value_name = "URL", requires = "http")]
+    upstream: Option<String>,
+    /// Accept any certificate from a TLS upstream (self-signed test servers).
+    #[arg(long, requires = "upstream")]
+    upstream_insecure: bool,
+    /// Largest HTTP request body in octets (larger gets 413).
+    #[arg(long, value_name = "OCTETS", default_value_t = 25 * 1024 * 1024)]
+    http_max_body: usize,
 }
 
 pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    if args.smtp.is_none() && args.smtps.is_none() && args.submission.is_none() {
-        anyhow::bail!("give at least one of --smtp, --smtps, --submission");
+    let smtp_listeners = args.smtp.is_some() || args.smtps.is_some() || args.submission.is_some();
+    if !smtp_listeners && args.http.is_none() {
+        anyhow::bail!("give at least one of --smtp, --smtps, --submission, --http");
     }
+    if args.http.is_some() && args.upstream.is_none() && args.smtp.is_none() {
+        anyhow::bail!(
+            "--http needs --upstream smtp://HOST:PORT (or --smtp, which it then delivers to)"
+        );
+    }
+    let gateway = args.http.map(|addr| GatewayArgs {
+        addr,
+        upstream: args.upstream.clone(),
+        insecure: args.upstream_insecure,
+        max_body: args.http_max_body,
+    });
     let options = options(args)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     runtime.block_on(async {
-        let server = RunningServer::start(options).await?;
-        for (name, addr) in [("smtp", server.smtp_addr()), ("smtps", server.smtps_addr()), ("submission", server.submission_addr())] {
-            if let Some(addr) = addr {
-                println!("listening {name} {addr}");
+        let server = if smtp_listeners {
+            Some(RunningServer::start(options.clone()).await?)
+        } else {
+            None
+        };
+        if let Some(server) = &server {
+            for (name, addr) in [
+                ("smtp", server.smtp_addr()),
+                ("smtps", server.smtps_addr()),
+                ("submission", server.submission_addr()),
+            ] {
+                if let Some(addr) = addr {
+                    println!("listening {name} {addr}");
+                }
             }
         }
+        let gateway = match gateway {
+            Some(args) => {
+                let gateway = start_gateway(args, &options, server.as_ref()).await?;
+                println!("listening http {}", gateway.addr());
+                Some(gateway)
+            }
+            None => None,
+        };
         wait_for_signal().await;
         tracing::info!("shutting down");
-        server.shutdown().await;
+        if let Some(gateway) = gateway {
+            gateway.shutdown().await;
+        }
+        if let Some(server) = server {
+            server.shutdown().await;
+        }
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The gateway's part of the command line.
+struct GatewayArgs {
+    addr: SocketAddr,
+    upstream: Option<String>,
+    insecure: bool,
+    max_body: usize,
+}
+
+/// Starts the gateway on the server's store (or, without SMTP listeners, on the store in
+/// --data-dir opened here), delivering to --upstream or to the server's --smtp listener.
+async fn start_gateway(
+    args: GatewayArgs,
+    options: &ServerOptions,
+    server: Option<&RunningServer>,
+) -> anyhow::Result<RunningGateway> {
+    let upstream_url = match (args.upstream, server.and_then(RunningServer::smtp_addr)) {
+        (Some(url), _) => url,
+        (None, Some(addr)) => format!("smtp://{addr}"),
+        (None, None) => anyhow::bail!("--http needs --upstream"),
+    };
+    let verify = if args.insecure {
+        Verify::Insecure
+    } else {
+        Verify::Roots(Arc::new(system_roots()))
+    };
+    let upstream = Upstream::parse(&upstream_url, &verify)?;
+    let store = match server {
+        Some(server) => server.store().clone(),
+        None => Store::open(&options.data_dir, StoreOptions { sync: options.sync })
+            .with_context(|| format!("opening the store in {}", options.data_dir.display()))?,
+    };
+    let mut gateway = GatewayOptions::new(args.addr, upstream);
+    gateway.hostname = options.hostname.clone();
+    gateway.local_domains = options.domains.clone();
+    gateway.limits = Limits {
+        max_request_bytes: args.max_body,
+        max_message_bytes: usize::try_from(options.limits.max_message_size).unwrap_or(usize::MAX),
+        ..Limits::default()
+    };
+    gateway.spool_dir = Some(options.data_dir.join("gateway-spool"));
+    Ok(RunningGateway::start(gateway, store).await?)
 }
 
 fn options(args: ServeArgs) -> anyhow::Result<ServerOptions> {
@@ -103,7 +202,11 @@ fn options(args: ServeArgs) -> anyhow::Result<ServerOptions> {
     options.credentials = args
         .credentials
         .iter()
-        .map(|c| c.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())).with_context(|| format!("--credential {c:?} is not USER:PASSWORD")))
+        .map(|c| {
+            c.split_once(':')
+                .map(|(u, p)| (u.to_string(), p.to_string()))
+                .with_context(|| format!("--credential {c:?} is not USER:PASSWORD"))
+        })
         .collect::<anyhow::Result<_>>()?;
     options.tls = match (args.no_tls, args.tls_cert, args.tls_key) {
         (true, _, _) => TlsSource::Disabled,
@@ -115,7 +218,11 @@ fn options(args: ServeArgs) -> anyhow::Result<ServerOptions> {
     options.limits.max_recipients = args.max_recipients;
     options.idle_timeout = Duration::from_secs(args.idle_timeout);
     options.max_connections = args.max_connections;
-    options.sync = if args.sync == "none" { SyncMode::None } else { SyncMode::Durable };
+    options.sync = if args.sync == "none" {
+        SyncMode::None
+    } else {
+        SyncMode::Durable
+    };
     Ok(options)
 }
 

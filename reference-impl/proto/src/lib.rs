@@ -9,5 +9,6 @@
 
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod mmtp;
 pub mod smtp;
 pub mod time;

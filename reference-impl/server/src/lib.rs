@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod gateway;
+pub mod mmtp;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -32,11 +32,21 @@ pub(crate) struct ScanEnd {
 pub(crate) fn scan(
     mut file: &File,
     from: u64,
-    mut apply: impl FnMut(u64, Record),
+    apply: impl FnMut(u64, Record),
 ) -> Result<ScanEnd, StoreError> {
     let len = file.metadata()?.len();
     file.seek(SeekFrom::Start(from))?;
-    let mut reader = BufReader::with_capacity(1 << 16, file);
+    scan_reader(BufReader::with_capacity(1 << 16, file), len, from, apply)
+}
+
+/// [`scan`] over any reader positioned at `from`, of a log `len` bytes long (the simulated
+/// disk reads from memory).
+pub(crate) fn scan_reader(
+    mut reader: impl Read,
+    len: u64,
+    from: u64,
+    mut apply: impl FnMut(u64, Record),
+) -> Result<ScanEnd, StoreError> {
     let mut offset = from;
     let torn = loop {
         let remaining = len.saturating_sub(offset);
@@ -85,6 +95,20 @@ fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
         Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// Where the writer appends: the log file, or the simulation's in-memory disk
+/// ([`super::memdisk::MemLog`]). Both keep the same contract: bytes written are not durable
+/// until `sync` returns.
+pub(crate) trait Log: Send + 'static {
+    /// Bytes in the log (all complete records).
+    fn len(&self) -> u64;
+    /// Appends whole records; on failure nothing of them stays.
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Syncs what was written since the last sync; returns whether there was anything.
+    fn sync(&mut self) -> io::Result<bool>;
+    /// Simulates losing power: whatever was not synced is gone.
+    fn lose_unsynced(&mut self) -> io::Result<()>;
 }
 
 /// The log opened for appending; owned by the writer thread.
@@ -138,14 +162,16 @@ impl LogWriter {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
 
-    pub fn len(&self) -> u64 {
+impl Log for LogWriter {
+    fn len(&self) -> u64 {
         self.len
     }
 
-    /// Appends whole records. On failure the partial write is cut off again (if the file lets
-    /// us), so the file never holds a half record the writer would append after.
-    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+    /// On failure the partial write is cut off again (if the file lets us), so the file never
+    /// holds a half record the writer would append after.
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         if let Err(e) = self.file.write_all(bytes) {
             let _ = self.file.set_len(self.len);
             let _ = self.file.seek(SeekFrom::Start(self.len));
@@ -155,8 +181,7 @@ impl LogWriter {
         Ok(())
     }
 
-    /// Syncs what was written since the last sync; returns whether there was anything.
-    pub fn sync(&mut self) -> io::Result<bool> {
+    fn sync(&mut self) -> io::Result<bool> {
         if self.synced == self.len {
             return Ok(false);
         }
@@ -165,8 +190,7 @@ impl LogWriter {
         Ok(true)
     }
 
-    /// Simulates losing power: whatever was not synced is gone.
-    pub fn lose_unsynced(mut self) -> io::Result<()> {
+    fn lose_unsynced(&mut self) -> io::Result<()> {
         self.file.set_len(self.synced)?;
         self.len = self.synced;
         self.file.sync_all()

@@ -14,29 +14,45 @@ mod completion;
 mod error;
 mod index;
 mod log;
+mod memdisk;
 mod record;
+mod task;
 mod writer;
 
+#[cfg(test)]
+mod simulated_tests;
 #[cfg(test)]
 mod tests;
 
 use std::fs::File;
+use std::io;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 pub use completion::{AppendFuture, AppendFutureT, Completion};
 pub use error::StoreError;
+pub use memdisk::MemDisk;
 
 use index::{Index, parse_id};
-use log::{LOG_FILE, LogWriter};
-use writer::{Op, WriterHandle};
+use log::{LOG_FILE, LogWriter, ScanEnd};
+use record::Record;
+use writer::{Op, Writer, WriterHandle};
 
 #[derive(Clone, Debug, Default)]
 pub struct StoreOptions {
     pub sync: SyncMode,
+}
+
+/// A store on a simulated disk ([`Store::open_simulated`]).
+#[derive(Clone, Debug, Default)]
+pub struct SimulatedOptions {
+    pub sync: SyncMode,
+    /// How long a sync takes on the runtime's (simulated) clock.
+    pub sync_latency: Duration,
 }
 
 /// When an operation is acknowledged relative to `fsync`.
@@ -116,6 +132,8 @@ struct Inner {
 #[derive(Debug)]
 enum Mode {
     Writable(WriterHandle),
+    /// The simulation's writer task (see `task.rs`).
+    Simulated(tokio::sync::mpsc::UnboundedSender<Op>),
     /// How far the log has been read.
     ReadOnly {
         scanned: Mutex<u64>,
@@ -127,9 +145,32 @@ enum Mode {
 pub(crate) struct Shared {
     index: RwLock<Index>,
     /// A read-only handle on the log, for positioned reads of bodies (and read-only scans).
-    log: File,
+    log: Source,
     /// How many times the writer synced: with group commit, far fewer than appends.
     syncs: AtomicU64,
+}
+
+/// Where the log is read from.
+#[derive(Debug)]
+enum Source {
+    File(File),
+    Memory(MemDisk),
+}
+
+impl Source {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        match self {
+            Self::File(file) => log::read_exact_at(file, buf, offset),
+            Self::Memory(disk) => disk.read_exact_at(buf, offset),
+        }
+    }
+
+    fn scan(&self, from: u64, apply: impl FnMut(u64, Record)) -> Result<ScanEnd, StoreError> {
+        match self {
+            Self::File(file) => log::scan(file, from, apply),
+            Self::Memory(disk) => disk.scan(from, apply),
+        }
+    }
 }
 
 // Index updates are whole-entry inserts and removals; a panic elsewhere while a guard is held
@@ -150,7 +191,7 @@ impl Store {
         let log = LogWriter::open(dir, |offset, record| index.apply(offset, record))?;
         let shared = Arc::new(Shared {
             index: RwLock::new(index),
-            log: File::open(log.path())?,
+            log: Source::File(File::open(log.path())?),
             syncs: AtomicU64::new(0),
         });
         let writer = WriterHandle::spawn(log, shared.clone(), options.sync)?;
@@ -166,11 +207,50 @@ impl Store {
     /// being written at that moment is skipped until a later [`Store::refresh`].
     pub fn open_read_only(dir: &Path) -> Result<Store, StoreError> {
         let file = File::open(dir.join(LOG_FILE))?;
+        Self::read_only(Source::File(file))
+    }
+
+    /// Opens a store on a simulated disk for writing, recovering its log as [`Store::open`]
+    /// does. Its writer is a task on the current tokio runtime (the simulated host's), so
+    /// this must be called inside one; a store opened earlier on the same disk can no longer
+    /// write.
+    pub fn open_simulated(disk: &MemDisk, options: SimulatedOptions) -> Result<Store, StoreError> {
+        let log = disk.open_log();
         let mut index = Index::default();
-        let end = log::scan(&file, 0, |offset, record| index.apply(offset, record))?.end;
+        let ScanEnd { end, torn } = disk.scan(0, |offset, record| index.apply(offset, record))?;
+        if let Some(reason) = torn {
+            let dropped = disk.len() - end;
+            tracing::warn!(offset = end, dropped, %reason, "truncating torn tail of the simulated log");
+            disk.truncate(end);
+        }
         let shared = Arc::new(Shared {
             index: RwLock::new(index),
-            log: file,
+            log: Source::Memory(disk.clone()),
+            syncs: AtomicU64::new(0),
+        });
+        let writer = Writer::new(log, shared.clone(), options.sync);
+        let tx = task::spawn(writer, options.sync_latency)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                shared,
+                mode: Mode::Simulated(tx),
+            }),
+        })
+    }
+
+    /// A read-only view of a simulated disk (what a recovery would find there now).
+    pub fn open_simulated_read_only(disk: &MemDisk) -> Result<Store, StoreError> {
+        Self::read_only(Source::Memory(disk.clone()))
+    }
+
+    fn read_only(log: Source) -> Result<Store, StoreError> {
+        let mut index = Index::default();
+        let end = log
+            .scan(0, |offset, record| index.apply(offset, record))?
+            .end;
+        let shared = Arc::new(Shared {
+            index: RwLock::new(index),
+            log,
             syncs: AtomicU64::new(0),
         });
         let mode = Mode::ReadOnly {
@@ -190,10 +270,12 @@ impl Store {
         // Only ever holds an offset that is assigned whole.
         let mut scanned = scanned.lock().unwrap_or_else(PoisonError::into_inner);
         let mut records = Vec::new();
-        let end = log::scan(&self.inner.shared.log, *scanned, |o, r| {
-            records.push((o, r))
-        })?
-        .end;
+        let end = self
+            .inner
+            .shared
+            .log
+            .scan(*scanned, |o, r| records.push((o, r)))?
+            .end;
         let count = records.len();
         let mut index = write_index(&self.inner.shared);
         for (offset, record) in records {
@@ -243,11 +325,13 @@ impl Store {
     }
 
     fn send<T>(&self, op: impl FnOnce(completion::Completer<T>) -> Op) -> Completion<T> {
-        let Mode::Writable(writer) = &self.inner.mode else {
-            return Completion::ready(Err(StoreError::ReadOnly));
-        };
         let (done, completion) = completion::completion();
-        writer.send(op(done));
+        match &self.inner.mode {
+            Mode::Writable(writer) => writer.send(op(done)),
+            // If the task is gone (its host crashed), the dropped completer resolves `Closed`.
+            Mode::Simulated(tx) => drop(tx.send(op(done))),
+            Mode::ReadOnly { .. } => return Completion::ready(Err(StoreError::ReadOnly)),
+        }
         completion
     }
 
@@ -273,7 +357,7 @@ impl Store {
             .ok_or(StoreError::NotFound)?
             .body;
         let mut buf = vec![0; body.len];
-        log::read_exact_at(&self.inner.shared.log, &mut buf, body.offset)?;
+        self.inner.shared.log.read_exact_at(&mut buf, body.offset)?;
         Ok(buf)
     }
 

@@ -1,6 +1,9 @@
 //! The group-commit writer: one thread owns the log file. It takes every operation waiting in
 //! its channel, encodes them into one buffer, writes it, syncs once, updates the index and only
 //! then completes them all. Many sessions appending at once therefore share each `fsync`.
+//!
+//! [`Writer`] is generic over the [`Log`] it appends to; the simulation drives the same writer
+//! from a task on its own runtime (see `task.rs`), over an in-memory disk.
 
 use std::collections::HashSet;
 use std::io;
@@ -12,7 +15,7 @@ use std::thread::{self, JoinHandle};
 
 use super::completion::Completer;
 use super::index::{BodyRef, format_id};
-use super::log::LogWriter;
+use super::log::{Log, LogWriter};
 use super::record;
 use super::{NewMessage, Shared, StoreError, SyncMode, write_index};
 
@@ -51,14 +54,7 @@ pub(crate) struct WriterHandle {
 impl WriterHandle {
     pub fn spawn(log: LogWriter, shared: Arc<Shared>, sync: SyncMode) -> io::Result<Self> {
         let (tx, rx) = mpsc::channel();
-        let next_seq = super::read_index(&shared).next_seq();
-        let writer = Writer {
-            log,
-            shared,
-            sync,
-            next_seq,
-            failed: None,
-        };
+        let writer = Writer::new(log, shared, sync);
         let thread = thread::Builder::new()
             .name("mtp-store-writer".into())
             .spawn(move || writer.run(rx))?;
@@ -86,8 +82,8 @@ impl Drop for WriterHandle {
     }
 }
 
-struct Writer {
-    log: LogWriter,
+pub(crate) struct Writer<L> {
+    log: L,
     shared: Arc<Shared>,
     sync: SyncMode,
     next_seq: u64,
@@ -98,7 +94,7 @@ struct Writer {
 
 /// What one batch will do once its bytes are durable.
 #[derive(Default)]
-struct Batch {
+pub(crate) struct Batch {
     bytes: Vec<u8>,
     inserts: Vec<(u64, NewMessage, BodyRef)>,
     opened: Vec<(u64, u64)>,
@@ -110,13 +106,31 @@ struct Batch {
     removed_here: HashSet<u64>,
 }
 
+impl Batch {
+    /// Past this, stop gathering and commit.
+    pub fn is_full(&self) -> bool {
+        self.replies.len() >= MAX_BATCH_OPS || self.bytes.len() >= MAX_BATCH_BYTES
+    }
+}
+
 enum Reply {
     Id(Completer<String>, String),
     Opened(Completer<bool>),
     Removed(Completer<()>),
 }
 
-impl Writer {
+impl<L: Log> Writer<L> {
+    pub fn new(log: L, shared: Arc<Shared>, sync: SyncMode) -> Self {
+        let next_seq = super::read_index(&shared).next_seq();
+        Writer {
+            log,
+            shared,
+            sync,
+            next_seq,
+            failed: None,
+        }
+    }
+
     fn run(mut self, rx: Receiver<Op>) {
         while let Ok(first) = rx.recv() {
             let mut batch = Batch::default();
@@ -124,25 +138,35 @@ impl Writer {
             while let Some(op) = next {
                 if let Op::PowerLoss { done } = op {
                     self.commit(batch);
-                    let result = self.log.lose_unsynced().map_err(StoreError::from);
-                    done.complete(result);
+                    done.complete(self.power_loss());
                     return;
                 }
                 self.prepare(op, &mut batch);
-                let full =
-                    batch.replies.len() >= MAX_BATCH_OPS || batch.bytes.len() >= MAX_BATCH_BYTES;
-                next = if full { None } else { rx.try_recv().ok() };
+                next = if batch.is_full() {
+                    None
+                } else {
+                    rx.try_recv().ok()
+                };
             }
             self.commit(batch);
         }
-        // Every `Store` is gone: make what was acknowledged durable before the file closes.
+        self.close();
+    }
+
+    /// Every `Store` is gone: make what was acknowledged durable before the log closes.
+    pub fn close(&mut self) {
         if let Err(e) = self.sync() {
             tracing::error!(error = %e, "final sync of the message log failed");
         }
     }
 
+    /// Stops as a power cut would: what was not synced is gone.
+    pub fn power_loss(&mut self) -> Result<(), StoreError> {
+        self.log.lose_unsynced().map_err(StoreError::from)
+    }
+
     /// Encodes `op` into the batch, or completes it at once when there is nothing to write.
-    fn prepare(&mut self, op: Op, batch: &mut Batch) {
+    pub fn prepare(&mut self, op: Op, batch: &mut Batch) {
         match op {
             Op::Append { mut message, done } => {
                 let seq = self.next_seq;
@@ -196,36 +220,68 @@ impl Writer {
                 batch.removed.extend(seqs);
                 batch.replies.push(Reply::Removed(done));
             }
-            Op::PowerLoss { .. } => unreachable!("handled by run"),
+            Op::PowerLoss { .. } => unreachable!("the run loops handle it before prepare"),
         }
     }
 
     /// Writes, syncs (per the mode), applies and acknowledges one batch.
-    fn commit(&mut self, batch: Batch) {
+    pub fn commit(&mut self, batch: Batch) {
+        if let Some(batch) = self.write(batch) {
+            let synced = if self.needs_sync() {
+                self.sync()
+            } else {
+                Ok(())
+            };
+            self.finish(batch, synced);
+        }
+    }
+
+    /// Writes a batch. Returns it when it is to be acknowledged by [`Writer::finish`], after a
+    /// [`Writer::sync`] if [`Writer::needs_sync`]; `None` when it was empty or has failed.
+    pub fn write(&mut self, batch: Batch) -> Option<Batch> {
         if batch.replies.is_empty() {
-            return;
+            return None;
         }
         if let Some((kind, text)) = &self.failed {
-            return fail(batch.replies, *kind, text);
+            fail(batch.replies, *kind, text);
+            return None;
         }
         let result = match self.sync {
-            SyncMode::Durable => self.log.write(&batch.bytes).and_then(|()| self.sync()),
-            SyncMode::None => self.log.write(&batch.bytes),
+            SyncMode::Durable | SyncMode::None => self.log.write(&batch.bytes),
             // The broken mode: a batch is acknowledged unsynced and synced only when the next
             // batch comes (or at shutdown), so a power loss in between loses it.
             SyncMode::AckBeforeSync => self.sync().and_then(|()| self.log.write(&batch.bytes)),
         };
         match result {
-            Ok(()) => self.apply(batch),
+            Ok(()) => Some(batch),
             Err(e) => {
-                tracing::error!(error = %e, "message log write failed; the store stops accepting writes");
-                fail(batch.replies, e.kind(), &e.to_string());
-                self.failed = Some((e.kind(), e.to_string()));
+                self.fail_all(batch, &e);
+                None
             }
         }
     }
 
-    fn sync(&mut self) -> io::Result<()> {
+    /// Whether a written batch waits for a sync before its acknowledgement.
+    pub fn needs_sync(&self) -> bool {
+        self.sync == SyncMode::Durable
+    }
+
+    /// Acknowledges a written batch, or fails it when its sync failed.
+    pub fn finish(&mut self, batch: Batch, synced: io::Result<()>) {
+        match synced {
+            Ok(()) => self.apply(batch),
+            Err(e) => self.fail_all(batch, &e),
+        }
+    }
+
+    /// After a failed write or sync the log's state is unknown: nothing more is acknowledged.
+    fn fail_all(&mut self, batch: Batch, e: &io::Error) {
+        tracing::error!(error = %e, "message log write failed; the store stops accepting writes");
+        fail(batch.replies, e.kind(), &e.to_string());
+        self.failed = Some((e.kind(), e.to_string()));
+    }
+
+    pub fn sync(&mut self) -> io::Result<()> {
         if self.log.sync()? {
             self.shared.syncs.fetch_add(1, Ordering::Relaxed);
         }

@@ -1,0 +1,233 @@
+//! The report of one run and its renderings: terminal, JSON (versioned schema), JUnit XML and
+//! Markdown. Also the gate: the exit code a CI job relies on.
+//!
+//! Exit codes: 0 every MUST passed (and, with `--strict`, every SHOULD); 1 a MUST failed (or a
+//! SHOULD with `--strict`, or a baseline entry is stale); 2 usage or scenario error (before
+//! anything ran); 3 harness or target error (an ERROR verdict, or the target could not be
+//! reached at all) when nothing failed.
+
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod terminal;
+pub mod transcript;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde::{Serialize, Serializer};
+
+use crate::baseline::StaleEntry;
+use crate::runner::{Capabilities, CaseResult, Verdict};
+use crate::spec::Spec;
+
+/// The JSON schema's name and version; bump the version on any incompatible change.
+pub const SCHEMA: &str = "mtpspec-report";
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What the gate decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    Passed,
+    Failed,
+    HarnessError,
+}
+
+impl Gate {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Gate::Passed => 0,
+            Gate::Failed => 1,
+            Gate::HarnessError => 3,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RequirementRef {
+    pub level: String,
+    pub text: String,
+    pub section: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub total: usize,
+    pub counts: BTreeMap<Verdict, usize>,
+    /// FAIL/WARN results excused by the baseline.
+    pub expected_failures: usize,
+    pub timed_out: usize,
+}
+
+/// Verdict counts of one spec section.
+#[derive(Clone, Debug, Serialize)]
+pub struct SectionSummary {
+    pub section: String,
+    pub title: String,
+    pub counts: BTreeMap<Verdict, usize>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ToolInfo {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+/// Everything about one run.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub schema: &'static str,
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub target: String,
+    pub started_at: String,
+    #[serde(serialize_with = "millis", rename = "duration_ms")]
+    pub duration: Duration,
+    pub strict: bool,
+    pub gate: Gate,
+    pub exit_code: u8,
+    pub summary: Summary,
+    pub sections: Vec<SectionSummary>,
+    pub capabilities: Capabilities,
+    /// The SPEC.md requirements the cases cite (when SPEC.md was found).
+    pub requirements: BTreeMap<String, RequirementRef>,
+    pub stale_baseline: Vec<StaleEntry>,
+    pub cases: Vec<CaseResult>,
+}
+
+fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+/// What a report is built from.
+pub struct ReportInput<'a> {
+    pub target: String,
+    pub started: SystemTime,
+    pub duration: Duration,
+    pub strict: bool,
+    pub capabilities: Capabilities,
+    pub cases: Vec<CaseResult>,
+    pub spec: Option<&'a Spec>,
+    pub stale_baseline: Vec<StaleEntry>,
+}
+
+impl RunReport {
+    pub fn new(input: ReportInput<'_>) -> RunReport {
+        let mut summary = Summary {
+            total: input.cases.len(),
+            ..Summary::default()
+        };
+        for v in Verdict::ALL {
+            summary.counts.insert(v, 0);
+        }
+        for case in &input.cases {
+            *summary.counts.entry(case.verdict).or_default() += 1;
+            if matches!(
+                case.baseline,
+                Some(crate::runner::BaselineMark::ExpectedFailure(_))
+            ) {
+                summary.expected_failures += 1;
+            }
+            summary.timed_out += usize::from(case.timed_out);
+        }
+        let gate = gate(&input.cases, input.strict, &input.stale_baseline);
+        let requirements = requirement_refs(&input.cases, input.spec);
+        RunReport {
+            schema: SCHEMA,
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo {
+                name: "mtpspec",
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            target: input.target,
+            started_at: crate::scenario::vars::rfc3339(input.started),
+            duration: input.duration,
+            strict: input.strict,
+            gate,
+            exit_code: gate.exit_code(),
+            summary,
+            sections: sections(&input.cases, input.spec),
+            capabilities: input.capabilities,
+            requirements,
+            stale_baseline: input.stale_baseline,
+            cases: input.cases,
+        }
+    }
+
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.summary.counts.get(&verdict).copied().unwrap_or(0)
+    }
+}
+
+/// The gate over a set of results (see the module documentation for the exit codes).
+pub fn gate(cases: &[CaseResult], strict: bool, stale: &[StaleEntry]) -> Gate {
+    if cases.iter().any(|c| c.is_gate_failure(strict)) || !stale.is_empty() {
+        Gate::Failed
+    } else if cases.iter().any(|c| c.verdict == Verdict::Error) {
+        Gate::HarnessError
+    } else {
+        Gate::Passed
+    }
+}
+
+fn requirement_refs(cases: &[CaseResult], spec: Option<&Spec>) -> BTreeMap<String, RequirementRef> {
+    let Some(spec) = spec else {
+        return BTreeMap::new();
+    };
+    cases
+        .iter()
+        .flat_map(|c| &c.spec)
+        .filter_map(|id| {
+            let r = spec.get(id)?;
+            Some((
+                id.clone(),
+                RequirementRef {
+                    level: r.level.to_string(),
+                    text: r.text.clone(),
+                    section: r.section.clone(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Verdict counts per cited section, in SPEC.md order (sections SPEC.md lacks come last).
+fn sections(cases: &[CaseResult], spec: Option<&Spec>) -> Vec<SectionSummary> {
+    let mut by_section: BTreeMap<String, BTreeMap<Verdict, usize>> = BTreeMap::new();
+    for case in cases {
+        let mut seen = Vec::new();
+        for id in &case.spec {
+            let section = crate::spec::section_of(id).to_string();
+            if !seen.contains(&section) {
+                *by_section
+                    .entry(section.clone())
+                    .or_default()
+                    .entry(case.verdict)
+                    .or_default() += 1;
+                seen.push(section);
+            }
+        }
+    }
+    let order = |s: &str| {
+        spec.and_then(|spec| spec.sections.iter().position(|x| x.id == s))
+            .unwrap_or(usize::MAX)
+    };
+    let mut out: Vec<SectionSummary> = by_section
+        .into_iter()
+        .map(|(section, counts)| SectionSummary {
+            title: spec
+                .and_then(|s| s.section_title(&section))
+                .unwrap_or_default()
+                .to_string(),
+            section,
+            counts,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        order(&a.section)
+            .cmp(&order(&b.section))
+            .then(a.section.cmp(&b.section))
+    });
+    out
+}

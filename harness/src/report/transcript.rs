@@ -1,0 +1,228 @@
+//! Wire logs as text: one line per protocol line, client and server marked, the connection
+//! number and TLS leg on every line, unusual line ends and bytes made visible. The normalized
+//! form (run-dependent values redacted, no times) is what snapshots store.
+
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::runner::{CaseResult, WireEvent, WireKind};
+
+/// Lines longer than this are shortened (start, byte count, end).
+const LONG_LINE: usize = 1024;
+
+/// Renders a wire log. With `times`, each line starts with the milliseconds since the case
+/// began.
+pub fn render(events: &[WireEvent], times: bool) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < events.len() {
+        let first = &events[i];
+        let mut data = first.data.clone();
+        let mut j = i + 1;
+        if matches!(first.kind, WireKind::Sent | WireKind::Received) {
+            while j < events.len()
+                && events[j].kind == first.kind
+                && events[j].conn == first.conn
+                && events[j].tls == first.tls
+            {
+                data.extend_from_slice(&events[j].data);
+                j += 1;
+            }
+        }
+        let prefix = {
+            let time = if times {
+                format!("{:>7} ", format!("+{}ms", first.at.as_millis()))
+            } else {
+                String::new()
+            };
+            let leg = if first.tls { "tls" } else { "   " };
+            format!("{time}#{} {leg} ", first.conn)
+        };
+        match first.kind {
+            WireKind::Sent | WireKind::Received => {
+                let who = if first.kind == WireKind::Sent {
+                    "C:"
+                } else {
+                    "S:"
+                };
+                for line in split_lines(&data) {
+                    let _ = writeln!(out, "{prefix}{who} {line}");
+                }
+            }
+            kind => {
+                let note = String::from_utf8_lossy(&first.data);
+                let text = match kind {
+                    WireKind::Connected => format!("connected ({note})"),
+                    WireKind::TlsStarted => format!("TLS established ({note})"),
+                    WireKind::Discarded => format!("discarded before TLS: {}", escape(&first.data)),
+                    WireKind::PeerClosed if note.is_empty() => "closed by the target".into(),
+                    WireKind::PeerClosed => format!("closed by the target ({note})"),
+                    WireKind::ClientClosed => "closed by the harness".into(),
+                    _ => note.into_owned(),
+                };
+                let _ = writeln!(out, "{prefix}-- {text}");
+            }
+        }
+        i = j;
+    }
+    out
+}
+
+/// Splits at LF; CRLF line ends are implied, others shown (`<LF>` for a bare LF, `<no line
+/// end>` for a trailing partial line).
+fn split_lines(data: &[u8]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let (line, ending, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(lf) if lf > 0 && rest[lf - 1] == b'\r' => (&rest[..lf - 1], "", &rest[lf + 1..]),
+            Some(lf) => (&rest[..lf], "<LF>", &rest[lf + 1..]),
+            None => (rest, "<no line end>", &rest[rest.len()..]),
+        };
+        lines.push(format!("{}{ending}", shorten(&escape(line))));
+        rest = next;
+    }
+    lines
+}
+
+fn shorten(line: &str) -> String {
+    if line.len() <= LONG_LINE {
+        return line.to_string();
+    }
+    let head: String = line.chars().take(200).collect();
+    let tail: String = {
+        let chars: Vec<char> = line.chars().collect();
+        chars[chars.len().saturating_sub(60)..].iter().collect()
+    };
+    format!(
+        "{head}<… {} more …>{tail}",
+        line.len() - head.len() - tail.len()
+    )
+}
+
+/// Printable text as is; CR, NUL, other controls and invalid UTF-8 as `<CR>`, `<NUL>`, `<xHH>`.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\r' => out.push_str("<CR>"),
+                '\n' => out.push_str("<LF>"),
+                '\0' => out.push_str("<NUL>"),
+                '\t' => out.push('\t'),
+                c if c.is_control() => {
+                    let _ = write!(out, "<x{:02X}>", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "<x{b:02X}>");
+        }
+    }
+    out
+}
+
+static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    // Literal patterns: compiling them cannot fail.
+    let re = |p: &str| Regex::new(p).expect("valid regex");
+    vec![
+        (
+            re(
+                r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun), +\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d(:\d\d)? ([+-]\d{4}|[A-Z]{1,5})",
+            ),
+            "[date]",
+        ),
+        (
+            re(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)"),
+            "[time]",
+        ),
+        (re(r"\[?\b\d{1,3}(\.\d{1,3}){3}\b\]?(:\d{1,5})?"), "[addr]"),
+        (re(r"(?i)(queued as) [A-Za-z0-9._-]+"), "$1 [id]"),
+        (re(r"\b[0-9A-F]{12,64}\b"), "[id]"),
+    ]
+});
+
+/// The transcript without times and without anything that changes from run to run: the
+/// case's unique values become their `{{names}}`, the server's name `[host]`, and dates,
+/// addresses, ports and message ids placeholders.
+pub fn normalized(result: &CaseResult) -> String {
+    let mut text = render(&result.wire, false);
+    for (value, name) in &result.redactions {
+        text = text.replace(value.as_str(), name);
+    }
+    for (pattern, replacement) in PATTERNS.iter() {
+        text = pattern.replace_all(&text, *replacement).into_owned();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn event(kind: WireKind, tls: bool, data: &[u8]) -> WireEvent {
+        WireEvent {
+            at: Duration::from_millis(3),
+            conn: 1,
+            kind,
+            tls,
+            data: data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn renders_lines_and_odd_bytes() {
+        let events = [
+            event(WireKind::Connected, false, b"plain"),
+            event(WireKind::Received, false, b"220 mx ESMTP\r\n"),
+            event(WireKind::Sent, false, b"D"),
+            event(WireKind::Sent, false, b"ATA x\nY\r\0\xff\r\n."),
+            event(WireKind::TlsStarted, true, b"TLSv1_3"),
+        ];
+        let text = render(&events, false);
+        assert_eq!(
+            text,
+            "#1     -- connected (plain)\n#1     S: 220 mx ESMTP\n#1     C: DATA x<LF>\n#1     C: Y<CR><NUL><xFF>\n#1     C: .<no line end>\n#1 tls -- TLS established (TLSv1_3)\n"
+        );
+        assert!(render(&events, true).starts_with("   +3ms #1"));
+    }
+
+    #[test]
+    fn normalizes() {
+        let mut result = CaseResult {
+            id: "x".into(),
+            title: String::new(),
+            file: String::new(),
+            line: 1,
+            spec: vec![],
+            level: crate::scenario::Level::Must,
+            protocol: crate::scenario::Protocol::Smtp,
+            verdict: crate::runner::Verdict::Pass,
+            reason: None,
+            failure: None,
+            timed_out: false,
+            fallback: false,
+            duration: Duration::ZERO,
+            baseline: None,
+            wire: vec![event(
+                WireKind::Received,
+                false,
+                b"250 2.0.0 Ok: queued as 00000000002A for m-1@x at 127.0.0.1:2525 Sun, 22 Nov 2026 20:31:00 +0000\r\n",
+            )],
+            redactions: vec![("m-1@x".into(), "{{rcpt}}".into())],
+        };
+        assert_eq!(
+            normalized(&result),
+            "#1     S: 250 2.0.0 Ok: queued as [id] for {{rcpt}} at [addr] [date]\n"
+        );
+        result.wire[0].data = b"250 2.0.0 0123456789AB DELIVERED 2026-11-22T20:14:00Z\r\n".to_vec();
+        assert_eq!(
+            normalized(&result),
+            "#1     S: 250 2.0.0 [id] DELIVERED [time]\n"
+        );
+    }
+}

@@ -1,0 +1,347 @@
+//! One client connection of a case, and the wire log every connection of the case writes to:
+//! each chunk of bytes in both directions with its time and TLS leg, plus connection events.
+//! The log is shared so that what happened before a deadline cut the case off is kept.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use mtp_proto::smtp::reply::{Reply, ReplyError, ReplyParser};
+use serde::{Serialize, Serializer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::target::{BoxStream, Target, TargetError, tls};
+
+/// What happened on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireKind {
+    /// The connection was opened.
+    Connected,
+    /// Bytes the harness wrote.
+    Sent,
+    /// Bytes the target sent.
+    Received,
+    /// A TLS handshake completed (data: version and cipher).
+    TlsStarted,
+    /// Bytes received before a TLS handshake and thrown away.
+    Discarded,
+    /// The target closed the connection (or reset it).
+    PeerClosed,
+    /// The harness closed the connection.
+    ClientClosed,
+    /// A remark by the harness.
+    Note,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireEvent {
+    /// Since the case started.
+    pub at: Duration,
+    pub conn: u8,
+    pub kind: WireKind,
+    pub tls: bool,
+    pub data: Vec<u8>,
+}
+
+impl Serialize for WireEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(5))?;
+        // Milliseconds with microsecond precision.
+        map.serialize_entry("at_ms", &(self.at.as_micros() as f64 / 1000.0))?;
+        map.serialize_entry("conn", &self.conn)?;
+        map.serialize_entry("kind", &self.kind)?;
+        map.serialize_entry("tls", &self.tls)?;
+        match std::str::from_utf8(&self.data) {
+            Ok(text) => map.serialize_entry("data", text)?,
+            Err(_) => map.serialize_entry(
+                "data_base64",
+                &base64::engine::general_purpose::STANDARD.encode(&self.data),
+            )?,
+        }
+        map.end()
+    }
+}
+
+/// The case's wire log, shared by its connections.
+#[derive(Clone, Debug)]
+pub struct WireLog {
+    inner: Arc<Mutex<LogInner>>,
+}
+
+#[derive(Debug)]
+struct LogInner {
+    start: Instant,
+    events: Vec<WireEvent>,
+}
+
+impl WireLog {
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(LogInner {
+                start: Instant::now(),
+                events: Vec::new(),
+            })),
+        }
+    }
+
+    pub fn record(&self, conn: u8, kind: WireKind, tls: bool, data: &[u8]) {
+        // Events are appended whole; a poisoned lock still holds a consistent list.
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = inner.start.elapsed();
+        inner.events.push(WireEvent {
+            at,
+            conn,
+            kind,
+            tls,
+            data: data.to_vec(),
+        });
+    }
+
+    pub fn events(&self) -> Vec<WireEvent> {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .events
+            .clone()
+    }
+}
+
+impl Default for WireLog {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why no reply could be read.
+#[derive(Debug)]
+pub enum ReadFailure {
+    /// Nothing complete within the timeout; the partial bytes, if any.
+    Timeout { partial: Vec<u8> },
+    /// The target closed the connection first.
+    Closed { partial: Vec<u8> },
+    /// The bytes are not an SMTP reply.
+    Malformed(ReplyError),
+    /// A local I/O or TLS error: the harness's trouble, not the target's.
+    Io(String),
+}
+
+enum ReadOutcome {
+    Data,
+    Eof,
+    Timeout,
+}
+
+/// One open connection.
+pub struct Conn {
+    id: u8,
+    stream: BoxStream,
+    _guard: Option<Box<dyn std::any::Any + Send>>,
+    tls: bool,
+    parser: ReplyParser,
+    peer_closed: bool,
+    log: WireLog,
+}
+
+impl Conn {
+    pub async fn open(
+        target: &dyn Target,
+        id: u8,
+        log: &WireLog,
+        timeout: Duration,
+    ) -> Result<Conn, TargetError> {
+        let connected = tokio::time::timeout(timeout, target.connect())
+            .await
+            .map_err(|_| TargetError::ConnectTimeout {
+                target: target.name(),
+                ms: timeout.as_millis() as u64,
+            })??;
+        let note = if connected.tls {
+            "implicit TLS"
+        } else {
+            "plain"
+        };
+        log.record(id, WireKind::Connected, connected.tls, note.as_bytes());
+        Ok(Conn {
+            id,
+            stream: connected.stream,
+            _guard: connected.guard,
+            tls: connected.tls,
+            parser: ReplyParser::new(),
+            peer_closed: false,
+            log: log.clone(),
+        })
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Writes `bytes`, `chunk` bytes at a time with `pause` between chunks. A target that
+    /// already closed the connection is not an error here: the next read reports it.
+    pub async fn write(
+        &mut self,
+        bytes: &[u8],
+        chunk: Option<usize>,
+        pause: Duration,
+    ) -> Result<(), String> {
+        let size = chunk.unwrap_or(bytes.len()).max(1);
+        for (i, piece) in bytes.chunks(size).enumerate() {
+            if i > 0 && !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            if self.peer_closed {
+                self.log.record(
+                    self.id,
+                    WireKind::Note,
+                    self.tls,
+                    b"not sent: the target closed the connection",
+                );
+                return Ok(());
+            }
+            let result = async {
+                self.stream.write_all(piece).await?;
+                self.stream.flush().await
+            }
+            .await;
+            match result {
+                Ok(()) => self.log.record(self.id, WireKind::Sent, self.tls, piece),
+                Err(e) if is_peer_gone(&e) => {
+                    self.mark_closed(&e.to_string());
+                    return Ok(());
+                }
+                Err(e) => return Err(format!("write failed: {e}")),
+            }
+        }
+        Ok(())
+    }
+
+    fn mark_closed(&mut self, why: &str) {
+        if !self.peer_closed {
+            self.peer_closed = true;
+            self.log
+                .record(self.id, WireKind::PeerClosed, self.tls, why.as_bytes());
+        }
+    }
+
+    async fn read_some(&mut self, timeout: Duration) -> Result<ReadOutcome, String> {
+        if self.peer_closed {
+            return Ok(ReadOutcome::Eof);
+        }
+        let mut buf = vec![0u8; 16 * 1024];
+        match tokio::time::timeout(timeout, self.stream.read(&mut buf)).await {
+            Err(_) => Ok(ReadOutcome::Timeout),
+            Ok(Ok(0)) => {
+                self.mark_closed("");
+                Ok(ReadOutcome::Eof)
+            }
+            Ok(Ok(n)) => {
+                self.log
+                    .record(self.id, WireKind::Received, self.tls, &buf[..n]);
+                self.parser.feed(&buf[..n]);
+                Ok(ReadOutcome::Data)
+            }
+            Ok(Err(e)) if is_peer_gone(&e) => {
+                self.mark_closed(&e.to_string());
+                Ok(ReadOutcome::Eof)
+            }
+            Ok(Err(e)) => Err(format!("read failed: {e}")),
+        }
+    }
+
+    /// Reads one whole reply.
+    pub async fn read_reply(&mut self, timeout: Duration) -> Result<Reply, ReadFailure> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match self.parser.next_reply() {
+                Some(Ok(reply)) => return Ok(reply),
+                Some(Err(e)) => return Err(ReadFailure::Malformed(e)),
+                None => {}
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.read_some(left).await.map_err(ReadFailure::Io)? {
+                ReadOutcome::Data => {}
+                ReadOutcome::Eof => {
+                    return Err(ReadFailure::Closed {
+                        partial: self.parser.take_buffered(),
+                    });
+                }
+                ReadOutcome::Timeout => {
+                    return Err(ReadFailure::Timeout {
+                        partial: self.parser.buffered().to_vec(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Waits for the target to close: `Ok(bytes received first)` once it has, `Err(bytes)`
+    /// when it is still open after `timeout`.
+    pub async fn wait_close(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Result<Vec<u8>, Vec<u8>>, String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut early = self.parser.take_buffered();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let outcome = self.read_some(left).await?;
+            early.extend(self.parser.take_buffered());
+            match outcome {
+                ReadOutcome::Data => {}
+                ReadOutcome::Eof => return Ok(Ok(early)),
+                ReadOutcome::Timeout => return Ok(Err(early)),
+            }
+        }
+    }
+
+    /// `Ok(None)` when nothing arrives for `duration`; `Ok(Some(bytes))` for what did arrive
+    /// (empty when the connection closed instead).
+    pub async fn silence(&mut self, duration: Duration) -> Result<Option<Vec<u8>>, String> {
+        if !self.parser.buffered().is_empty() {
+            return Ok(Some(self.parser.take_buffered()));
+        }
+        match self.read_some(duration).await? {
+            ReadOutcome::Timeout => Ok(None),
+            ReadOutcome::Data => Ok(Some(self.parser.take_buffered())),
+            ReadOutcome::Eof => Ok(Some(Vec::new())),
+        }
+    }
+
+    /// Runs the client TLS handshake. Bytes read before it are thrown away (and logged as
+    /// such): nothing the target sent in plaintext after its 220 may count as a reply.
+    pub async fn start_tls(&mut self, target: &dyn Target) -> Result<(), TargetError> {
+        let stale = self.parser.take_buffered();
+        if !stale.is_empty() {
+            self.log
+                .record(self.id, WireKind::Discarded, self.tls, &stale);
+        }
+        self.parser = ReplyParser::new();
+        let placeholder: BoxStream =
+            Box::new(tokio::io::join(tokio::io::empty(), tokio::io::sink()));
+        let plain = std::mem::replace(&mut self.stream, placeholder);
+        let (stream, info) = tls::connect(plain, target.tls_server_name()).await?;
+        self.stream = stream;
+        self.tls = true;
+        let note = format!("{} {}", info.version, info.cipher);
+        self.log
+            .record(self.id, WireKind::TlsStarted, true, note.as_bytes());
+        Ok(())
+    }
+
+    /// Closes from the client side.
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_millis(200), self.stream.shutdown()).await;
+        self.log
+            .record(self.id, WireKind::ClientClosed, self.tls, b"");
+    }
+}
+
+fn is_peer_gone(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        BrokenPipe | ConnectionReset | ConnectionAborted | UnexpectedEof
+    )
+}

@@ -1,0 +1,274 @@
+//! The runner: probes the target's capabilities once, then runs cases in parallel (bounded),
+//! each on fresh connections with its own variables, under a per-case deadline, and turns each
+//! into a [`CaseResult`] with its verdict and wire log.
+
+pub mod conn;
+mod mailbox;
+pub mod probe;
+mod steps;
+pub mod verdict;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+pub use conn::{WireEvent, WireKind, WireLog};
+pub use mailbox::content_after_trace;
+pub use probe::Capabilities;
+pub use verdict::{BaselineMark, CaseResult, FailureDetail, Verdict};
+
+use crate::scenario::{Case, LocatedStep, VarConfig, Vars};
+use crate::target::{Observer, Target, TargetError};
+use steps::{Session, StepError};
+
+/// How cases are run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Cases running at once.
+    pub parallel: usize,
+    /// The most one case may take; a case that hits it is reported as timed out.
+    pub deadline: Duration,
+    /// How long a step waits for a reply (or a close).
+    pub step_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// How long a delivery check waits for the messages to show up.
+    pub mailbox_wait: Duration,
+    pub vars: VarConfig,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            parallel: 8,
+            deadline: Duration::from_secs(30),
+            step_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            mailbox_wait: Duration::from_secs(5),
+            vars: VarConfig::default(),
+        }
+    }
+}
+
+/// Runs cases against one target. Cheap to clone.
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    target: Arc<dyn Target>,
+    observer: Option<Arc<dyn Observer>>,
+    options: RunOptions,
+}
+
+impl Runner {
+    /// A runner using the target's own observer, if it has one.
+    pub fn new(target: Arc<dyn Target>, options: RunOptions) -> Self {
+        let observer = target.observer();
+        Self {
+            inner: Arc::new(Inner {
+                target,
+                observer,
+                options,
+            }),
+        }
+    }
+
+    /// Replaces the mailbox observer (`--maildir`, `--mailbox-cmd`, or your own).
+    pub fn with_observer(self, observer: Option<Arc<dyn Observer>>) -> Self {
+        let inner = Inner {
+            target: self.inner.target.clone(),
+            observer,
+            options: self.inner.options.clone(),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub fn target(&self) -> &Arc<dyn Target> {
+        &self.inner.target
+    }
+
+    pub fn options(&self) -> &RunOptions {
+        &self.inner.options
+    }
+
+    /// Connects once and records what the target advertises.
+    pub async fn probe(&self) -> Result<Capabilities, TargetError> {
+        probe::probe(self.inner.target.as_ref(), &self.inner.options).await
+    }
+
+    /// Runs all `cases`, at most `parallel` at a time; `on_done` sees each result as it
+    /// finishes. Results come back in the order of `cases`.
+    pub async fn run_all(
+        &self,
+        cases: &[Case],
+        caps: &Capabilities,
+        mut on_done: impl FnMut(&CaseResult),
+    ) -> Vec<CaseResult> {
+        let permits = Arc::new(Semaphore::new(self.inner.options.parallel.max(1)));
+        let mut tasks = JoinSet::new();
+        let mut index_of = std::collections::HashMap::new();
+        for (i, case) in cases.iter().enumerate() {
+            let (runner, case, caps, permits) =
+                (self.clone(), case.clone(), caps.clone(), permits.clone());
+            let handle = tasks.spawn(async move {
+                // The semaphore is never closed, so acquiring only waits.
+                let _permit = permits.acquire_owned().await.ok();
+                runner.run_case(&case, &caps).await
+            });
+            index_of.insert(handle.id(), i);
+        }
+        let mut results: Vec<Option<CaseResult>> = vec![None; cases.len()];
+        while let Some(joined) = tasks.join_next_with_id().await {
+            let (id, result) = match joined {
+                Ok((id, result)) => (id, result),
+                Err(e) => {
+                    let i = index_of[&e.id()];
+                    let message = format!("the harness failed while running this case: {e}");
+                    (e.id(), error_result(&cases[i], message))
+                }
+            };
+            on_done(&result);
+            results[index_of[&id]] = Some(result);
+        }
+        results.into_iter().flatten().collect()
+    }
+
+    /// Runs one case on fresh connections.
+    pub async fn run_case(&self, case: &Case, caps: &Capabilities) -> CaseResult {
+        let started = Instant::now();
+        let options = &self.inner.options;
+        let missing: Vec<String> = case
+            .requires
+            .iter()
+            .filter(|k| !caps.offers(k))
+            .map(ToString::to_string)
+            .collect();
+        let (steps, fallback): (&[LocatedStep], bool) = match (&case.fallback, missing.is_empty()) {
+            (_, true) => (&case.steps, false),
+            (Some(fallback), false) => (fallback, true),
+            (None, false) => {
+                let mut result = base_result(case, Verdict::Skip);
+                result.reason = Some(format!("{} not advertised", missing.join(", ")));
+                return result;
+            }
+        };
+        let vars = Vars::for_case(&case.id, &options.vars);
+        let mut session = Session::new(
+            self.inner.target.as_ref(),
+            self.inner.observer.as_deref(),
+            options,
+            vars,
+        );
+        let deadline = case.deadline.unwrap_or(options.deadline);
+        let outcome = tokio::time::timeout(deadline, session.run(steps)).await;
+        session.close_all().await;
+        let mut result = base_result(case, Verdict::Pass);
+        result.fallback = fallback;
+        match outcome {
+            Err(_) => {
+                let i = session.progress.load(Ordering::Relaxed);
+                let step = &steps[i];
+                let description = step.step.describe(&session.vars);
+                result.verdict = Verdict::for_failure(case.level);
+                result.timed_out = true;
+                result.reason = Some(format!(
+                    "deadline: not finished within {} ms (at step {}, line {}: {description})",
+                    deadline.as_millis(),
+                    i + 1,
+                    step.line
+                ));
+                result.failure = Some(FailureDetail {
+                    step: i,
+                    line: step.line,
+                    description,
+                    expected: format!("the case to finish within {} ms", deadline.as_millis()),
+                    actual: "the deadline passed".into(),
+                });
+            }
+            Ok(Ok(())) => match (session.skipped.take(), fallback) {
+                (Some(why), _) => {
+                    result.verdict = Verdict::Skip;
+                    result.reason = Some(why);
+                }
+                (None, true) => {
+                    result.verdict = Verdict::Unsupported;
+                    result.reason = Some(format!(
+                        "{} not advertised; the fallback behaviour is correct",
+                        missing.join(", ")
+                    ));
+                }
+                (None, false) => {}
+            },
+            Ok(Err((i, error))) => {
+                let step = &steps[i];
+                let description = step.step.describe(&session.vars);
+                let (verdict, expected, actual) = match error {
+                    StepError::Failed { expected, actual } => {
+                        (Verdict::for_failure(case.level), expected, actual)
+                    }
+                    StepError::Harness(message) => (Verdict::Error, String::new(), message),
+                };
+                result.verdict = verdict;
+                let which = if fallback { "fallback step" } else { "step" };
+                result.reason = Some(if expected.is_empty() {
+                    format!("{which} {} (line {}): {actual}", i + 1, step.line)
+                } else {
+                    format!(
+                        "{which} {} (line {}): expected {expected}, got {actual}",
+                        i + 1,
+                        step.line
+                    )
+                });
+                result.failure = Some(FailureDetail {
+                    step: i,
+                    line: step.line,
+                    description,
+                    expected,
+                    actual,
+                });
+            }
+        }
+        result.duration = started.elapsed();
+        result.wire = session.log.events();
+        result.redactions = session.vars.redactions();
+        if !caps.hostname.is_empty() && caps.hostname.contains('.') {
+            result
+                .redactions
+                .push((caps.hostname.clone(), "[host]".into()));
+        }
+        result
+    }
+}
+
+fn base_result(case: &Case, verdict: Verdict) -> CaseResult {
+    CaseResult {
+        id: case.id.clone(),
+        title: case.title.clone(),
+        file: case.file.display().to_string(),
+        line: case.line,
+        spec: case.spec.clone(),
+        level: case.level,
+        protocol: case.protocol,
+        verdict,
+        reason: None,
+        failure: None,
+        timed_out: false,
+        fallback: false,
+        duration: Duration::ZERO,
+        baseline: None,
+        wire: Vec::new(),
+        redactions: Vec::new(),
+    }
+}
+
+fn error_result(case: &Case, message: String) -> CaseResult {
+    let mut result = base_result(case, Verdict::Error);
+    result.reason = Some(message);
+    result
+}

@@ -1,0 +1,356 @@
+//! Running the steps of one case: the session holds its numbered connections, its variables
+//! and the wire log, and turns each step into bytes written and replies judged.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use mtp_proto::smtp::reply::Reply;
+
+use super::RunOptions;
+use super::conn::{Conn, ReadFailure, WireLog};
+use super::mailbox;
+use crate::scenario::{CodeSet, ExpectReply, LocatedStep, Step, Template, Vars};
+use crate::target::{Observer, Target};
+
+/// Why a step did not succeed.
+#[derive(Debug)]
+pub(crate) enum StepError {
+    /// The target did not do what the scenario expects.
+    Failed { expected: String, actual: String },
+    /// The harness, the network or an observer failed.
+    Harness(String),
+}
+
+impl StepError {
+    pub(crate) fn failed(expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        Self::Failed {
+            expected: expected.into(),
+            actual: actual.into(),
+        }
+    }
+}
+
+pub(crate) struct Session<'a> {
+    pub target: &'a dyn Target,
+    pub observer: Option<&'a dyn Observer>,
+    pub options: &'a RunOptions,
+    pub log: WireLog,
+    pub vars: Vars,
+    /// The step running now, for reporting a deadline.
+    pub progress: Arc<AtomicUsize>,
+    /// Set when a mailbox check could not be made (no observer).
+    pub skipped: Option<String>,
+    conns: BTreeMap<u8, Conn>,
+    current: u8,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(
+        target: &'a dyn Target,
+        observer: Option<&'a dyn Observer>,
+        options: &'a RunOptions,
+        vars: Vars,
+    ) -> Self {
+        Self {
+            target,
+            observer,
+            options,
+            log: WireLog::new(),
+            vars,
+            progress: Arc::new(AtomicUsize::new(0)),
+            skipped: None,
+            conns: BTreeMap::new(),
+            current: 1,
+        }
+    }
+
+    /// Runs `steps` in order, stopping at the first that does not succeed.
+    pub async fn run(&mut self, steps: &[LocatedStep]) -> Result<(), (usize, StepError)> {
+        for (i, located) in steps.iter().enumerate() {
+            self.progress.store(i, Ordering::Relaxed);
+            self.step(&located.step).await.map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
+    /// Closes every connection still open.
+    pub async fn close_all(&mut self) {
+        for (_, conn) in std::mem::take(&mut self.conns) {
+            conn.close().await;
+        }
+    }
+
+    async fn conn(&mut self) -> Result<&mut Conn, StepError> {
+        let id = self.current;
+        if !self.conns.contains_key(&id) {
+            let conn = Conn::open(self.target, id, &self.log, self.options.connect_timeout)
+                .await
+                .map_err(|e| StepError::Harness(e.to_string()))?;
+            self.conns.insert(id, conn);
+        }
+        self.conns
+            .get_mut(&id)
+            .ok_or_else(|| StepError::Harness(format!("connection {id} vanished")))
+    }
+
+    fn expand(&self, template: &Template) -> Result<String, StepError> {
+        template
+            .expand(&self.vars)
+            .map_err(|e| StepError::Harness(e.to_string()))
+    }
+
+    async fn write(
+        &mut self,
+        bytes: &[u8],
+        chunk: Option<usize>,
+        pause: Duration,
+    ) -> Result<(), StepError> {
+        self.conn()
+            .await?
+            .write(bytes, chunk, pause)
+            .await
+            .map_err(StepError::Harness)
+    }
+
+    async fn step(&mut self, step: &Step) -> Result<(), StepError> {
+        match step {
+            Step::Send(line) => {
+                let line = format!("{}\r\n", self.expand(line)?);
+                self.write(line.as_bytes(), None, Duration::ZERO).await
+            }
+            Step::Pipeline(lines) => {
+                let mut bytes = String::new();
+                for line in lines {
+                    bytes.push_str(&self.expand(line)?);
+                    bytes.push_str("\r\n");
+                }
+                self.write(bytes.as_bytes(), None, Duration::ZERO).await
+            }
+            Step::Write(w) => {
+                let data = w
+                    .data
+                    .expand(&self.vars)
+                    .map_err(|e| StepError::Harness(e.to_string()))?
+                    .repeat(w.repeat);
+                self.write(&data, w.chunk, Duration::from_millis(w.pause_ms))
+                    .await
+            }
+            Step::Bdat(b) => {
+                let data = b
+                    .data
+                    .expand(&self.vars)
+                    .map_err(|e| StepError::Harness(e.to_string()))?;
+                let last = if b.last { " LAST" } else { "" };
+                let mut bytes = format!("BDAT {}{last}\r\n", data.len()).into_bytes();
+                bytes.extend_from_slice(&data);
+                self.write(&bytes, None, Duration::ZERO).await
+            }
+            Step::Expect(expect) => self.expect(expect).await,
+            Step::ExpectClose => self.expect_close().await,
+            Step::ExpectSilence(ms) => self.expect_silence(Duration::from_millis(*ms)).await,
+            Step::Ehlo => {
+                let line = format!(
+                    "EHLO {}\r\n",
+                    self.vars.get("client").unwrap_or("localhost")
+                );
+                self.write(line.as_bytes(), None, Duration::ZERO).await?;
+                self.expect_code(250).await.map(drop)
+            }
+            Step::Starttls => self.upgrade("STARTTLS").await,
+            Step::EncryptStart => self.upgrade("ENCRYPT START").await,
+            Step::TlsHandshake => self.handshake().await,
+            Step::Connection(n) => {
+                self.current = *n;
+                Ok(())
+            }
+            Step::Disconnect => {
+                if let Some(conn) = self.conns.remove(&self.current) {
+                    conn.close().await;
+                }
+                Ok(())
+            }
+            Step::Sleep(ms) => {
+                tokio::time::sleep(Duration::from_millis(*ms)).await;
+                Ok(())
+            }
+            Step::Mailbox(check) => match self.observer {
+                Some(observer) => {
+                    let unique = self.options.vars.unique_recipients();
+                    mailbox::check(
+                        observer,
+                        check,
+                        &self.vars,
+                        unique,
+                        self.options.mailbox_wait,
+                    )
+                    .await
+                }
+                None => {
+                    self.skipped = Some(
+                        "delivery check needs a mailbox observer (--maildir or --mailbox-cmd)"
+                            .into(),
+                    );
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    async fn read_reply(&mut self, timeout: Duration) -> Result<Reply, StepError> {
+        let ms = timeout.as_millis();
+        match self.conn().await?.read_reply(timeout).await {
+            Ok(reply) => Ok(reply),
+            Err(ReadFailure::Timeout { partial }) => Err(StepError::failed(
+                "a reply",
+                with_partial(format!("no reply within {ms} ms"), &partial),
+            )),
+            Err(ReadFailure::Closed { partial }) => Err(StepError::failed(
+                "a reply",
+                with_partial("the target closed the connection".into(), &partial),
+            )),
+            Err(ReadFailure::Malformed(e)) => Err(StepError::failed(
+                "a well-formed reply",
+                format!("malformed reply: {e}"),
+            )),
+            Err(ReadFailure::Io(e)) => Err(StepError::Harness(e)),
+        }
+    }
+
+    async fn expect(&mut self, expect: &ExpectReply) -> Result<(), StepError> {
+        let timeout = expect
+            .timeout_ms
+            .map_or(self.options.step_timeout, Duration::from_millis);
+        let reply = self.read_reply(timeout).await.map_err(|e| match e {
+            StepError::Failed { actual, .. } => StepError::failed(expect.to_string(), actual),
+            other => other,
+        })?;
+        if let Some(why) = expect.mismatch(&reply) {
+            return Err(StepError::failed(
+                expect.to_string(),
+                format!("{} ({why})", show_reply(&reply)),
+            ));
+        }
+        let text = reply.lines.join("\n");
+        for (name, pattern) in &expect.capture {
+            let Some(caps) = pattern.regex.captures(&text) else {
+                return Err(StepError::failed(
+                    format!(
+                        "reply text matching /{}/ (capture `{name}`)",
+                        pattern.as_str()
+                    ),
+                    show_reply(&reply),
+                ));
+            };
+            let value = caps
+                .get(1)
+                .or_else(|| caps.get(0))
+                .map_or("", |m| m.as_str());
+            self.vars.set(name, value);
+        }
+        Ok(())
+    }
+
+    async fn expect_code(&mut self, code: u16) -> Result<Reply, StepError> {
+        let expected = code.to_string();
+        let reply = self
+            .read_reply(self.options.step_timeout)
+            .await
+            .map_err(|e| match e {
+                StepError::Failed { actual, .. } => StepError::failed(expected.clone(), actual),
+                other => other,
+            })?;
+        let set = CodeSet::parse(&expected).map_err(StepError::Harness)?;
+        if !set.matches(reply.code.get()) {
+            return Err(StepError::failed(expected, show_reply(&reply)));
+        }
+        Ok(reply)
+    }
+
+    async fn expect_close(&mut self) -> Result<(), StepError> {
+        let timeout = self.options.step_timeout;
+        let outcome = self
+            .conn()
+            .await?
+            .wait_close(timeout)
+            .await
+            .map_err(StepError::Harness)?;
+        match outcome {
+            Ok(early) if early.is_empty() => {
+                self.conns.remove(&self.current);
+                Ok(())
+            }
+            Ok(early) => {
+                self.conns.remove(&self.current);
+                Err(StepError::failed(
+                    "the target to close the connection without sending more",
+                    format!(
+                        "received {:?} before the close",
+                        String::from_utf8_lossy(&early)
+                    ),
+                ))
+            }
+            Err(partial) => Err(StepError::failed(
+                "the target to close the connection",
+                with_partial(
+                    format!("still open after {} ms", timeout.as_millis()),
+                    &partial,
+                ),
+            )),
+        }
+    }
+
+    async fn expect_silence(&mut self, duration: Duration) -> Result<(), StepError> {
+        let expected = format!("no bytes for {} ms", duration.as_millis());
+        match self
+            .conn()
+            .await?
+            .silence(duration)
+            .await
+            .map_err(StepError::Harness)?
+        {
+            None => Ok(()),
+            Some(bytes) if bytes.is_empty() => Err(StepError::failed(
+                expected,
+                "the target closed the connection",
+            )),
+            Some(bytes) => Err(StepError::failed(
+                expected,
+                format!("received {:?}", String::from_utf8_lossy(&bytes)),
+            )),
+        }
+    }
+
+    async fn upgrade(&mut self, command: &str) -> Result<(), StepError> {
+        let line = format!("{command}\r\n");
+        self.write(line.as_bytes(), None, Duration::ZERO).await?;
+        self.expect_code(220).await?;
+        self.handshake().await
+    }
+
+    async fn handshake(&mut self) -> Result<(), StepError> {
+        let target = self.target;
+        self.conn()
+            .await?
+            .start_tls(target)
+            .await
+            .map_err(|e| StepError::Harness(e.to_string()))
+    }
+}
+
+/// A reply as one line: `250-first | 250 last`.
+pub(crate) fn show_reply(reply: &Reply) -> String {
+    reply.to_string().trim_end().replace("\r\n", " | ")
+}
+
+fn with_partial(message: String, partial: &[u8]) -> String {
+    if partial.is_empty() {
+        message
+    } else {
+        format!(
+            "{message}; incomplete bytes {:?}",
+            String::from_utf8_lossy(partial)
+        )
+    }
+}

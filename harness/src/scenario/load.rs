@@ -1,0 +1,463 @@
+//! Reading scenario files: YAML into cases, with errors that name the file, line, column and
+//! field, and the checks serde cannot do (unique ids, ID formats, known variables).
+//!
+//! A scenario file is a YAML list of cases. Files are grouped by spec section
+//! (`scenarios/smtp/data.yaml`); a directory is read recursively, in path order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::expect::{Keyword, OneOrMany};
+use super::model::{Case, Level, LocatedStep, Protocol, Step};
+use super::transcript;
+use super::vars::is_builtin;
+
+/// Why scenarios could not be loaded.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The YAML is malformed or does not fit the model.
+    Syntax {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        /// The field (or step kind) the error is about, when known.
+        field: Option<String>,
+        message: String,
+        /// The lines around the error, as serde-saphyr shows them.
+        snippet: String,
+    },
+    /// Two cases share an id.
+    Duplicate {
+        id: String,
+        first: (PathBuf, u64),
+        second: (PathBuf, u64),
+    },
+    /// No scenario files where some were expected.
+    Empty { path: PathBuf },
+}
+
+impl ScenarioError {
+    fn invalid(case_path: &Path, line: u64, column: u64, field: &str, message: String) -> Self {
+        Self::Syntax {
+            path: case_path.to_path_buf(),
+            line,
+            column,
+            field: Some(field.to_string()),
+            message,
+            snippet: String::new(),
+        }
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { path, error } => write!(f, "{}: {error}", path.display()),
+            Self::Syntax {
+                path,
+                line,
+                column,
+                field,
+                message,
+                snippet,
+            } => {
+                write!(f, "{}:{line}:{column}: ", path.display())?;
+                if let Some(field) = field {
+                    write!(f, "field `{field}`: ")?;
+                }
+                f.write_str(message)?;
+                if !snippet.is_empty() {
+                    write!(f, "\n{snippet}")?;
+                }
+                Ok(())
+            }
+            Self::Duplicate { id, first, second } => write!(
+                f,
+                "{}:{}: duplicate case id `{id}` (first defined at {}:{})",
+                second.0.display(),
+                second.1,
+                first.0.display(),
+                first.1
+            ),
+            Self::Empty { path } => {
+                write!(f, "{}: no scenario files (*.yaml) found", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    id: String,
+    title: String,
+    spec: Vec<String>,
+    level: Level,
+    #[serde(default)]
+    protocol: Protocol,
+    #[serde(default)]
+    requires: OneOrMany<Keyword>,
+    description: Option<String>,
+    deadline_ms: Option<u64>,
+    steps: Option<Vec<Spanned<Step>>>,
+    transcript: Option<Spanned<String>>,
+    fallback: Option<Vec<Spanned<Step>>>,
+}
+
+static CASE_ID: LazyLock<Regex> = LazyLock::new(|| {
+    // A literal pattern: compiling it cannot fail.
+    Regex::new(r"^[a-z0-9][a-z0-9._-]*$").expect("valid regex")
+});
+
+static SPEC_ID: LazyLock<Regex> = LazyLock::new(|| {
+    // A literal pattern: compiling it cannot fail.
+    Regex::new(r"^[A-Z]+-[A-Z0-9]+-\d+$").expect("valid regex")
+});
+
+/// Whether `id` has the form of a SPEC.md requirement ID (`SMTP-DATA-3`).
+pub fn is_spec_id(id: &str) -> bool {
+    SPEC_ID.is_match(id)
+}
+
+/// Loads the cases of one file.
+pub fn load_file(path: &Path) -> Result<Vec<Case>, ScenarioError> {
+    let source = std::fs::read_to_string(path).map_err(|error| ScenarioError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    load_str(&source, path)
+}
+
+/// Loads the cases in `source`, reporting errors against `path`.
+pub fn load_str(source: &str, path: &Path) -> Result<Vec<Case>, ScenarioError> {
+    let raw: Vec<Spanned<RawCase>> =
+        serde_saphyr::from_str(source).map_err(|e| syntax_error(&e, source, path))?;
+    let cases = raw
+        .into_iter()
+        .map(|c| build_case(c, path))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_unique(&cases)?;
+    Ok(cases)
+}
+
+/// Loads every `*.yaml`/`*.yml` file under each of `paths` (files or directories), in path
+/// order, and checks that case ids are unique across all of them.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Case>, ScenarioError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let before = files.len();
+            collect_yaml(path, &mut files)?;
+            if files.len() == before {
+                return Err(ScenarioError::Empty { path: path.clone() });
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut cases = Vec::new();
+    for file in files {
+        cases.extend(load_file(&file)?);
+    }
+    check_unique(&cases)?;
+    Ok(cases)
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ScenarioError> {
+    let io = |error| ScenarioError::Io {
+        path: dir.to_path_buf(),
+        error,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect_yaml(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn check_unique(cases: &[Case]) -> Result<(), ScenarioError> {
+    let mut seen: BTreeMap<&str, &Case> = BTreeMap::new();
+    for case in cases {
+        if let Some(first) = seen.insert(&case.id, case) {
+            return Err(ScenarioError::Duplicate {
+                id: case.id.clone(),
+                first: (first.file.clone(), first.line),
+                second: (case.file.clone(), case.line),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn syntax_error(error: &serde_saphyr::Error, source: &str, path: &Path) -> ScenarioError {
+    let (line, column) = error.location().map_or((0, 0), |l| (l.line(), l.column()));
+    let rendered = error.to_string();
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or_default();
+    // serde-saphyr renders "error: line L column C: MESSAGE" and then a snippet.
+    let message = first
+        .strip_prefix("error: ")
+        .unwrap_or(first)
+        .split_once(": ")
+        .filter(|(head, _)| head.starts_with("line "))
+        .map_or(first, |(_, m)| m)
+        .to_string();
+    let snippet = lines
+        .map(|l| l.replace("<input>", &path.display().to_string()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    ScenarioError::Syntax {
+        path: path.to_path_buf(),
+        line,
+        column,
+        field: field_name(&message, source, line, column),
+        message,
+        snippet,
+    }
+}
+
+/// The field an error is about: named in the message (unknown or missing field, unknown step
+/// kind), else the mapping key written before the error's column on its line.
+fn field_name(message: &str, source: &str, line: u64, column: u64) -> Option<String> {
+    for prefix in ["unknown field `", "missing field `", "unknown variant `"] {
+        if let Some(rest) = message.split(prefix).nth(1) {
+            return rest.split('`').next().map(str::to_string);
+        }
+    }
+    let text = source.lines().nth(line.checked_sub(1)? as usize)?;
+    let before: String = text
+        .chars()
+        .take(column.saturating_sub(1) as usize)
+        .collect();
+    static KEY: LazyLock<Regex> = LazyLock::new(|| {
+        // A literal pattern: compiling it cannot fail.
+        Regex::new(r"([A-Za-z_][A-Za-z0-9_]*)\s*:").expect("valid regex")
+    });
+    KEY.captures_iter(&before).last().map(|c| c[1].to_string())
+}
+
+fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<Case, ScenarioError> {
+    let (line, column) = (raw.referenced.line(), raw.referenced.column());
+    let raw = raw.value;
+    let invalid =
+        |field: &str, message: String| ScenarioError::invalid(path, line, column, field, message);
+    if !CASE_ID.is_match(&raw.id) {
+        return Err(invalid(
+            "id",
+            format!("case id {:?} must match [a-z0-9][a-z0-9._-]*", raw.id),
+        ));
+    }
+    if raw.title.trim().is_empty() {
+        return Err(invalid(
+            "title",
+            format!("case `{}` has an empty title", raw.id),
+        ));
+    }
+    if raw.spec.is_empty() {
+        return Err(invalid(
+            "spec",
+            format!("case `{}` cites no SPEC.md requirement", raw.id),
+        ));
+    }
+    if let Some(bad) = raw.spec.iter().find(|s| !is_spec_id(s)) {
+        return Err(invalid(
+            "spec",
+            format!("{bad:?} is not a requirement ID like SMTP-DATA-3"),
+        ));
+    }
+    let steps = match (raw.steps, raw.transcript) {
+        (Some(steps), None) => located(steps),
+        (None, Some(t)) => transcript::parse(&t.value, t.referenced.line(), t.referenced.column())
+            .map_err(|e| ScenarioError::invalid(path, e.line, e.column, "transcript", e.message))?,
+        _ => {
+            return Err(invalid(
+                "steps",
+                format!(
+                    "case `{}` needs exactly one of `steps` and `transcript`",
+                    raw.id
+                ),
+            ));
+        }
+    };
+    if steps.is_empty() {
+        return Err(invalid("steps", format!("case `{}` has no steps", raw.id)));
+    }
+    let fallback = raw.fallback.map(located);
+    if fallback.is_some() && raw.requires.0.is_empty() {
+        return Err(invalid(
+            "fallback",
+            format!("case `{}` has a fallback but requires nothing", raw.id),
+        ));
+    }
+    check_steps(&steps, path, "steps")?;
+    if let Some(fallback) = &fallback {
+        check_steps(fallback, path, "fallback")?;
+    }
+    Ok(Case {
+        id: raw.id,
+        title: raw.title,
+        spec: raw.spec,
+        level: raw.level,
+        protocol: raw.protocol,
+        requires: raw.requires.0,
+        description: raw.description,
+        deadline: raw.deadline_ms.map(Duration::from_millis),
+        steps,
+        fallback,
+        file: path.to_path_buf(),
+        line,
+    })
+}
+
+fn located(steps: Vec<Spanned<Step>>) -> Vec<LocatedStep> {
+    steps
+        .into_iter()
+        .map(|s| LocatedStep {
+            line: s.referenced.line(),
+            column: s.referenced.column(),
+            step: s.value,
+        })
+        .collect()
+}
+
+/// Variables must be builtins or captured by an earlier step; connection numbers are 1..=9.
+fn check_steps(steps: &[LocatedStep], path: &Path, list: &str) -> Result<(), ScenarioError> {
+    let mut captured: BTreeSet<&str> = BTreeSet::new();
+    for (i, located) in steps.iter().enumerate() {
+        let field = format!("{list}[{i}]");
+        let invalid = |message: String| {
+            ScenarioError::invalid(path, located.line, located.column, &field, message)
+        };
+        for template in located.step.templates() {
+            if let Some(name) = template
+                .variables()
+                .find(|v| !is_builtin(v) && !captured.contains(v))
+            {
+                return Err(invalid(format!(
+                    "unknown variable `{{{{{name}}}}}` (builtins: {}; or capture it in an earlier expect)",
+                    super::vars::BUILTINS.join(", ")
+                )));
+            }
+        }
+        if let Step::Connection(n) = located.step
+            && !(1..=9).contains(&n)
+        {
+            return Err(invalid(format!("connection {n}: use 1 to 9")));
+        }
+        captured.extend(located.step.captures());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+- id: smtp-noop
+  title: NOOP gets 250
+  spec: [SMTP-NOOP-1]
+  level: must
+  steps:
+    - expect: 220
+    - ehlo
+    - send: NOOP
+    - expect: {code: 250, capture: {word: '(\w+)'}}
+    - send: "NOOP {{word}} {{marker}}"
+    - expect: 2xx
+- id: smtp-terse
+  title: terse
+  spec: [SMTP-QUIT-1]
+  level: should
+  transcript: |
+    S: 220
+    C: QUIT
+    S: 221
+    S: <close>
+"#;
+
+    #[test]
+    fn loads_cases() {
+        let cases = load_str(GOOD, Path::new("x.yaml")).unwrap();
+        assert_eq!(cases.len(), 2);
+        assert_eq!(cases[0].steps.len(), 6);
+        assert_eq!(cases[0].line, 2);
+        assert_eq!(cases[0].steps[2].line, 9);
+        assert_eq!(cases[1].steps.len(), 4);
+        assert_eq!(cases[1].steps[1].line, 19);
+    }
+
+    fn err(source: &str) -> String {
+        load_str(source, Path::new("s/bad.yaml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn errors_name_file_line_column_and_field() {
+        let e = err(
+            "- id: a\n  title: t\n  spec: [SMTP-X-1]\n  level: must\n  steps:\n    - expect: {code: 250, txt: x}\n",
+        );
+        assert!(
+            e.starts_with("s/bad.yaml:6:27: field `txt`: unknown field `txt`"),
+            "{e}"
+        );
+        let e = err(
+            "- id: a\n  title: t\n  spec: [SMTP-X-1]\n  level: must\n  steps:\n    - expect:\n        code: 2y0\n",
+        );
+        assert!(e.starts_with("s/bad.yaml:7:15: field `code`:"), "{e}");
+        let e = err(
+            "- id: a\n  title: t\n  spec: [SMTP-X-1]\n  level: must\n  steps:\n    - send: \"{{nope}}\"\n",
+        );
+        assert!(
+            e.starts_with("s/bad.yaml:6:7: field `steps[0]`: unknown variable `{{nope}}`"),
+            "{e}"
+        );
+        let e = err("- id: a\n  title: t\n  spec: [smtp-x-1]\n  level: must\n  steps: [ehlo]\n");
+        assert!(e.contains("field `spec`"), "{e}");
+        let e = err(
+            "- id: a\n  title: t\n  spec: [SMTP-X-1]\n  level: must\n  transcript: |\n    S: 220\n    Q: x\n",
+        );
+        assert!(e.starts_with("s/bad.yaml:7:5: field `transcript`:"), "{e}");
+    }
+
+    #[test]
+    fn duplicates_are_errors() {
+        let one = "- id: a\n  title: t\n  spec: [SMTP-X-1]\n  level: must\n  steps: [ehlo]\n";
+        let e = err(&format!("{one}{one}"));
+        assert!(e.contains("duplicate case id `a`"), "{e}");
+    }
+}

@@ -1,0 +1,19 @@
+//! Scenarios: the YAML model, the terse transcript form, variables and loading.
+
+pub mod expect;
+pub mod filter;
+pub mod load;
+pub mod model;
+pub mod transcript;
+pub mod vars;
+
+pub use expect::{
+    CodePattern, CodeSet, EnhancedPattern, ExpectReply, Keyword, Pattern, ReplyMatch,
+};
+pub use filter::Filter;
+pub use load::{ScenarioError, is_spec_id, load_file, load_paths, load_str};
+pub use model::{
+    BdatStep, Case, Level, LocatedStep, MailboxCheck, MessageCheck, Payload, Protocol, Step,
+    WriteStep,
+};
+pub use vars::{Template, VarConfig, Vars};

@@ -1,0 +1,484 @@
+//! The typed scenario model: a case, its level and protocol, and the steps it runs.
+//!
+//! The YAML form is documented with examples in `scenarios/README.md`; every type here rejects
+//! unknown fields, and values are checked as they are read so that errors carry a line and
+//! column.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine;
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+
+use super::expect::{ExpectReply, Keyword};
+use super::vars::{Template, UnknownVariable, Vars};
+
+/// How bad it is when the target does otherwise (RFC 2119, as SPEC.md uses it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Must,
+    Should,
+    May,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Must => "MUST",
+            Self::Should => "SHOULD",
+            Self::May => "MAY",
+        })
+    }
+}
+
+/// The protocol a case speaks. VMTP is spoken on an SMTP connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    Smtp,
+    Vmtp,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Smtp => "smtp",
+            Self::Vmtp => "vmtp",
+        })
+    }
+}
+
+/// One loaded case.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub id: String,
+    pub title: String,
+    /// SPEC.md requirement IDs the case checks.
+    pub spec: Vec<String>,
+    pub level: Level,
+    pub protocol: Protocol,
+    /// EHLO keywords the target must advertise for `steps` to apply.
+    pub requires: Vec<Keyword>,
+    pub description: Option<String>,
+    /// Overrides the run's per-case deadline.
+    pub deadline: Option<Duration>,
+    pub steps: Vec<LocatedStep>,
+    /// What a target without the required extensions must do instead.
+    pub fallback: Option<Vec<LocatedStep>>,
+    pub file: PathBuf,
+    pub line: u64,
+}
+
+impl Case {
+    /// SPEC.md sections the case cites (`SMTP-DATA` for `SMTP-DATA-3`), in citation order.
+    pub fn sections(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for id in &self.spec {
+            let section = crate::spec::section_of(id).to_string();
+            if !out.contains(&section) {
+                out.push(section);
+            }
+        }
+        out
+    }
+
+    /// Whether any step (main or fallback) checks the mailbox.
+    pub fn checks_mailbox(&self) -> bool {
+        self.steps
+            .iter()
+            .chain(self.fallback.iter().flatten())
+            .any(|s| matches!(s.step, Step::Mailbox(_)))
+    }
+}
+
+/// A step and where it was written.
+#[derive(Clone, Debug)]
+pub struct LocatedStep {
+    pub step: Step,
+    pub line: u64,
+    pub column: u64,
+}
+
+/// One thing the harness does or checks.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// Send one line; CRLF is appended.
+    Send(Template),
+    /// Send several lines (each gets CRLF) in a single write.
+    Pipeline(Vec<Template>),
+    /// Write exact bytes, optionally in chunks.
+    Write(WriteStep),
+    /// `BDAT <size> [LAST]` and the chunk, in one write; the size is computed.
+    Bdat(BdatStep),
+    /// Read one reply and check it.
+    Expect(ExpectReply),
+    /// The server closes the connection, sending nothing more first.
+    ExpectClose,
+    /// Nothing arrives for this many milliseconds.
+    ExpectSilence(u64),
+    /// `EHLO {{client}}`, expecting 250.
+    Ehlo,
+    /// `STARTTLS`, expecting 220, then the TLS handshake.
+    Starttls,
+    /// `ENCRYPT START` (VMTP), expecting 220, then the TLS handshake.
+    EncryptStart,
+    /// The TLS handshake alone (after the case sent the command and read the 220 itself).
+    TlsHandshake,
+    /// Switch to numbered connection N (1..=9), opening it on first use.
+    Connection(u8),
+    /// Close the current connection from the client side.
+    Disconnect,
+    /// Wait this many milliseconds.
+    Sleep(u64),
+    /// Check what the target delivered.
+    Mailbox(MailboxCheck),
+}
+
+impl Step {
+    /// The templates the step expands (for checking variables at load time).
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            Step::Send(t) => vec![t],
+            Step::Pipeline(lines) => lines.iter().collect(),
+            Step::Write(WriteStep { data, .. }) | Step::Bdat(BdatStep { data, .. }) => match data {
+                Payload::Text(t) => vec![t],
+                Payload::Bytes(_) => vec![],
+            },
+            Step::Mailbox(m) => m.templates(),
+            _ => vec![],
+        }
+    }
+
+    /// Variables the step sets for later steps.
+    pub fn captures(&self) -> Vec<&str> {
+        match self {
+            Step::Expect(e) => e.capture.keys().map(String::as_str).collect(),
+            _ => vec![],
+        }
+    }
+
+    /// A one-line description for reports, with variables expanded where possible.
+    pub fn describe(&self, vars: &Vars) -> String {
+        let expand = |t: &Template| t.expand(vars).unwrap_or_else(|_| t.to_string());
+        match self {
+            Step::Send(t) => format!("send {:?}", expand(t)),
+            Step::Pipeline(lines) => {
+                let lines: Vec<String> = lines.iter().map(expand).collect();
+                format!("pipeline {lines:?}")
+            }
+            Step::Write(w) => {
+                let len = w.data.expand(vars).map_or(0, |d| d.len()) * w.repeat;
+                match w.chunk {
+                    Some(n) => format!("write {len} bytes in chunks of {n}"),
+                    None => format!("write {len} bytes"),
+                }
+            }
+            Step::Bdat(b) => {
+                let len = b.data.expand(vars).map_or(0, |d| d.len());
+                format!("BDAT {len}{}", if b.last { " LAST" } else { "" })
+            }
+            Step::Expect(e) => format!("expect {e}"),
+            Step::ExpectClose => "expect the connection to close".into(),
+            Step::ExpectSilence(ms) => format!("expect silence for {ms} ms"),
+            Step::Ehlo => format!("EHLO {}", vars.get("client").unwrap_or("")),
+            Step::Starttls => "STARTTLS and TLS handshake".into(),
+            Step::EncryptStart => "ENCRYPT START and TLS handshake".into(),
+            Step::TlsHandshake => "TLS handshake".into(),
+            Step::Connection(n) => format!("switch to connection {n}"),
+            Step::Disconnect => "disconnect".into(),
+            Step::Sleep(ms) => format!("sleep {ms} ms"),
+            Step::Mailbox(_) => "check the mailbox".into(),
+        }
+    }
+}
+
+/// Bytes given as text (with variables), hex or base64.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Payload {
+    Text(Template),
+    Bytes(Vec<u8>),
+}
+
+impl Payload {
+    pub fn expand(&self, vars: &Vars) -> Result<Vec<u8>, UnknownVariable> {
+        match self {
+            Payload::Text(t) => t.expand(vars).map(String::into_bytes),
+            Payload::Bytes(b) => Ok(b.clone()),
+        }
+    }
+
+    fn from_parts(parts: PayloadParts, what: &str) -> Result<Option<Self>, String> {
+        let lines = parts.lines.map(|lines| {
+            let text: String = lines
+                .iter()
+                .map(|l| format!("{}\r\n", l.as_str()))
+                .collect();
+            Template::parse(&text)
+        });
+        match (parts.text, lines, parts.hex, parts.base64) {
+            (None, None, None, None) => Ok(None),
+            (Some(t), None, None, None) => Ok(Some(Payload::Text(t))),
+            (None, Some(t), None, None) => t.map(|t| Some(Payload::Text(t))),
+            (None, None, Some(h), None) => decode_hex(&h).map(|b| Some(Payload::Bytes(b))),
+            (None, None, None, Some(b)) => base64::engine::general_purpose::STANDARD
+                .decode(b.split_whitespace().collect::<String>())
+                .map(|b| Some(Payload::Bytes(b)))
+                .map_err(|e| format!("bad base64 in {what}: {e}")),
+            _ => Err(format!(
+                "{what}: give only one of text, lines, hex and base64"
+            )),
+        }
+    }
+}
+
+/// The ways to give bytes; at most one may be present.
+struct PayloadParts {
+    text: Option<Template>,
+    /// Each line gets CRLF.
+    lines: Option<Vec<Template>>,
+    hex: Option<String>,
+    base64: Option<String>,
+}
+
+/// Hex digits, with optional whitespace between bytes (`0d 0a 2e 0d 0a`).
+pub fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if !digits.len().is_multiple_of(2) {
+        return Err(format!("odd number of hex digits in {text:?}"));
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|s| u8::from_str_radix(s, 16).ok())
+                .ok_or_else(|| format!("bad hex digits {:?}", String::from_utf8_lossy(pair)))
+        })
+        .collect()
+}
+
+/// `write:` raw bytes: exactly one of `text`, `lines` (each gets CRLF), `hex`, `base64`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WriteStep {
+    pub data: Payload,
+    /// The payload is sent this many times (for long lines and large messages).
+    pub repeat: usize,
+    /// Write at most this many bytes at a time (1: byte by byte).
+    pub chunk: Option<usize>,
+    /// Pause between chunks.
+    pub pause_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWrite {
+    text: Option<Template>,
+    lines: Option<Vec<Template>>,
+    hex: Option<String>,
+    base64: Option<String>,
+    repeat: Option<usize>,
+    chunk: Option<usize>,
+    pause_ms: Option<u64>,
+}
+
+impl<'de> Deserialize<'de> for WriteStep {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = RawWrite::deserialize(deserializer)?;
+        let parts = PayloadParts {
+            text: raw.text,
+            lines: raw.lines,
+            hex: raw.hex,
+            base64: raw.base64,
+        };
+        let data = Payload::from_parts(parts, "write")
+            .map_err(de::Error::custom)?
+            .ok_or_else(|| de::Error::custom("write: give one of text, lines, hex or base64"))?;
+        if raw.chunk == Some(0) {
+            return Err(de::Error::custom("write: chunk must be at least 1"));
+        }
+        Ok(WriteStep {
+            data,
+            repeat: raw.repeat.unwrap_or(1),
+            chunk: raw.chunk,
+            pause_ms: raw.pause_ms.unwrap_or(0),
+        })
+    }
+}
+
+/// `bdat:` a chunk (`text`, `lines`, `hex` or `base64`) and whether it is the `last`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BdatStep {
+    pub data: Payload,
+    pub last: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBdat {
+    text: Option<Template>,
+    lines: Option<Vec<Template>>,
+    hex: Option<String>,
+    base64: Option<String>,
+    #[serde(default)]
+    last: bool,
+}
+
+impl<'de> Deserialize<'de> for BdatStep {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = RawBdat::deserialize(deserializer)?;
+        let parts = PayloadParts {
+            text: raw.text,
+            lines: raw.lines,
+            hex: raw.hex,
+            base64: raw.base64,
+        };
+        let data = Payload::from_parts(parts, "bdat")
+            .map_err(de::Error::custom)?
+            .unwrap_or(Payload::Bytes(Vec::new()));
+        Ok(BdatStep {
+            data,
+            last: raw.last,
+        })
+    }
+}
+
+/// `mailbox:` what the target delivered for this case.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxCheck {
+    /// Select the messages with this recipient (default: any of the case's `{{rcptN}}`, or
+    /// any message containing `{{marker}}`).
+    pub rcpt: Option<Template>,
+    /// Select the messages whose content contains this text.
+    pub marker: Option<Template>,
+    /// How many messages must be selected (default: the number of `messages`, at least 1).
+    pub count: Option<usize>,
+    /// Checks of the selected messages, in delivery order.
+    #[serde(default)]
+    pub messages: Vec<MessageCheck>,
+    /// How long to wait for the messages to show up (default: the run's mailbox wait).
+    pub wait_ms: Option<u64>,
+}
+
+impl MailboxCheck {
+    pub fn expected_count(&self) -> usize {
+        self.count.unwrap_or(self.messages.len().max(1))
+    }
+
+    fn templates(&self) -> Vec<&Template> {
+        let mut out: Vec<&Template> = self.rcpt.iter().chain(&self.marker).collect();
+        for m in &self.messages {
+            out.extend(m.templates());
+        }
+        out
+    }
+}
+
+/// What one delivered message must look like. Content is compared after the trace fields
+/// the receiving server put on top (Return-Path, Received, Delivered-To, X-Original-To).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageCheck {
+    /// The reverse-path without brackets; `""` for `<>`.
+    pub from: Option<Template>,
+    /// The recipients, in any order and letter case of the domain.
+    pub to: Option<Vec<Template>>,
+    /// The exact content.
+    pub data: Option<Payload>,
+    pub contains: Vec<Template>,
+    /// Byte strings the content must contain (for 8-bit and control octets).
+    pub contains_hex: Vec<Vec<u8>>,
+    pub not_contains: Vec<Template>,
+    /// VMTP metadata that must be stored with the message (others may be there too).
+    pub metadata: BTreeMap<String, Template>,
+    /// Metadata keys that must not be stored.
+    pub no_metadata: Vec<String>,
+    /// The message id (e.g. `{{msgid}}` captured from the 250).
+    pub id: Option<Template>,
+    pub status: Option<String>,
+}
+
+impl MessageCheck {
+    fn templates(&self) -> Vec<&Template> {
+        let mut out: Vec<&Template> = self.from.iter().chain(self.to.iter().flatten()).collect();
+        if let Some(Payload::Text(t)) = &self.data {
+            out.push(t);
+        }
+        out.extend(&self.contains);
+        out.extend(&self.not_contains);
+        out.extend(self.metadata.values());
+        out.extend(&self.id);
+        out
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMessageCheck {
+    from: Option<Template>,
+    to: Option<Vec<Template>>,
+    data: Option<Template>,
+    data_lines: Option<Vec<Template>>,
+    data_hex: Option<String>,
+    data_base64: Option<String>,
+    #[serde(default)]
+    contains: Vec<Template>,
+    #[serde(default)]
+    contains_hex: Vec<String>,
+    #[serde(default)]
+    not_contains: Vec<Template>,
+    #[serde(default)]
+    metadata: BTreeMap<String, Template>,
+    #[serde(default)]
+    no_metadata: Vec<String>,
+    id: Option<Template>,
+    status: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for MessageCheck {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = RawMessageCheck::deserialize(deserializer)?;
+        let parts = PayloadParts {
+            text: raw.data,
+            lines: raw.data_lines,
+            hex: raw.data_hex,
+            base64: raw.data_base64,
+        };
+        let data = Payload::from_parts(parts, "message data").map_err(de::Error::custom)?;
+        let contains_hex = raw
+            .contains_hex
+            .iter()
+            .map(|h| decode_hex(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(de::Error::custom)?;
+        Ok(MessageCheck {
+            contains_hex,
+            from: raw.from,
+            to: raw.to,
+            data,
+            contains: raw.contains,
+            not_contains: raw.not_contains,
+            metadata: raw.metadata,
+            no_metadata: raw.no_metadata,
+            id: raw.id,
+            status: raw.status.map(|s| s.to_ascii_uppercase()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex() {
+        assert_eq!(decode_hex("0d 0a2e").unwrap(), b"\r\n.");
+        assert!(decode_hex("0d0").is_err());
+        assert!(decode_hex("zz").is_err());
+    }
+}

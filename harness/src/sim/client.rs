@@ -1,0 +1,364 @@
+//! A simulated client host: the reference client's retry [`Queue`] (time from the simulation)
+//! delivering its workload to the server over turmoil, one session per round of due
+//! messages (so PIPELINING and BATCH apply), then a STATUS check of each delivered READACK
+//! message. Everything it learns goes into its [`ClientLog`] for the checks.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use mtp_proto::smtp::client::{ClientOptions, ClientSession, Event, Message, Outcome};
+use mtp_proto::smtp::command::Command;
+use mtp_server::client::queue::{Disposition, Queue, RetryPolicy};
+use mtp_server::client::status::{StatusAnswer, interpret};
+use mtp_server::client::{Timeouts, TlsSetup, drive};
+use tokio::time::{Instant, timeout};
+
+use super::net::{Probe, SMTP_PORT, Tap};
+use super::scenario::{ClientSpec, SERVER};
+use super::trace::{SharedTrace, sim_now};
+use super::units::millis;
+use super::workload::for_attempt;
+
+/// STATUS lookups that fail transiently are tried this many times.
+const STATUS_TRIES: u32 = 12;
+
+/// What became of one attempt of one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// The session has not reported yet (or the client died during it).
+    InFlight,
+    /// A 250 after the data; the id it named.
+    Acked { id: Option<String> },
+    /// A reply refused the message somewhere in its transaction.
+    Refused { reply: String, transient: bool },
+    /// No reply settled it: connection lost, timed out, or never sent.
+    NoReply { reason: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    /// The message's position in the client's plan.
+    pub index: usize,
+    /// 1 for the first attempt of that message.
+    pub attempt: u32,
+    pub session: u32,
+    pub result: AttemptResult,
+    /// The server took READACK for it.
+    pub read_ack: bool,
+    /// METADATA keys that did not reach the server.
+    pub dropped_metadata: Vec<String>,
+    /// The session's simulated start, and its end once it reported.
+    pub started: Duration,
+    pub ended: Option<Duration>,
+}
+
+/// A session's use of BATCH and the ids it was given.
+#[derive(Clone, Debug)]
+pub struct SessionRecord {
+    pub number: u32,
+    pub batch: bool,
+    pub acked_ids: Vec<String>,
+}
+
+/// How a message ended for the client.
+#[derive(Clone, Debug)]
+pub enum Final {
+    Delivered {
+        id: Option<String>,
+        read_ack: bool,
+        dropped_metadata: Vec<String>,
+    },
+    Failed(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct StatusCheck {
+    pub index: usize,
+    pub id: String,
+    pub asked_at: Duration,
+    pub answer: StatusAnswer,
+}
+
+/// Everything one client host did, read by the harness and the checks.
+#[derive(Debug, Default)]
+pub struct ClientLog {
+    pub host: String,
+    /// The messages, without their per-attempt `X-Sim` line.
+    pub plan: Vec<Message>,
+    pub attempts: Vec<Attempt>,
+    pub sessions: Vec<SessionRecord>,
+    pub finals: Vec<Option<Final>>,
+    pub statuses: Vec<StatusCheck>,
+    /// Replies that were not well formed, with the session they came in.
+    pub malformed: Vec<String>,
+    /// The queue is empty and the STATUS checks are done.
+    pub finished_at: Option<Duration>,
+    pub killed_at: Option<Duration>,
+    /// The connection in use, for `kill_mid_data`.
+    pub probe: Option<Rc<RefCell<Probe>>>,
+}
+
+impl ClientLog {
+    pub fn is_settled(&self) -> bool {
+        self.finished_at.is_some() || self.killed_at.is_some()
+    }
+}
+
+/// What a client host runs with.
+pub struct ClientEnv {
+    pub host: String,
+    pub spec: ClientSpec,
+    pub start: Duration,
+    /// When each message of the plan enters the queue, after `start`.
+    pub arrivals: Vec<Duration>,
+    pub log: Rc<RefCell<ClientLog>>,
+    pub trace: SharedTrace,
+    pub tls: TlsSetup,
+}
+
+impl ClientEnv {
+    fn options(&self) -> ClientOptions {
+        ClientOptions {
+            helo_name: format!("{}.clients.example", self.host),
+            use_vmtp: self.spec.vmtp,
+            pipelining: self.spec.pipelining,
+            starttls: false,
+            prefer_encrypt: false,
+            require_tls: false,
+            batch: self.spec.batch,
+        }
+    }
+
+    fn policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            initial: self.spec.retry.initial.0,
+            max_interval: self.spec.retry.max_interval.0,
+            // Giving up is not what these runs test: the network always heals.
+            max_age: Duration::from_secs(365 * 24 * 3600),
+        }
+    }
+}
+
+/// The client host's software.
+pub async fn run(env: Rc<ClientEnv>) -> turmoil::Result {
+    tokio::time::sleep(env.start).await;
+    deliver_all(&env).await;
+    check_statuses(&env).await;
+    env.log.borrow_mut().finished_at = Some(sim_now());
+    env.trace.borrow_mut().event(sim_now(), &env.host, "done");
+    Ok(())
+}
+
+async fn deliver_all(env: &ClientEnv) {
+    let origin = Instant::now();
+    let now_ms = || millis(origin.elapsed());
+    let mut queue = Queue::new(env.policy());
+    let plan = env.log.borrow().plan.clone();
+    let mut entries = BTreeMap::new();
+    let mut tries = vec![0u32; plan.len()];
+    let mut session = 0u32;
+    loop {
+        while let Some(&arrival) = env.arrivals.get(entries.len()) {
+            if arrival > origin.elapsed() {
+                break;
+            }
+            let index = entries.len();
+            entries.insert(queue.push(plan[index].clone(), now_ms()), index);
+        }
+        let arrival = env.arrivals.get(entries.len()).map(|a| millis(*a));
+        let wake = match (queue.next_due(), arrival) {
+            (None, None) => break,
+            (Some(due), None) | (None, Some(due)) => due,
+            (Some(due), Some(arrival)) => due.min(arrival),
+        };
+        tokio::time::sleep_until(origin + Duration::from_millis(wake)).await;
+        let due = queue.take_due(now_ms());
+        if due.is_empty() {
+            continue;
+        }
+        session += 1;
+        let mut sent = Vec::new();
+        let mut messages = Vec::new();
+        for (entry, message) in due {
+            let index = entries[&entry];
+            tries[index] += 1;
+            messages.push(for_attempt(&message, &env.host, index, tries[index]));
+            let at = env.log.borrow().attempts.len();
+            env.log.borrow_mut().attempts.push(Attempt {
+                index,
+                attempt: tries[index],
+                session,
+                result: AttemptResult::InFlight,
+                read_ack: false,
+                dropped_metadata: Vec::new(),
+                started: sim_now(),
+                ended: None,
+            });
+            sent.push((entry, index, at));
+        }
+        let outcome = connect_and_drive(env, ClientSession::new(env.options(), messages)).await;
+        record(env, session, &sent, &outcome);
+        for ((entry, index, _), result) in sent.iter().zip(&outcome.messages) {
+            let disposition = queue.report(*entry, result, now_ms());
+            let mut log = env.log.borrow_mut();
+            log.finals[*index] = match (disposition, &result.result) {
+                (Disposition::Retry { .. }, _) => None,
+                (_, Ok(delivered)) => Some(Final::Delivered {
+                    id: delivered.id.clone(),
+                    read_ack: result.read_ack,
+                    dropped_metadata: result.dropped_metadata.clone(),
+                }),
+                (Disposition::Expired(failure), Err(_)) => Some(Final::Failed(failure.to_string())),
+                (_, Err(failure)) => Some(Final::Failed(failure.to_string())),
+            };
+        }
+    }
+}
+
+/// Files the session's per-message results and traces them.
+fn record(env: &ClientEnv, session: u32, sent: &[(u64, usize, usize)], outcome: &Outcome) {
+    let mut log = env.log.borrow_mut();
+    let mut parts = Vec::new();
+    let mut acked_ids = Vec::new();
+    for ((_, index, at), result) in sent.iter().zip(&outcome.messages) {
+        let attempt = &mut log.attempts[*at];
+        attempt.read_ack = result.read_ack;
+        attempt.ended = Some(sim_now());
+        attempt.dropped_metadata = result.dropped_metadata.clone();
+        attempt.result = match &result.result {
+            Ok(delivered) => {
+                acked_ids.extend(delivered.id.clone());
+                AttemptResult::Acked {
+                    id: delivered.id.clone(),
+                }
+            }
+            Err(failure) => match &failure.reply {
+                Some(reply) => AttemptResult::Refused {
+                    reply: reply.to_string(),
+                    transient: failure.transient,
+                },
+                None => AttemptResult::NoReply {
+                    reason: failure.reason.clone(),
+                },
+            },
+        };
+        parts.push(format!(
+            "#{index} try {}: {}",
+            attempt.attempt,
+            describe(&attempt.result)
+        ));
+    }
+    let batch = outcome
+        .used
+        .contains(&mtp_proto::smtp::client::Feature::VmtpBatch);
+    log.sessions.push(SessionRecord {
+        number: session,
+        batch,
+        acked_ids,
+    });
+    let mut trace = env.trace.borrow_mut();
+    let via = if batch { " (BATCH)" } else { "" };
+    trace.event(
+        sim_now(),
+        &env.host,
+        format!("session {session}{via}: {}", parts.join("; ")),
+    );
+    for line in outcome.transcript_text().lines() {
+        trace.detail(line);
+    }
+}
+
+fn describe(result: &AttemptResult) -> String {
+    match result {
+        AttemptResult::InFlight => "in flight".into(),
+        AttemptResult::Acked { id: Some(id) } => format!("250 {id}"),
+        AttemptResult::Acked { id: None } => "250 without an id".into(),
+        AttemptResult::Refused { reply, .. } => format!("refused: {reply}"),
+        AttemptResult::NoReply { reason } => format!("no reply: {reason}"),
+    }
+}
+
+/// Connects to the server and runs `session` to its end.
+async fn connect_and_drive(env: &ClientEnv, session: ClientSession) -> Outcome {
+    let probe = Rc::new(RefCell::new(Probe::default()));
+    env.log.borrow_mut().probe = Some(probe.clone());
+    let timeouts = Timeouts::uniform(env.spec.timeout.0);
+    let pace = env.spec.upload.as_ref().map(|u| (u.chunk, u.gap.0));
+    let connect = turmoil::net::TcpStream::connect((SERVER, SMTP_PORT));
+    let outcome = match timeout(timeouts.connect, connect).await {
+        Ok(Ok(stream)) => {
+            let tap = Tap::new(stream, probe.clone(), pace);
+            drive(tap, session, &env.tls, &timeouts).await
+        }
+        Ok(Err(e)) => closed(session, format!("cannot connect: {e}")),
+        Err(_) => closed(session, "timed out connecting".into()),
+    };
+    let mut log = env.log.borrow_mut();
+    log.probe = None;
+    let host = env.host.clone();
+    log.malformed.extend(
+        probe
+            .borrow()
+            .malformed
+            .iter()
+            .map(|m| format!("{host}: {m}")),
+    );
+    outcome
+}
+
+/// The outcome of a session whose connection failed before it began.
+fn closed(mut session: ClientSession, reason: String) -> Outcome {
+    session.handle_closed(reason);
+    loop {
+        match session.poll_event() {
+            Some(Event::Done(outcome)) => return *outcome,
+            Some(_) => continue,
+            None => unreachable!("handle_closed always ends a session with Done"),
+        }
+    }
+}
+
+/// Asks the server for the STATUS of every delivered READACK message.
+async fn check_statuses(env: &ClientEnv) {
+    let wanted: Vec<(usize, String)> = env
+        .log
+        .borrow()
+        .finals
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| match f {
+            Some(Final::Delivered {
+                id: Some(id),
+                read_ack: true,
+                ..
+            }) => Some((i, id.clone())),
+            _ => None,
+        })
+        .collect();
+    for (index, id) in wanted {
+        let policy = env.policy();
+        for attempt in 1..=STATUS_TRIES {
+            let asked_at = sim_now();
+            let command = ClientSession::command(env.options(), Command::Status(id.clone()));
+            let outcome = connect_and_drive(env, command).await;
+            let answer = interpret(&outcome);
+            let retry = matches!(&answer, StatusAnswer::Failed(f) if f.transient);
+            if retry && attempt < STATUS_TRIES {
+                tokio::time::sleep(policy.backoff(attempt)).await;
+                continue;
+            }
+            env.trace
+                .borrow_mut()
+                .event(sim_now(), &env.host, format!("STATUS {id}: {answer:?}"));
+            env.log.borrow_mut().statuses.push(StatusCheck {
+                index,
+                id: id.clone(),
+                asked_at,
+                answer,
+            });
+            break;
+        }
+    }
+}

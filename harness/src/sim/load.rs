@@ -1,0 +1,385 @@
+//! Reading simulation scenarios: YAML into a [`Scenario`], with the checks serde cannot do
+//! (host names exist, one time and one action per fault, sane rates), and errors that name
+//! the file, line, column and field.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Spanned;
+
+use super::scenario::{
+    Action, ClientSpec, Fault, Invariant, RawFault, RawScenario, SERVER, Scenario, When,
+};
+
+/// Why a simulation scenario could not be loaded.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoadError {
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// Malformed YAML, a field that does not fit, or a check that failed.
+    Invalid {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        field: Option<String>,
+        message: String,
+    },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { path, error } => write!(f, "{}: {error}", path.display()),
+            Self::Invalid {
+                path,
+                line,
+                column,
+                field,
+                message,
+            } => {
+                write!(f, "{}:{line}:{column}: ", path.display())?;
+                if let Some(field) = field {
+                    write!(f, "field `{field}`: ")?;
+                }
+                f.write_str(message)
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Loads one scenario file.
+pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
+    let source = std::fs::read_to_string(path).map_err(|error| LoadError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    load_str(&source, path)
+}
+
+/// Loads `*.yaml` files: each path is a file or a directory (read in name order).
+pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let io = |error| LoadError::Io {
+                path: path.clone(),
+                error,
+            };
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(io)?
+                .map(|e| e.map(|e| e.path()))
+                .collect::<Result<_, _>>()
+                .map_err(io)?;
+            found.retain(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"));
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files.iter().map(|f| load_file(f)).collect()
+}
+
+/// Loads a scenario from `source`, reporting errors against `path`.
+pub fn load_str(source: &str, path: &Path) -> Result<Scenario, LoadError> {
+    let raw: RawScenario = serde_saphyr::from_str(source).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        let rendered = e.to_string();
+        let first = rendered.lines().next().unwrap_or_default();
+        let message = first
+            .strip_prefix("error: ")
+            .unwrap_or(first)
+            .split_once(": ")
+            .filter(|(head, _)| head.starts_with("line "))
+            .map_or(first, |(_, m)| m)
+            .to_string();
+        LoadError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            column,
+            field: named_field(&message),
+            message,
+        }
+    })?;
+    Checker { path }.build(raw)
+}
+
+/// The field an error message names (unknown, missing or misspelled).
+fn named_field(message: &str) -> Option<String> {
+    ["unknown field `", "missing field `", "unknown variant `"]
+        .iter()
+        .find_map(|prefix| message.split(prefix).nth(1))
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_string)
+}
+
+struct Checker<'a> {
+    path: &'a Path,
+}
+
+impl Checker<'_> {
+    fn error(&self, line: u64, column: u64, field: &str, message: String) -> LoadError {
+        LoadError::Invalid {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            field: Some(field.to_string()),
+            message,
+        }
+    }
+
+    fn build(&self, raw: RawScenario) -> Result<Scenario, LoadError> {
+        let top = |field: &str, message: String| self.error(1, 1, field, message);
+        let id_ok = raw.id.chars().enumerate().all(|(i, c)| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || (i > 0 && "._-".contains(c))
+        });
+        if raw.id.is_empty() || !id_ok {
+            return Err(top(
+                "id",
+                format!("{:?} must match [a-z0-9][a-z0-9._-]*", raw.id),
+            ));
+        }
+        let tick = raw.tick.0;
+        if tick.is_zero() || tick.as_millis() > 100 {
+            return Err(top("tick", "the tick must be between 1ms and 100ms".into()));
+        }
+        let net = &raw.network;
+        for (name, rate) in [
+            ("fail_rate", net.fail_rate),
+            ("repair_rate", net.repair_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(top(name, format!("{rate} is not a probability (0 to 1)")));
+            }
+        }
+        if net.latency.min > net.latency.max || net.latency.curve <= 0.0 {
+            return Err(top(
+                "latency",
+                "needs min <= max and a positive curve".into(),
+            ));
+        }
+        let clients = self.clients(raw.clients)?;
+        let mut hosts: Vec<String> = vec![SERVER.to_string()];
+        hosts.extend(clients.iter().flat_map(ClientSpec::hosts));
+        let faults = raw
+            .faults
+            .into_iter()
+            .map(|f| self.fault(f, &hosts))
+            .collect::<Result<Vec<_>, _>>()?;
+        let invariants: BTreeSet<Invariant> = match raw.invariants {
+            Some(list) => list.into_iter().collect(),
+            None => Invariant::ALL.into_iter().collect(),
+        };
+        Ok(Scenario {
+            id: raw.id,
+            title: raw.title,
+            spec: raw.spec,
+            path: self.path.to_path_buf(),
+            duration: raw.duration.0,
+            tick,
+            network: raw.network,
+            server: raw.server,
+            clients,
+            faults,
+            invariants,
+        })
+    }
+
+    fn clients(&self, raw: Vec<Spanned<ClientSpec>>) -> Result<Vec<ClientSpec>, LoadError> {
+        if raw.is_empty() {
+            return Err(self.error(1, 1, "clients", "a scenario needs a client".into()));
+        }
+        let mut names = BTreeSet::new();
+        let mut clients = Vec::new();
+        for spanned in raw {
+            let (line, column) = (spanned.referenced.line(), spanned.referenced.column());
+            let client = spanned.value;
+            let bad = |field: &str, message: String| self.error(line, column, field, message);
+            let name_ok = client.name.starts_with(|c: char| c.is_ascii_lowercase())
+                && client
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !name_ok || client.name == SERVER {
+                return Err(bad(
+                    "name",
+                    format!(
+                        "{:?} must match [a-z][a-z0-9-]* and not be `server`",
+                        client.name
+                    ),
+                ));
+            }
+            if client.count == 0 || client.count > 100 {
+                return Err(bad("count", "a group has 1 to 100 clients".into()));
+            }
+            if client.recipients == 0 || client.recipients > 100 {
+                return Err(bad(
+                    "recipients",
+                    "a message has 1 to 100 recipients".into(),
+                ));
+            }
+            if client.upload.as_ref().is_some_and(|u| u.chunk == 0) {
+                return Err(bad("upload", "the chunk size must be at least 1".into()));
+            }
+            for host in client.hosts() {
+                if !names.insert(host.clone()) {
+                    return Err(bad("name", format!("two clients are named {host:?}")));
+                }
+            }
+            clients.push(client);
+        }
+        Ok(clients)
+    }
+
+    fn fault(&self, spanned: Spanned<RawFault>, hosts: &[String]) -> Result<Fault, LoadError> {
+        let (line, column) = (spanned.referenced.line(), spanned.referenced.column());
+        let raw = spanned.value;
+        let bad = |field: &str, message: String| self.error(line, column, field, message);
+        let when = match (raw.at, raw.after) {
+            (Some(at), None) => When::At(at),
+            (None, Some(after)) => When::After(after),
+            _ => {
+                return Err(bad(
+                    "at",
+                    "a fault needs exactly one of `at` and `after`".into(),
+                ));
+            }
+        };
+        let host = |field: &str, name: String| -> Result<String, LoadError> {
+            if hosts.contains(&name) {
+                Ok(name)
+            } else {
+                Err(bad(
+                    field,
+                    format!("no host is named {name:?} (hosts: {})", hosts.join(", ")),
+                ))
+            }
+        };
+        let pair = |field: &str, [a, b]: [String; 2]| -> Result<(String, String), LoadError> {
+            let (a, b) = (host(field, a)?, host(field, b)?);
+            if a == b {
+                return Err(bad(
+                    field,
+                    format!("a link joins two different hosts, not {a:?} and itself"),
+                ));
+            }
+            Ok((a, b))
+        };
+        let server = |field: &str, name: String| -> Result<(), LoadError> {
+            if name == SERVER {
+                Ok(())
+            } else {
+                Err(bad(
+                    field,
+                    format!("only the server can be crashed and restarted, not {name:?}"),
+                ))
+            }
+        };
+        let client = |field: &str, name: String| -> Result<String, LoadError> {
+            if name == SERVER {
+                return Err(bad(
+                    field,
+                    "use `crash` or `power_off` for the server".into(),
+                ));
+            }
+            host(field, name)
+        };
+        let mut actions = Vec::new();
+        if let Some(p) = raw.partition {
+            actions.push(pair("partition", p).map(|(a, b)| Action::Partition(a, b)));
+        }
+        if let Some(p) = raw.repair {
+            actions.push(pair("repair", p).map(|(a, b)| Action::Repair(a, b)));
+        }
+        if let Some(p) = raw.hold {
+            actions.push(pair("hold", p).map(|(a, b)| Action::Hold(a, b)));
+        }
+        if let Some(p) = raw.release {
+            actions.push(pair("release", p).map(|(a, b)| Action::Release(a, b)));
+        }
+        if let Some(s) = raw.crash {
+            actions.push(server("crash", s).map(|()| Action::Crash));
+        }
+        if let Some(s) = raw.power_off {
+            actions.push(server("power_off", s).map(|()| Action::PowerOff));
+        }
+        if let Some(s) = raw.restart {
+            actions.push(server("restart", s).map(|()| Action::Restart));
+        }
+        if let Some(c) = raw.kill {
+            actions.push(client("kill", c).map(Action::Kill));
+        }
+        if let Some(c) = raw.kill_mid_data {
+            actions.push(client("kill_mid_data", c).map(Action::KillMidData));
+        }
+        if let Some(p) = raw.open {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(bad("open", format!("{p} is not a fraction (0 to 1)")));
+            }
+            actions.push(Ok(Action::Open(p)));
+        }
+        if actions.len() != 1 {
+            return Err(bad(
+                "partition",
+                "a fault needs exactly one action: partition, repair, hold, release, crash, \
+                 power_off, restart, kill, kill_mid_data or open"
+                    .into(),
+            ));
+        }
+        let action = actions.remove(0)?;
+        Ok(Fault { line, when, action })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Scenario, LoadError> {
+        load_str(text, Path::new("t.yaml"))
+    }
+
+    const BASE: &str = "id: t\ntitle: T\nclients:\n  - { name: c, count: 2, messages: 1 }\n";
+
+    #[test]
+    fn loads_a_minimal_scenario_with_defaults() {
+        let s = load(BASE).unwrap();
+        assert_eq!(s.hosts(), ["server", "c1", "c2"]);
+        assert_eq!(s.invariants.len(), Invariant::ALL.len());
+    }
+
+    #[test]
+    fn unknown_fields_are_named_with_their_line() {
+        let err = load(&format!("{BASE}netwrok: {{}}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("t.yaml:5:"), "{err}");
+        assert!(err.contains("field `netwrok`"), "{err}");
+    }
+
+    #[test]
+    fn faults_need_known_hosts_and_one_action() {
+        let err = load(&format!(
+            "{BASE}faults:\n  - {{ at: 1s, partition: [c3, server] }}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("t.yaml:6:") && err.contains("\"c3\""), "{err}");
+        let err = load(&format!(
+            "{BASE}faults:\n  - {{ at: 1s, crash: server, restart: server }}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("exactly one action"), "{err}");
+        let err = load(&format!("{BASE}faults:\n  - {{ at: 1x, crash: server }}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown unit"), "{err}");
+    }
+}

@@ -1,0 +1,399 @@
+//! Simulation scenarios (`scenarios/sim/*.yaml`): the hosts, the network, the faults on a
+//! timeline and the invariants to check. Typed with serde (unknown fields are errors), then
+//! checked further (host names exist, one action per fault), with errors naming the file,
+//! line, column and field.
+//!
+//! ```yaml
+//! id: partition-mid-transaction
+//! title: A client's link is cut and repaired while it sends
+//! spec: [SMTP-DATA-6, SMTP-CLIENT-5]
+//! network: { latency: { min: 1ms, max: 30ms } }
+//! clients:
+//!   - { name: c, count: 3, messages: 4, recipients: 2 }
+//! faults:
+//!   - { at: 1s..4s, partition: [c1, server] }
+//!   - { after: 2s..10s, repair: [c1, server] }
+//! ```
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::units::{Dur, DurRange};
+
+/// The server's host name in every scenario.
+pub const SERVER: &str = "server";
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub id: String,
+    pub title: String,
+    pub spec: Vec<String>,
+    pub path: PathBuf,
+    /// The most simulated time a seed may take; live clients must be done by then.
+    pub duration: Duration,
+    /// How far simulated time moves per step.
+    pub tick: Duration,
+    pub network: Network,
+    pub server: ServerSpec,
+    pub clients: Vec<ClientSpec>,
+    pub faults: Vec<Fault>,
+    pub invariants: BTreeSet<Invariant>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    #[serde(default)]
+    pub latency: Latency,
+    /// Chance that a message on a healthy link breaks it (turmoil's random partitions).
+    #[serde(default)]
+    pub fail_rate: f64,
+    /// Chance that a message on a broken link repairs it.
+    #[serde(default = "one")]
+    pub repair_rate: f64,
+    /// Random breakage stops here; by default with the last fault.
+    #[serde(default)]
+    pub lossy_until: Option<Dur>,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Self {
+            latency: Latency::default(),
+            fail_rate: 0.0,
+            repair_rate: 1.0,
+            lossy_until: None,
+        }
+    }
+}
+
+/// Per-message latency: `min + (max - min) * x`, x exponential with rate `curve` (capped).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    pub min: Dur,
+    pub max: Dur,
+    #[serde(default = "five")]
+    pub curve: f64,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Self {
+            min: Dur(Duration::from_millis(1)),
+            max: Dur(Duration::from_millis(20)),
+            curve: 5.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    #[serde(default)]
+    pub sync: SyncSpec,
+    /// How long an fsync takes on the simulated disk.
+    #[serde(default = "two_ms")]
+    pub sync_latency: Dur,
+    #[serde(default = "thirty_s")]
+    pub idle_timeout: Dur,
+    #[serde(default = "yes")]
+    pub vmtp: bool,
+    #[serde(default = "connections")]
+    pub max_connections: usize,
+}
+
+impl Default for ServerSpec {
+    fn default() -> Self {
+        Self {
+            sync: SyncSpec::Durable,
+            sync_latency: two_ms(),
+            idle_timeout: thirty_s(),
+            vmtp: true,
+            max_connections: connections(),
+        }
+    }
+}
+
+/// The store's sync mode; `ack-before-sync` is the deliberately broken build.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncSpec {
+    #[default]
+    Durable,
+    AckBeforeSync,
+}
+
+/// A group of identical clients: one host, or `count` hosts named `name1`, `name2`, ...
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    pub name: String,
+    #[serde(default = "one_u32")]
+    pub count: u32,
+    /// Messages queued at the start.
+    pub messages: u32,
+    /// Recipients per message (`rcptN@example.test`).
+    #[serde(default = "one_u32")]
+    pub recipients: u32,
+    /// Approximate body size in octets.
+    #[serde(default = "body")]
+    pub body: usize,
+    /// METADATA pairs per message (VMTP).
+    #[serde(default)]
+    pub metadata: u32,
+    /// Ask for read receipts (VMTP READACK); their STATUS is checked once delivered.
+    #[serde(default)]
+    pub read_ack: bool,
+    /// Send messages with the same envelope in one VMTP BATCH.
+    #[serde(default)]
+    pub batch: bool,
+    #[serde(default = "yes")]
+    pub pipelining: bool,
+    #[serde(default = "yes")]
+    pub vmtp: bool,
+    /// When the client starts.
+    #[serde(default)]
+    pub start: DurRange,
+    /// Time between two messages entering the queue (the seed picks each gap); by default all
+    /// are queued at the start.
+    #[serde(default)]
+    pub interval: DurRange,
+    /// Every client timeout (connect, each reply).
+    #[serde(default = "ten_s")]
+    pub timeout: Dur,
+    #[serde(default)]
+    pub retry: Retry,
+    /// Writes go out in chunks with a pause between them (a slow uplink).
+    #[serde(default)]
+    pub upload: Option<Upload>,
+}
+
+impl ClientSpec {
+    /// The host names of this group.
+    pub fn hosts(&self) -> Vec<String> {
+        if self.count == 1 {
+            return vec![self.name.clone()];
+        }
+        (1..=self.count)
+            .map(|i| format!("{}{i}", self.name))
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    pub initial: Dur,
+    pub max_interval: Dur,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            initial: Dur(Duration::from_secs(1)),
+            max_interval: Dur(Duration::from_secs(16)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upload {
+    /// Octets per write.
+    pub chunk: usize,
+    /// Pause after each write.
+    pub gap: Dur,
+}
+
+/// One event of the fault timeline.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub line: u64,
+    pub when: When,
+    pub action: Action,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum When {
+    At(DurRange),
+    /// After the previous event of the timeline.
+    After(DurRange),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Messages between the two hosts are dropped (segments in flight included).
+    Partition(String, String),
+    Repair(String, String),
+    /// Messages between the two hosts wait, then arrive on release.
+    Hold(String, String),
+    Release(String, String),
+    /// The server process dies; what it wrote to its disk stays.
+    Crash,
+    /// The server's machine loses power: the unsynced tail of its disk is lost or torn.
+    PowerOff,
+    /// The server starts again (recovering its store).
+    Restart,
+    /// A client dies at once.
+    Kill(String),
+    /// A client dies the first moment it is in the middle of a message's data, from then on.
+    KillMidData(String),
+    /// Recipients read this fraction of the READACK messages stored so far.
+    Open(f64),
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Partition(a, b) => write!(f, "partition {a} <-> {b}"),
+            Self::Repair(a, b) => write!(f, "repair {a} <-> {b}"),
+            Self::Hold(a, b) => write!(f, "hold {a} <-> {b}"),
+            Self::Release(a, b) => write!(f, "release {a} <-> {b}"),
+            Self::Crash => write!(f, "crash {SERVER}"),
+            Self::PowerOff => write!(f, "power off {SERVER}"),
+            Self::Restart => write!(f, "restart {SERVER}"),
+            Self::Kill(c) => write!(f, "kill {c}"),
+            Self::KillMidData(c) => write!(f, "kill {c} mid-DATA"),
+            Self::Open(p) => write!(f, "open {:.0}% of READACK messages", p * 100.0),
+        }
+    }
+}
+
+/// What the run checks; all by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Invariant {
+    /// Every message acknowledged with 250 is in the store at the end, across crashes.
+    AckedStored,
+    /// No message is stored twice, except after the known ambiguity (reported apart).
+    NoDuplicates,
+    /// Every stored message is byte for byte one that a client sent, with its envelope.
+    Intact,
+    /// Every reply the clients read is well formed.
+    RepliesWellFormed,
+    /// Every live client's queue drains once the network heals.
+    QueuesDrain,
+    /// BATCH gives each message its own id and keeps accepted messages.
+    Batch,
+    /// STATUS knows every acknowledged READACK message, OPENED once durably read.
+    Status,
+}
+
+impl Invariant {
+    pub const ALL: [Invariant; 7] = [
+        Self::AckedStored,
+        Self::NoDuplicates,
+        Self::Intact,
+        Self::RepliesWellFormed,
+        Self::QueuesDrain,
+        Self::Batch,
+        Self::Status,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AckedStored => "acked-stored",
+            Self::NoDuplicates => "no-duplicates",
+            Self::Intact => "intact",
+            Self::RepliesWellFormed => "replies-well-formed",
+            Self::QueuesDrain => "queues-drain",
+            Self::Batch => "batch",
+            Self::Status => "status",
+        }
+    }
+}
+
+// serde's `default = "..."` takes functions.
+fn one() -> f64 {
+    1.0
+}
+fn five() -> f64 {
+    5.0
+}
+fn one_u32() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn body() -> usize {
+    400
+}
+fn connections() -> usize {
+    64
+}
+fn two_ms() -> Dur {
+    Dur(Duration::from_millis(2))
+}
+fn ten_s() -> Dur {
+    Dur(Duration::from_secs(10))
+}
+fn thirty_s() -> Dur {
+    Dur(Duration::from_secs(30))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScenario {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub spec: Vec<String>,
+    #[serde(default = "five_minutes")]
+    pub duration: Dur,
+    #[serde(default = "one_ms")]
+    pub tick: Dur,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub server: ServerSpec,
+    pub clients: Vec<Spanned<ClientSpec>>,
+    #[serde(default)]
+    pub faults: Vec<Spanned<RawFault>>,
+    #[serde(default)]
+    pub invariants: Option<Vec<Invariant>>,
+}
+
+fn five_minutes() -> Dur {
+    Dur(Duration::from_secs(300))
+}
+fn one_ms() -> Dur {
+    Dur(Duration::from_millis(1))
+}
+
+/// A fault as written: a time and exactly one action.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFault {
+    pub at: Option<DurRange>,
+    pub after: Option<DurRange>,
+    pub partition: Option<[String; 2]>,
+    pub repair: Option<[String; 2]>,
+    pub hold: Option<[String; 2]>,
+    pub release: Option<[String; 2]>,
+    pub crash: Option<String>,
+    pub power_off: Option<String>,
+    pub restart: Option<String>,
+    pub kill: Option<String>,
+    pub kill_mid_data: Option<String>,
+    pub open: Option<f64>,
+}
+
+impl Scenario {
+    /// Every host name: the server first, then the clients in file order.
+    pub fn hosts(&self) -> Vec<String> {
+        let mut hosts = vec![SERVER.to_string()];
+        hosts.extend(self.clients.iter().flat_map(ClientSpec::hosts));
+        hosts
+    }
+
+    pub fn file_name(&self) -> &Path {
+        &self.path
+    }
+}

@@ -1,0 +1,278 @@
+//! SPEC.md, read mechanically: the requirement tables under `## SECTION: title` headings in
+//! `# PART` parts, and the coverage of those requirements by the scenarios.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::scenario::{Case, is_spec_id};
+
+/// A requirement's level as SPEC.md writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SpecLevel {
+    Must,
+    Should,
+    May,
+    /// Kept in the table so the ID is never reused.
+    Withdrawn,
+}
+
+impl fmt::Display for SpecLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Must => "MUST",
+            Self::Should => "SHOULD",
+            Self::May => "MAY",
+            Self::Withdrawn => "WITHDRAWN",
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Requirement {
+    pub id: String,
+    pub level: SpecLevel,
+    pub text: String,
+    pub source: String,
+    /// `SMTP-DATA` for `SMTP-DATA-3`.
+    pub section: String,
+    /// 1-based line in SPEC.md.
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Section {
+    /// `SMTP-DATA`.
+    pub id: String,
+    pub title: String,
+}
+
+/// The parsed SPEC.md.
+#[derive(Clone, Debug, Default)]
+pub struct Spec {
+    pub requirements: Vec<Requirement>,
+    pub sections: Vec<Section>,
+    by_id: BTreeMap<String, usize>,
+}
+
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SpecError {
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    Row {
+        line: usize,
+        message: String,
+    },
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { path, error } => write!(f, "{}: {error}", path.display()),
+            Self::Row { line, message } => write!(f, "SPEC.md line {line}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// `SMTP-DATA` for `SMTP-DATA-3` (everything before the last `-`).
+pub fn section_of(id: &str) -> &str {
+    id.rsplit_once('-').map_or(id, |(section, _)| section)
+}
+
+impl Spec {
+    pub fn load(path: &Path) -> Result<Spec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|error| SpecError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Spec::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Spec, SpecError> {
+        let mut spec = Spec::default();
+        let mut part = String::new();
+        for (i, line) in text.lines().enumerate() {
+            let line_no = i + 1;
+            if let Some(title) = line.strip_prefix("# ") {
+                part = title.trim().to_string();
+            } else if let Some(heading) = line.strip_prefix("## ") {
+                if let Some((name, title)) = heading.split_once(':') {
+                    let name = name.trim();
+                    if !name.is_empty()
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                    {
+                        spec.sections.push(Section {
+                            id: format!("{part}-{name}"),
+                            title: title.trim().to_string(),
+                        });
+                    }
+                }
+            } else if line.trim_start().starts_with('|') {
+                let cells = split_row(line);
+                if cells.first().is_some_and(|c| is_spec_id(c)) {
+                    spec.add_row(&cells, line_no)?;
+                }
+            }
+        }
+        Ok(spec)
+    }
+
+    fn add_row(&mut self, cells: &[String], line: usize) -> Result<(), SpecError> {
+        let row_error = |message: String| SpecError::Row { line, message };
+        let id = cells[0].clone();
+        let level_cell = cells.get(1).map(String::as_str).unwrap_or_default();
+        let text = cells.get(2).cloned().unwrap_or_default();
+        let level = match level_cell.to_ascii_uppercase().as_str() {
+            "MUST" => SpecLevel::Must,
+            "SHOULD" => SpecLevel::Should,
+            "MAY" => SpecLevel::May,
+            other
+                if other.contains("WITHDRAWN")
+                    || text.to_ascii_lowercase().contains("withdrawn") =>
+            {
+                SpecLevel::Withdrawn
+            }
+            other => return Err(row_error(format!("{id}: unknown level {other:?}"))),
+        };
+        if self.by_id.contains_key(&id) {
+            return Err(row_error(format!("{id} is listed twice")));
+        }
+        self.by_id.insert(id.clone(), self.requirements.len());
+        self.requirements.push(Requirement {
+            section: section_of(&id).to_string(),
+            id,
+            level,
+            text,
+            source: cells.get(3).cloned().unwrap_or_default(),
+            line,
+        });
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Requirement> {
+        self.by_id.get(id).map(|&i| &self.requirements[i])
+    }
+
+    pub fn section_title(&self, section: &str) -> Option<&str> {
+        self.sections
+            .iter()
+            .find(|s| s.id == section)
+            .map(|s| s.title.as_str())
+    }
+}
+
+/// Cells of a markdown table row, trimmed; `\|` is a literal bar.
+fn split_row(line: &str) -> Vec<String> {
+    let inner = line.trim().trim_start_matches('|');
+    let inner = inner.strip_suffix('|').unwrap_or(inner);
+    let mut cells = vec![String::new()];
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                chars.next();
+                if let Some(cell) = cells.last_mut() {
+                    cell.push('|');
+                }
+            }
+            '|' => cells.push(String::new()),
+            c => {
+                if let Some(cell) = cells.last_mut() {
+                    cell.push(c);
+                }
+            }
+        }
+    }
+    cells.into_iter().map(|c| c.trim().to_string()).collect()
+}
+
+/// Which scenarios cite each requirement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Coverage {
+    pub requirements: Vec<CoverageRow>,
+    /// `(case id, cited ID)` for citations of IDs that SPEC.md does not have.
+    pub unknown: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CoverageRow {
+    pub id: String,
+    pub level: SpecLevel,
+    pub section: String,
+    pub text: String,
+    pub cases: Vec<String>,
+}
+
+impl Coverage {
+    pub fn new(spec: &Spec, cases: &[Case]) -> Coverage {
+        let mut cited: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        let mut unknown = Vec::new();
+        for case in cases {
+            for id in &case.spec {
+                if spec.get(id).is_some() {
+                    cited.entry(id).or_default().push(case.id.clone());
+                } else {
+                    unknown.push((case.id.clone(), id.clone()));
+                }
+            }
+        }
+        let requirements = spec
+            .requirements
+            .iter()
+            .map(|r| CoverageRow {
+                id: r.id.clone(),
+                level: r.level,
+                section: r.section.clone(),
+                text: r.text.clone(),
+                cases: cited.get(r.id.as_str()).cloned().unwrap_or_default(),
+            })
+            .collect();
+        Coverage {
+            requirements,
+            unknown,
+        }
+    }
+
+    /// Requirements no scenario cites (withdrawn ones excepted).
+    pub fn uncovered(&self) -> impl Iterator<Item = &CoverageRow> {
+        self.requirements
+            .iter()
+            .filter(|r| r.cases.is_empty() && r.level != SpecLevel::Withdrawn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = "intro | not a row\n\n# SMTP\n\n## DATA: Mail data\n\n| ID | Level | Requirement | Source |\n| --- | --- | --- | --- |\n| SMTP-DATA-1 | MUST | DATA gets 354 \\| or not. | RFC 5321 §4.1.1.4 |\n| SMTP-DATA-2 | SHOULD | x | y |\n\n# VMTP\n\n## BATCH: BATCH\n\n| VMTP-BATCH-1 | MAY | z | DESIGN |\n";
+
+    #[test]
+    fn parses_tables() {
+        let spec = Spec::parse(SPEC).unwrap();
+        assert_eq!(spec.requirements.len(), 3);
+        let r = spec.get("SMTP-DATA-1").unwrap();
+        assert_eq!(r.level, SpecLevel::Must);
+        assert_eq!(r.text, "DATA gets 354 | or not.");
+        assert_eq!(r.section, "SMTP-DATA");
+        assert_eq!(r.line, 9);
+        assert_eq!(spec.section_title("VMTP-BATCH"), Some("BATCH"));
+        assert_eq!(section_of("SMTP-DATA-3"), "SMTP-DATA");
+    }
+
+    #[test]
+    fn rejects_bad_levels_and_duplicates() {
+        assert!(Spec::parse("| SMTP-X-1 | OFTEN | t | s |\n").is_err());
+        assert!(Spec::parse("| SMTP-X-1 | MUST | t | s |\n| SMTP-X-1 | MUST | t | s |\n").is_err());
+    }
+}

@@ -1,0 +1,163 @@
+//! The embedded reference: mtpspec's own server, started in-process on ephemeral loopback
+//! ports with a store in a temporary directory. Its mailbox is read straight from the store,
+//! where a message is durable before its 250 is sent, so no settling time is needed.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use mtp_server::server::{RunningServer, ServerOptions};
+use mtp_server::store::Store;
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+
+use super::observer::{ObservedMessage, Observer, ObserverError};
+use super::{BoxFuture, Connected, Target, TargetError, server_name};
+
+/// The reference server, running for as long as this value lives (or until
+/// [`Target::shutdown`]).
+pub struct EmbeddedTarget {
+    server: Mutex<Option<RunningServer>>,
+    smtp: SocketAddr,
+    smtps: Option<SocketAddr>,
+    submission: Option<SocketAddr>,
+    store: Store,
+    // Removed when the target is dropped; the store must be closed first, which dropping
+    // `server` and `store` (declared earlier) does.
+    _dir: tempfile::TempDir,
+}
+
+impl EmbeddedTarget {
+    /// Starts the reference with `ServerOptions::ephemeral`: host name `mx.example.test`, local
+    /// domain `example.test`, any local user, VMTP, STARTTLS with a self-signed certificate.
+    pub async fn start() -> Result<Self, TargetError> {
+        let dir = tempfile::Builder::new()
+            .prefix("mtpspec-embedded-")
+            .tempdir()
+            .map_err(|e| TargetError::Embedded(e.to_string()))?;
+        let options = ServerOptions::ephemeral(dir.path().to_path_buf());
+        let server = RunningServer::start(options)
+            .await
+            .map_err(|e| TargetError::Embedded(e.to_string()))?;
+        let smtp = server
+            .smtp_addr()
+            .ok_or_else(|| TargetError::Embedded("no plain SMTP listener".into()))?;
+        Ok(Self {
+            smtp,
+            smtps: server.smtps_addr(),
+            submission: server.submission_addr(),
+            store: server.store().clone(),
+            server: Mutex::new(Some(server)),
+            _dir: dir,
+        })
+    }
+
+    pub fn smtp_addr(&self) -> SocketAddr {
+        self.smtp
+    }
+
+    pub fn smtps_addr(&self) -> Option<SocketAddr> {
+        self.smtps
+    }
+
+    pub fn submission_addr(&self) -> Option<SocketAddr> {
+        self.submission
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl Target for EmbeddedTarget {
+    fn name(&self) -> String {
+        "embedded reference".into()
+    }
+
+    fn connect(&self) -> BoxFuture<'_, Result<Connected, TargetError>> {
+        Box::pin(async move {
+            let stream =
+                TcpStream::connect(self.smtp)
+                    .await
+                    .map_err(|error| TargetError::Connect {
+                        target: format!("embedded reference at {}", self.smtp),
+                        error,
+                    })?;
+            let _ = stream.set_nodelay(true);
+            Ok(Connected {
+                stream: Box::new(stream),
+                tls: false,
+                guard: None,
+            })
+        })
+    }
+
+    fn tls_server_name(&self) -> ServerName<'static> {
+        server_name("mx.example.test")
+    }
+
+    fn observer(&self) -> Option<Arc<dyn Observer>> {
+        Some(Arc::new(StoreObserver {
+            store: self.store.clone(),
+        }))
+    }
+
+    fn domain(&self) -> Option<String> {
+        Some("example.test".into())
+    }
+
+    fn is_reference(&self) -> bool {
+        true
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        let server = self
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        Box::pin(async move {
+            if let Some(server) = server {
+                server.shutdown().await;
+            }
+        })
+    }
+}
+
+/// Reads the reference's store in-process.
+pub struct StoreObserver {
+    pub store: Store,
+}
+
+impl Observer for StoreObserver {
+    fn describe(&self) -> String {
+        "the reference's store".into()
+    }
+
+    fn messages(&self) -> BoxFuture<'_, Result<Vec<ObservedMessage>, ObserverError>> {
+        Box::pin(async move {
+            self.store
+                .list()
+                .into_iter()
+                .map(|m| {
+                    let data = self
+                        .store
+                        .data(&m.id)
+                        .map_err(|e| ObserverError::Store(e.to_string()))?;
+                    Ok(ObservedMessage {
+                        from: m.message.reverse_path.clone(),
+                        to: m.message.recipients.clone(),
+                        metadata: m.message.metadata.iter().cloned().collect(),
+                        status: format!("{:?}", m.status).to_ascii_uppercase(),
+                        id: m.id,
+                        data,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn settle(&self) -> Duration {
+        Duration::ZERO
+    }
+}

@@ -1,0 +1,229 @@
+//! Targets: what the harness connects to. The embedded reference (in-process, the default),
+//! `smtp://host:port`, `smtps://host:port` (implicit TLS) and `exec:COMMAND` (a server spoken
+//! to over its stdin and stdout, such as `exim -bs`). Each hands out fresh connections as
+//! byte streams; the runner never knows which kind it talks to.
+
+pub mod embedded;
+pub mod exec;
+pub mod observer;
+pub mod tcp;
+pub mod tls;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+pub use embedded::EmbeddedTarget;
+pub use exec::ExecTarget;
+pub use observer::{CommandObserver, MaildirObserver, ObservedMessage, Observer, ObserverError};
+pub use tcp::TcpTarget;
+
+/// A boxed future, so that [`Target`] and [`Observer`] can be trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A bidirectional byte stream: TCP, TLS over TCP, a child's stdin and stdout.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+pub type BoxStream = Box<dyn Stream>;
+
+/// A fresh connection to a target.
+pub struct Connected {
+    pub stream: BoxStream,
+    /// Already inside TLS (implicit TLS).
+    pub tls: bool,
+    /// Whatever must live as long as the connection (a child process).
+    pub guard: Option<Box<dyn std::any::Any + Send>>,
+}
+
+/// Something the harness can open SMTP connections to.
+pub trait Target: Send + Sync {
+    /// How the target is named in reports (`smtp://127.0.0.1:2525`).
+    fn name(&self) -> String;
+    fn connect(&self) -> BoxFuture<'_, Result<Connected, TargetError>>;
+    /// The name sent in the TLS handshake (SNI); certificates are not checked.
+    fn tls_server_name(&self) -> ServerName<'static>;
+    /// An observer of the target's mailbox that comes with it (the embedded store).
+    fn observer(&self) -> Option<Arc<dyn Observer>> {
+        None
+    }
+    /// The local domain, when the target knows it.
+    fn domain(&self) -> Option<String> {
+        None
+    }
+    /// Whether this is mtpspec's own reference (snapshots are kept only for it).
+    fn is_reference(&self) -> bool {
+        false
+    }
+    /// Stops what the target started (the embedded server).
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// Why a target could not be reached or started. Never the target's fault in a verdict: a
+/// case that hits one of these is ERROR.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// `--target` is not one of the known forms.
+    BadSpec(String),
+    Connect {
+        target: String,
+        error: std::io::Error,
+    },
+    ConnectTimeout {
+        target: String,
+        ms: u64,
+    },
+    Spawn {
+        command: String,
+        error: std::io::Error,
+    },
+    Tls(String),
+    /// The embedded reference server could not start.
+    Embedded(String),
+    /// The capability probe found no usable SMTP server.
+    Probe(String),
+    /// The async runtime could not start.
+    Runtime(std::io::Error),
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadSpec(s) => write!(
+                f,
+                "bad target {s:?}: expected `embedded`, smtp://HOST:PORT, smtps://HOST:PORT or exec:COMMAND"
+            ),
+            Self::Connect { target, error } => write!(f, "cannot connect to {target}: {error}"),
+            Self::ConnectTimeout { target, ms } => {
+                write!(f, "connecting to {target} took longer than {ms} ms")
+            }
+            Self::Spawn { command, error } => write!(f, "cannot run {command:?}: {error}"),
+            Self::Tls(e) => write!(f, "TLS error: {e}"),
+            Self::Embedded(e) => write!(f, "the embedded reference server did not start: {e}"),
+            Self::Probe(e) => write!(f, "capability probe failed: {e}"),
+            Self::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+/// A parsed `--target` value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetSpec {
+    Embedded,
+    Smtp { host: String, port: u16 },
+    Smtps { host: String, port: u16 },
+    Exec(String),
+}
+
+impl FromStr for TargetSpec {
+    type Err = TargetError;
+
+    fn from_str(s: &str) -> Result<Self, TargetError> {
+        let bad = || TargetError::BadSpec(s.to_string());
+        if s == "embedded" || s == "reference" {
+            return Ok(Self::Embedded);
+        }
+        if let Some(command) = s.strip_prefix("exec:") {
+            return if command.trim().is_empty() {
+                Err(bad())
+            } else {
+                Ok(Self::Exec(command.to_string()))
+            };
+        }
+        let (scheme, rest) = s.split_once("://").ok_or_else(bad)?;
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        if host.is_empty() {
+            return Err(bad());
+        }
+        match scheme {
+            "smtp" => Ok(Self::Smtp { host, port }),
+            "smtps" => Ok(Self::Smtps { host, port }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Embedded => f.write_str("embedded"),
+            Self::Smtp { host, port } => write!(f, "smtp://{}:{port}", bracket(host)),
+            Self::Smtps { host, port } => write!(f, "smtps://{}:{port}", bracket(host)),
+            Self::Exec(c) => write!(f, "exec:{c}"),
+        }
+    }
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+/// Opens (for the embedded reference: starts) the target `spec` names.
+pub async fn open(spec: &TargetSpec) -> Result<Arc<dyn Target>, TargetError> {
+    Ok(match spec {
+        TargetSpec::Embedded => Arc::new(EmbeddedTarget::start().await?),
+        TargetSpec::Smtp { host, port } => Arc::new(TcpTarget::new(host, *port, false)),
+        TargetSpec::Smtps { host, port } => Arc::new(TcpTarget::new(host, *port, true)),
+        TargetSpec::Exec(command) => Arc::new(ExecTarget::new(command)),
+    })
+}
+
+/// The SNI name for a host: a DNS name, or an IP address.
+pub(crate) fn server_name(host: &str) -> ServerName<'static> {
+    ServerName::try_from(host.to_string())
+        .unwrap_or_else(|_| ServerName::try_from("localhost").expect("a valid DNS name literal"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_targets() {
+        assert_eq!(
+            "embedded".parse::<TargetSpec>().unwrap(),
+            TargetSpec::Embedded
+        );
+        assert_eq!(
+            "smtp://127.0.0.1:2525".parse::<TargetSpec>().unwrap(),
+            TargetSpec::Smtp {
+                host: "127.0.0.1".into(),
+                port: 2525
+            }
+        );
+        assert_eq!(
+            "smtps://[::1]:465"
+                .parse::<TargetSpec>()
+                .unwrap()
+                .to_string(),
+            "smtps://[::1]:465"
+        );
+        assert_eq!(
+            "exec:exim -bs".parse::<TargetSpec>().unwrap(),
+            TargetSpec::Exec("exim -bs".into())
+        );
+        for bad in ["http://x:1", "smtp://x", "smtp://:25", "exec:", "x"] {
+            assert!(bad.parse::<TargetSpec>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The simulation suite: every scenario in scenarios/sim over a fixed set of seeds (one test
+//! case each), the determinism check (same seed, same trace), and the proof that the checks
+//! can fail (the store's deliberately broken ack-before-sync mode is caught).
+//!
+//! `MTPSPEC_SIM_SEEDS=0..1000 cargo test --release -p mtpspec --test sim -- sweep` runs a
+//! sweep through the `mtpspec sim` command's own code instead.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use mtpspec::sim::scenario::{Invariant, SyncSpec};
+use mtpspec::sim::{RunOptions, Scenario, load_paths, report, run_seed};
+
+// The `mtpspec sim` command, compiled here too so that the sweep below runs its code.
+#[allow(dead_code)]
+#[path = "../src/cli/sim.rs"]
+mod cli_sim;
+
+/// The seeds every scenario runs with in `cargo test`.
+const SEEDS: [u64; 3] = [1, 2, 3];
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn scenarios() -> Vec<Scenario> {
+    // A scenario that does not load is a failure of its own test below.
+    load_paths(&[repo().join("scenarios/sim")]).unwrap_or_default()
+}
+
+fn seed_trial(scenario: &Scenario, seed: u64) -> Trial {
+    let scenario = scenario.clone();
+    let name = format!("sim::{}::seed-{seed}", scenario.id);
+    Trial::test(name, move || {
+        let run = run_seed(&scenario, seed, &RunOptions::default());
+        if run.passed() {
+            Ok(())
+        } else {
+            Err(report::failure(&run, &scenario.path, 60).into())
+        }
+    })
+}
+
+fn loads() -> Result<(), Failed> {
+    let found = load_paths(&[repo().join("scenarios/sim")]).map_err(|e| e.to_string())?;
+    if found.len() < 3 {
+        return Err(format!("only {} simulation scenarios found", found.len()).into());
+    }
+    Ok(())
+}
+
+/// The same seed gives the same trace, transcripts included; another seed another one.
+fn determinism() -> Result<(), Failed> {
+    let scenario = pick("crash-restart")?;
+    let verbose = RunOptions { verbose: true };
+    let first = run_seed(&scenario, 42, &verbose);
+    let second = run_seed(&scenario, 42, &verbose);
+    if first.trace != second.trace {
+        let diverges = first
+            .trace
+            .iter()
+            .zip(&second.trace)
+            .position(|(a, b)| a != b)
+            .unwrap_or(first.trace.len().min(second.trace.len()));
+        return Err(format!(
+            "seed 42 gave two traces; they part at line {diverges}:\n  {:?}\n  {:?}",
+            first.trace.get(diverges),
+            second.trace.get(diverges)
+        )
+        .into());
+    }
+    let terse = run_seed(&scenario, 42, &RunOptions::default());
+    if terse.trace_hash != first.trace_hash {
+        return Err("the verbose and the terse trace of one seed hash differently".into());
+    }
+    let other = run_seed(&scenario, 43, &RunOptions::default());
+    if other.trace_hash == first.trace_hash {
+        return Err("seeds 42 and 43 gave the same trace: the seed does not reach the run".into());
+    }
+    Ok(())
+}
+
+/// With the store acknowledging before it syncs, the final power loss takes acknowledged
+/// mail with it, and the simulation says so for every seed.
+fn broken_build_is_caught() -> Result<(), Failed> {
+    let mut scenario = pick("crash-restart")?;
+    scenario.server.sync = SyncSpec::AckBeforeSync;
+    for seed in SEEDS {
+        let run = run_seed(&scenario, seed, &RunOptions::default());
+        let lost = run
+            .violations
+            .iter()
+            .any(|v| v.invariant == Some(Invariant::AckedStored));
+        if !lost {
+            let summary = report::summary(&run);
+            return Err(
+                format!("ack-before-sync was not caught with seed {seed}: {summary}").into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn pick(id: &str) -> Result<Scenario, Failed> {
+    scenarios()
+        .into_iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| format!("no simulation scenario `{id}`").into())
+}
+
+/// `MTPSPEC_SIM_SEEDS=A..B`: every scenario (or those of `MTPSPEC_SIM_FILES`) over those
+/// seeds, through `mtpspec sim`; `MTPSPEC_SIM_VERBOSE=1` prints every trace, and
+/// `MTPSPEC_SIM_ACK_BEFORE_SYNC=1` runs the deliberately broken store.
+fn sweep(seeds: String) -> Result<(), Failed> {
+    let verbose = std::env::var_os("MTPSPEC_SIM_VERBOSE").is_some();
+    let files = std::env::var("MTPSPEC_SIM_FILES").map_or_else(
+        |_| vec![repo().join("scenarios/sim")],
+        |f| f.split(',').map(PathBuf::from).collect(),
+    );
+    let args = cli_sim::SimArgs {
+        files,
+        seed: None,
+        seeds: Some(seeds.parse().map_err(|e: String| e)?),
+        verbose,
+        trace_dir: Some(repo().join("target/sim-traces")),
+        quiet: !verbose,
+        ack_before_sync: std::env::var_os("MTPSPEC_SIM_ACK_BEFORE_SYNC").is_some(),
+    };
+    match cli_sim::main(args).map_err(|e| format!("{e:#}"))? {
+        code if code == ExitCode::SUCCESS => Ok(()),
+        _ => Err("some seeds failed (see above)".into()),
+    }
+}
+
+fn seed_ranges() -> Result<(), Failed> {
+    use cli_sim::SeedRange;
+    let parse = |s: &str| s.parse::<SeedRange>();
+    let ok = parse("0..1000")
+        == Ok(SeedRange {
+            start: 0,
+            end: 1000,
+        })
+        && parse("5..=5") == Ok(SeedRange { start: 5, end: 6 })
+        && parse("5..5").is_err()
+        && parse("7").is_err();
+    if ok {
+        Ok(())
+    } else {
+        Err("seed ranges parse wrongly".into())
+    }
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = vec![
+        Trial::test("sim::scenarios-load", loads),
+        Trial::test("sim::seed-ranges", seed_ranges),
+        Trial::test("sim::determinism", determinism),
+        Trial::test("sim::broken-build-is-caught", broken_build_is_caught),
+    ];
+    for scenario in scenarios() {
+        trials.extend(SEEDS.iter().map(|&seed| seed_trial(&scenario, seed)));
+    }
+    if let Ok(seeds) = std::env::var("MTPSPEC_SIM_SEEDS") {
+        trials.push(Trial::test("sim::sweep", move || sweep(seeds)));
+    }
+    libtest_mimic::run(&args, trials).exit();
+}

@@ -1,0 +1,206 @@
+//! The HTTP gateway (the seeds' Cloudflare Worker, done properly): an axum service beside the
+//! reference server.
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `POST /send` | one message (the seed's JSON); 202 with its id once queued |
+//! | `POST /batch` | `{"messages": [...]}`; one result per message, never one dropped |
+//! | `GET /deliveries[/{id}]` | what became of accepted messages (per recipient, VMTP or fallback) |
+//! | `GET /messages[/{id}]` | the local store; reading a READACK message marks it OPENED |
+//! | `GET /openapi.json` | the OpenAPI 3 document (`reference-impl/server/openapi.json`) |
+//!
+//! Accepted messages go to the configured upstream through the reference client (VMTP with
+//! per-feature fallback) and the retry queue ([`outbox`]). Invalid input gets 400 with a
+//! JSON error naming the field; sizes and counts are bounded ([`Limits`]).
+
+mod compose;
+mod error;
+mod json;
+mod limits;
+mod mailbox;
+mod openapi;
+pub mod outbox;
+mod query;
+mod readack;
+mod routes;
+mod submission;
+mod upstream;
+
+pub use error::{ApiError, GatewayError};
+pub use json::Json;
+pub use limits::Limits;
+pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
+pub use readack::{Notifier, ReadEffect, Reader};
+pub use submission::{Submission, parse_batch, parse_message};
+pub use upstream::{Upstream, UpstreamError};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use mtp_proto::smtp::client::ClientOptions;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::client::Timeouts;
+use crate::client::queue::RetryPolicy;
+use crate::store::{Store, StoreOptions};
+use outbox::{Outbox, OutboxConfig};
+
+/// Everything the gateway is configured with.
+#[derive(Clone)]
+pub struct GatewayOptions {
+    pub listen: SocketAddr,
+    pub upstream: Upstream,
+    /// The name in Message-IDs and read notifications; also the EHLO name upstream.
+    pub hostname: String,
+    /// Senders in these domains get read notifications in the store.
+    pub local_domains: Vec<String>,
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
+    /// Where accepted messages are kept until delivered; `None` keeps them in memory only.
+    pub spool_dir: Option<PathBuf>,
+    /// The wall clock in Unix milliseconds.
+    pub now_ms: fn() -> u64,
+}
+
+impl GatewayOptions {
+    pub fn new(listen: SocketAddr, upstream: Upstream) -> Self {
+        Self {
+            listen,
+            upstream,
+            hostname: "mx.example.test".into(),
+            local_domains: vec!["example.test".into()],
+            limits: Limits::default(),
+            timeouts: Timeouts::uniform(Duration::from_secs(60)),
+            retry: RetryPolicy::default(),
+            spool_dir: None,
+            now_ms: crate::server::system_now_ms,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub outbox: Outbox,
+    pub store: Store,
+    pub notifier: Arc<Notifier>,
+    pub hostname: Arc<str>,
+}
+
+/// A started gateway.
+pub struct RunningGateway {
+    addr: SocketAddr,
+    outbox: Outbox,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    worker: JoinHandle<()>,
+}
+
+impl RunningGateway {
+    /// Binds `options.listen` and serves; `store` is the local mailbox the `/messages` routes
+    /// read (share the reference server's: [`crate::server::RunningServer::store`]).
+    pub async fn start(options: GatewayOptions, store: Store) -> Result<Self, GatewayError> {
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .map_err(|e| GatewayError::Bind(options.listen, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| GatewayError::Bind(options.listen, e))?;
+        let spool = match &options.spool_dir {
+            Some(dir) => {
+                Some(Store::open(dir, StoreOptions::default()).map_err(GatewayError::Spool)?)
+            }
+            None => None,
+        };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let client = ClientOptions {
+            helo_name: options.hostname.clone(),
+            starttls: options.upstream.starttls,
+            prefer_encrypt: options.upstream.starttls,
+            ..ClientOptions::default()
+        };
+        let config = OutboxConfig {
+            target: options.upstream.target.clone(),
+            client,
+            timeouts: options.timeouts.clone(),
+            retry: options.retry.clone(),
+            limits: options.limits.clone(),
+            now_ms: options.now_ms,
+        };
+        let (outbox, worker) =
+            Outbox::start(config, spool, shutdown_rx.clone()).map_err(GatewayError::Spool)?;
+        let state = AppState {
+            outbox: outbox.clone(),
+            store,
+            notifier: Arc::new(Notifier {
+                hostname: options.hostname.clone(),
+                local_domains: options.local_domains.clone(),
+            }),
+            hostname: options.hostname.as_str().into(),
+        };
+        let app = router(state, options.limits.max_request_bytes)
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let mut stop = shutdown_rx;
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stop.changed().await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "the HTTP gateway stopped");
+            }
+        });
+        tracing::info!(%addr, upstream = %options.upstream.url, "HTTP gateway listening");
+        Ok(Self {
+            addr,
+            outbox,
+            shutdown,
+            server,
+            worker,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Stops accepting requests, lets the ones under way finish, and stops the outbox (what
+    /// is still queued stays in the spool). Once this returns, the spool is closed and may be
+    /// opened again.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.server.await;
+        let _ = self.worker.await;
+    }
+}
+
+fn router(state: AppState, max_request_bytes: usize) -> Router {
+    Router::new()
+        .route("/send", post(routes::send))
+        .route("/batch", post(routes::batch))
+        .route("/deliveries", get(routes::deliveries))
+        .route("/deliveries/{id}", get(routes::delivery))
+        .route("/messages", get(mailbox::list))
+        .route("/messages/{id}", get(mailbox::get))
+        .route("/openapi.json", get(openapi::serve))
+        .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route; see /openapi.json",
+            )
+        })
+        .layer(DefaultBodyLimit::max(max_request_bytes))
+        .with_state(state)
+}
