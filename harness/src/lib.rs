@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod baseline;
+pub mod proxy;
 pub mod report;
 pub mod runner;
 pub mod scenario;

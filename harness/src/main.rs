@@ -20,14 +20,16 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Show which SPEC.md requirements the scenarios cite, and which none does.
     Coverage(cli::coverage::CoverageArgs),
-    /// Run the reference SMTP/VMTP server in the foreground.
+    /// Run the reference server in the foreground: SMTP/VMTP, MMTP and the HTTP gateway.
     Serve(cli::serve::ServeArgs),
-    /// Send one message with the reference client (VMTP when offered, plain SMTP otherwise).
+    /// Send a message with the reference client (VMTP when offered, plain SMTP otherwise), or through the HTTP gateway.
     Send(cli::send::SendArgs),
     /// List what the reference server's store holds.
     Mailbox(cli::mailbox::MailboxArgs),
     /// Ask a server for the STATUS of a message id (VMTP).
     Status(cli::status::StatusArgs),
+    /// MMTP client: send, receive, check, filter, keys and tags against an MMTP server.
+    Mmtp(cli::mmtp::MmtpArgs),
     /// Generate SMTP load against a server and report messages/s and latency percentiles.
     Load(cli::load::LoadArgs),
 }
@@ -42,6 +44,7 @@ fn main() -> std::process::ExitCode {
         Command::Mailbox(args) => cli::mailbox::main(args),
         Command::Status(args) => cli::status::main(args),
         Command::Load(args) => cli::load::main(args),
+        Command::Mmtp(args) => cli::mmtp::main(args),
     };
     match result {
         Ok(code) => code,

@@ -37,6 +37,7 @@ impl Conformance {
             if let Some(domain) = target.domain() {
                 options.vars.domain = domain;
             }
+            options.vars.auth = target.credentials();
             None
         })
     }

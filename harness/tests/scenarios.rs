@@ -1,7 +1,7 @@
 //! `cargo test` for the scenario library: one libtest-mimic trial per case (named by its id),
 //! run against the embedded reference, or against `MTPSPEC_TARGET=smtp://...` (with
-//! `MTPSPEC_MAILBOX_CMD`, `MTPSPEC_MAILDIR`, `MTPSPEC_DOMAIN` and `MTPSPEC_LOCAL_USERS` for its
-//! mailbox and users). Against the reference, each case's normalized transcript is an insta
+//! `MTPSPEC_MAILBOX_CMD`, `MTPSPEC_MAILDIR`, `MTPSPEC_DOMAIN`, `MTPSPEC_LOCAL_USERS` and
+//! `MTPSPEC_AUTH` for its mailbox, users and credentials). Against the reference, each case's normalized transcript is an insta
 //! snapshot in `tests/snapshots/` (generate with `INSTA_UPDATE=always`; `CI=true` fails on a
 //! difference). Also: every cited requirement exists in SPEC.md, a malformed scenario is
 //! reported with file, line, column and field, and the runner's verdict rules.
@@ -37,6 +37,12 @@ fn start_env() -> Result<Arc<Conformance>, String> {
             .ok()
             .or_else(|| target.domain())
             .unwrap_or_else(|| "example.test".into());
+        options.vars.auth = match std::env::var("MTPSPEC_AUTH") {
+            Ok(pair) => pair
+                .split_once(':')
+                .map(|(u, p)| (u.to_string(), p.to_string())),
+            Err(_) => target.credentials(),
+        };
         if let Ok(users) = std::env::var("MTPSPEC_LOCAL_USERS") {
             options.vars.local_users = users.split(',').map(str::to_string).collect();
         }

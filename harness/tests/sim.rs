@@ -16,6 +16,12 @@ use mtpspec::sim::{RunOptions, Scenario, load_paths, report, run_seed};
 #[allow(dead_code)]
 #[path = "../src/cli/sim.rs"]
 mod cli_sim;
+// The `mtpspec proxy` command, compiled here too (it is wired into the binary elsewhere).
+#[allow(dead_code)]
+#[path = "../src/cli/proxy.rs"]
+mod cli_proxy;
+#[path = "sim/proxy.rs"]
+mod sim_proxy;
 
 /// The seeds every scenario runs with in `cargo test`.
 const SEEDS: [u64; 3] = [1, 2, 3];
@@ -156,11 +162,23 @@ fn main() {
     let mut trials = vec![
         Trial::test("sim::scenarios-load", loads),
         Trial::test("sim::seed-ranges", seed_ranges),
+        Trial::test(
+            "proxy::cut-after-dot-duplicates-on-the-reference",
+            sim_proxy::cut_after_dot_duplicates_on_the_reference,
+        ),
+        Trial::test(
+            "proxy::slow-and-cut-paths-deliver-once",
+            sim_proxy::slow_and_cut_paths_deliver_once,
+        ),
         Trial::test("sim::determinism", determinism),
         Trial::test("sim::broken-build-is-caught", broken_build_is_caught),
     ];
     for scenario in scenarios() {
         trials.extend(SEEDS.iter().map(|&seed| seed_trial(&scenario, seed)));
+    }
+    if let Ok(targets) = std::env::var("MTPSPEC_PROXY_TARGETS") {
+        let run = move || sim_proxy::cuts_on_real_servers(targets);
+        trials.push(Trial::test("proxy::real-servers", run));
     }
     if let Ok(seeds) = std::env::var("MTPSPEC_SIM_SEEDS") {
         trials.push(Trial::test("sim::sweep", move || sweep(seeds)));

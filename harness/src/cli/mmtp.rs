@@ -497,15 +497,19 @@ fn show_messages(args: &MmtpArgs, mailbox: &MailboxArgs, reply: &Reply) -> anyho
     println!("{} message(s)", reply.messages().len());
     for packet in reply.messages() {
         println!();
-        show_packet(packet, key.as_ref());
+        show_packet(packet, key.as_ref(), &args.keystore);
     }
     Ok(())
 }
 
-fn show_packet(packet: &Json, key: Option<&SecretKey>) {
+fn show_packet(packet: &Json, key: Option<&SecretKey>, keystore: &Path) {
     let empty = Object::new();
     let object = packet.as_object().unwrap_or(&empty);
-    let field = |o: &Object, name: &str| o.get(name).map(ToString::to_string).unwrap_or_default();
+    let member = |o: &Object, name: &str| match o.get(name) {
+        Some(Json::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
     let meta = object
         .get("meta")
         .and_then(Json::as_object)
@@ -514,50 +518,29 @@ fn show_packet(packet: &Json, key: Option<&SecretKey>) {
         .get("verification")
         .and_then(Json::as_object)
         .unwrap_or(&empty);
-    println!("From: {}", field(object, "sender"));
-    println!("To: {}", field(object, "recipient"));
+    let sender = member(object, "sender");
+    println!("From: {sender}");
+    println!("To: {}", member(object, "recipient"));
     if let Some(Json::Number(ts)) = meta.get("timestamp") {
         println!(
             "Date: {}",
             mtp_proto::time::rfc3339(ts.as_u64().unwrap_or(0))
         );
     }
-    println!("Id: {} ({})", field(meta, "messageId"), field(meta, "type"));
+    println!(
+        "Id: {} ({})",
+        member(meta, "messageId"),
+        member(meta, "type")
+    );
     if let Some(tags) = meta.get("tags") {
         println!("Tags: {tags}");
     }
-    let content = object.get("content").cloned().unwrap_or(Json::Null);
-    let encrypted = content
-        .as_object()
-        .and_then(|c| c.get("encrypted"))
-        .and_then(Json::as_str);
-    let plaintext = match (encrypted, key) {
-        (None, _) => Some(content),
-        (Some(_), None) => {
-            println!("[encrypted: use --decrypt]");
-            None
-        }
-        (Some(armored), Some(key)) => {
-            match key.decrypt(armored).map(|bytes| Json::from_slice(&bytes)) {
-                Ok(Ok(json)) => Some(json),
-                Ok(Err(e)) => {
-                    println!("[decrypted, but not JSON: {e}]");
-                    None
-                }
-                Err(e) => {
-                    println!("[cannot decrypt: {e}]");
-                    None
-                }
-            }
-        }
-    };
-    let signature = match meta.get("signatureVerified") {
-        Some(Json::Bool(true)) => "verified by the server",
-        Some(Json::Bool(false)) => "INVALID (the server's check failed)",
-        _ if meta.get("signed") == Some(&Json::Bool(true)) => "not verified (no key on the server)",
-        _ => "none",
-    };
-    println!("Signature: {signature}");
+    let plaintext = plaintext(object.get("content"), key);
+    let signature = verification.get("signature").and_then(Json::as_str);
+    println!(
+        "Signature: {}",
+        signature_state(meta, signature, plaintext.as_ref(), keystore, &sender)
+    );
     let Some(plaintext) = plaintext else {
         return;
     };
@@ -572,6 +555,67 @@ fn show_packet(packet: &Json, key: Option<&SecretKey>) {
             .unwrap_or("")
     };
     println!("Subject: {}\n\n{}", text("subject"), text("body"));
+}
+
+/// The content, decrypted when it is encrypted and a key is at hand.
+fn plaintext(content: Option<&Json>, key: Option<&SecretKey>) -> Option<Json> {
+    let content = content.cloned().unwrap_or(Json::Null);
+    let encrypted = content
+        .as_object()
+        .and_then(|c| c.get("encrypted"))
+        .and_then(Json::as_str);
+    let (armored, key) = match (encrypted, key) {
+        (None, _) => return Some(content),
+        (Some(_), None) => {
+            println!("[encrypted: use --decrypt]");
+            return None;
+        }
+        (Some(armored), Some(key)) => (armored, key),
+    };
+    match key.decrypt(armored).map(|bytes| Json::from_slice(&bytes)) {
+        Ok(Ok(json)) => Some(json),
+        Ok(Err(e)) => {
+            println!("[decrypted, but not JSON: {e}]");
+            None
+        }
+        Err(e) => {
+            println!("[cannot decrypt: {e}]");
+            None
+        }
+    }
+}
+
+/// The server's verdict; for what it cannot check (an encrypted message's signature covers the
+/// plaintext), the client's own check with the sender's key from the keystore.
+fn signature_state(
+    meta: &Object,
+    signature: Option<&str>,
+    plaintext: Option<&Json>,
+    keystore: &Path,
+    sender: &str,
+) -> &'static str {
+    match meta.get("signatureVerified") {
+        Some(Json::Bool(true)) => return "verified by the server",
+        Some(Json::Bool(false)) => return "INVALID (the server's check failed)",
+        _ => {}
+    }
+    let (Some(signature), true) = (signature, meta.get("signed") == Some(&Json::Bool(true))) else {
+        return "none";
+    };
+    let key = std::fs::read_to_string(key_path(keystore, sender, "pub"))
+        .ok()
+        .and_then(|armored| PublicKey::parse(&armored).ok());
+    match (plaintext, key) {
+        (Some(plaintext), Some(key)) => {
+            if key.verify(plaintext.to_compact_string().as_bytes(), signature) {
+                "verified here with the sender's key from the keystore"
+            } else {
+                "INVALID (checked here with the sender's key from the keystore)"
+            }
+        }
+        (None, _) => "not verified (the content is encrypted)",
+        (Some(_), None) => "not verified (no key for the sender, here or on the server)",
+    }
 }
 
 fn keygen(keystore: &Path, args: &KeygenArgs) -> anyhow::Result<ExitCode> {

@@ -3,6 +3,7 @@
 pub mod coverage;
 pub mod load;
 pub mod mailbox;
+pub mod mmtp;
 pub mod run;
 pub mod send;
 pub mod serve;

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use mtpspec::report::{self, ReportInput, RunReport, terminal};
 use mtpspec::scenario::{Filter, VarConfig, load_paths};
-use mtpspec::target::{CommandObserver, MaildirObserver, Observer, TargetSpec};
+use mtpspec::target::{
+    CommandObserver, Listener, MaildirObserver, MultiTarget, Observer, Target, TargetSpec,
+    TcpTarget,
+};
 use mtpspec::{Baseline, RunOptions, Runner, Spec};
 
 #[derive(clap::Args)]
@@ -70,6 +73,16 @@ pub struct RunArgs {
     /// be accepted and every case gets unique recipients.
     #[arg(long = "local-user", value_name = "USER")]
     local_users: Vec<String>,
+    /// The target's submission listener (AUTH), for cases with `listener: submission`.
+    #[arg(long, value_name = "HOST:PORT")]
+    submission: Option<String>,
+    /// The target's implicit-TLS listener, for cases with `listener: smtps`.
+    #[arg(long, value_name = "HOST:PORT")]
+    smtps: Option<String>,
+    /// AUTH credentials for `{{auth_user}}`, `{{auth_password}}`, `{{auth_plain}}`
+    /// [default: the target's own, for the reference alice:secret]
+    #[arg(long, value_name = "USER:PASSWORD")]
+    auth: Option<String>,
     /// The name the harness sends in EHLO.
     #[arg(long, value_name = "NAME", default_value = "client.example.org")]
     helo: String,
@@ -160,11 +173,18 @@ async fn run(
     cases: &[mtpspec::Case],
 ) -> anyhow::Result<Option<RunOutput>> {
     let target = match mtpspec::target::open(spec_target).await {
-        Ok(target) => target,
+        Ok(target) => with_listeners(target, args)?,
         Err(e) => {
             eprintln!("mtpspec: {e}");
             return Ok(None);
         }
+    };
+    let auth = match &args.auth {
+        Some(pair) => {
+            let (user, password) = pair.split_once(':').context("--auth takes USER:PASSWORD")?;
+            Some((user.to_string(), password.to_string()))
+        }
+        None => target.credentials(),
     };
     let observer: Option<Arc<dyn Observer>> = match (&args.maildir, &args.mailbox_cmd) {
         (Some(dir), _) => Some(Arc::new(MaildirObserver::new(dir))),
@@ -185,6 +205,7 @@ async fn run(
                 .unwrap_or_else(|| "example.test".into()),
             local_users: args.local_users.clone(),
             helo: args.helo.clone(),
+            auth,
             ..VarConfig::default()
         },
     };
@@ -212,6 +233,27 @@ async fn run(
         started,
         duration: clock.elapsed(),
     }))
+}
+
+/// Adds `--submission` and `--smtps` listeners to the target.
+fn with_listeners(target: Arc<dyn Target>, args: &RunArgs) -> anyhow::Result<Arc<dyn Target>> {
+    if args.submission.is_none() && args.smtps.is_none() {
+        return Ok(target);
+    }
+    let mut multi = MultiTarget::new(target);
+    for (listener, addr, tls) in [
+        (Listener::Submission, &args.submission, false),
+        (Listener::Smtps, &args.smtps, true),
+    ] {
+        if let Some(addr) = addr {
+            let (host, port) = addr
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
+                .with_context(|| format!("--{listener} takes HOST:PORT, not {addr:?}"))?;
+            multi = multi.with(listener, Arc::new(TcpTarget::new(host, port, tls)));
+        }
+    }
+    Ok(Arc::new(multi))
 }
 
 fn write_reports(args: &RunArgs, report: &RunReport) -> anyhow::Result<()> {

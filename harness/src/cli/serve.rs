@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use mtp_server::client::tls::{Verify, system_roots};
 use mtp_server::gateway::{GatewayOptions, Limits, RunningGateway, Upstream};
+use mtp_server::mmtp::{MmtpOptions, RunningMmtp};
 use mtp_server::server::{RunningServer, ServerOptions};
 use mtp_server::store::{Store, StoreOptions, SyncMode};
 use mtp_server::tls::TlsSource;
@@ -82,6 +83,15 @@ pub struct ServeArgs {
     /// Largest HTTP request body in octets (larger gets 413).
     #[arg(long, value_name = "OCTETS", default_value_t = 25 * 1024 * 1024)]
     http_max_body: usize,
+    /// MMTP listener (JSON over TCP), usually port 8025.
+    #[arg(long, value_name = "ADDR")]
+    mmtp: Option<SocketAddr>,
+    /// MMTP over implicit TLS, usually port 8026.
+    #[arg(long, value_name = "ADDR")]
+    mmtps: Option<SocketAddr>,
+    /// MMTP HashCash difficulty, in leading hex zeros.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    mmtp_difficulty: u32,
 }
 
 pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -92,8 +102,9 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
     let smtp_listeners = args.smtp.is_some() || args.smtps.is_some() || args.submission.is_some();
-    if !smtp_listeners && args.http.is_none() {
-        anyhow::bail!("give at least one of --smtp, --smtps, --submission, --http");
+    let mmtp_listeners = args.mmtp.is_some() || args.mmtps.is_some();
+    if !smtp_listeners && !mmtp_listeners && args.http.is_none() {
+        anyhow::bail!("give at least one of --smtp, --smtps, --submission, --http, --mmtp, --mmtps");
     }
     if args.http.is_some() && args.upstream.is_none() && args.smtp.is_none() {
         anyhow::bail!(
@@ -105,6 +116,13 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         upstream: args.upstream.clone(),
         insecure: args.upstream_insecure,
         max_body: args.http_max_body,
+    });
+    let mmtp = mmtp_listeners.then(|| {
+        let mut mmtp = MmtpOptions::new(args.data_dir.clone());
+        mmtp.mmtp = args.mmtp;
+        mmtp.mmtps = args.mmtps;
+        mmtp.difficulty = args.mmtp_difficulty;
+        mmtp
     });
     let options = options(args)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
@@ -125,6 +143,20 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        let mmtp = match mmtp {
+            Some(mut mmtp) => {
+                mmtp.hostname = options.hostname.clone();
+                mmtp.tls = options.tls.clone();
+                let running = RunningMmtp::start(mmtp).await?;
+                for (name, addr) in [("mmtp", running.mmtp_addr()), ("mmtps", running.mmtps_addr())] {
+                    if let Some(addr) = addr {
+                        println!("listening {name} {addr}");
+                    }
+                }
+                Some(running)
+            }
+            None => None,
+        };
         let gateway = match gateway {
             Some(args) => {
                 let gateway = start_gateway(args, &options, server.as_ref()).await?;
@@ -140,6 +172,9 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         if let Some(server) = server {
             server.shutdown().await;
+        }
+        if let Some(mmtp) = mmtp {
+            mmtp.shutdown().await;
         }
         anyhow::Ok(())
     })?;

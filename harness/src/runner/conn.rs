@@ -9,7 +9,7 @@ use mtp_proto::smtp::reply::{Reply, ReplyError, ReplyParser};
 use serde::{Serialize, Serializer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::target::{BoxStream, Target, TargetError, tls};
+use crate::target::{BoxStream, Listener, Target, TargetError, tls};
 
 /// What happened on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -147,11 +147,12 @@ pub struct Conn {
 impl Conn {
     pub async fn open(
         target: &dyn Target,
+        listener: Listener,
         id: u8,
         log: &WireLog,
         timeout: Duration,
     ) -> Result<Conn, TargetError> {
-        let connected = tokio::time::timeout(timeout, target.connect())
+        let connected = tokio::time::timeout(timeout, target.connect_to(listener))
             .await
             .map_err(|_| TargetError::ConnectTimeout {
                 target: target.name(),

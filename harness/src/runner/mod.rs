@@ -158,9 +158,18 @@ impl Runner {
                 return result;
             }
         };
+        if !self.inner.target.listeners().contains(&case.listener) {
+            let mut result = base_result(case, Verdict::Skip);
+            result.reason = Some(format!(
+                "the target has no {} listener (--{} HOST:PORT)",
+                case.listener, case.listener
+            ));
+            return result;
+        }
         let vars = Vars::for_case(&case.id, &options.vars);
         let mut session = Session::new(
             self.inner.target.as_ref(),
+            case.listener,
             self.inner.observer.as_deref(),
             options,
             vars,
@@ -213,6 +222,7 @@ impl Runner {
                         (Verdict::for_failure(case.level), expected, actual)
                     }
                     StepError::Harness(message) => (Verdict::Error, String::new(), message),
+                    StepError::Skip(message) => (Verdict::Skip, String::new(), message),
                 };
                 result.verdict = verdict;
                 let which = if fallback { "fallback step" } else { "step" };

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::RunOptions;
 use super::conn::{Conn, WireLog};
 use crate::scenario::Keyword;
-use crate::target::{Target, TargetError};
+use crate::target::{Listener, Target, TargetError};
 
 /// What the target advertised.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -75,7 +75,7 @@ pub(crate) async fn probe(
 ) -> Result<Capabilities, TargetError> {
     let log = WireLog::new();
     let timeout = options.step_timeout;
-    let mut conn = Conn::open(target, 1, &log, options.connect_timeout).await?;
+    let mut conn = Conn::open(target, Listener::Smtp, 1, &log, options.connect_timeout).await?;
     let probe_error = |what: &str| TargetError::Probe(format!("{} {what}", target.name()));
     let greeting = conn
         .read_reply(timeout)

@@ -11,8 +11,9 @@ use mtp_proto::smtp::reply::Reply;
 use super::RunOptions;
 use super::conn::{Conn, ReadFailure, WireLog};
 use super::mailbox;
+use crate::scenario::vars::UnknownVariable;
 use crate::scenario::{CodeSet, ExpectReply, LocatedStep, Step, Template, Vars};
-use crate::target::{Observer, Target};
+use crate::target::{Listener, Observer, Target};
 
 /// Why a step did not succeed.
 #[derive(Debug)]
@@ -21,6 +22,8 @@ pub(crate) enum StepError {
     Failed { expected: String, actual: String },
     /// The harness, the network or an observer failed.
     Harness(String),
+    /// The case cannot be judged here (no credentials for it).
+    Skip(String),
 }
 
 impl StepError {
@@ -34,6 +37,7 @@ impl StepError {
 
 pub(crate) struct Session<'a> {
     pub target: &'a dyn Target,
+    pub listener: Listener,
     pub observer: Option<&'a dyn Observer>,
     pub options: &'a RunOptions,
     pub log: WireLog,
@@ -49,12 +53,14 @@ pub(crate) struct Session<'a> {
 impl<'a> Session<'a> {
     pub fn new(
         target: &'a dyn Target,
+        listener: Listener,
         observer: Option<&'a dyn Observer>,
         options: &'a RunOptions,
         vars: Vars,
     ) -> Self {
         Self {
             target,
+            listener,
             observer,
             options,
             log: WireLog::new(),
@@ -85,9 +91,15 @@ impl<'a> Session<'a> {
     async fn conn(&mut self) -> Result<&mut Conn, StepError> {
         let id = self.current;
         if !self.conns.contains_key(&id) {
-            let conn = Conn::open(self.target, id, &self.log, self.options.connect_timeout)
-                .await
-                .map_err(|e| StepError::Harness(e.to_string()))?;
+            let conn = Conn::open(
+                self.target,
+                self.listener,
+                id,
+                &self.log,
+                self.options.connect_timeout,
+            )
+            .await
+            .map_err(|e| StepError::Harness(e.to_string()))?;
             self.conns.insert(id, conn);
         }
         self.conns
@@ -96,9 +108,7 @@ impl<'a> Session<'a> {
     }
 
     fn expand(&self, template: &Template) -> Result<String, StepError> {
-        template
-            .expand(&self.vars)
-            .map_err(|e| StepError::Harness(e.to_string()))
+        template.expand(&self.vars).map_err(missing_variable)
     }
 
     async fn write(
@@ -132,16 +142,13 @@ impl<'a> Session<'a> {
                 let data = w
                     .data
                     .expand(&self.vars)
-                    .map_err(|e| StepError::Harness(e.to_string()))?
+                    .map_err(missing_variable)?
                     .repeat(w.repeat);
                 self.write(&data, w.chunk, Duration::from_millis(w.pause_ms))
                     .await
             }
             Step::Bdat(b) => {
-                let data = b
-                    .data
-                    .expand(&self.vars)
-                    .map_err(|e| StepError::Harness(e.to_string()))?;
+                let data = b.data.expand(&self.vars).map_err(missing_variable)?;
                 let last = if b.last { " LAST" } else { "" };
                 let mut bytes = format!("BDAT {}{last}\r\n", data.len()).into_bytes();
                 bytes.extend_from_slice(&data);
@@ -336,6 +343,16 @@ impl<'a> Session<'a> {
             .start_tls(target)
             .await
             .map_err(|e| StepError::Harness(e.to_string()))
+    }
+}
+
+/// A variable without a value: the credentials were not given (SKIP), or a capture did not
+/// happen (which a failed expect reports first, so this is the harness's trouble).
+fn missing_variable(e: UnknownVariable) -> StepError {
+    if e.0.starts_with("auth_") {
+        StepError::Skip("needs AUTH credentials (--auth USER:PASSWORD)".into())
+    } else {
+        StepError::Harness(e.to_string())
     }
 }
 

@@ -18,6 +18,7 @@ use super::expect::{Keyword, OneOrMany};
 use super::model::{Case, Level, LocatedStep, Protocol, Step};
 use super::transcript;
 use super::vars::is_builtin;
+use crate::target::Listener;
 
 /// Why scenarios could not be loaded.
 #[derive(Debug)]
@@ -116,6 +117,8 @@ struct RawCase {
     level: Level,
     #[serde(default)]
     protocol: Protocol,
+    #[serde(default)]
+    listener: Listener,
     #[serde(default)]
     requires: OneOrMany<Keyword>,
     description: Option<String>,
@@ -332,6 +335,7 @@ fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<Case, ScenarioError>
         spec: raw.spec,
         level: raw.level,
         protocol: raw.protocol,
+        listener: raw.listener,
         requires: raw.requires.0,
         description: raw.description,
         deadline: raw.deadline_ms.map(Duration::from_millis),

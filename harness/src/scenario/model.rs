@@ -62,6 +62,8 @@ pub struct Case {
     pub spec: Vec<String>,
     pub level: Level,
     pub protocol: Protocol,
+    /// The listener the case's connections go to (submission for AUTH, smtps for implicit TLS).
+    pub listener: crate::target::Listener,
     /// EHLO keywords the target must advertise for `steps` to apply.
     pub requires: Vec<Keyword>,
     pub description: Option<String>,

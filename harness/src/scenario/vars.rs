@@ -32,6 +32,9 @@ pub const BUILTINS: &[&str] = &[
     "foreign_domain",
     "foreign_rcpt",
     "date",
+    "auth_user",
+    "auth_password",
+    "auth_plain",
 ];
 
 pub fn is_builtin(name: &str) -> bool {
@@ -168,6 +171,9 @@ pub struct VarConfig {
     pub foreign_domain: String,
     /// Makes this run's values differ from an earlier run's (a persistent mailbox keeps them).
     pub nonce: String,
+    /// AUTH credentials `(user, password)` for `{{auth_user}}`, `{{auth_password}}` and
+    /// `{{auth_plain}}`; cases that use them are SKIP without.
+    pub auth: Option<(String, String)>,
 }
 
 impl Default for VarConfig {
@@ -179,6 +185,7 @@ impl Default for VarConfig {
             sender_domain: "example.org".into(),
             foreign_domain: "example.net".into(),
             nonce: run_nonce(),
+            auth: None,
         }
     }
 }
@@ -260,6 +267,16 @@ impl Vars {
             &format!("{tag}-f@{}", config.foreign_domain),
         );
         vars.set("marker", &tag);
+        if let Some((user, password)) = &config.auth {
+            use base64::Engine;
+            let plain = format!("\0{user}\0{password}");
+            vars.set_stable("auth_user", user);
+            vars.set_stable("auth_password", password);
+            vars.set_stable(
+                "auth_plain",
+                &base64::engine::general_purpose::STANDARD.encode(plain),
+            );
+        }
         vars.set("date", &rfc5322_date(SystemTime::now()));
         vars
     }

@@ -12,7 +12,7 @@ use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use super::observer::{ObservedMessage, Observer, ObserverError};
-use super::{BoxFuture, Connected, Target, TargetError, server_name};
+use super::{BoxFuture, Connected, Listener, Target, TargetError, server_name, tls};
 
 /// The reference server, running for as long as this value lives (or until
 /// [`Target::shutdown`]).
@@ -29,7 +29,8 @@ pub struct EmbeddedTarget {
 
 impl EmbeddedTarget {
     /// Starts the reference with `ServerOptions::ephemeral`: host name `mx.example.test`, local
-    /// domain `example.test`, any local user, VMTP, STARTTLS with a self-signed certificate.
+    /// domain `example.test`, any local user, VMTP, STARTTLS with a self-signed certificate,
+    /// a submission and an implicit-TLS listener, AUTH PLAIN credentials `alice`/`secret`.
     pub async fn start() -> Result<Self, TargetError> {
         let dir = tempfile::Builder::new()
             .prefix("mtpspec-embedded-")
@@ -75,18 +76,42 @@ impl Target for EmbeddedTarget {
     }
 
     fn connect(&self) -> BoxFuture<'_, Result<Connected, TargetError>> {
+        self.connect_to(Listener::Smtp)
+    }
+
+    fn listeners(&self) -> Vec<Listener> {
+        let mut all = vec![Listener::Smtp];
+        all.extend(self.submission.map(|_| Listener::Submission));
+        all.extend(self.smtps.map(|_| Listener::Smtps));
+        all
+    }
+
+    fn connect_to(&self, listener: Listener) -> BoxFuture<'_, Result<Connected, TargetError>> {
         Box::pin(async move {
-            let stream =
-                TcpStream::connect(self.smtp)
-                    .await
-                    .map_err(|error| TargetError::Connect {
-                        target: format!("embedded reference at {}", self.smtp),
-                        error,
-                    })?;
+            let addr = match listener {
+                Listener::Smtp => Some(self.smtp),
+                Listener::Submission => self.submission,
+                Listener::Smtps => self.smtps,
+            }
+            .ok_or(TargetError::NoListener(listener))?;
+            let stream = TcpStream::connect(addr)
+                .await
+                .map_err(|error| TargetError::Connect {
+                    target: format!("embedded reference ({listener}) at {addr}"),
+                    error,
+                })?;
             let _ = stream.set_nodelay(true);
+            if listener != Listener::Smtps {
+                return Ok(Connected {
+                    stream: Box::new(stream),
+                    tls: false,
+                    guard: None,
+                });
+            }
+            let (stream, _) = tls::connect(Box::new(stream), self.tls_server_name()).await?;
             Ok(Connected {
-                stream: Box::new(stream),
-                tls: false,
+                stream,
+                tls: true,
                 guard: None,
             })
         })
@@ -104,6 +129,10 @@ impl Target for EmbeddedTarget {
 
     fn domain(&self) -> Option<String> {
         Some("example.test".into())
+    }
+
+    fn credentials(&self) -> Option<(String, String)> {
+        Some(("alice".into(), "secret".into()))
     }
 
     fn is_reference(&self) -> bool {

@@ -5,6 +5,7 @@
 
 pub mod embedded;
 pub mod exec;
+pub mod multi;
 pub mod observer;
 pub mod tcp;
 pub mod tls;
@@ -20,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use embedded::EmbeddedTarget;
 pub use exec::ExecTarget;
+pub use multi::MultiTarget;
 pub use observer::{CommandObserver, MaildirObserver, ObservedMessage, Observer, ObserverError};
 pub use tcp::TcpTarget;
 
@@ -41,11 +43,58 @@ pub struct Connected {
     pub guard: Option<Box<dyn std::any::Any + Send>>,
 }
 
+/// Which of a server's listeners a case talks to.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Deserialize,
+    serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Listener {
+    /// The MX listener (port 25): the target itself.
+    #[default]
+    Smtp,
+    /// Submission (RFC 6409, port 587): AUTH required before MAIL.
+    Submission,
+    /// Implicit TLS (RFC 8314, port 465).
+    Smtps,
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Smtp => "smtp",
+            Self::Submission => "submission",
+            Self::Smtps => "smtps",
+        })
+    }
+}
+
 /// Something the harness can open SMTP connections to.
 pub trait Target: Send + Sync {
     /// How the target is named in reports (`smtp://127.0.0.1:2525`).
     fn name(&self) -> String;
+    /// A connection to the main listener.
     fn connect(&self) -> BoxFuture<'_, Result<Connected, TargetError>>;
+    /// The listeners the target has besides the main one.
+    fn listeners(&self) -> Vec<Listener> {
+        vec![Listener::Smtp]
+    }
+    /// A connection to one of [`Target::listeners`].
+    fn connect_to(&self, listener: Listener) -> BoxFuture<'_, Result<Connected, TargetError>> {
+        match listener {
+            Listener::Smtp => self.connect(),
+            other => Box::pin(async move { Err(TargetError::NoListener(other)) }),
+        }
+    }
     /// The name sent in the TLS handshake (SNI); certificates are not checked.
     fn tls_server_name(&self) -> ServerName<'static>;
     /// An observer of the target's mailbox that comes with it (the embedded store).
@@ -54,6 +103,10 @@ pub trait Target: Send + Sync {
     }
     /// The local domain, when the target knows it.
     fn domain(&self) -> Option<String> {
+        None
+    }
+    /// AUTH credentials `(user, password)`, when the target knows some.
+    fn credentials(&self) -> Option<(String, String)> {
         None
     }
     /// Whether this is mtpspec's own reference (snapshots are kept only for it).
@@ -92,6 +145,8 @@ pub enum TargetError {
     Probe(String),
     /// The async runtime could not start.
     Runtime(std::io::Error),
+    /// The target has no such listener configured.
+    NoListener(Listener),
 }
 
 impl fmt::Display for TargetError {
@@ -110,6 +165,7 @@ impl fmt::Display for TargetError {
             Self::Embedded(e) => write!(f, "the embedded reference server did not start: {e}"),
             Self::Probe(e) => write!(f, "capability probe failed: {e}"),
             Self::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
+            Self::NoListener(l) => write!(f, "the target has no {l} listener"),
         }
     }
 }

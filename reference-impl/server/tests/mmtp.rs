@@ -517,3 +517,123 @@ async fn shutdown_tells_open_sessions() {
     assert_eq!(code(&reply), "SHUTTING_DOWN");
     shutdown.await.unwrap();
 }
+
+/// Runs gpg with its own home; `None` when gpg is not installed.
+fn gpg(home: &Path, args: &[&str], input: Option<&[u8]>) -> Option<std::process::Output> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.unwrap_or_default()).unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "gpg {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(output)
+}
+
+/// What our client signs and encrypts, GnuPG verifies and decrypts, and the other way round.
+#[test]
+fn gnupg_interoperates() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path();
+    let Some(_) = gpg(dir, &["--version"], None) else {
+        eprintln!("gpg is not installed: skipping the interoperability test");
+        return;
+    };
+    let data = br#"{"subject":"Hi","body":"two\nlines"}"#;
+    let alice = SecretKey::generate(&format!("Alice <{ALICE}>"), None).unwrap();
+    gpg(
+        dir,
+        &["--import"],
+        Some(alice.to_armored().unwrap().as_bytes()),
+    );
+    let signature = alice.sign_text(data).unwrap();
+    std::fs::write(dir.join("data.json"), data).unwrap();
+    std::fs::write(dir.join("data.sig"), &signature).unwrap();
+    let sig_path = dir.join("data.sig").display().to_string();
+    let data_path = dir.join("data.json").display().to_string();
+    gpg(dir, &["--verify", &sig_path, &data_path], None);
+    let encrypted = alice.public_key().encrypt(data).unwrap();
+    let decrypted = gpg(dir, &["--decrypt"], Some(encrypted.as_bytes())).unwrap();
+    assert_eq!(decrypted.stdout, data);
+
+    gpg(
+        dir,
+        &[
+            "--quick-gen-key",
+            "Carol <(carol)%(example.com)>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+        None,
+    );
+    let listing = gpg(
+        dir,
+        &["--with-colons", "--list-keys", "(carol)%(example.com)"],
+        None,
+    )
+    .unwrap();
+    let listing = String::from_utf8(listing.stdout).unwrap();
+    let fingerprint = listing
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .unwrap();
+    let fingerprint = fingerprint.trim_matches(':').to_owned();
+    gpg(
+        dir,
+        &["--quick-add-key", &fingerprint, "cv25519", "encr", "never"],
+        None,
+    );
+    let public = gpg(dir, &["--armor", "--export", "(carol)%(example.com)"], None).unwrap();
+    let public = PublicKey::parse(&String::from_utf8(public.stdout).unwrap()).unwrap();
+    let secret = gpg(
+        dir,
+        &["--armor", "--export-secret-keys", "(carol)%(example.com)"],
+        None,
+    )
+    .unwrap();
+    let secret = SecretKey::parse(&String::from_utf8(secret.stdout).unwrap(), None).unwrap();
+    let carol = ["--local-user", "(carol)%(example.com)", "--armor"];
+    let signed = gpg(
+        dir,
+        &[&carol[..], &["--textmode", "--detach-sign"]].concat(),
+        Some(data),
+    )
+    .unwrap();
+    let signed = String::from_utf8(signed.stdout).unwrap();
+    assert!(public.verify(data, &signed));
+    assert!(!public.verify(b"{}", &signed));
+    let to_carol = [
+        "--trust-model",
+        "always",
+        "--armor",
+        "--recipient",
+        "(carol)%(example.com)",
+        "--encrypt",
+    ];
+    let message = gpg(dir, &to_carol, Some(data)).unwrap();
+    assert_eq!(
+        secret
+            .decrypt(&String::from_utf8(message.stdout).unwrap())
+            .unwrap(),
+        data
+    );
+    // The agent gpg started for this home would otherwise linger.
+    let _ = std::process::Command::new("gpgconf")
+        .env("GNUPGHOME", dir)
+        .args(["--kill", "gpg-agent"])
+        .status();
+}

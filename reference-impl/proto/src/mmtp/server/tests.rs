@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::*;
-use crate::mmtp::hashcash::{Stamp, mint};
+use crate::mmtp::hashcash::{Stamp, TokenKey, mint};
 use crate::mmtp::packet::{NewPacket, PacketType, build, plain_content};
 
 const NOW: u64 = 1_700_000_000_000;
@@ -601,4 +601,36 @@ fn one_byte_at_a_time() {
     }
     assert_eq!(responses.len(), 2);
     assert_eq!(responses[1]["count"], 1);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// However the same bytes are split into reads, the session answers the same.
+    #[test]
+    fn chunking_does_not_change_the_responses(cuts in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 0..10)) {
+        let mut input = Vec::new();
+        input.extend(send(&packet(Some(r#"{"priority":["high"]}"#), NOW)).into_bytes());
+        input.extend(b"garbage\n");
+        input.extend(email_request("CHECK", BOB).to_string().into_bytes());
+        input.extend(b"\n{\"action\":\"GET_TAG_CATEGORIES\"}{\"action\":\"NOPE\"}");
+        input.extend(email_request("RECEIVE", BOB).to_string().into_bytes());
+        let whole = {
+            let mut driver = Driver::new(config());
+            driver.responses();
+            driver.send_bytes(&input)
+        };
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+        points.sort_unstable();
+        let mut driver = Driver::new(config());
+        driver.responses();
+        let mut responses = Vec::new();
+        let mut at = 0;
+        for p in points.into_iter().chain([input.len()]) {
+            responses.extend(driver.send_bytes(&input[at..p]));
+            at = p;
+        }
+        proptest::prop_assert_eq!(whole.len(), 6);
+        proptest::prop_assert_eq!(responses, whole);
+    }
 }

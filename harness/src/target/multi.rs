@@ -1,0 +1,83 @@
+//! A target with more listeners than its main one: `--submission HOST:PORT` and
+//! `--smtps HOST:PORT` next to `--target`, for the cases that need submission (AUTH) or
+//! implicit TLS. Everything but the extra connections is the main target's.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustls_pki_types::ServerName;
+
+use super::{BoxFuture, Connected, Listener, Observer, Target, TargetError};
+
+pub struct MultiTarget {
+    main: Arc<dyn Target>,
+    others: BTreeMap<Listener, Arc<dyn Target>>,
+}
+
+impl MultiTarget {
+    pub fn new(main: Arc<dyn Target>) -> Self {
+        Self {
+            main,
+            others: BTreeMap::new(),
+        }
+    }
+
+    /// Connections to `listener` go to `target`.
+    pub fn with(mut self, listener: Listener, target: Arc<dyn Target>) -> Self {
+        self.others.insert(listener, target);
+        self
+    }
+}
+
+impl Target for MultiTarget {
+    fn name(&self) -> String {
+        self.main.name()
+    }
+
+    fn connect(&self) -> BoxFuture<'_, Result<Connected, TargetError>> {
+        self.main.connect()
+    }
+
+    fn listeners(&self) -> Vec<Listener> {
+        let mut all = self.main.listeners();
+        all.extend(
+            self.others
+                .keys()
+                .filter(|l| !all.contains(l))
+                .copied()
+                .collect::<Vec<_>>(),
+        );
+        all
+    }
+
+    fn connect_to(&self, listener: Listener) -> BoxFuture<'_, Result<Connected, TargetError>> {
+        match self.others.get(&listener) {
+            Some(target) => target.connect(),
+            None => self.main.connect_to(listener),
+        }
+    }
+
+    fn tls_server_name(&self) -> ServerName<'static> {
+        self.main.tls_server_name()
+    }
+
+    fn observer(&self) -> Option<Arc<dyn Observer>> {
+        self.main.observer()
+    }
+
+    fn domain(&self) -> Option<String> {
+        self.main.domain()
+    }
+
+    fn credentials(&self) -> Option<(String, String)> {
+        self.main.credentials()
+    }
+
+    fn is_reference(&self) -> bool {
+        self.main.is_reference()
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        self.main.shutdown()
+    }
+}

@@ -1,0 +1,83 @@
+//! What the session asks of its driver ([`Action`]) and the values the driver answers with.
+
+use serde_json::value::RawValue;
+
+use super::SignatureCheck;
+use crate::mmtp::hashcash::TokenKey;
+use crate::mmtp::tags::Tags;
+
+/// A message the driver must store durably before the session answers OK.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Delivery {
+    /// The recipient's mailbox key ([`crate::mmtp::Address::mailbox_key`]).
+    pub mailbox: String,
+    pub sender: String,
+    pub recipient: String,
+    /// The client's `meta.messageId`, kept as sent.
+    pub message_id: String,
+    /// The packet as stored: compact JSON, received key order, server-set fields.
+    pub packet: String,
+    pub tags: Tags,
+    pub encrypted: bool,
+    pub signed: bool,
+    pub signature_verified: Option<bool>,
+    pub timestamp_ms: u64,
+}
+
+/// One stored message, as the driver lists a mailbox.
+#[derive(Clone, Debug)]
+pub struct MailboxEntry {
+    /// The store's id, handed back in [`Action::Drain`].
+    pub id: String,
+    pub tags: Tags,
+    /// The stored packet; present when the listing asked for packets.
+    pub packet: Option<Box<RawValue>>,
+}
+
+/// Why a key registration failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Not an OpenPGP public key (the reason is shown to the client).
+    Invalid(String),
+    /// Another key is registered for the address; MMTP has no authentication that could allow
+    /// replacing it.
+    Conflict,
+    /// The registry failed.
+    Failed(String),
+}
+
+/// Work the driver must do for the session.
+#[derive(Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Record the token in the replay cache unless present, then call
+    /// [`super::ServerSession::token_claimed`]: `Ok(true)` when it was new.
+    ClaimToken { key: TokenKey, timestamp_ms: u64 },
+    /// Verify with the signer's registered key, then call [`super::ServerSession::signature_checked`].
+    VerifySignature(SignatureCheck),
+    /// Store durably, then call [`super::ServerSession::delivered`].
+    Deliver(Box<Delivery>),
+    /// List a mailbox in delivery order, then call [`super::ServerSession::mailbox`].
+    ListMailbox { mailbox: String, with_packets: bool },
+    /// Write pending output first, then remove these messages durably and call
+    /// [`super::ServerSession::drained`].
+    Drain(Vec<String>),
+    /// Parse and register the key, then call [`super::ServerSession::key_registered`].
+    RegisterKey {
+        mailbox: String,
+        email: String,
+        armored: String,
+    },
+    /// Look the key up, then call [`super::ServerSession::key_found`].
+    LookupKey { mailbox: String },
+    /// Write pending output, then close the connection.
+    Close,
+}
+
+/// Facts about the connection the driver knows.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionInfo {
+    /// Implicit TLS.
+    pub tls: bool,
+}
