@@ -30,6 +30,10 @@ enum Command {
     Status(cli::status::StatusArgs),
     /// MMTP client: send, receive, check, filter, keys and tags against an MMTP server.
     Mmtp(cli::mmtp::MmtpArgs),
+    /// Run simulation scenarios (scenarios/sim) on turmoil over seeds, checking invariants.
+    Sim(cli::sim::SimArgs),
+    /// A fault-injecting TCP proxy in front of a real server.
+    Proxy(cli::proxy::ProxyArgs),
     /// Generate SMTP load against a server and report messages/s and latency percentiles.
     Load(cli::load::LoadArgs),
 }
@@ -45,6 +49,8 @@ fn main() -> std::process::ExitCode {
         Command::Status(args) => cli::status::main(args),
         Command::Load(args) => cli::load::main(args),
         Command::Mmtp(args) => cli::mmtp::main(args),
+        Command::Sim(args) => cli::sim::main(args),
+        Command::Proxy(args) => cli::proxy::main(args),
     };
     match result {
         Ok(code) => code,

@@ -43,7 +43,7 @@ fn seed_trial(scenario: &Scenario, seed: u64) -> Trial {
         if run.passed() {
             Ok(())
         } else {
-            Err(report::failure(&run, &scenario.path, 60).into())
+            Err(report::failure(&run, &scenario, 60).into())
         }
     })
 }

@@ -108,12 +108,14 @@ fn run_scenario(
         scenario.path.display()
     );
     let started = Instant::now();
-    let (mut runs, mut failed, mut sessions, mut ambiguous, mut duplicates) = (0, 0, 0, 0, 0);
+    let (mut runs, mut failed, mut sessions) = (0, 0, 0);
+    let (mut ambiguous, mut unconfirmed, mut duplicates) = (0, 0, 0);
     for seed in seeds {
         let run = run_seed(scenario, seed, options);
         runs += 1;
         sessions += run.stats.sessions;
         ambiguous += run.stats.ambiguous;
+        unconfirmed += run.stats.unconfirmed;
         duplicates += run.stats.ambiguous_duplicates;
         if !args.quiet || !run.passed() {
             println!("  {}", report::summary(&run));
@@ -128,7 +130,7 @@ fn run_scenario(
         }
         if !run.passed() {
             failed += 1;
-            print!("{}", indent(&report::failure(&run, &scenario.path, 40)));
+            print!("{}", indent(&report::failure(&run, scenario, 40)));
             if let Some(dir) = &args.trace_dir {
                 write_trace(dir, &run)?;
             }
@@ -137,8 +139,8 @@ fn run_scenario(
     let wall = started.elapsed().as_secs_f64();
     println!(
         "{}: {runs} seeds, {} passed, {failed} failed; {sessions} simulated sessions in \
-         {wall:.2}s of wall time ({:.0} sessions/s); ambiguous: {ambiguous} copies, {duplicates} \
-         messages stored more than once",
+         {wall:.2}s of wall time ({:.0} sessions/s); ambiguous: {ambiguous} copies without a \
+         reply, {unconfirmed} from killed clients, {duplicates} messages stored more than once",
         scenario.id,
         runs - failed,
         sessions as f64 / wall.max(1e-9),

@@ -135,7 +135,9 @@ impl Upstream {
             let (piece, more) = rest.split_at(take);
             self.write(plan, piece).await?;
             rest = more;
-            let due = plan.stall.filter(|(after, _)| !self.stalled && self.sent >= *after);
+            let due = plan
+                .stall
+                .filter(|(after, _)| !self.stalled && self.sent >= *after);
             if let Some((after, pause)) = due {
                 self.stalled = true;
                 say(format!("stalling {pause:?} after {after} client octets"));

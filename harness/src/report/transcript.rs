@@ -87,19 +87,25 @@ fn split_lines(data: &[u8]) -> Vec<String> {
     lines
 }
 
+/// Keeps the start and the end of a long line. Both cuts move to a delimiter so that a unique
+/// per-case value is never cut in half (it must stay whole to be redacted in snapshots).
 fn shorten(line: &str) -> String {
     if line.len() <= LONG_LINE {
         return line.to_string();
     }
-    let head: String = line.chars().take(200).collect();
-    let tail: String = {
-        let chars: Vec<char> = line.chars().collect();
-        chars[chars.len().saturating_sub(60)..].iter().collect()
-    };
-    format!(
-        "{head}<… {} more …>{tail}",
-        line.len() - head.len() - tail.len()
-    )
+    let delimiter = |c: char| ",<>@ :;=".contains(c);
+    let chars: Vec<char> = line.chars().collect();
+    let mut head_end = 200.min(chars.len());
+    while head_end > 0 && !delimiter(chars[head_end - 1]) {
+        head_end -= 1;
+    }
+    let mut tail_start = chars.len().saturating_sub(60).max(head_end);
+    while tail_start < chars.len() && !delimiter(chars[tail_start]) {
+        tail_start += 1;
+    }
+    let head: String = chars[..head_end].iter().collect();
+    let tail: String = chars[tail_start..].iter().collect();
+    format!("{head}<… {} more …>{tail}", line.len() - head.len() - tail.len())
 }
 
 /// Printable text as is; CR, NUL, other controls and invalid UTF-8 as `<CR>`, `<NUL>`, `<xHH>`.

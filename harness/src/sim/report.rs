@@ -2,9 +2,9 @@
 //! a failing seed its violations, the end of its trace and the command that replays it.
 
 use std::fmt::Write;
-use std::path::Path;
 
 use super::run::SeedRun;
+use super::scenario::{Scenario, SyncSpec};
 use super::units::Secs;
 
 /// `seed 7: PASS 12 messages, ...`.
@@ -44,16 +44,21 @@ pub fn ambiguity(run: &SeedRun) -> Option<String> {
     })
 }
 
-/// The command that replays `seed` with the full trace.
-pub fn replay_command(path: &Path, seed: u64) -> String {
+/// The command that replays `seed` of `scenario` with the full trace.
+pub fn replay_command(scenario: &Scenario, seed: u64) -> String {
+    let broken = if scenario.server.sync == SyncSpec::AckBeforeSync {
+        " --ack-before-sync"
+    } else {
+        ""
+    };
     format!(
-        "cargo run --release -p mtpspec -- sim {} --seed {seed} --verbose",
-        path.display()
+        "cargo run --release -p mtpspec -- sim {} --seed {seed} --verbose{broken}",
+        scenario.path.display()
     )
 }
 
 /// Violations, the last `tail` trace lines and the replay command of a failing seed.
-pub fn failure(run: &SeedRun, path: &Path, tail: usize) -> String {
+pub fn failure(run: &SeedRun, scenario: &Scenario, tail: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -74,6 +79,6 @@ pub fn failure(run: &SeedRun, path: &Path, tail: usize) -> String {
     for line in &run.trace[skip..] {
         let _ = writeln!(out, "  {line}");
     }
-    let _ = writeln!(out, "replay: {}", replay_command(path, run.seed));
+    let _ = writeln!(out, "replay: {}", replay_command(scenario, run.seed));
     out
 }

@@ -377,9 +377,10 @@ impl<'s> Harness<'s> {
             self.start_server(now);
         }
         self.disturbed.heal(now);
-        self.trace
-            .borrow_mut()
-            .event(now, "harness", "the network heals");
+        if !self.timeline.is_empty() || self.scenario.network.fail_rate > 0.0 {
+            let mut trace = self.trace.borrow_mut();
+            trace.event(now, "harness", "the network heals");
+        }
     }
 
     /// The end: the server loses power once more, and its disk is read as a restart would.
