@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use mtpspec::scenario::load_paths;
 use mtpspec::spec::Coverage;
 
-use super::run::{default_scenarios, load_spec};
+use super::run::{default_scenarios, load_spec, repo_path};
 
 #[derive(clap::Args)]
 pub struct CoverageArgs {
@@ -25,9 +25,29 @@ pub struct CoverageArgs {
     /// Only the requirements no scenario cites.
     #[arg(long)]
     uncovered: bool,
-    /// Exit 1 when a MUST or SHOULD requirement has no scenario.
+    /// Exit 1 when a MUST or SHOULD requirement has no scenario and is not listed as
+    /// uncoverable.
     #[arg(long)]
     fail_uncovered: bool,
+    /// Requirements no server scenario can check, with reasons: a table `| ID | Reason |`
+    /// [default: the repository's scenarios/UNCOVERED.md]
+    #[arg(long, value_name = "FILE")]
+    uncoverable: Option<PathBuf>,
+}
+
+/// Reads the `| ID | Reason |` rows of the list of requirements no scenario can check.
+fn load_uncoverable(path: &std::path::Path) -> anyhow::Result<BTreeMap<String, String>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(BTreeMap::new());
+    };
+    let id = regex::Regex::new(r"^[A-Z]+-[A-Z0-9]+-\d+$").expect("literal regex");
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.trim().strip_prefix('|')?.strip_suffix('|')?.split('|').map(str::trim).collect();
+            (cells.len() >= 2 && id.is_match(cells[0])).then(|| (cells[0].to_string(), cells[1].to_string()))
+        })
+        .collect())
 }
 
 pub fn main(args: CoverageArgs) -> anyhow::Result<ExitCode> {
@@ -41,12 +61,32 @@ pub fn main(args: CoverageArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("coverage needs SPEC.md (give --spec FILE)");
     };
     let coverage = Coverage::new(&spec, &cases);
+    let list = args.uncoverable.clone().unwrap_or_else(|| repo_path("scenarios").join("UNCOVERED.md"));
+    let uncoverable = load_uncoverable(&list)?;
+    // The list cannot go stale: every entry names a real requirement that no case cites.
+    for listed in uncoverable.keys() {
+        match coverage.requirements.iter().find(|r| &r.id == listed) {
+            None => anyhow::bail!("{}: {listed} is not in SPEC.md", list.display()),
+            Some(row) if !row.cases.is_empty() => {
+                anyhow::bail!("{}: {listed} is listed as uncoverable but cited by {}", list.display(), row.cases.join(", "))
+            }
+            Some(_) => {}
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&coverage)?);
     } else {
         print!("{}", text(&coverage, &spec, args.uncovered));
+        if !uncoverable.is_empty() {
+            println!("Not coverable by a server scenario ({}), from {}:", uncoverable.len(), list.display());
+            for (id, reason) in &uncoverable {
+                println!("  {id}: {reason}");
+            }
+        }
+        let open: Vec<&str> = coverage.uncovered().map(|r| r.id.as_str()).filter(|id| !uncoverable.contains_key(*id)).collect();
+        println!("Neither cited nor listed as uncoverable ({}): {}", open.len(), if open.is_empty() { "none".to_string() } else { open.join(", ") });
     }
-    let gap = coverage.uncovered().any(|r| {
+    let gap = coverage.uncovered().filter(|r| !uncoverable.contains_key(&r.id)).any(|r| {
         matches!(
             r.level,
             mtpspec::spec::SpecLevel::Must | mtpspec::spec::SpecLevel::Should
