@@ -154,7 +154,7 @@ cmd_start() {
         "data_directory = $state_dir/data"
         "myhostname = $MYHOSTNAME"
         "mydomain = example.test"
-        "myorigin = \$myhostname"
+        "myorigin = $domain"
         "smtpd_banner = \$myhostname ESMTP"
         "inet_interfaces = loopback-only"
         "inet_protocols = ipv4"
