@@ -44,8 +44,15 @@ fn load_uncoverable(path: &std::path::Path) -> anyhow::Result<BTreeMap<String, S
     Ok(text
         .lines()
         .filter_map(|line| {
-            let cells: Vec<&str> = line.trim().strip_prefix('|')?.strip_suffix('|')?.split('|').map(str::trim).collect();
-            (cells.len() >= 2 && id.is_match(cells[0])).then(|| (cells[0].to_string(), cells[1].to_string()))
+            let cells: Vec<&str> = line
+                .trim()
+                .strip_prefix('|')?
+                .strip_suffix('|')?
+                .split('|')
+                .map(str::trim)
+                .collect();
+            (cells.len() >= 2 && id.is_match(cells[0]))
+                .then(|| (cells[0].to_string(), cells[1].to_string()))
         })
         .collect())
 }
@@ -61,14 +68,21 @@ pub fn main(args: CoverageArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("coverage needs SPEC.md (give --spec FILE)");
     };
     let coverage = Coverage::new(&spec, &cases);
-    let list = args.uncoverable.clone().unwrap_or_else(|| repo_path("scenarios").join("UNCOVERED.md"));
+    let list = args
+        .uncoverable
+        .clone()
+        .unwrap_or_else(|| repo_path("scenarios").join("UNCOVERED.md"));
     let uncoverable = load_uncoverable(&list)?;
     // The list cannot go stale: every entry names a real requirement that no case cites.
     for listed in uncoverable.keys() {
         match coverage.requirements.iter().find(|r| &r.id == listed) {
             None => anyhow::bail!("{}: {listed} is not in SPEC.md", list.display()),
             Some(row) if !row.cases.is_empty() => {
-                anyhow::bail!("{}: {listed} is listed as uncoverable but cited by {}", list.display(), row.cases.join(", "))
+                anyhow::bail!(
+                    "{}: {listed} is listed as uncoverable but cited by {}",
+                    list.display(),
+                    row.cases.join(", ")
+                )
             }
             Some(_) => {}
         }
@@ -78,20 +92,39 @@ pub fn main(args: CoverageArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", text(&coverage, &spec, args.uncovered));
         if !uncoverable.is_empty() {
-            println!("Not coverable by a server scenario ({}), from {}:", uncoverable.len(), list.display());
+            println!(
+                "Not coverable by a server scenario ({}), from {}:",
+                uncoverable.len(),
+                list.display()
+            );
             for (id, reason) in &uncoverable {
                 println!("  {id}: {reason}");
             }
         }
-        let open: Vec<&str> = coverage.uncovered().map(|r| r.id.as_str()).filter(|id| !uncoverable.contains_key(*id)).collect();
-        println!("Neither cited nor listed as uncoverable ({}): {}", open.len(), if open.is_empty() { "none".to_string() } else { open.join(", ") });
+        let open: Vec<&str> = coverage
+            .uncovered()
+            .map(|r| r.id.as_str())
+            .filter(|id| !uncoverable.contains_key(*id))
+            .collect();
+        println!(
+            "Neither cited nor listed as uncoverable ({}): {}",
+            open.len(),
+            if open.is_empty() {
+                "none".to_string()
+            } else {
+                open.join(", ")
+            }
+        );
     }
-    let gap = coverage.uncovered().filter(|r| !uncoverable.contains_key(&r.id)).any(|r| {
-        matches!(
-            r.level,
-            mtpspec::spec::SpecLevel::Must | mtpspec::spec::SpecLevel::Should
-        )
-    });
+    let gap = coverage
+        .uncovered()
+        .filter(|r| !uncoverable.contains_key(&r.id))
+        .any(|r| {
+            matches!(
+                r.level,
+                mtpspec::spec::SpecLevel::Must | mtpspec::spec::SpecLevel::Should
+            )
+        });
     if !coverage.unknown.is_empty() {
         anyhow::bail!(
             "{} citation(s) of IDs that SPEC.md does not have",

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use crate::load::{self, LoadOptions};
+use anyhow::Context;
 
 #[derive(clap::Args)]
 pub struct LoadArgs {
@@ -46,7 +46,10 @@ pub struct LoadArgs {
 
 pub fn main(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let addr = args.target.strip_prefix("smtp://").unwrap_or(&args.target);
-    let target = std::net::ToSocketAddrs::to_socket_addrs(addr).with_context(|| format!("resolving {addr}"))?.next().context("no address")?;
+    let target = std::net::ToSocketAddrs::to_socket_addrs(addr)
+        .with_context(|| format!("resolving {addr}"))?
+        .next()
+        .context("no address")?;
     let options = LoadOptions {
         target,
         sessions: args.sessions,
@@ -67,5 +70,9 @@ pub fn main(args: LoadArgs) -> anyhow::Result<ExitCode> {
     }));
     eprintln!();
     print!("{report}");
-    Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -23,20 +23,35 @@ pub struct MailboxArgs {
 }
 
 pub fn main(args: MailboxArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open_read_only(&args.data_dir).with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+    let store = Store::open_read_only(&args.data_dir)
+        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
     let messages = match &args.address {
         Some(address) => store.for_recipient(address),
         None => store.list(),
     };
     if args.json {
-        let entries = messages.iter().map(|m| entry(&store, m)).collect::<anyhow::Result<Vec<_>>>()?;
+        let entries = messages
+            .iter()
+            .map(|m| entry(&store, m))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         println!("{}", serde_json::to_string_pretty(&entries)?);
     } else {
         for m in &messages {
             let data = store.data(&m.id)?;
             let subject = subject(&data).unwrap_or_default();
-            let from = if m.message.reverse_path.is_empty() { "<>" } else { &m.message.reverse_path };
-            println!("{}  {:?}  {} -> {}  {} octets  {subject}", m.id, m.status, from, m.message.recipients.join(","), data.len());
+            let from = if m.message.reverse_path.is_empty() {
+                "<>"
+            } else {
+                &m.message.reverse_path
+            };
+            println!(
+                "{}  {:?}  {} -> {}  {} octets  {subject}",
+                m.id,
+                m.status,
+                from,
+                m.message.recipients.join(","),
+                data.len()
+            );
             for (k, v) in &m.message.metadata {
                 println!("    metadata {k} = {v}");
             }
@@ -48,7 +63,12 @@ pub fn main(args: MailboxArgs) -> anyhow::Result<ExitCode> {
 
 fn entry(store: &Store, m: &StoredMessage) -> anyhow::Result<serde_json::Value> {
     let data = store.data(&m.id)?;
-    let metadata: serde_json::Map<String, serde_json::Value> = m.message.metadata.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+    let metadata: serde_json::Map<String, serde_json::Value> = m
+        .message
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().into()))
+        .collect();
     Ok(serde_json::json!({
         "id": m.id,
         "from": m.message.reverse_path,
@@ -70,5 +90,11 @@ fn entry(store: &Store, m: &StoredMessage) -> anyhow::Result<serde_json::Value> 
 fn subject(data: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(data);
     let headers = text.split("\r\n\r\n").next()?;
-    headers.lines().find_map(|l| l.strip_prefix("Subject:").or_else(|| l.strip_prefix("subject:"))).map(|s| s.trim().to_string())
+    headers
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Subject:")
+                .or_else(|| l.strip_prefix("subject:"))
+        })
+        .map(|s| s.trim().to_string())
 }

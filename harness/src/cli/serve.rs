@@ -104,7 +104,9 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let smtp_listeners = args.smtp.is_some() || args.smtps.is_some() || args.submission.is_some();
     let mmtp_listeners = args.mmtp.is_some() || args.mmtps.is_some();
     if !smtp_listeners && !mmtp_listeners && args.http.is_none() {
-        anyhow::bail!("give at least one of --smtp, --smtps, --submission, --http, --mmtp, --mmtps");
+        anyhow::bail!(
+            "give at least one of --smtp, --smtps, --submission, --http, --mmtp, --mmtps"
+        );
     }
     if args.http.is_some() && args.upstream.is_none() && args.smtp.is_none() {
         anyhow::bail!(
@@ -148,7 +150,10 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 mmtp.hostname = options.hostname.clone();
                 mmtp.tls = options.tls.clone();
                 let running = RunningMmtp::start(mmtp).await?;
-                for (name, addr) in [("mmtp", running.mmtp_addr()), ("mmtps", running.mmtps_addr())] {
+                for (name, addr) in [
+                    ("mmtp", running.mmtp_addr()),
+                    ("mmtps", running.mmtps_addr()),
+                ] {
                     if let Some(addr) = addr {
                         println!("listening {name} {addr}");
                     }

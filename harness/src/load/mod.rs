@@ -31,7 +31,10 @@ pub struct LoadOptions {
 }
 
 /// Runs the load and returns the measurements. `progress` is called about every 250 ms.
-pub async fn run(options: LoadOptions, progress: impl Fn(u64, u64) + Send + Sync + 'static) -> LoadReport {
+pub async fn run(
+    options: LoadOptions,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> LoadReport {
     let options = Arc::new(options);
     let next = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
@@ -47,7 +50,14 @@ pub async fn run(options: LoadOptions, progress: impl Fn(u64, u64) + Send + Sync
         })
     };
     let tasks: Vec<_> = (0..options.sessions.max(1))
-        .map(|_| tokio::spawn(session::worker(options.clone(), next.clone(), done.clone(), started)))
+        .map(|_| {
+            tokio::spawn(session::worker(
+                options.clone(),
+                next.clone(),
+                done.clone(),
+                started,
+            ))
+        })
         .collect();
     let mut report = LoadReport::default();
     for task in tasks {

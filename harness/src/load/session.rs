@@ -21,13 +21,22 @@ struct Conn {
 impl Conn {
     async fn open(options: &LoadOptions, report: &mut LoadReport) -> Result<Self, String> {
         let t = Instant::now();
-        let stream = TcpStream::connect(options.target).await.map_err(|e| format!("connect: {e}"))?;
+        let stream = TcpStream::connect(options.target)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        let mut conn = Self { stream, parser: ReplyParser::new(), buf: vec![0; 16 * 1024] };
+        let mut conn = Self {
+            stream,
+            parser: ReplyParser::new(),
+            buf: vec![0; 16 * 1024],
+        };
         conn.expect(220).await?;
         report.record(Phase::Connect, t.elapsed());
         let t = Instant::now();
-        conn.stream.write_all(b"EHLO load.mtpspec.test\r\n").await.map_err(|e| e.to_string())?;
+        conn.stream
+            .write_all(b"EHLO load.mtpspec.test\r\n")
+            .await
+            .map_err(|e| e.to_string())?;
         conn.expect(250).await?;
         report.record(Phase::Ehlo, t.elapsed());
         Ok(conn)
@@ -38,7 +47,11 @@ impl Conn {
             if let Some(reply) = self.parser.next_reply() {
                 return reply.map_err(|e| e.to_string());
             }
-            let n = self.stream.read(&mut self.buf).await.map_err(|e| format!("read: {e}"))?;
+            let n = self
+                .stream
+                .read(&mut self.buf)
+                .await
+                .map_err(|e| format!("read: {e}"))?;
             if n == 0 {
                 return Err("connection closed".into());
             }
@@ -48,23 +61,41 @@ impl Conn {
 
     async fn expect(&mut self, code: u16) -> Result<(), String> {
         let reply = self.reply().await?;
-        if reply.code.get() == code { Ok(()) } else { Err(format!("{}", reply.code)) }
+        if reply.code.get() == code {
+            Ok(())
+        } else {
+            Err(format!("{}", reply.code))
+        }
     }
 
     async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.stream.write_all(bytes).await.map_err(|e| format!("write: {e}"))
+        self.stream
+            .write_all(bytes)
+            .await
+            .map_err(|e| format!("write: {e}"))
     }
 }
 
 /// Delivers one message on an open connection.
-async fn deliver(conn: &mut Conn, options: &LoadOptions, n: u64, report: &mut LoadReport) -> Result<(), String> {
+async fn deliver(
+    conn: &mut Conn,
+    options: &LoadOptions,
+    n: u64,
+    report: &mut LoadReport,
+) -> Result<(), String> {
     let start = Instant::now();
     let mut envelope = format!("MAIL FROM:<{}>\r\n", options.sender);
     for r in 0..options.recipients.max(1) {
-        envelope.push_str(&format!("RCPT TO:<load{r}@{}>\r\n", options.recipient_domain));
+        envelope.push_str(&format!(
+            "RCPT TO:<load{r}@{}>\r\n",
+            options.recipient_domain
+        ));
     }
     envelope.push_str("DATA\r\n");
-    let expected: Vec<u16> = std::iter::once(250).chain(std::iter::repeat_n(250, options.recipients.max(1))).chain([354]).collect();
+    let expected: Vec<u16> = std::iter::once(250)
+        .chain(std::iter::repeat_n(250, options.recipients.max(1)))
+        .chain([354])
+        .collect();
     if options.pipelining {
         conn.send(envelope.as_bytes()).await?;
         for code in expected {
@@ -78,14 +109,20 @@ async fn deliver(conn: &mut Conn, options: &LoadOptions, n: u64, report: &mut Lo
     }
     report.record(Phase::Envelope, start.elapsed());
     let t = Instant::now();
-    conn.send(&dot_stuff(&message(n, options.size, &options.sender))).await?;
+    conn.send(&dot_stuff(&message(n, options.size, &options.sender)))
+        .await?;
     conn.expect(250).await?;
     report.record(Phase::Data, t.elapsed());
     report.record(Phase::Message, start.elapsed());
     Ok(())
 }
 
-pub(super) async fn worker(options: Arc<LoadOptions>, next: Arc<AtomicU64>, done: Arc<AtomicU64>, started: Instant) -> LoadReport {
+pub(super) async fn worker(
+    options: Arc<LoadOptions>,
+    next: Arc<AtomicU64>,
+    done: Arc<AtomicU64>,
+    started: Instant,
+) -> LoadReport {
     let mut report = LoadReport::default();
     let mut conn: Option<Conn> = None;
     loop {

@@ -65,12 +65,36 @@ impl LoadReport {
 
 impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "delivered {} messages in {:.2} s: {:.0} msg/s", self.delivered, self.elapsed.as_secs_f64(), self.messages_per_second())?;
-        writeln!(f, "{:<10} {:>10} {:>10} {:>10} {:>10}", "phase", "p50 ms", "p90 ms", "p99 ms", "max ms")?;
-        for phase in [Phase::Connect, Phase::Ehlo, Phase::Envelope, Phase::Data, Phase::Message] {
+        writeln!(
+            f,
+            "delivered {} messages in {:.2} s: {:.0} msg/s",
+            self.delivered,
+            self.elapsed.as_secs_f64(),
+            self.messages_per_second()
+        )?;
+        writeln!(
+            f,
+            "{:<10} {:>10} {:>10} {:>10} {:>10}",
+            "phase", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        )?;
+        for phase in [
+            Phase::Connect,
+            Phase::Ehlo,
+            Phase::Envelope,
+            Phase::Data,
+            Phase::Message,
+        ] {
             if let Some(p) = self.percentiles(phase) {
                 let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-                writeln!(f, "{:<10} {:>10.2} {:>10.2} {:>10.2} {:>10.2}", format!("{phase:?}").to_lowercase(), ms(p[0]), ms(p[1]), ms(p[2]), ms(p[3]))?;
+                writeln!(
+                    f,
+                    "{:<10} {:>10.2} {:>10.2} {:>10.2} {:>10.2}",
+                    format!("{phase:?}").to_lowercase(),
+                    ms(p[0]),
+                    ms(p[1]),
+                    ms(p[2]),
+                    ms(p[3])
+                )?;
             }
         }
         if self.errors.is_empty() {

@@ -105,7 +105,10 @@ fn shorten(line: &str) -> String {
     }
     let head: String = chars[..head_end].iter().collect();
     let tail: String = chars[tail_start..].iter().collect();
-    format!("{head}<… {} more …>{tail}", line.len() - head.len() - tail.len())
+    format!(
+        "{head}<… {} more …>{tail}",
+        line.len() - head.len() - tail.len()
+    )
 }
 
 /// Printable text as is; CR, NUL, other controls and invalid UTF-8 as `<CR>`, `<NUL>`, `<xHH>`.

@@ -14,7 +14,12 @@ fn server() -> (tempfile::TempDir, ServerProcess) {
 /// A complete transaction on a fresh connection: the server is still serving.
 fn deliver(server: &ServerProcess, body: &str) {
     let mut smtp = Smtp::connect(server.smtp);
-    for (line, code) in [("EHLO ok.example", 250), ("MAIL FROM:<a@ok.example>", 250), ("RCPT TO:<bob@example.test>", 250), ("DATA", 354)] {
+    for (line, code) in [
+        ("EHLO ok.example", 250),
+        ("MAIL FROM:<a@ok.example>", 250),
+        ("RCPT TO:<bob@example.test>", 250),
+        ("DATA", 354),
+    ] {
         assert_eq!(smtp.cmd(line), code, "{line}");
     }
     smtp.write(format!("{body}\r\n.\r\n").as_bytes());
@@ -30,7 +35,11 @@ fn malformed_command_lines_get_500_and_the_session_goes_on() {
     assert_eq!(smtp.cmd(&"X".repeat(10 * 1024)), 500, "10 KB command line");
     assert_eq!(smtp.cmd("NOOP\0hidden"), 500, "NUL byte");
     smtp.write(b"NOOP\nRSET\rNOOP\r\n");
-    assert_eq!(smtp.reply().code.get(), 500, "bare LF and CR inside a command line");
+    assert_eq!(
+        smtp.reply().code.get(),
+        500,
+        "bare LF and CR inside a command line"
+    );
     smtp.write(b"\xff\xfe\xfd\r\n");
     assert_eq!(smtp.reply().code.get(), 500, "8-bit garbage");
     assert_eq!(smtp.cmd("NOOP"), 250);
@@ -41,7 +50,11 @@ fn malformed_command_lines_get_500_and_the_session_goes_on() {
 fn bare_cr_and_lf_in_data_are_kept_and_never_end_it() {
     let (_dir, server) = server();
     let mut smtp = Smtp::connect(server.smtp);
-    for line in ["EHLO c.example", "MAIL FROM:<a@c.example>", "RCPT TO:<bob@example.test>"] {
+    for line in [
+        "EHLO c.example",
+        "MAIL FROM:<a@c.example>",
+        "RCPT TO:<bob@example.test>",
+    ] {
         assert_eq!(smtp.cmd(line), 250);
     }
     assert_eq!(smtp.cmd("DATA"), 354);
@@ -49,7 +62,10 @@ fn bare_cr_and_lf_in_data_are_kept_and_never_end_it() {
     assert_eq!(smtp.reply().code.get(), 250);
     let stored = server.messages();
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].1, b"a\n.\nMAIL FROM:<evil@c.example>\nb\r.\rc\r\n");
+    assert_eq!(
+        stored[0].1,
+        b"a\n.\nMAIL FROM:<evil@c.example>\nb\r.\rc\r\n"
+    );
 }
 
 #[test]
@@ -61,8 +77,15 @@ fn a_thousand_garbage_lines_end_in_421_while_others_are_served() {
     while let Some(reply) = smtp.try_reply() {
         codes.push(reply.code.get());
     }
-    assert!(codes[..codes.len() - 1].iter().all(|&c| c == 500), "{codes:?}");
-    assert_eq!(codes.last(), Some(&421), "too many errors: 421 and a clean close");
+    assert!(
+        codes[..codes.len() - 1].iter().all(|&c| c == 500),
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes.last(),
+        Some(&421),
+        "too many errors: 421 and a clean close"
+    );
     deliver(&server, "after garbage");
     assert_eq!(server.messages().len(), 1);
 }
@@ -72,7 +95,11 @@ fn disconnect_mid_data_stores_nothing() {
     let (_dir, server) = server();
     {
         let mut smtp = Smtp::connect(server.smtp);
-        for line in ["EHLO c.example", "MAIL FROM:<a@c.example>", "RCPT TO:<bob@example.test>"] {
+        for line in [
+            "EHLO c.example",
+            "MAIL FROM:<a@c.example>",
+            "RCPT TO:<bob@example.test>",
+        ] {
             assert_eq!(smtp.cmd(line), 250);
         }
         assert_eq!(smtp.cmd("DATA"), 354);
@@ -88,13 +115,21 @@ fn disconnect_mid_data_stores_nothing() {
 fn oversized_message_gets_552_and_is_not_stored() {
     let (_dir, server) = server();
     let mut smtp = Smtp::connect(server.smtp);
-    for line in ["EHLO c.example", "MAIL FROM:<a@c.example>", "RCPT TO:<bob@example.test>"] {
+    for line in [
+        "EHLO c.example",
+        "MAIL FROM:<a@c.example>",
+        "RCPT TO:<bob@example.test>",
+    ] {
         assert_eq!(smtp.cmd(line), 250);
     }
     assert_eq!(smtp.cmd("DATA"), 354);
     smtp.write("x".repeat(900).repeat(200).as_bytes());
     smtp.write(b"\r\n.\r\n");
-    assert_eq!(smtp.reply().code.get(), 552, "a 180 KB line: too long and too big");
+    assert_eq!(
+        smtp.reply().code.get(),
+        552,
+        "a 180 KB line: too long and too big"
+    );
     assert_eq!(smtp.cmd("NOOP"), 250);
     assert!(server.messages().is_empty());
 }

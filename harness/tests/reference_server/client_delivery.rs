@@ -8,10 +8,29 @@ use crate::support::{ServerProcess, free_port, repo_root, tool_available};
 
 fn send(server: &str, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mtpspec"))
-        .args(["send", "--server", server, "--from", "alice@client.example", "--subject", "client test", "--timeout", "10s"])
-        .args(["--metadata", "client-id=12345", "--metadata", "campaign=fall"])
+        .args([
+            "send",
+            "--server",
+            server,
+            "--from",
+            "alice@client.example",
+            "--subject",
+            "client test",
+            "--timeout",
+            "10s",
+        ])
+        .args([
+            "--metadata",
+            "client-id=12345",
+            "--metadata",
+            "campaign=fall",
+        ])
         .args(extra)
-        .args(["bob@example.test", "carol@example.test", "Hello from the reference client"])
+        .args([
+            "bob@example.test",
+            "carol@example.test",
+            "Hello from the reference client",
+        ])
         .output()
         .expect("run mtpspec send")
 }
@@ -21,18 +40,37 @@ fn vmtp_to_the_reference_carries_metadata_and_readack() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(&dir.path().join("store"), &[]);
     let out = send(&server.smtp.to_string(), &["--readack"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stored = server.messages();
     assert_eq!(stored.len(), 1);
     let (message, data) = &stored[0];
     assert_eq!(message.message.protocol, "VMTP");
-    assert_eq!(message.message.recipients, ["bob@example.test", "carol@example.test"]);
-    assert_eq!(message.message.metadata, [("client-id".to_string(), "12345".to_string()), ("campaign".to_string(), "fall".to_string())]);
+    assert_eq!(
+        message.message.recipients,
+        ["bob@example.test", "carol@example.test"]
+    );
+    assert_eq!(
+        message.message.metadata,
+        [
+            ("client-id".to_string(), "12345".to_string()),
+            ("campaign".to_string(), "fall".to_string())
+        ]
+    );
     assert!(message.message.read_ack);
     let text = String::from_utf8_lossy(data);
-    assert!(text.contains("Subject: client test") && text.contains("Hello from the reference client"), "{text}");
+    assert!(
+        text.contains("Subject: client test") && text.contains("Hello from the reference client"),
+        "{text}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(&message.id), "the CLI names the stored id: {stdout}");
+    assert!(
+        stdout.contains(&message.id),
+        "the CLI names the stored id: {stdout}"
+    );
 }
 
 #[test]
@@ -44,19 +82,49 @@ fn fallback_to_aiosmtpd_delivers_and_reports_dropped_metadata() {
     let state = dir.path().join("aiosmtpd");
     let script = repo_root().join("harness/targets/aiosmtpd.sh");
     let port = free_port();
-    let started = Command::new("bash").arg(&script).args(["start", &port.to_string()]).arg(&state).status().expect("start aiosmtpd");
+    let started = Command::new("bash")
+        .arg(&script)
+        .args(["start", &port.to_string()])
+        .arg(&state)
+        .status()
+        .expect("start aiosmtpd");
     assert!(started.success(), "aiosmtpd started");
     let out = send(&format!("127.0.0.1:{port}"), &[]);
-    let mailbox = Command::new("bash").arg(&script).arg("mailbox").arg(&state).output().expect("aiosmtpd mailbox");
-    let stopped = Command::new("bash").arg(&script).arg("stop").arg(&state).status().expect("stop aiosmtpd");
+    let mailbox = Command::new("bash")
+        .arg(&script)
+        .arg("mailbox")
+        .arg(&state)
+        .output()
+        .expect("aiosmtpd mailbox");
+    let stopped = Command::new("bash")
+        .arg(&script)
+        .arg("stop")
+        .arg(&state)
+        .status()
+        .expect("stop aiosmtpd");
     assert!(stopped.success());
 
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(report.contains("client-id") && report.contains("not sent"), "dropped metadata reported: {report}");
-    let messages: serde_json::Value = serde_json::from_slice(&mailbox.stdout).expect("mailbox JSON");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.contains("client-id") && report.contains("not sent"),
+        "dropped metadata reported: {report}"
+    );
+    let messages: serde_json::Value =
+        serde_json::from_slice(&mailbox.stdout).expect("mailbox JSON");
     let messages = messages.as_array().expect("array");
     assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0]["to"], serde_json::json!(["bob@example.test", "carol@example.test"]));
+    assert_eq!(
+        messages[0]["to"],
+        serde_json::json!(["bob@example.test", "carol@example.test"])
+    );
     assert_eq!(messages[0]["from"], "alice@client.example");
 }

@@ -9,7 +9,12 @@ const BODY: &[u8] = b"From: alice@client.example\r\nTo: bob@example.test\r\nSubj
 
 fn smtplib(mode: &str, port: u16, body_file: &std::path::Path, rcpt: &str) {
     let script = repo_root().join("harness/tests/clients/smtplib_send.py");
-    let status = Command::new("python3").arg(script).args([mode, &port.to_string(), "alice@client.example", rcpt]).arg(body_file).status().expect("run python3");
+    let status = Command::new("python3")
+        .arg(script)
+        .args([mode, &port.to_string(), "alice@client.example", rcpt])
+        .arg(body_file)
+        .status()
+        .expect("run python3");
     assert!(status.success(), "smtplib {mode} failed");
 }
 
@@ -23,12 +28,27 @@ fn python_smtplib_delivers_in_every_mode() {
     let body_file = dir.path().join("body.eml");
     std::fs::write(&body_file, BODY).unwrap();
     smtplib("plain", server.smtp.port(), &body_file, "bob@example.test");
-    smtplib("starttls", server.smtp.port(), &body_file, "carol@example.test");
+    smtplib(
+        "starttls",
+        server.smtp.port(),
+        &body_file,
+        "carol@example.test",
+    );
     smtplib("tls", server.smtps.port(), &body_file, "dave@example.test");
-    smtplib("submission", server.submission.port(), &body_file, "erin@remote.example");
+    smtplib(
+        "submission",
+        server.submission.port(),
+        &body_file,
+        "erin@remote.example",
+    );
     let stored = server.messages();
     assert_eq!(stored.len(), 4);
-    let expect = [("bob@example.test", false, None), ("carol@example.test", true, None), ("dave@example.test", true, None), ("erin@remote.example", true, Some("alice"))];
+    let expect = [
+        ("bob@example.test", false, None),
+        ("carol@example.test", true, None),
+        ("dave@example.test", true, None),
+        ("erin@remote.example", true, Some("alice")),
+    ];
     for ((message, data), (rcpt, tls, auth)) in stored.iter().zip(expect) {
         assert_eq!(data.as_slice(), BODY, "exact bytes for {rcpt}");
         assert_eq!(message.message.recipients, [rcpt]);
@@ -49,7 +69,17 @@ fn swaks_delivers_plain_and_with_starttls() {
     std::fs::write(&body_file, BODY).unwrap();
     for (rcpt, tls) in [("bob@example.test", false), ("carol@example.test", true)] {
         let mut swaks = Command::new("swaks");
-        swaks.args(["--server", &server.smtp.to_string(), "--from", "alice@client.example", "--to", rcpt, "--data"]).arg(format!("@{}", body_file.display()));
+        swaks
+            .args([
+                "--server",
+                &server.smtp.to_string(),
+                "--from",
+                "alice@client.example",
+                "--to",
+                rcpt,
+                "--data",
+            ])
+            .arg(format!("@{}", body_file.display()));
         swaks.args(["--helo", "client.example", "--silent", "2"]);
         if tls {
             swaks.arg("--tls");
@@ -73,10 +103,15 @@ fn lettre_delivers() {
     use lettre::Transport;
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(&dir.path().join("store"), &[]);
-    let mailer = lettre::SmtpTransport::builder_dangerous("127.0.0.1").port(server.smtp.port()).build();
+    let mailer = lettre::SmtpTransport::builder_dangerous("127.0.0.1")
+        .port(server.smtp.port())
+        .build();
     let envelope = lettre::address::Envelope::new(
         Some("alice@client.example".parse().unwrap()),
-        vec!["bob@example.test".parse().unwrap(), "carol@example.test".parse().unwrap()],
+        vec![
+            "bob@example.test".parse().unwrap(),
+            "carol@example.test".parse().unwrap(),
+        ],
     )
     .unwrap();
     mailer.send_raw(&envelope, BODY).expect("lettre send");
@@ -84,5 +119,8 @@ fn lettre_delivers() {
     assert_eq!(stored.len(), 1);
     // lettre's send_raw always writes CRLF "." CRLF after the body, adding one empty line.
     assert_eq!(stored[0].1.as_slice(), [BODY, b"\r\n"].concat());
-    assert_eq!(stored[0].0.message.recipients, ["bob@example.test", "carol@example.test"]);
+    assert_eq!(
+        stored[0].0.message.recipients,
+        ["bob@example.test", "carol@example.test"]
+    );
 }

@@ -22,7 +22,15 @@ pub struct ServerProcess {
 impl ServerProcess {
     pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mtpspec"))
-            .args(["serve", "--smtp", "127.0.0.1:0", "--smtps", "127.0.0.1:0", "--submission", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--smtp",
+                "127.0.0.1:0",
+                "--smtps",
+                "127.0.0.1:0",
+                "--submission",
+                "127.0.0.1:0",
+            ])
             .args(["--credential", "alice:secret", "--data-dir"])
             .arg(data_dir)
             .args(extra)
@@ -33,12 +41,23 @@ impl ServerProcess {
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut addr = |name: &str| -> SocketAddr {
-            let line = lines.next().expect("server printed its listeners").expect("utf-8 line");
-            let rest = line.strip_prefix(&format!("listening {name} ")).unwrap_or_else(|| panic!("unexpected line {line:?}"));
+            let line = lines
+                .next()
+                .expect("server printed its listeners")
+                .expect("utf-8 line");
+            let rest = line
+                .strip_prefix(&format!("listening {name} "))
+                .unwrap_or_else(|| panic!("unexpected line {line:?}"));
             rest.parse().expect("socket address")
         };
         let (smtp, smtps, submission) = (addr("smtp"), addr("smtps"), addr("submission"));
-        Self { child, data_dir: data_dir.to_path_buf(), smtp, smtps, submission }
+        Self {
+            child,
+            data_dir: data_dir.to_path_buf(),
+            smtp,
+            smtps,
+            submission,
+        }
     }
 
     /// SIGKILL: no shutdown path runs.
@@ -62,10 +81,14 @@ impl Drop for ServerProcess {
 /// Every stored message with its body, read the way `mtpspec mailbox` does.
 pub fn stored(data_dir: &Path) -> Vec<(StoredMessage, Vec<u8>)> {
     let store = Store::open_read_only(data_dir).expect("open store read-only");
-    store.list().into_iter().map(|m| {
-        let data = store.data(&m.id).expect("body");
-        (m, data)
-    }).collect()
+    store
+        .list()
+        .into_iter()
+        .map(|m| {
+            let data = store.data(&m.id).expect("body");
+            (m, data)
+        })
+        .collect()
 }
 
 /// A blocking SMTP connection for tests.
@@ -77,8 +100,13 @@ pub struct Smtp {
 impl Smtp {
     pub fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        let mut smtp = Self { stream, parser: ReplyParser::new() };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut smtp = Self {
+            stream,
+            parser: ReplyParser::new(),
+        };
         assert_eq!(smtp.reply().code.get(), 220);
         smtp
     }
@@ -88,7 +116,8 @@ impl Smtp {
     }
 
     pub fn reply(&mut self) -> Reply {
-        self.try_reply().expect("a reply before the connection closed")
+        self.try_reply()
+            .expect("a reply before the connection closed")
     }
 
     /// The next reply, or `None` if the server closed the connection.
@@ -117,19 +146,34 @@ impl Smtp {
 /// Whether an external tool is present; when `MTPSPEC_REQUIRE_TOOLS=1` (set by CI) a missing
 /// tool fails the test instead of skipping it.
 pub fn tool_available(program: &str, probe_args: &[&str]) -> bool {
-    let present = Command::new(program).args(probe_args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let present = Command::new(program)
+        .args(probe_args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
     if !present {
-        assert!(std::env::var("MTPSPEC_REQUIRE_TOOLS").is_err(), "{program} is required (MTPSPEC_REQUIRE_TOOLS is set) but missing");
+        assert!(
+            std::env::var("MTPSPEC_REQUIRE_TOOLS").is_err(),
+            "{program} is required (MTPSPEC_REQUIRE_TOOLS is set) but missing"
+        );
         eprintln!("skipping: {program} is not installed (CI installs it; see .ci/run)");
     }
     present
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("harness has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("harness has a parent")
+        .to_path_buf()
 }
 
 /// A loopback port that was free a moment ago (for servers started by scripts).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }

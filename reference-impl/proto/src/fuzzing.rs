@@ -41,7 +41,10 @@ pub fn data_round_trip(data: &[u8]) {
     let wire = dot_stuff(body);
     let mut receiver = DataReceiver::new(u64::MAX, usize::MAX);
     let (used, done) = receiver.feed(&wire);
-    assert!(done && used == wire.len(), "stuffed data must end exactly at its terminator");
+    assert!(
+        done && used == wire.len(),
+        "stuffed data must end exactly at its terminator"
+    );
     let mut expected = body.to_vec();
     if !expected.ends_with(b"\r\n") {
         expected.extend_from_slice(b"\r\n");
@@ -79,7 +82,10 @@ pub fn server_session(data: &[u8]) {
     let mut output = Vec::new();
     let mut delivered = 0usize;
     let mut start = 0;
-    let mut points: Vec<usize> = cuts.iter().map(|&c| (c as usize * input.len()) / 256).collect();
+    let mut points: Vec<usize> = cuts
+        .iter()
+        .map(|&c| (c as usize * input.len()) / 256)
+        .collect();
     points.sort_unstable();
     for end in points.into_iter().chain([input.len()]) {
         session.receive(&input[start..end.max(start)]);
@@ -97,14 +103,25 @@ pub fn server_session(data: &[u8]) {
         output.extend(session.take_output());
     }
     let replies = all_replies(&output);
-    let final_ok = replies.iter().filter(|r| r.code.get() == 250 && r.text().contains("queued as")).count();
-    assert_eq!(final_ok, delivered, "every stored message got exactly one 250 with its id");
+    let final_ok = replies
+        .iter()
+        .filter(|r| r.code.get() == 250 && r.text().contains("queued as"))
+        .count();
+    assert_eq!(
+        final_ok, delivered,
+        "every stored message got exactly one 250 with its id"
+    );
 }
 
 fn all_replies(bytes: &[u8]) -> Vec<Reply> {
     let mut parser = ReplyParser::new();
     parser.feed(bytes);
-    let replies: Vec<Reply> = std::iter::from_fn(|| parser.next_reply()).map(|r| r.expect("the server writes well-formed replies")).collect();
-    assert!(parser.buffered().is_empty(), "output ends on a reply boundary");
+    let replies: Vec<Reply> = std::iter::from_fn(|| parser.next_reply())
+        .map(|r| r.expect("the server writes well-formed replies"))
+        .collect();
+    assert!(
+        parser.buffered().is_empty(),
+        "output ends on a reply boundary"
+    );
     replies
 }

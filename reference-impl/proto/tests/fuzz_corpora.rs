@@ -7,7 +7,9 @@ fn replay(target: &str, run: fn(&[u8])) {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
     let mut count = 0;
     for kind in ["corpus", "regressions"] {
-        let Ok(entries) = std::fs::read_dir(fuzz.join(kind).join(target)) else { continue };
+        let Ok(entries) = std::fs::read_dir(fuzz.join(kind).join(target)) else {
+            continue;
+        };
         for entry in entries {
             let path = entry.expect("directory entry").path();
             let data = std::fs::read(&path).expect("readable corpus file");
@@ -15,7 +17,10 @@ fn replay(target: &str, run: fn(&[u8])) {
             count += 1;
         }
     }
-    assert!(count > 0, "no corpus for {target}: seed corpora are committed in fuzz/corpus/{target}/");
+    assert!(
+        count > 0,
+        "no corpus for {target}: seed corpora are committed in fuzz/corpus/{target}/"
+    );
 }
 
 #[test]

@@ -15,7 +15,10 @@ pub enum TlsSource {
     /// Generate a self-signed certificate for the server's hostname at start.
     #[default]
     SelfSigned,
-    Files { cert: PathBuf, key: PathBuf },
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
     /// No TLS: STARTTLS and ENCRYPT answer 454, no implicit TLS listener.
     Disabled,
 }
@@ -32,9 +35,13 @@ pub enum TlsError {
 impl std::fmt::Display for TlsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Pem { path, reason } => write!(f, "cannot read PEM file {}: {reason}", path.display()),
+            Self::Pem { path, reason } => {
+                write!(f, "cannot read PEM file {}: {reason}", path.display())
+            }
             Self::NoCertificate(path) => write!(f, "no certificate in {}", path.display()),
-            Self::Generate(reason) => write!(f, "cannot generate a self-signed certificate: {reason}"),
+            Self::Generate(reason) => {
+                write!(f, "cannot generate a self-signed certificate: {reason}")
+            }
             Self::Config(e) => write!(f, "invalid TLS configuration: {e}"),
         }
     }
@@ -48,7 +55,10 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// Builds the rustls server configuration, or `None` when TLS is disabled.
-pub fn server_config(source: &TlsSource, hostname: &str) -> Result<Option<Arc<ServerConfig>>, TlsError> {
+pub fn server_config(
+    source: &TlsSource,
+    hostname: &str,
+) -> Result<Option<Arc<ServerConfig>>, TlsError> {
     let (chain, key) = match source {
         TlsSource::Disabled => return Ok(None),
         TlsSource::SelfSigned => self_signed(hostname)?,
@@ -63,16 +73,26 @@ pub fn server_config(source: &TlsSource, hostname: &str) -> Result<Option<Arc<Se
     Ok(Some(Arc::new(config)))
 }
 
-fn self_signed(hostname: &str) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+fn self_signed(
+    hostname: &str,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     let names = vec![hostname.to_string(), "localhost".to_string()];
-    let certified = rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
-    let key = PrivateKeyDer::try_from(certified.signing_key.serialize_der()).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let certified =
+        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let key = PrivateKeyDer::try_from(certified.signing_key.serialize_der())
+        .map_err(|e| TlsError::Generate(e.to_string()))?;
     Ok((vec![certified.cert.der().clone()], key))
 }
 
 fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let pem_error = |e: rustls_pki_types::pem::Error| TlsError::Pem { path: path.to_path_buf(), reason: e.to_string() };
-    let chain = CertificateDer::pem_file_iter(path).map_err(pem_error)?.collect::<Result<Vec<_>, _>>().map_err(pem_error)?;
+    let pem_error = |e: rustls_pki_types::pem::Error| TlsError::Pem {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let chain = CertificateDer::pem_file_iter(path)
+        .map_err(pem_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem_error)?;
     if chain.is_empty() {
         return Err(TlsError::NoCertificate(path.to_path_buf()));
     }
@@ -80,5 +100,8 @@ fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
 }
 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::Pem { path: path.to_path_buf(), reason: e.to_string() })
+    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::Pem {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }

@@ -136,7 +136,11 @@ pub fn parse_path(
         };
     }
     let inner = skip_source_route(inner)?;
-    if allow_postmaster && inner.get(..11).is_some_and(|p| p.eq_ignore_ascii_case("postmaster>")) {
+    if allow_postmaster
+        && inner
+            .get(..11)
+            .is_some_and(|p| p.eq_ignore_ascii_case("postmaster>"))
+    {
         return Ok((Path::Postmaster, &inner[11..]));
     }
     let (mailbox, rest) = parse_mailbox(inner)?;
