@@ -12,7 +12,7 @@ use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use super::observer::{ObservedMessage, Observer, ObserverError};
-use super::{BoxFuture, Connected, Listener, Target, TargetError, server_name, tls};
+use super::{BoxFuture, Connected, Listener, Target, TargetError, server_name};
 
 /// The reference server, running for as long as this value lives (or until
 /// [`Target::shutdown`]).
@@ -100,20 +100,8 @@ impl Target for EmbeddedTarget {
                     target: format!("embedded reference ({listener}) at {addr}"),
                     error,
                 })?;
-            let _ = stream.set_nodelay(true);
-            if listener != Listener::Smtps {
-                return Ok(Connected {
-                    stream: Box::new(stream),
-                    tls: false,
-                    guard: None,
-                });
-            }
-            let (stream, _) = tls::connect(Box::new(stream), self.tls_server_name()).await?;
-            Ok(Connected {
-                stream,
-                tls: true,
-                guard: None,
-            })
+            super::tcp::finish_connect(stream, listener == Listener::Smtps, self.tls_server_name())
+                .await
         })
     }
 

@@ -41,25 +41,34 @@ impl Target for TcpTarget {
                     target: self.name(),
                     error,
                 })?;
-            // Small writes (byte-by-byte steps) must leave as they are written.
-            let _ = stream.set_nodelay(true);
-            if !self.implicit_tls {
-                return Ok(Connected {
-                    stream: Box::new(stream),
-                    tls: false,
-                    guard: None,
-                });
-            }
-            let (stream, _) = tls::connect(Box::new(stream), self.tls_server_name()).await?;
-            Ok(Connected {
-                stream,
-                tls: true,
-                guard: None,
-            })
+            finish_connect(stream, self.implicit_tls, self.tls_server_name()).await
         })
     }
 
     fn tls_server_name(&self) -> ServerName<'static> {
         server_name(&self.host)
     }
+}
+
+/// Sets up a fresh TCP connection: no Nagle delay (small writes in byte-by-byte steps must
+/// leave as they are written), then the TLS handshake when the listener speaks implicit TLS.
+pub(super) async fn finish_connect(
+    stream: TcpStream,
+    implicit_tls: bool,
+    server_name: ServerName<'static>,
+) -> Result<Connected, TargetError> {
+    let _ = stream.set_nodelay(true);
+    if !implicit_tls {
+        return Ok(Connected {
+            stream: Box::new(stream),
+            tls: false,
+            guard: None,
+        });
+    }
+    let (stream, _) = tls::connect(Box::new(stream), server_name).await?;
+    Ok(Connected {
+        stream,
+        tls: true,
+        guard: None,
+    })
 }
