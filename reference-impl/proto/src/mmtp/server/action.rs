@@ -47,9 +47,9 @@ pub enum KeyError {
     Failed(String),
 }
 
-/// Work the driver must do for the session.
+/// Work the driver must do for the session. Exhaustive on purpose: a new action must fail
+/// to compile in every driver until the driver performs it.
 #[derive(Debug, PartialEq)]
-#[non_exhaustive]
 pub enum Action {
     /// Record the token in the replay cache unless present, then call
     /// [`super::ServerSession::token_claimed`]: `Ok(true)` when it was new.
