@@ -29,7 +29,7 @@ use tokio_rustls::TlsAcceptor;
 
 pub use connection::{PROTOCOL, stored_tags};
 
-use crate::server::{Listener, StartError, system_now_ms};
+use crate::server::{Listener, StartError, next_connection, system_now_ms};
 use crate::store::{Store, StoreError, StoreOptions, SyncMode};
 use crate::tls::{self, TlsSource};
 use keys::KeyRegistry;
@@ -249,19 +249,7 @@ async fn accept_loop<L: Listener>(
     mut shutdown: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = shutdown.changed() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    while let Some((stream, peer)) = next_connection(&mut listener, &mut shutdown).await {
         let permit = shared.connections.clone().try_acquire_owned();
         let slot = shared.per_ip.acquire(peer.ip());
         let (Ok(permit), Some(slot)) = (permit, slot) else {

@@ -6,7 +6,7 @@ mod connection;
 mod listener;
 mod stream;
 
-pub use listener::Listener;
+pub use listener::{Listener, next_connection};
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -264,19 +264,7 @@ async fn accept_loop<L: Listener>(
     mut shutdown: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = shutdown.changed() => return,
-        };
-        let (mut stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    while let Some((mut stream, peer)) = next_connection(&mut listener, &mut shutdown).await {
         let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
             tracing::warn!(%peer, "connection limit reached");
             // A plaintext 421 would be garbage to a client that starts with a TLS handshake, and
