@@ -20,6 +20,7 @@ mod limits;
 mod mailbox;
 mod openapi;
 pub mod outbox;
+mod oversize;
 mod query;
 mod readack;
 mod routes;
@@ -202,5 +203,8 @@ fn router(state: AppState, max_request_bytes: usize) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_request_bytes))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            oversize::refuse_oversize(max_request_bytes, request, next)
+        }))
         .with_state(state)
 }
