@@ -16,10 +16,14 @@
 #![forbid(unsafe_code)]
 
 pub mod baseline;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod netfuzz;
 pub mod proxy;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod servetest;
 pub mod sim;
 pub mod spec;
 pub mod target;

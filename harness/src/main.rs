@@ -18,10 +18,16 @@ struct Cli {
 enum Command {
     /// Run the scenario suite against a target (the embedded reference by default).
     Run(cli::run::RunArgs),
+    /// Run the suite against several targets (or read their JSON reports) and write one HTML
+    /// page with the targets side by side.
+    Compare(cli::compare::CompareArgs),
     /// Show which SPEC.md requirements the scenarios cite, and which none does.
     Coverage(cli::coverage::CoverageArgs),
     /// Run the reference server in the foreground: SMTP/VMTP, MMTP and the HTTP gateway.
     Serve(cli::serve::ServeArgs),
+    /// Play scripted, misbehaving SMTP servers (scenarios/clients) and judge the client that
+    /// connects: our own, swaks, smtplib, curl, msmtp, ...
+    ServeTest(cli::serve_test::ServeTestArgs),
     /// Send a message with the reference client (VMTP when offered, plain SMTP otherwise), or through the HTTP gateway.
     Send(cli::send::SendArgs),
     /// List what the reference server's store holds.
@@ -36,14 +42,18 @@ enum Command {
     Proxy(cli::proxy::ProxyArgs),
     /// Generate SMTP load against a server and report messages/s and latency percentiles.
     Load(cli::load::LoadArgs),
+    /// Fuzz a live server over the network: mutated sessions, oracles, minimized findings.
+    Fuzz(cli::fuzz::FuzzArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => cli::run::main(args),
+        Command::Compare(args) => cli::compare::main(args),
         Command::Coverage(args) => cli::coverage::main(args),
         Command::Serve(args) => cli::serve::main(args),
+        Command::ServeTest(args) => cli::serve_test::main(args),
         Command::Send(args) => cli::send::main(args),
         Command::Mailbox(args) => cli::mailbox::main(args),
         Command::Status(args) => cli::status::main(args),
@@ -51,6 +61,7 @@ fn main() -> std::process::ExitCode {
         Command::Mmtp(args) => cli::mmtp::main(args),
         Command::Sim(args) => cli::sim::main(args),
         Command::Proxy(args) => cli::proxy::main(args),
+        Command::Fuzz(args) => cli::fuzz::main(args),
     };
     match result {
         Ok(code) => code,

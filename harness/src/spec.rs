@@ -215,14 +215,25 @@ pub struct CoverageRow {
 
 impl Coverage {
     pub fn new(spec: &Spec, cases: &[Case]) -> Coverage {
+        Self::from_citations(spec, cases.iter().map(|c| (c.id.clone(), c.spec.clone())))
+    }
+
+    /// Coverage from any cases: each given as its id and the requirement IDs it cites (the
+    /// server scenarios, and the client scenarios of `serve-test`).
+    pub fn from_citations(
+        spec: &Spec,
+        cases: impl IntoIterator<Item = (String, Vec<String>)>,
+    ) -> Coverage {
         let mut cited: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         let mut unknown = Vec::new();
-        for case in cases {
-            for id in &case.spec {
-                if spec.get(id).is_some() {
-                    cited.entry(id).or_default().push(case.id.clone());
-                } else {
-                    unknown.push((case.id.clone(), id.clone()));
+        for (case, ids) in cases {
+            for id in ids {
+                match spec.get(&id) {
+                    Some(requirement) => cited
+                        .entry(requirement.id.as_str())
+                        .or_default()
+                        .push(case.clone()),
+                    None => unknown.push((case.clone(), id)),
                 }
             }
         }

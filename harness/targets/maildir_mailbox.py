@@ -16,11 +16,16 @@ unbroken block before the first other field:
   * Return-Path:      (-> "from", angle brackets removed; "<>" gives "")
   * X-Original-To:    (-> "to", the recipient as given in RCPT TO)
   * Delivered-To:     (-> "to" when there is no X-Original-To)
+  * Envelope-to:      (Exim's envelope_to_add; -> "to" like Delivered-To)
   * Received:         the first one only, and only when it contains
-                      "by HOST (" for HOST = --received-by (Postfix writes
-                      "by mx.example.test (Postfix) with ESMTP id QUEUEID");
-                      QUEUEID becomes the message "id", which is the id in
-                      Postfix's "250 2.0.0 Ok: queued as QUEUEID" reply.
+                      "by HOST" followed by a space or "(" for HOST =
+                      --received-by (Postfix writes "by mx.example.test
+                      (Postfix) with ESMTP id QUEUEID", Exim "by
+                      mx.example.test with esmtp (Exim 4.96) ... id QUEUEID");
+                      the QUEUEID after it becomes the message "id", which is
+                      the id in the server's reply to the end of data
+                      (Postfix: "250 2.0.0 Ok: queued as QUEUEID", Exim:
+                      "250 OK id=QUEUEID").
 
 A header field includes its continuation lines. Header fields the client sent
 (even a Delivered-To further down) are left alone.
@@ -47,8 +52,10 @@ import os
 import re
 import sys
 
-PREPENDED = {"return-path", "x-original-to", "delivered-to"}
-QUEUE_ID = re.compile(rb"\bwith\s+\S+\s+id\s+([A-Za-z0-9]+)")
+PREPENDED = {"return-path", "x-original-to", "delivered-to", "envelope-to"}
+# The queue id after "by HOST": Postfix and OpenSMTPD write "... with ESMTP id QUEUEID",
+# Exim "... with esmtp (Exim 4.96) (envelope-from <...>) id 1tAbCd-000123-Xy".
+QUEUE_ID = re.compile(rb"\bid\s+([A-Za-z0-9][A-Za-z0-9-]*)")
 
 
 def find_maildirs(root: str) -> list[str]:
@@ -100,7 +107,11 @@ def parse_file(raw: bytes, received_by: str | None) -> dict:
     seen: set[str] = set()
     info = {"from": "", "x_original_to": None, "delivered_to": None, "qid": None}
     cut = 0
-    by_mark = ("by %s (" % received_by).encode() if received_by else None
+    by_mark = (
+        re.compile(rb"\bby\s+" + re.escape(received_by.encode()) + rb"[\s(]")
+        if received_by
+        else None
+    )
     for name, field, end in split_fields(raw):
         if name in PREPENDED and name not in seen:
             seen.add(name)
@@ -113,9 +124,10 @@ def parse_file(raw: bytes, received_by: str | None) -> dict:
                 info["delivered_to"] = strip_angle(value)
             cut = end
             continue
-        if name == "received" and "received" not in seen and by_mark and by_mark in field:
+        mark = by_mark.search(field) if by_mark and name == "received" else None
+        if mark and "received" not in seen:
             seen.add("received")
-            m = QUEUE_ID.search(field)
+            m = QUEUE_ID.search(field, mark.end())
             if m:
                 info["qid"] = m.group(1).decode("ascii")
             cut = end

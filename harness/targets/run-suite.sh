@@ -4,11 +4,13 @@
 # present, the run is gated on it (expected failures only); without, a MUST failure is allowed
 # (exit 1) but a harness or target ERROR (exit 3) or a scenario error (exit 2) is not.
 #
-# usage: harness/targets/run-suite.sh aiosmtpd|postfix [PORT] [-- extra mtpspec run args]
+# usage: harness/targets/run-suite.sh NAME [PORT] [-- extra mtpspec run args]
+# NAME is a script here without .sh: aiosmtpd, postfix, postfix-normalize, postfix-reject, exim,
+# exim-bs, opensmtpd, reference (see README.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-name=${1:?usage: run-suite.sh aiosmtpd|postfix [PORT]}
+name=${1:?usage: run-suite.sh NAME [PORT] [-- extra mtpspec run args]}
 shift
 port=${1:-}
 if [ -n "$port" ] && [ "$port" != "--" ]; then shift; else port=$((2600 + RANDOM % 300)); fi
@@ -25,7 +27,14 @@ bash "$script" start "$port" "$state"
 
 out="reports/$name"
 mkdir -p "$out"
-args=(run --target "smtp://127.0.0.1:$port" --mailbox-cmd "bash $script mailbox $state"
+# A script with a `run-args PORT STATE_DIR` command names its own target (and any other
+# `mtpspec run` arguments), one per line; otherwise the target is smtp://127.0.0.1:PORT.
+if run_args=$(bash "$script" run-args "$port" "$state" 2>/dev/null); then
+    mapfile -t target_args <<<"$run_args"
+else
+    target_args=(--target "smtp://127.0.0.1:$port")
+fi
+args=(run "${target_args[@]}" --mailbox-cmd "bash $script mailbox $state"
       --report-json "$out/report.json" --report-md "$out/report.md" --quiet)
 baseline="reports/baselines/$name.yaml"
 [ -f "$baseline" ] && args+=(--baseline "$baseline")

@@ -83,8 +83,10 @@ def pid_alive(pid: int) -> bool:
 
 
 def queued_id(reply: bytes) -> str | None:
-    m = re.search(rb"queued as (\S+)", reply)
-    return m.group(1).decode() if m else None
+    # Postfix, aiosmtpd's handler, the reference: "queued as ID"; Exim: "OK id=ID";
+    # OpenSMTPD: "250 2.0.0 ID Message accepted for delivery".
+    m = re.search(rb"queued as (\S+)|\bid=(\S+)|^2\.0\.0 (\S+) Message accepted", reply)
+    return next(g for g in m.groups() if g).decode() if m else None
 
 
 def main() -> int:

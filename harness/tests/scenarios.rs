@@ -94,7 +94,7 @@ fn relative(path: &Path) -> String {
 }
 
 fn scenario_dirs() -> Vec<PathBuf> {
-    ["smtp", "vmtp"]
+    ["smtp", "vmtp", "mmtp", "http"]
         .iter()
         .map(|d| repo().join("scenarios").join(d))
         .filter(|d| d.is_dir())

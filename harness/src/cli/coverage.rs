@@ -13,9 +13,13 @@ use super::run::{default_scenarios, load_spec, repo_path};
 
 #[derive(clap::Args)]
 pub struct CoverageArgs {
-    /// Scenario files or directories [default: the repository's scenarios/smtp and scenarios/vmtp]
+    /// Scenario files or directories [default: the repository's scenarios/smtp, vmtp, mmtp
+    /// and http]
     #[arg(long = "scenarios", value_name = "PATH")]
     scenarios: Vec<PathBuf>,
+    /// Client scenarios of `serve-test` [default: the repository's scenarios/clients]
+    #[arg(long = "client-scenarios", value_name = "PATH")]
+    client_scenarios: Vec<PathBuf>,
     /// SPEC.md [default: the repository's]
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
@@ -64,10 +68,25 @@ pub fn main(args: CoverageArgs) -> anyhow::Result<ExitCode> {
         args.scenarios.clone()
     };
     let cases = load_paths(&paths)?;
+    let client_paths = if args.client_scenarios.is_empty() {
+        let clients = repo_path("scenarios").join("clients");
+        if clients.is_dir() {
+            vec![clients]
+        } else {
+            Vec::new()
+        }
+    } else {
+        args.client_scenarios.clone()
+    };
+    let client_cases = mtpspec::servetest::load::load_paths(&client_paths)?;
     let Some(spec) = load_spec(args.spec.as_deref())? else {
         anyhow::bail!("coverage needs SPEC.md (give --spec FILE)");
     };
-    let coverage = Coverage::new(&spec, &cases);
+    let citations = cases
+        .iter()
+        .map(|c| (c.id.clone(), c.spec.clone()))
+        .chain(client_cases.iter().map(|c| (c.id.clone(), c.spec())));
+    let coverage = Coverage::from_citations(&spec, citations);
     let list = args
         .uncoverable
         .clone()

@@ -88,6 +88,8 @@ pub enum MmtpCommand {
     Tags,
     /// Generate a key pair into the keystore.
     Keygen(KeygenArgs),
+    /// Measure HashCash tries per second on one core and on all (no server needed).
+    Bench(super::mmtp_bench::BenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -194,8 +196,10 @@ fn parse_type(text: &str) -> Result<PacketType, String> {
 }
 
 pub fn main(args: MmtpArgs) -> anyhow::Result<ExitCode> {
-    if let MmtpCommand::Keygen(keygen) = &args.command {
-        return self::keygen(&args.keystore, keygen);
+    match &args.command {
+        MmtpCommand::Keygen(keygen) => return self::keygen(&args.keystore, keygen),
+        MmtpCommand::Bench(bench) => return super::mmtp_bench::main(bench),
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -274,7 +278,7 @@ async fn run(args: &MmtpArgs) -> anyhow::Result<ExitCode> {
             }
             reply
         }
-        MmtpCommand::Keygen(_) => unreachable!("handled before connecting"),
+        MmtpCommand::Keygen(_) | MmtpCommand::Bench(_) => unreachable!("handled before connecting"),
     };
     Ok(finish(args, &reply))
 }

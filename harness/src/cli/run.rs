@@ -20,7 +20,9 @@ use mtpspec::{Baseline, RunOptions, Runner, Spec};
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// The server under test: `embedded` (the reference, in-process), smtp://HOST:PORT,
-    /// smtps://HOST:PORT (implicit TLS) or exec:COMMAND (SMTP on the command's stdin/stdout).
+    /// smtps://HOST:PORT (implicit TLS), mmtp://HOST:PORT, mmtps://HOST:PORT (MMTP, plain or
+    /// implicit TLS), http://HOST:PORT (the HTTP gateway) or exec:COMMAND (SMTP on the
+    /// command's stdin/stdout).
     #[arg(
         long,
         short,
@@ -29,7 +31,8 @@ pub struct RunArgs {
         env = "MTPSPEC_TARGET"
     )]
     target: String,
-    /// Scenario files or directories [default: the repository's scenarios/smtp and scenarios/vmtp]
+    /// Scenario files or directories [default: the repository's scenarios/smtp, scenarios/vmtp,
+    /// scenarios/mmtp and scenarios/http]
     #[arg(long = "scenarios", value_name = "PATH")]
     scenarios: Vec<PathBuf>,
     /// SPEC.md, for requirement texts in reports [default: the repository's SPEC.md]
@@ -79,6 +82,19 @@ pub struct RunArgs {
     /// The target's implicit-TLS listener, for cases with `listener: smtps`.
     #[arg(long, value_name = "HOST:PORT")]
     smtps: Option<String>,
+    /// The target's MMTP listener (plain TCP), for the MMTP cases next to an SMTP target.
+    #[arg(long, value_name = "HOST:PORT")]
+    mmtp: Option<String>,
+    /// The target's MMTP implicit-TLS listener, for cases with `listener: mmtps`.
+    #[arg(long, value_name = "HOST:PORT")]
+    mmtps: Option<String>,
+    /// The target's HTTP gateway, for the HTTP cases next to an SMTP target.
+    #[arg(long, value_name = "HOST:PORT")]
+    http: Option<String>,
+    /// Which MMTP cases run: `strict` (all: the original's behaviour and DESIGN's decisions)
+    /// or `compat` (only what the original JavaScript implementation does).
+    #[arg(long, value_name = "PROFILE", default_value = "strict")]
+    profile: mtpspec::scenario::Profile,
     /// AUTH credentials for `{{auth_user}}`, `{{auth_password}}`, `{{auth_plain}}`
     /// [default: the target's own, for the reference alice:secret]
     #[arg(long, value_name = "USER:PASSWORD")]
@@ -96,6 +112,10 @@ pub struct RunArgs {
     /// How long a delivery check waits for messages to show up.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     mailbox_wait: Duration,
+    /// How reports name the target [default: the target as given]. For a target whose
+    /// address or command holds local paths or ports that mean nothing to a reader.
+    #[arg(long, value_name = "NAME")]
+    target_name: Option<String>,
     /// No progress output while running.
     #[arg(long, short)]
     quiet: bool,
@@ -113,7 +133,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let filter = Filter::new(&args.filter).context("--filter")?;
     let cases: Vec<_> = all_cases
         .iter()
-        .filter(|c| filter.matches(c))
+        .filter(|c| filter.matches(c) && args.profile.includes(c))
         .cloned()
         .collect();
     if cases.is_empty() {
@@ -227,7 +247,7 @@ async fn run(
     progress.finish();
     target.shutdown().await;
     Ok(Some(RunOutput {
-        target: target.name(),
+        target: args.target_name.clone().unwrap_or_else(|| target.name()),
         caps,
         results,
         started,
@@ -235,22 +255,39 @@ async fn run(
     }))
 }
 
-/// Adds `--submission` and `--smtps` listeners to the target.
+/// Adds `--submission`, `--smtps`, `--mmtp`, `--mmtps` and `--http` listeners to the target.
 fn with_listeners(target: Arc<dyn Target>, args: &RunArgs) -> anyhow::Result<Arc<dyn Target>> {
-    if args.submission.is_none() && args.smtps.is_none() {
+    let extra = [
+        &args.submission,
+        &args.smtps,
+        &args.mmtp,
+        &args.mmtps,
+        &args.http,
+    ];
+    if extra.iter().all(|a| a.is_none()) {
         return Ok(target);
     }
     let mut multi = MultiTarget::new(target);
     for (listener, addr, tls) in [
         (Listener::Submission, &args.submission, false),
         (Listener::Smtps, &args.smtps, true),
+        (Listener::Mmtp, &args.mmtp, false),
+        (Listener::Mmtps, &args.mmtps, true),
+        (Listener::Http, &args.http, false),
     ] {
         if let Some(addr) = addr {
             let (host, port) = addr
                 .rsplit_once(':')
                 .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
                 .with_context(|| format!("--{listener} takes HOST:PORT, not {addr:?}"))?;
-            multi = multi.with(listener, Arc::new(TcpTarget::new(host, port, tls)));
+            let target: Arc<dyn Target> = if listener == Listener::Http {
+                Arc::new(mtpspec::target::HttpTarget::new(host, port))
+            } else if listener.is_mmtp() {
+                Arc::new(TcpTarget::mmtp(host, port, tls))
+            } else {
+                Arc::new(TcpTarget::new(host, port, tls))
+            };
+            multi = multi.with(listener, target);
         }
     }
     Ok(Arc::new(multi))
@@ -288,10 +325,11 @@ pub(crate) fn load_spec(path: Option<&Path>) -> anyhow::Result<Option<Spec>> {
     }
 }
 
-/// The scenario directories the harness can run: `scenarios/smtp` and `scenarios/vmtp`.
+/// The scenario directories the harness can run: `scenarios/smtp`, `scenarios/vmtp`,
+/// `scenarios/mmtp` and `scenarios/http`.
 pub(crate) fn default_scenarios() -> Vec<PathBuf> {
     let root = repo_path("scenarios");
-    ["smtp", "vmtp"]
+    ["smtp", "vmtp", "mmtp", "http"]
         .iter()
         .map(|d| root.join(d))
         .filter(|d| d.is_dir())

@@ -313,8 +313,14 @@ fn envelope(args: &SendArgs) -> anyhow::Result<(String, Vec<String>, String)> {
 }
 
 /// Line ends as CRLF, whatever the input used.
+///
+/// RFC 5321 §2.3.8: "SMTP client implementations MUST NOT transmit these characters [CR and
+/// LF] except when they are intended as line terminators and then MUST transmit them only as
+/// a <CRLF> sequence." A bare CR or a bare LF becomes CRLF (SPEC SMTP-CLIENT-4).
 fn crlf(text: &str) -> String {
-    text.replace("\r\n", "\n").replace('\n', "\r\n")
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\n', "\r\n")
 }
 
 fn parse_pair(text: &str) -> Result<(String, String), String> {
@@ -346,4 +352,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
     };
     Ok(Duration::from_millis(n.saturating_mul(ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::crlf;
+
+    #[test]
+    fn every_line_end_becomes_crlf() {
+        assert_eq!(crlf("a\nb\r\nc\rd\r\r\n"), "a\r\nb\r\nc\r\nd\r\n\r\n");
+    }
 }

@@ -69,6 +69,10 @@ pub struct ServeArgs {
     /// `durable` (fsync before 250, the default) or `none` (a sink for benchmarks: no fsync).
     #[arg(long, default_value = "durable", value_parser = ["durable", "none"])]
     sync: String,
+    /// NOT DURABLE, benchmarks only: answer 250 after the dot and store nothing (SMTP
+    /// listeners; the messages are thrown away and cannot be read or STATUSed).
+    #[arg(long)]
+    sink: bool,
     /// HTTP gateway listener, e.g. 127.0.0.1:8080: POST /send and /batch (the VMTP seed's
     /// Worker API), GET /deliveries, GET /messages (this --data-dir), GET /openapi.json.
     #[arg(long, value_name = "ADDR")]
@@ -263,6 +267,10 @@ fn options(args: ServeArgs) -> anyhow::Result<ServerOptions> {
     } else {
         SyncMode::Durable
     };
+    options.sink = args.sink;
+    if options.sink {
+        tracing::warn!("--sink: messages are acknowledged and thrown away (not durable)");
+    }
     Ok(options)
 }
 

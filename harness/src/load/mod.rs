@@ -1,7 +1,13 @@
 //! The load generator behind `mtpspec load`: N concurrent SMTP sessions delivering M messages,
-//! with or without PIPELINING and connection reuse, measuring per-phase latency and counting
-//! failures by reply code. Like Postfix's smtp-source, with elapsed time and percentiles.
+//! with or without PIPELINING, connection reuse and STARTTLS, measuring per-phase latency and
+//! counting failures by reply code. Like Postfix's smtp-source, with elapsed time and
+//! percentiles. Also: MMTP SEND/RECEIVE round trips ([`mmtp`]) and idle connections held open
+//! for memory measurements ([`idle`]).
 
+mod conn;
+pub mod idle;
+pub mod mmtp;
+mod payload;
 mod session;
 mod stats;
 
@@ -9,6 +15,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use mtp_server::client::tls::{Verify, client_config};
+use rustls::ClientConfig;
 
 pub use stats::{LoadReport, Phase};
 
@@ -23,6 +32,8 @@ pub struct LoadOptions {
     pub pipelining: bool,
     /// Keep a connection for many messages instead of one connection per message.
     pub reuse: bool,
+    /// STARTTLS after EHLO (any certificate accepted: load targets are test servers).
+    pub starttls: bool,
     pub sender: String,
     pub recipient_domain: String,
     /// Messages per second across all sessions (None: as fast as possible).
@@ -30,35 +41,78 @@ pub struct LoadOptions {
     pub duration: Option<Duration>,
 }
 
+/// What all workers of one run share.
+struct Shared {
+    options: LoadOptions,
+    tls: Option<Arc<ClientConfig>>,
+    /// The next message number to take.
+    next: AtomicU64,
+    /// Messages delivered so far (for the progress line).
+    done: AtomicU64,
+    started: Instant,
+}
+
+/// Why a run could not start.
+#[derive(Debug)]
+pub struct SetupError(String);
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
 /// Runs the load and returns the measurements. `progress` is called about every 250 ms.
 pub async fn run(
     options: LoadOptions,
     progress: impl Fn(u64, u64) + Send + Sync + 'static,
-) -> LoadReport {
-    let options = Arc::new(options);
-    let next = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let ticker = {
-        let done = done.clone();
-        let total = options.messages;
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                progress(done.load(Ordering::Relaxed), total);
-            }
-        })
+) -> Result<LoadReport, SetupError> {
+    let tls = if options.starttls {
+        Some(client_config(&Verify::Insecure).map_err(|e| SetupError(format!("TLS: {e}")))?)
+    } else {
+        None
     };
-    let tasks: Vec<_> = (0..options.sessions.max(1))
-        .map(|_| {
-            tokio::spawn(session::worker(
-                options.clone(),
-                next.clone(),
-                done.clone(),
-                started,
-            ))
-        })
+    let sessions = options.sessions.max(1);
+    let total = options.messages;
+    let shared = Arc::new(Shared {
+        options,
+        tls,
+        next: AtomicU64::new(0),
+        done: AtomicU64::new(0),
+        started: Instant::now(),
+    });
+    let watched = shared.clone();
+    let ticker = spawn_ticker(move || (shared_done(&watched), total), progress);
+    let tasks: Vec<_> = (0..sessions)
+        .map(|_| tokio::spawn(session::worker(shared.clone())))
         .collect();
+    let report = collect(tasks, shared.started).await;
+    ticker.abort();
+    Ok(report)
+}
+
+fn shared_done(shared: &Shared) -> u64 {
+    shared.done.load(Ordering::Relaxed)
+}
+
+/// Calls `progress(now())` every 250 ms until aborted.
+fn spawn_ticker(
+    now: impl Fn() -> (u64, u64) + Send + 'static,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let (done, total) = now();
+            progress(done, total);
+        }
+    })
+}
+
+/// Waits for every worker and merges their reports.
+async fn collect(tasks: Vec<tokio::task::JoinHandle<LoadReport>>, started: Instant) -> LoadReport {
     let mut report = LoadReport::default();
     for task in tasks {
         match task.await {
@@ -66,20 +120,6 @@ pub async fn run(
             Err(e) => report.error(format!("worker failed: {e}")),
         }
     }
-    ticker.abort();
     report.elapsed = started.elapsed();
     report
-}
-
-/// A message of about `size` octets with a unique Message-ID.
-pub fn message(n: u64, size: usize, sender: &str) -> Vec<u8> {
-    let mut out = format!("From: <{sender}>\r\nSubject: mtpspec load {n}\r\nMessage-ID: <load-{n}@mtpspec.test>\r\n\r\n").into_bytes();
-    let line = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi\r\n";
-    while out.len() + line.len() <= size.max(out.len() + line.len()) && out.len() < size {
-        out.extend_from_slice(line);
-    }
-    if !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }

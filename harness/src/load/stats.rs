@@ -17,6 +17,34 @@ pub enum Phase {
     Data,
     /// The whole message, envelope to final reply.
     Message,
+    /// MMTP: a SEND request to its response.
+    Send,
+    /// MMTP: a RECEIVE request to its response (with the message just sent).
+    Receive,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 7] = [
+        Phase::Connect,
+        Phase::Ehlo,
+        Phase::Envelope,
+        Phase::Data,
+        Phase::Message,
+        Phase::Send,
+        Phase::Receive,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Connect => "connect",
+            Phase::Ehlo => "ehlo",
+            Phase::Envelope => "envelope",
+            Phase::Data => "data",
+            Phase::Message => "message",
+            Phase::Send => "send",
+            Phase::Receive => "receive",
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +79,33 @@ impl LoadReport {
         self.delivered as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
+    /// The machine-readable summary (`mtpspec load --json`): counts, rate, percentiles in
+    /// milliseconds per phase, errors by reply code and command (or by IO failure).
+    pub fn to_json(&self) -> serde_json::Value {
+        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        let phases: serde_json::Map<String, serde_json::Value> = Phase::ALL
+            .into_iter()
+            .filter_map(|phase| {
+                let [p50, p90, p99, max] = self.percentiles(phase)?;
+                let samples = self.samples.get(&phase).map_or(0, Vec::len);
+                Some((
+                    phase.name().to_string(),
+                    serde_json::json!({
+                        "samples": samples,
+                        "p50_ms": ms(p50), "p90_ms": ms(p90), "p99_ms": ms(p99), "max_ms": ms(max),
+                    }),
+                ))
+            })
+            .collect();
+        serde_json::json!({
+            "delivered": self.delivered,
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "per_second": self.messages_per_second(),
+            "phases": phases,
+            "errors": self.errors,
+        })
+    }
+
     /// (p50, p90, p99, max) of a phase.
     pub fn percentiles(&self, phase: Phase) -> Option<[Duration; 4]> {
         let mut samples = self.samples.get(&phase)?.clone();
@@ -77,19 +132,13 @@ impl fmt::Display for LoadReport {
             "{:<10} {:>10} {:>10} {:>10} {:>10}",
             "phase", "p50 ms", "p90 ms", "p99 ms", "max ms"
         )?;
-        for phase in [
-            Phase::Connect,
-            Phase::Ehlo,
-            Phase::Envelope,
-            Phase::Data,
-            Phase::Message,
-        ] {
+        for phase in Phase::ALL {
             if let Some(p) = self.percentiles(phase) {
                 let ms = |d: Duration| d.as_secs_f64() * 1000.0;
                 writeln!(
                     f,
                     "{:<10} {:>10.2} {:>10.2} {:>10.2} {:>10.2}",
-                    format!("{phase:?}").to_lowercase(),
+                    phase.name(),
                     ms(p[0]),
                     ms(p[1]),
                     ms(p[2]),

@@ -1,11 +1,13 @@
 //! The report of one run and its renderings: terminal, JSON (versioned schema), JUnit XML and
-//! Markdown. Also the gate: the exit code a CI job relies on.
+//! Markdown; and the HTML page comparing several runs side by side. Also the gate: the exit
+//! code a CI job relies on.
 //!
 //! Exit codes: 0 every MUST passed (and, with `--strict`, every SHOULD); 1 a MUST failed (or a
 //! SHOULD with `--strict`, or a baseline entry is stale); 2 usage or scenario error (before
 //! anything ran); 3 harness or target error (an ERROR verdict, or the target could not be
 //! reached at all) when nothing failed.
 
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;

@@ -15,6 +15,29 @@ const LONG_LINE: usize = 1024;
 /// Renders a wire log. With `times`, each line starts with the milliseconds since the case
 /// began.
 pub fn render(events: &[WireEvent], times: bool) -> String {
+    render_lines(events, times, LineEnd::Crlf)
+}
+
+/// Renders a case's wire log with the line end of its protocol: CRLF for SMTP and VMTP, LF for
+/// MMTP (where each JSON value ends with `\n`).
+pub fn render_case(result: &CaseResult, times: bool) -> String {
+    let end = match result.protocol {
+        crate::scenario::Protocol::Mmtp => LineEnd::Lf,
+        _ => LineEnd::Crlf,
+    };
+    render_lines(&result.wire, times, end)
+}
+
+/// What ends a line without being shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LineEnd {
+    Crlf,
+    Lf,
+    /// LF, and long lines are kept whole (to be shortened after redaction).
+    LfWhole,
+}
+
+fn render_lines(events: &[WireEvent], times: bool, end: LineEnd) -> String {
     let mut out = String::new();
     let mut i = 0;
     while i < events.len() {
@@ -47,7 +70,7 @@ pub fn render(events: &[WireEvent], times: bool) -> String {
                 } else {
                     "S:"
                 };
-                for line in split_lines(&data) {
+                for line in split_lines(&data, end) {
                     let _ = writeln!(out, "{prefix}{who} {line}");
                 }
             }
@@ -70,18 +93,25 @@ pub fn render(events: &[WireEvent], times: bool) -> String {
     out
 }
 
-/// Splits at LF; CRLF line ends are implied, others shown (`<LF>` for a bare LF, `<no line
-/// end>` for a trailing partial line).
-fn split_lines(data: &[u8]) -> Vec<String> {
+/// Splits at LF; CRLF line ends are implied (or, with `LineEnd::Lf`, LF ones), others shown
+/// (`<LF>` for a bare LF, `<no line end>` for a trailing partial line).
+fn split_lines(data: &[u8], end: LineEnd) -> Vec<String> {
     let mut lines = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
         let (line, ending, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(lf) if end != LineEnd::Crlf => (&rest[..lf], "", &rest[lf + 1..]),
             Some(lf) if lf > 0 && rest[lf - 1] == b'\r' => (&rest[..lf - 1], "", &rest[lf + 1..]),
             Some(lf) => (&rest[..lf], "<LF>", &rest[lf + 1..]),
             None => (rest, "<no line end>", &rest[rest.len()..]),
         };
-        lines.push(format!("{}{ending}", shorten(&escape(line))));
+        let line = escape(line);
+        let line = if end == LineEnd::LfWhole {
+            line
+        } else {
+            shorten(&line)
+        };
+        lines.push(format!("{line}{ending}"));
         rest = next;
     }
     lines
@@ -151,19 +181,65 @@ static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         (re(r"\[?\b\d{1,3}(\.\d{1,3}){3}\b\]?(:\d{1,5})?"), "[addr]"),
         (re(r"(?i)(queued as) [A-Za-z0-9._-]+"), "$1 [id]"),
         (re(r"\b[0-9A-F]{12,64}\b"), "[id]"),
+        // MMTP: HashCash counters and Unix-millisecond times (13 digits, 2001 to 2286).
+        (re(r#""counter":\d+"#), r#""counter":[n]"#),
+        (re(r"\b(counter|has) \d+\b"), "$1 [n]"),
+        (re(r"\b1\d{12}\b"), "[ms]"),
     ]
+});
+
+/// HTTP (gateway) answers: message sizes and elided strings depend on the lengths of ids;
+/// gateway ids (`<ms hex>.<pid hex>.<n>`) that no step captured; whether the outbox happened
+/// to group messages into one VMTP BATCH depends on timing.
+static HTTP_PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    // Literal patterns: compiling them cannot fail.
+    let re = |p: &str| Regex::new(p).expect("valid regex");
+    vec![
+        (re(r#""VMTP BATCH",?"#), ""),
+        (re(r#""size":\d+"#), r#""size":[n]"#),
+        (re(r#""\[\d+ chars\]""#), r#""[n chars]""#),
+        (
+            re(r"\b[0-9a-f]{9,16}\.[0-9a-f]{1,8}\.\d+\b"),
+            "[gateway id]",
+        ),
+    ]
+});
+
+static HTTP_TIME: LazyLock<Regex> = LazyLock::new(|| {
+    // A literal pattern: compiling it cannot fail.
+    Regex::new(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)").expect("valid regex")
 });
 
 /// The transcript without times and without anything that changes from run to run: the
 /// case's unique values become their `{{names}}`, the server's name `[host]`, and dates,
 /// addresses, ports and message ids placeholders.
+///
+/// MMTP lines (JSON values with hashes, tokens and counters of varying length) are shortened
+/// after the redactions, so that a shortened line reads the same in every run.
 pub fn normalized(result: &CaseResult) -> String {
-    let mut text = render(&result.wire, false);
+    let mmtp = result.protocol == crate::scenario::Protocol::Mmtp;
+    let mut text = if mmtp {
+        render_lines(&result.wire, false, LineEnd::LfWhole)
+    } else {
+        render_case(result, false)
+    };
+    if result.protocol == crate::scenario::Protocol::Http {
+        // Times first: a captured time (`opened_at`) may equal another time in the answer.
+        text = HTTP_TIME.replace_all(&text, "[time]").into_owned();
+    }
     for (value, name) in &result.redactions {
         text = text.replace(value.as_str(), name);
     }
     for (pattern, replacement) in PATTERNS.iter() {
         text = pattern.replace_all(&text, *replacement).into_owned();
+    }
+    if result.protocol == crate::scenario::Protocol::Http {
+        for (pattern, replacement) in HTTP_PATTERNS.iter() {
+            text = pattern.replace_all(&text, *replacement).into_owned();
+        }
+    }
+    if mmtp {
+        text = text.lines().map(|l| format!("{}\n", shorten(l))).collect();
     }
     text
 }

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use mtp_proto::smtp::reply::{Reply, ReplyError, ReplyParser};
 use serde::{Serialize, Serializer};
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::json_reader::{JsonReader, NotJson};
 use crate::target::{BoxStream, Listener, Target, TargetError, tls};
 
 /// What happened on the wire.
@@ -123,6 +125,8 @@ pub enum ReadFailure {
     Closed { partial: Vec<u8> },
     /// The bytes are not an SMTP reply.
     Malformed(ReplyError),
+    /// The bytes are not a JSON value (on an MMTP connection).
+    NotJson(NotJson),
     /// A local I/O or TLS error: the harness's trouble, not the target's.
     Io(String),
 }
@@ -133,13 +137,47 @@ enum ReadOutcome {
     Timeout,
 }
 
+/// How received bytes are split: SMTP replies, or JSON values (MMTP).
+#[derive(Debug)]
+enum Reader {
+    Smtp(ReplyParser),
+    Json(JsonReader),
+}
+
+impl Reader {
+    fn feed(&mut self, bytes: &[u8]) {
+        match self {
+            Self::Smtp(p) => p.feed(bytes),
+            Self::Json(r) => r.feed(bytes),
+        }
+    }
+
+    fn buffered(&self) -> &[u8] {
+        match self {
+            Self::Smtp(p) => p.buffered(),
+            Self::Json(r) => r.buffered(),
+        }
+    }
+
+    fn take_buffered(&mut self) -> Vec<u8> {
+        match self {
+            Self::Smtp(p) => p.take_buffered(),
+            Self::Json(r) => r.take_buffered(),
+        }
+    }
+}
+
 /// One open connection.
 pub struct Conn {
     id: u8,
     stream: BoxStream,
     _guard: Option<Box<dyn std::any::Any + Send>>,
     tls: bool,
-    parser: ReplyParser,
+    parser: Reader,
+    /// The HashCash difficulty an MMTP welcome on this connection announced.
+    pub mmtp_difficulty: Option<u32>,
+    /// Whether a JSON value has been read (the first one is the welcome).
+    json_seen: bool,
     peer_closed: bool,
     log: WireLog,
 }
@@ -169,7 +207,13 @@ impl Conn {
             stream: connected.stream,
             _guard: connected.guard,
             tls: connected.tls,
-            parser: ReplyParser::new(),
+            parser: if listener.is_mmtp() {
+                Reader::Json(JsonReader::new())
+            } else {
+                Reader::Smtp(ReplyParser::new())
+            },
+            mmtp_difficulty: None,
+            json_seen: false,
             peer_closed: false,
             log: log.clone(),
         })
@@ -255,9 +299,55 @@ impl Conn {
     pub async fn read_reply(&mut self, timeout: Duration) -> Result<Reply, ReadFailure> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            match self.parser.next_reply() {
+            let Reader::Smtp(parser) = &mut self.parser else {
+                return Err(ReadFailure::Io(
+                    "an SMTP reply was expected on an MMTP connection".into(),
+                ));
+            };
+            match parser.next_reply() {
                 Some(Ok(reply)) => return Ok(reply),
                 Some(Err(e)) => return Err(ReadFailure::Malformed(e)),
+                None => {}
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.read_some(left).await.map_err(ReadFailure::Io)? {
+                ReadOutcome::Data => {}
+                ReadOutcome::Eof => {
+                    return Err(ReadFailure::Closed {
+                        partial: self.parser.take_buffered(),
+                    });
+                }
+                ReadOutcome::Timeout => {
+                    return Err(ReadFailure::Timeout {
+                        partial: self.parser.buffered().to_vec(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Reads one whole JSON value. The first value of the connection (the MMTP welcome) sets
+    /// [`Conn::mmtp_difficulty`] when it has a numeric `difficulty`.
+    pub async fn read_json(&mut self, timeout: Duration) -> Result<Value, ReadFailure> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let Reader::Json(reader) = &mut self.parser else {
+                return Err(ReadFailure::Io(
+                    "a JSON value was expected on an SMTP connection".into(),
+                ));
+            };
+            match reader.next_value() {
+                Some(Ok(value)) => {
+                    if !self.json_seen {
+                        self.json_seen = true;
+                        self.mmtp_difficulty = value
+                            .get("difficulty")
+                            .and_then(Value::as_u64)
+                            .and_then(|d| u32::try_from(d).ok());
+                    }
+                    return Ok(value);
+                }
+                Some(Err(e)) => return Err(ReadFailure::NotJson(e)),
                 None => {}
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -303,10 +393,20 @@ impl Conn {
         if !self.parser.buffered().is_empty() {
             return Ok(Some(self.parser.take_buffered()));
         }
-        match self.read_some(duration).await? {
-            ReadOutcome::Timeout => Ok(None),
-            ReadOutcome::Data => Ok(Some(self.parser.take_buffered())),
-            ReadOutcome::Eof => Ok(Some(Vec::new())),
+        let deadline = tokio::time::Instant::now() + duration;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.read_some(left).await? {
+                ReadOutcome::Timeout => return Ok(None),
+                ReadOutcome::Data => {
+                    let bytes = self.parser.take_buffered();
+                    // A JSON reader drops whitespace between values: nothing to report.
+                    if !bytes.is_empty() {
+                        return Ok(Some(bytes));
+                    }
+                }
+                ReadOutcome::Eof => return Ok(Some(Vec::new())),
+            }
         }
     }
 
@@ -318,7 +418,7 @@ impl Conn {
             self.log
                 .record(self.id, WireKind::Discarded, self.tls, &stale);
         }
-        self.parser = ReplyParser::new();
+        self.parser = Reader::Smtp(ReplyParser::new());
         let placeholder: BoxStream =
             Box::new(tokio::io::join(tokio::io::empty(), tokio::io::sink()));
         let plain = std::mem::replace(&mut self.stream, placeholder);

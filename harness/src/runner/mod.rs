@@ -3,10 +3,15 @@
 //! into a [`CaseResult`] with its verdict and wire log.
 
 pub mod conn;
+mod http;
+pub mod json_reader;
 mod mailbox;
+pub mod mmtp;
+mod mmtp_probe;
 pub mod probe;
 mod steps;
 pub mod verdict;
+mod wire_compact;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,6 +22,7 @@ use tokio::task::JoinSet;
 
 pub use conn::{WireEvent, WireKind, WireLog};
 pub use mailbox::content_after_trace;
+pub use mmtp_probe::MmtpWelcome;
 pub use probe::Capabilities;
 pub use verdict::{BaselineMark, CaseResult, FailureDetail, Verdict};
 
@@ -143,10 +149,26 @@ impl Runner {
     pub async fn run_case(&self, case: &Case, caps: &Capabilities) -> CaseResult {
         let started = Instant::now();
         let options = &self.inner.options;
+        if !self.inner.target.listeners().contains(&case.listener) {
+            let mut result = base_result(case, Verdict::Skip);
+            result.reason = Some(match case.listener {
+                crate::target::Listener::Smtp => format!(
+                    "a {} case: the target has no SMTP listener (--target smtp://HOST:PORT)",
+                    case.protocol
+                ),
+                l => format!("the target has no {l} listener (--{l} HOST:PORT)"),
+            });
+            return result;
+        }
+        if let Some(why) = http::missing_listener(case, self.inner.target.as_ref()) {
+            let mut result = base_result(case, Verdict::Skip);
+            result.reason = Some(why);
+            return result;
+        }
         let missing: Vec<String> = case
             .requires
             .iter()
-            .filter(|k| !caps.offers(k))
+            .filter(|k| !caps.offers_for(case.protocol, k))
             .map(ToString::to_string)
             .collect();
         let (steps, fallback): (&[LocatedStep], bool) = match (&case.fallback, missing.is_empty()) {
@@ -158,14 +180,6 @@ impl Runner {
                 return result;
             }
         };
-        if !self.inner.target.listeners().contains(&case.listener) {
-            let mut result = base_result(case, Verdict::Skip);
-            result.reason = Some(format!(
-                "the target has no {} listener (--{} HOST:PORT)",
-                case.listener, case.listener
-            ));
-            return result;
-        }
         let vars = Vars::for_case(&case.id, &options.vars);
         let mut session = Session::new(
             self.inner.target.as_ref(),
@@ -174,6 +188,10 @@ impl Runner {
             options,
             vars,
         );
+        session.mmtp_difficulty = caps.mmtp.as_ref().and_then(|w| w.difficulty);
+        if let Some(dir) = case.file.parent() {
+            session.keys_dir = dir.join("keys");
+        }
         let deadline = case.deadline.unwrap_or(options.deadline);
         let outcome = tokio::time::timeout(deadline, session.run(steps)).await;
         session.close_all().await;
@@ -245,7 +263,7 @@ impl Runner {
             }
         }
         result.duration = started.elapsed();
-        result.wire = session.log.events();
+        result.wire = wire_compact::compact(session.log.events());
         result.redactions = session.vars.redactions();
         if !caps.hostname.is_empty() && caps.hostname.contains('.') {
             result

@@ -1,6 +1,7 @@
 //! The capability probe: one connection before any case runs, to learn what the target
-//! advertises (in plaintext and, when it offers STARTTLS, over TLS). Cases whose `requires`
-//! are not advertised run their fallback or are skipped.
+//! advertises (in plaintext and, when it offers STARTTLS, over TLS), and one to its MMTP
+//! listener, if it has one, for the welcome. Cases whose `requires` are not advertised run
+//! their fallback or are skipped.
 
 use std::time::Duration;
 
@@ -25,6 +26,9 @@ pub struct Capabilities {
     pub tls_keywords: Option<Vec<String>>,
     /// Anything odd the probe noticed.
     pub notes: Vec<String>,
+    /// The MMTP welcome, when the target has an MMTP listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mmtp: Option<super::mmtp_probe::MmtpWelcome>,
     #[serde(skip)]
     plain: Extensions,
     #[serde(skip)]
@@ -35,6 +39,22 @@ impl Capabilities {
     /// Whether the target advertises `keyword`, in plaintext or over TLS.
     pub fn offers(&self, keyword: &Keyword) -> bool {
         keyword.offered_by(&self.plain) || self.tls.as_ref().is_some_and(|t| keyword.offered_by(t))
+    }
+
+    /// Whether a case of `protocol` may run: for MMTP, `PGP` and `TLS` are the welcome's
+    /// features; otherwise, EHLO keywords.
+    pub fn offers_for(&self, protocol: crate::scenario::Protocol, keyword: &Keyword) -> bool {
+        if protocol != crate::scenario::Protocol::Mmtp {
+            return self.offers(keyword);
+        }
+        let Some(welcome) = &self.mmtp else {
+            return false;
+        };
+        match keyword.keyword.as_str() {
+            "PGP" => welcome.pgp,
+            "TLS" => welcome.tls,
+            _ => false,
+        }
     }
 
     /// Capabilities from EHLO keyword lines (for tests and library users).
@@ -70,6 +90,31 @@ fn keyword_lines(extensions: &Extensions) -> Vec<String> {
 }
 
 pub(crate) async fn probe(
+    target: &dyn Target,
+    options: &RunOptions,
+) -> Result<Capabilities, TargetError> {
+    let listeners = target.listeners();
+    let smtp = listeners.contains(&Listener::Smtp);
+    let mut caps = if smtp {
+        smtp_probe(target, options).await?
+    } else {
+        Capabilities::default()
+    };
+    let mmtp = [Listener::Mmtp, Listener::Mmtps]
+        .into_iter()
+        .find(|l| listeners.contains(l));
+    if let Some(listener) = mmtp {
+        match super::mmtp_probe::probe(target, listener, options).await {
+            Ok(welcome) => caps.mmtp = Some(welcome),
+            // Only MMTP to probe: without it nothing can run.
+            Err(e) if !smtp => return Err(e),
+            Err(e) => caps.notes.push(format!("MMTP: {e}")),
+        }
+    }
+    Ok(caps)
+}
+
+async fn smtp_probe(
     target: &dyn Target,
     options: &RunOptions,
 ) -> Result<Capabilities, TargetError> {

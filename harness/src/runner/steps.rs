@@ -1,5 +1,9 @@
 //! Running the steps of one case: the session holds its numbered connections, its variables
-//! and the wire log, and turns each step into bytes written and replies judged.
+//! and the wire log, and turns each step into bytes written and replies judged. The JSON
+//! (MMTP) steps are in [`json`].
+
+mod http;
+mod json;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -48,6 +52,13 @@ pub(crate) struct Session<'a> {
     pub skipped: Option<String>,
     conns: BTreeMap<u8, Conn>,
     current: u8,
+    /// The MMTP HashCash difficulty the probe learned, for connections whose welcome did not
+    /// say.
+    pub mmtp_difficulty: Option<u32>,
+    /// Where the case's fixture OpenPGP keys are (`keys/` next to its scenario file).
+    pub keys_dir: std::path::PathBuf,
+    /// The HTTP client and the last response (gateway cases).
+    http: super::http::HttpState,
 }
 
 impl<'a> Session<'a> {
@@ -69,6 +80,9 @@ impl<'a> Session<'a> {
             skipped: None,
             conns: BTreeMap::new(),
             current: 1,
+            mmtp_difficulty: None,
+            keys_dir: std::path::PathBuf::from("keys"),
+            http: super::http::HttpState::default(),
         }
     }
 
@@ -91,9 +105,14 @@ impl<'a> Session<'a> {
     async fn conn(&mut self) -> Result<&mut Conn, StepError> {
         let id = self.current;
         if !self.conns.contains_key(&id) {
+            // An HTTP case's SMTP steps go to the SMTP listener.
+            let listener = match self.listener {
+                Listener::Http => Listener::Smtp,
+                other => other,
+            };
             let conn = Conn::open(
                 self.target,
-                self.listener,
+                listener,
                 id,
                 &self.log,
                 self.options.connect_timeout,
@@ -182,6 +201,12 @@ impl<'a> Session<'a> {
                 tokio::time::sleep(Duration::from_millis(*ms)).await;
                 Ok(())
             }
+            Step::SendJson(template) => self.send_json(template).await,
+            Step::WriteJson(w) => self.write_json(w).await,
+            Step::ExpectJson(pattern) => self.expect_json(pattern).await,
+            Step::Http(request) => self.http_request(request).await,
+            Step::ExpectHttp(expect) => self.expect_http(expect).await,
+            Step::PollHttp(poll) => self.poll_http(poll).await,
             Step::Mailbox(check) => match self.observer {
                 Some(observer) => {
                     let unique = self.options.vars.unique_recipients();
@@ -221,6 +246,7 @@ impl<'a> Session<'a> {
                 "a well-formed reply",
                 format!("malformed reply: {e}"),
             )),
+            Err(ReadFailure::NotJson(e)) => Err(StepError::Harness(e.error)),
             Err(ReadFailure::Io(e)) => Err(StepError::Harness(e)),
         }
     }

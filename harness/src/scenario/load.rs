@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::expect::{Keyword, OneOrMany};
-use super::model::{Case, Level, LocatedStep, Protocol, Step};
+use super::model::{Case, Level, LocatedStep, Profile, Protocol, Step};
 use super::transcript;
 use super::vars::is_builtin;
 use crate::target::Listener;
@@ -117,8 +117,8 @@ struct RawCase {
     level: Level,
     #[serde(default)]
     protocol: Protocol,
-    #[serde(default)]
-    listener: Listener,
+    profile: Option<Profile>,
+    listener: Option<Listener>,
     #[serde(default)]
     requires: OneOrMany<Keyword>,
     description: Option<String>,
@@ -325,9 +325,11 @@ fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<Case, ScenarioError>
             format!("case `{}` has a fallback but requires nothing", raw.id),
         ));
     }
-    check_steps(&steps, path, "steps")?;
+    let listener = check_protocol(&raw.id, raw.protocol, raw.profile, raw.listener)
+        .map_err(|(field, message)| invalid(field, message))?;
+    check_steps(&steps, path, "steps", raw.protocol)?;
     if let Some(fallback) = &fallback {
-        check_steps(fallback, path, "fallback")?;
+        check_steps(fallback, path, "fallback", raw.protocol)?;
     }
     Ok(Case {
         id: raw.id,
@@ -335,7 +337,8 @@ fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<Case, ScenarioError>
         spec: raw.spec,
         level: raw.level,
         protocol: raw.protocol,
-        listener: raw.listener,
+        profile: raw.profile,
+        listener,
         requires: raw.requires.0,
         description: raw.description,
         deadline: raw.deadline_ms.map(Duration::from_millis),
@@ -357,8 +360,76 @@ fn located(steps: Vec<Spanned<Step>>) -> Vec<LocatedStep> {
         .collect()
 }
 
-/// Variables must be builtins or captured by an earlier step; connection numbers are 1..=9.
-fn check_steps(steps: &[LocatedStep], path: &Path, list: &str) -> Result<(), ScenarioError> {
+/// An MMTP case names its profile and runs on an MMTP listener (`mmtp` by default); other
+/// cases run on SMTP listeners and have no profile. Returns the listener.
+fn check_protocol(
+    id: &str,
+    protocol: Protocol,
+    profile: Option<Profile>,
+    listener: Option<Listener>,
+) -> Result<Listener, (&'static str, String)> {
+    match (protocol, listener) {
+        (Protocol::Mmtp, _) if profile.is_none() => Err((
+            "profile",
+            format!("MMTP case `{id}` needs `profile: compat` or `profile: strict`"),
+        )),
+        (Protocol::Mmtp, None) => Ok(Listener::Mmtp),
+        (Protocol::Mmtp, Some(l)) if l.is_mmtp() => Ok(l),
+        (Protocol::Mmtp, Some(l)) => Err((
+            "listener",
+            format!("MMTP case `{id}` cannot use the {l} listener (use mmtp or mmtps)"),
+        )),
+        (Protocol::Http, _) => super::http::case_listener(id, profile, listener),
+        (_, _) if profile.is_some() => Err((
+            "profile",
+            format!("`profile` is for MMTP cases; `{id}` is {protocol}"),
+        )),
+        (_, Some(l)) if l.is_mmtp() || l == Listener::Http => Err((
+            "listener",
+            format!("{protocol} case `{id}` cannot use the {l} listener"),
+        )),
+        (_, l) => Ok(l.unwrap_or_default()),
+    }
+}
+
+/// Whether a step makes sense in a case of `protocol`: SMTP replies and TLS upgrades are not
+/// MMTP, JSON values are not SMTP.
+fn step_fits(step: &Step, protocol: Protocol) -> bool {
+    let smtp_only = matches!(
+        step,
+        Step::Send(_)
+            | Step::Pipeline(_)
+            | Step::Bdat(_)
+            | Step::Expect(_)
+            | Step::Ehlo
+            | Step::Starttls
+            | Step::EncryptStart
+            | Step::TlsHandshake
+            | Step::Mailbox(_)
+    );
+    let json_only = matches!(
+        step,
+        Step::SendJson(_) | Step::WriteJson(_) | Step::ExpectJson(_)
+    );
+    let http_only = matches!(
+        step,
+        Step::Http(_) | Step::ExpectHttp(_) | Step::PollHttp(_)
+    );
+    match protocol {
+        Protocol::Mmtp => !smtp_only && !http_only,
+        Protocol::Smtp | Protocol::Vmtp => !json_only && !http_only,
+        Protocol::Http => !json_only,
+    }
+}
+
+/// Variables must be builtins or captured by an earlier step; connection numbers are 1..=9;
+/// steps fit the protocol.
+fn check_steps(
+    steps: &[LocatedStep],
+    path: &Path,
+    list: &str,
+    protocol: Protocol,
+) -> Result<(), ScenarioError> {
     let mut captured: BTreeSet<&str> = BTreeSet::new();
     for (i, located) in steps.iter().enumerate() {
         let field = format!("{list}[{i}]");
@@ -380,6 +451,18 @@ fn check_steps(steps: &[LocatedStep], path: &Path, list: &str) -> Result<(), Sce
             && !(1..=9).contains(&n)
         {
             return Err(invalid(format!("connection {n}: use 1 to 9")));
+        }
+        if !step_fits(&located.step, protocol) {
+            let kind = located
+                .step
+                .describe(&super::vars::Vars::default())
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            return Err(invalid(format!(
+                "a `{kind}` step does not fit a {protocol} case"
+            )));
         }
         captured.extend(located.step.captures());
     }
@@ -456,6 +539,44 @@ mod tests {
             "- id: a\n  title: t\n  spec: [SMTP-X-1]\n  level: must\n  transcript: |\n    S: 220\n    Q: x\n",
         );
         assert!(e.starts_with("s/bad.yaml:7:5: field `transcript`:"), "{e}");
+    }
+
+    #[test]
+    fn mmtp_cases_are_checked() {
+        let head = "- id: a\n  title: t\n  spec: [MMTP-X-1]\n  level: must\n  protocol: mmtp\n";
+        let good = format!(
+            "{head}  profile: compat\n  steps:\n    - expect_json: {{status: OK}}\n    - send_json: {{action: SEND, data: {{packet: {{meta: {{timestamp: {{$now: {{as: ts}}}}}}}}}}}}\n    - write: {{text: \"{{{{ts}}}}\"}}\n"
+        );
+        let cases = load_str(&good, Path::new("m.yaml")).unwrap();
+        assert_eq!(cases[0].listener, Listener::Mmtp);
+        assert_eq!(cases[0].profile, Some(Profile::Compat));
+        let e = err(&format!("{head}  steps: [{{expect_json: {{}}}}]\n"));
+        assert!(e.contains("field `profile`: MMTP case `a` needs"), "{e}");
+        let e = err(&format!("{head}  profile: strict\n  steps: [ehlo]\n"));
+        assert!(
+            e.contains("field `steps[0]`: a `EHLO` step does not fit a mmtp case"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{head}  profile: strict\n  listener: smtps\n  steps: [{{expect_json: {{}}}}]\n"
+        ));
+        assert!(e.contains("cannot use the smtps listener"), "{e}");
+        let e = err(&format!(
+            "{head}  profile: strict\n  steps:\n    - send_json: {{a: {{$hashcash: {{broken: tired}}}}}}\n"
+        ));
+        assert!(e.starts_with("s/bad.yaml:8:"), "{e}");
+        assert!(e.contains("$hashcash broken: \"tired\""), "{e}");
+        let e = err(&format!(
+            "{head}  profile: strict\n  steps:\n    - expect_json: {{a: {{$regex: \"(\"}}}}\n"
+        ));
+        assert!(
+            e.starts_with("s/bad.yaml:8:") && e.contains("regular expression"),
+            "{e}"
+        );
+        let e = err(
+            "- id: a\n  title: t\n  spec: [SMTP-X-1]\n  level: must\n  profile: compat\n  steps: [ehlo]\n",
+        );
+        assert!(e.contains("`profile` is for MMTP cases"), "{e}");
     }
 
     #[test]

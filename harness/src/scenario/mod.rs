@@ -2,6 +2,9 @@
 
 pub mod expect;
 pub mod filter;
+pub mod http;
+pub mod json_pattern;
+pub mod json_template;
 pub mod load;
 pub mod model;
 pub mod transcript;
@@ -11,9 +14,11 @@ pub use expect::{
     CodePattern, CodeSet, EnhancedPattern, ExpectReply, Keyword, Pattern, ReplyMatch,
 };
 pub use filter::Filter;
+pub use json_pattern::JsonPattern;
+pub use json_template::JsonTemplate;
 pub use load::{ScenarioError, is_spec_id, load_file, load_paths, load_str};
 pub use model::{
-    BdatStep, Case, Level, LocatedStep, MailboxCheck, MessageCheck, Payload, Protocol, Step,
-    WriteStep,
+    BdatStep, Case, Level, LocatedStep, MailboxCheck, MessageCheck, Payload, Profile, Protocol,
+    Step, WriteJsonStep, WriteStep,
 };
 pub use vars::{Template, VarConfig, Vars};

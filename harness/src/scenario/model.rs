@@ -14,6 +14,9 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
 use super::expect::{ExpectReply, Keyword};
+use super::http::{ExpectHttp, HttpRequest, PollHttp};
+use super::json_pattern::JsonPattern;
+use super::json_template::JsonTemplate;
 use super::vars::{Template, UnknownVariable, Vars};
 
 /// How bad it is when the target does otherwise (RFC 2119, as SPEC.md uses it).
@@ -35,13 +38,17 @@ impl fmt::Display for Level {
     }
 }
 
-/// The protocol a case speaks. VMTP is spoken on an SMTP connection.
+/// The protocol a case speaks. VMTP is spoken on an SMTP connection; MMTP (JSON values) on
+/// the target's MMTP listener.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     #[default]
     Smtp,
     Vmtp,
+    Mmtp,
+    /// The HTTP gateway (its listener; SMTP steps in such a case go to the SMTP listener).
+    Http,
 }
 
 impl fmt::Display for Protocol {
@@ -49,7 +56,52 @@ impl fmt::Display for Protocol {
         f.write_str(match self {
             Self::Smtp => "smtp",
             Self::Vmtp => "vmtp",
+            Self::Mmtp => "mmtp",
+            Self::Http => "http",
         })
+    }
+}
+
+/// Whose behaviour an MMTP case checks: `compat`, what the original JavaScript implementation
+/// does (run in both profiles); `strict`, a decision of DESIGN beyond it (run only in the
+/// strict profile, the default).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    Compat,
+    #[default]
+    Strict,
+}
+
+impl Profile {
+    /// Whether a run in this profile includes `case`: strict runs everything, compat the
+    /// cases marked compat and those with no profile (SMTP, VMTP).
+    pub fn includes(self, case: &Case) -> bool {
+        match self {
+            Self::Strict => true,
+            Self::Compat => case.profile != Some(Profile::Strict),
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Compat => "compat",
+            Self::Strict => "strict",
+        })
+    }
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "compat" => Ok(Self::Compat),
+            "strict" => Ok(Self::Strict),
+            _ => Err(format!("expected compat or strict, got {s:?}")),
+        }
     }
 }
 
@@ -62,6 +114,8 @@ pub struct Case {
     pub spec: Vec<String>,
     pub level: Level,
     pub protocol: Protocol,
+    /// For MMTP cases: compat (the original's behaviour) or strict (DESIGN's decisions).
+    pub profile: Option<Profile>,
     /// The listener the case's connections go to (submission for AUTH, smtps for implicit TLS).
     pub listener: crate::target::Listener,
     /// EHLO keywords the target must advertise for `steps` to apply.
@@ -140,6 +194,18 @@ pub enum Step {
     Sleep(u64),
     /// Check what the target delivered.
     Mailbox(MailboxCheck),
+    /// Write one JSON value, compact, followed by `\n` (MMTP).
+    SendJson(JsonTemplate),
+    /// Write JSON values in one write (or in chunks), each followed by `end`.
+    WriteJson(WriteJsonStep),
+    /// Read one JSON value and match it against a partial pattern, capturing variables.
+    ExpectJson(JsonPattern),
+    /// Send one HTTP request to the target's HTTP listener.
+    Http(HttpRequest),
+    /// Check the last HTTP response: status, JSON body, headers.
+    ExpectHttp(ExpectHttp),
+    /// GET a path until its JSON answer matches (a delivery settling), or a deadline.
+    PollHttp(PollHttp),
 }
 
 impl Step {
@@ -153,6 +219,12 @@ impl Step {
                 Payload::Bytes(_) => vec![],
             },
             Step::Mailbox(m) => m.templates(),
+            Step::SendJson(t) => t.templates(),
+            Step::WriteJson(w) => w.values.iter().flat_map(JsonTemplate::templates).collect(),
+            Step::ExpectJson(p) => p.templates(),
+            Step::Http(r) => r.templates(),
+            Step::ExpectHttp(e) => e.templates(),
+            Step::PollHttp(p) => p.templates(),
             _ => vec![],
         }
     }
@@ -161,6 +233,12 @@ impl Step {
     pub fn captures(&self) -> Vec<&str> {
         match self {
             Step::Expect(e) => e.capture.keys().map(String::as_str).collect(),
+            Step::SendJson(t) => t.stores(),
+            Step::WriteJson(w) => w.values.iter().flat_map(JsonTemplate::stores).collect(),
+            Step::ExpectJson(p) => p.captures(),
+            Step::Http(r) => r.captures(),
+            Step::ExpectHttp(e) => e.captures(),
+            Step::PollHttp(p) => p.until.captures(),
             _ => vec![],
         }
     }
@@ -196,7 +274,78 @@ impl Step {
             Step::Disconnect => "disconnect".into(),
             Step::Sleep(ms) => format!("sleep {ms} ms"),
             Step::Mailbox(_) => "check the mailbox".into(),
+            Step::SendJson(t) => format!("send JSON {}", shorten(&t.to_string())),
+            Step::WriteJson(w) => {
+                let values: Vec<String> = w.values.iter().map(ToString::to_string).collect();
+                let chunks = w
+                    .chunk
+                    .map_or(String::new(), |n| format!(" in chunks of {n}"));
+                format!("write JSON {}{chunks}", shorten(&values.join(" ")))
+            }
+            Step::ExpectJson(p) => format!("expect JSON {}", shorten(&p.to_string())),
+            Step::Http(r) => format!("http {} {}", r.method, expand(&r.path)),
+            Step::ExpectHttp(e) => format!("expect_http {}", shorten(&e.to_string())),
+            Step::PollHttp(p) => format!(
+                "poll_http GET {} until {}",
+                expand(&p.path),
+                shorten(&p.until.to_string())
+            ),
         }
+    }
+}
+
+/// A description cut to a readable length.
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= 200 {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(190).collect();
+    format!("{head}…")
+}
+
+/// `write_json:` several values in one write, or one value in chunks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WriteJsonStep {
+    pub values: Vec<JsonTemplate>,
+    /// Written after each value (default `"\n"`; `""` for back-to-back values).
+    pub end: String,
+    /// Write at most this many bytes at a time.
+    pub chunk: Option<usize>,
+    /// Pause between chunks.
+    pub pause_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWriteJson {
+    value: Option<JsonTemplate>,
+    values: Option<Vec<JsonTemplate>>,
+    end: Option<String>,
+    chunk: Option<usize>,
+    pause_ms: Option<u64>,
+}
+
+impl<'de> Deserialize<'de> for WriteJsonStep {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = RawWriteJson::deserialize(deserializer)?;
+        let values = match (raw.value, raw.values) {
+            (Some(v), None) => vec![v],
+            (None, Some(vs)) if !vs.is_empty() => vs,
+            _ => {
+                return Err(de::Error::custom(
+                    "write_json: give `value` or a non-empty list of `values`",
+                ));
+            }
+        };
+        if raw.chunk == Some(0) {
+            return Err(de::Error::custom("write_json: chunk must be at least 1"));
+        }
+        Ok(Self {
+            values,
+            end: raw.end.unwrap_or_else(|| "\n".into()),
+            chunk: raw.chunk,
+            pause_ms: raw.pause_ms.unwrap_or(0),
+        })
     }
 }
 

@@ -35,6 +35,11 @@ pub const BUILTINS: &[&str] = &[
     "auth_user",
     "auth_password",
     "auth_plain",
+    "mmtp_sender",
+    "mmtp_sender2",
+    "mmtp_rcpt",
+    "mmtp_rcpt2",
+    "mmtp_rcpt3",
 ];
 
 pub fn is_builtin(name: &str) -> bool {
@@ -227,6 +232,9 @@ pub struct Vars {
     values: BTreeMap<String, String>,
     /// Names whose values differ from run to run (redacted in normalized transcripts).
     volatile: Vec<String>,
+    /// Run-dependent text that is not a variable (a computed hash, a signature), with the
+    /// placeholder that replaces it in normalized transcripts.
+    hidden: Vec<(String, String)>,
 }
 
 impl Vars {
@@ -267,6 +275,16 @@ impl Vars {
             &format!("{tag}-f@{}", config.foreign_domain),
         );
         vars.set("marker", &tag);
+        // MMTP addresses, `(local)%(domain)` (seed §3.3), unique like the SMTP ones.
+        for (name, suffix, domain) in [
+            ("mmtp_sender", "s", &config.sender_domain),
+            ("mmtp_sender2", "s2", &config.sender_domain),
+            ("mmtp_rcpt", "r1", domain),
+            ("mmtp_rcpt2", "r2", domain),
+            ("mmtp_rcpt3", "r3", domain),
+        ] {
+            vars.set(name, &format!("({tag}-{suffix})%({domain})"));
+        }
         if let Some((user, password)) = &config.auth {
             use base64::Engine;
             let plain = format!("\0{user}\0{password}");
@@ -290,6 +308,14 @@ impl Vars {
         self.values.insert(name.to_string(), value.to_string());
         if !self.volatile.iter().any(|v| v == name) {
             self.volatile.push(name.to_string());
+        }
+    }
+
+    /// Redacts `text` as `placeholder` in normalized transcripts without making it a variable.
+    pub fn hide(&mut self, text: &str, placeholder: &str) {
+        if !text.is_empty() && !self.hidden.iter().any(|(t, _)| t == text) {
+            self.hidden
+                .push((text.to_string(), placeholder.to_string()));
         }
     }
 
@@ -317,6 +343,7 @@ impl Vars {
                 (!value.is_empty()).then(|| (value.clone(), format!("{{{{{name}}}}}")))
             })
             .collect();
+        out.extend(self.hidden.iter().cloned());
         out.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
         out
     }

@@ -1,11 +1,14 @@
 //! The embedded reference: mtpspec's own server, started in-process on ephemeral loopback
-//! ports with a store in a temporary directory. Its mailbox is read straight from the store,
+//! ports (SMTP, submission, implicit TLS, MMTP plain and TLS, and the HTTP gateway) with a store in a temporary
+//! directory. Its mailbox is read straight from the store,
 //! where a message is durable before its 250 is sent, so no settling time is needed.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use mtp_server::gateway::RunningGateway;
+use mtp_server::mmtp::{MmtpOptions, RunningMmtp};
 use mtp_server::server::{RunningServer, ServerOptions};
 use mtp_server::store::Store;
 use rustls_pki_types::ServerName;
@@ -18,9 +21,14 @@ use super::{BoxFuture, Connected, Listener, Target, TargetError, server_name};
 /// [`Target::shutdown`]).
 pub struct EmbeddedTarget {
     server: Mutex<Option<RunningServer>>,
+    mmtp_server: Mutex<Option<RunningMmtp>>,
+    gateway: Mutex<Option<RunningGateway>>,
+    http: SocketAddr,
     smtp: SocketAddr,
     smtps: Option<SocketAddr>,
     submission: Option<SocketAddr>,
+    mmtp: Option<SocketAddr>,
+    mmtps: Option<SocketAddr>,
     store: Store,
     // Removed when the target is dropped; the store must be closed first, which dropping
     // `server` and `store` (declared earlier) does.
@@ -30,7 +38,9 @@ pub struct EmbeddedTarget {
 impl EmbeddedTarget {
     /// Starts the reference with `ServerOptions::ephemeral`: host name `mx.example.test`, local
     /// domain `example.test`, any local user, VMTP, STARTTLS with a self-signed certificate,
-    /// a submission and an implicit-TLS listener, AUTH PLAIN credentials `alice`/`secret`.
+    /// a submission and an implicit-TLS listener, AUTH PLAIN credentials `alice`/`secret`;
+    /// the MMTP server (`MmtpOptions::ephemeral`: plain and TLS, HashCash difficulty 2); and
+    /// the HTTP gateway, delivering to the SMTP listener and reading the same store.
     pub async fn start() -> Result<Self, TargetError> {
         let dir = tempfile::Builder::new()
             .prefix("mtpspec-embedded-")
@@ -43,12 +53,34 @@ impl EmbeddedTarget {
         let smtp = server
             .smtp_addr()
             .ok_or_else(|| TargetError::Embedded("no plain SMTP listener".into()))?;
+        let mut mmtp_options = MmtpOptions::ephemeral(dir.path().to_path_buf());
+        mmtp_options.hostname = "mx.example.test".into();
+        let mmtp = match RunningMmtp::start(mmtp_options).await {
+            Ok(mmtp) => mmtp,
+            Err(e) => {
+                server.shutdown().await;
+                return Err(TargetError::Embedded(format!("MMTP: {e}")));
+            }
+        };
+        let gateway = match super::http::embedded_gateway(smtp, server.store().clone()).await {
+            Ok(gateway) => gateway,
+            Err(e) => {
+                mmtp.shutdown().await;
+                server.shutdown().await;
+                return Err(e);
+            }
+        };
         Ok(Self {
+            http: gateway.addr(),
+            gateway: Mutex::new(Some(gateway)),
             smtp,
             smtps: server.smtps_addr(),
             submission: server.submission_addr(),
+            mmtp: mmtp.mmtp_addr(),
+            mmtps: mmtp.mmtps_addr(),
             store: server.store().clone(),
             server: Mutex::new(Some(server)),
+            mmtp_server: Mutex::new(Some(mmtp)),
             _dir: dir,
         })
     }
@@ -63,6 +95,14 @@ impl EmbeddedTarget {
 
     pub fn submission_addr(&self) -> Option<SocketAddr> {
         self.submission
+    }
+
+    pub fn mmtp_addr(&self) -> Option<SocketAddr> {
+        self.mmtp
+    }
+
+    pub fn mmtps_addr(&self) -> Option<SocketAddr> {
+        self.mmtps
     }
 
     pub fn store(&self) -> &Store {
@@ -83,6 +123,9 @@ impl Target for EmbeddedTarget {
         let mut all = vec![Listener::Smtp];
         all.extend(self.submission.map(|_| Listener::Submission));
         all.extend(self.smtps.map(|_| Listener::Smtps));
+        all.extend(self.mmtp.map(|_| Listener::Mmtp));
+        all.extend(self.mmtps.map(|_| Listener::Mmtps));
+        all.push(Listener::Http);
         all
     }
 
@@ -92,6 +135,9 @@ impl Target for EmbeddedTarget {
                 Listener::Smtp => Some(self.smtp),
                 Listener::Submission => self.submission,
                 Listener::Smtps => self.smtps,
+                Listener::Mmtp => self.mmtp,
+                Listener::Mmtps => self.mmtps,
+                Listener::Http => Some(self.http),
             }
             .ok_or(TargetError::NoListener(listener))?;
             let stream = TcpStream::connect(addr)
@@ -100,9 +146,13 @@ impl Target for EmbeddedTarget {
                     target: format!("embedded reference ({listener}) at {addr}"),
                     error,
                 })?;
-            super::tcp::finish_connect(stream, listener == Listener::Smtps, self.tls_server_name())
-                .await
+            let implicit_tls = matches!(listener, Listener::Smtps | Listener::Mmtps);
+            super::tcp::finish_connect(stream, implicit_tls, self.tls_server_name()).await
         })
+    }
+
+    fn http_base(&self) -> Option<String> {
+        Some(format!("http://{}", self.http))
     }
 
     fn tls_server_name(&self) -> ServerName<'static> {
@@ -133,9 +183,26 @@ impl Target for EmbeddedTarget {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        let mmtp = self
+            .mmtp_server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let gateway = self
+            .gateway
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         Box::pin(async move {
+            // The gateway first: it delivers to the SMTP server.
+            if let Some(gateway) = gateway {
+                gateway.shutdown().await;
+            }
             if let Some(server) = server {
                 server.shutdown().await;
+            }
+            if let Some(mmtp) = mmtp {
+                mmtp.shutdown().await;
             }
         })
     }

@@ -1,10 +1,13 @@
 //! Targets: what the harness connects to. The embedded reference (in-process, the default),
-//! `smtp://host:port`, `smtps://host:port` (implicit TLS) and `exec:COMMAND` (a server spoken
+//! `smtp://host:port`, `smtps://host:port` (implicit TLS), `mmtp://host:port` and
+//! `mmtps://host:port` (MMTP, plain and implicit TLS), `http://host:port` (the HTTP
+//! gateway) and `exec:COMMAND` (a server spoken
 //! to over its stdin and stdout, such as `exim -bs`). Each hands out fresh connections as
 //! byte streams; the runner never knows which kind it talks to.
 
 pub mod embedded;
 pub mod exec;
+pub mod http;
 pub mod multi;
 pub mod observer;
 pub mod tcp;
@@ -21,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use embedded::EmbeddedTarget;
 pub use exec::ExecTarget;
+pub use http::HttpTarget;
 pub use multi::MultiTarget;
 pub use observer::{CommandObserver, MaildirObserver, ObservedMessage, Observer, ObserverError};
 pub use tcp::TcpTarget;
@@ -66,6 +70,19 @@ pub enum Listener {
     Submission,
     /// Implicit TLS (RFC 8314, port 465).
     Smtps,
+    /// MMTP over plain TCP (seed §3.1, port 8025).
+    Mmtp,
+    /// MMTP over implicit TLS (port 8026).
+    Mmtps,
+    /// The HTTP gateway (`protocol: http` cases).
+    Http,
+}
+
+impl Listener {
+    /// Whether the listener speaks MMTP (JSON values) rather than SMTP.
+    pub fn is_mmtp(self) -> bool {
+        matches!(self, Self::Mmtp | Self::Mmtps)
+    }
 }
 
 impl fmt::Display for Listener {
@@ -74,6 +91,9 @@ impl fmt::Display for Listener {
             Self::Smtp => "smtp",
             Self::Submission => "submission",
             Self::Smtps => "smtps",
+            Self::Mmtp => "mmtp",
+            Self::Mmtps => "mmtps",
+            Self::Http => "http",
         })
     }
 }
@@ -94,6 +114,11 @@ pub trait Target: Send + Sync {
             Listener::Smtp => self.connect(),
             other => Box::pin(async move { Err(TargetError::NoListener(other)) }),
         }
+    }
+    /// The base URL of the HTTP listener (`http://127.0.0.1:8080`), when the target has one
+    /// (then [`Target::listeners`] includes [`Listener::Http`]).
+    fn http_base(&self) -> Option<String> {
+        None
     }
     /// The name sent in the TLS handshake (SNI); certificates are not checked.
     fn tls_server_name(&self) -> ServerName<'static>;
@@ -154,7 +179,7 @@ impl fmt::Display for TargetError {
         match self {
             Self::BadSpec(s) => write!(
                 f,
-                "bad target {s:?}: expected `embedded`, smtp://HOST:PORT, smtps://HOST:PORT or exec:COMMAND"
+                "bad target {s:?}: expected `embedded`, smtp://HOST:PORT, smtps://HOST:PORT, mmtp://HOST:PORT, mmtps://HOST:PORT, http://HOST:PORT or exec:COMMAND"
             ),
             Self::Connect { target, error } => write!(f, "cannot connect to {target}: {error}"),
             Self::ConnectTimeout { target, ms } => {
@@ -178,6 +203,9 @@ pub enum TargetSpec {
     Embedded,
     Smtp { host: String, port: u16 },
     Smtps { host: String, port: u16 },
+    Mmtp { host: String, port: u16 },
+    Mmtps { host: String, port: u16 },
+    Http { host: String, port: u16 },
     Exec(String),
 }
 
@@ -210,6 +238,9 @@ impl FromStr for TargetSpec {
         match scheme {
             "smtp" => Ok(Self::Smtp { host, port }),
             "smtps" => Ok(Self::Smtps { host, port }),
+            "mmtp" => Ok(Self::Mmtp { host, port }),
+            "mmtps" => Ok(Self::Mmtps { host, port }),
+            "http" => Ok(Self::Http { host, port }),
             _ => Err(bad()),
         }
     }
@@ -221,6 +252,9 @@ impl fmt::Display for TargetSpec {
             Self::Embedded => f.write_str("embedded"),
             Self::Smtp { host, port } => write!(f, "smtp://{}:{port}", bracket(host)),
             Self::Smtps { host, port } => write!(f, "smtps://{}:{port}", bracket(host)),
+            Self::Mmtp { host, port } => write!(f, "mmtp://{}:{port}", bracket(host)),
+            Self::Mmtps { host, port } => write!(f, "mmtps://{}:{port}", bracket(host)),
+            Self::Http { host, port } => write!(f, "http://{}:{port}", bracket(host)),
             Self::Exec(c) => write!(f, "exec:{c}"),
         }
     }
@@ -240,6 +274,9 @@ pub async fn open(spec: &TargetSpec) -> Result<Arc<dyn Target>, TargetError> {
         TargetSpec::Embedded => Arc::new(EmbeddedTarget::start().await?),
         TargetSpec::Smtp { host, port } => Arc::new(TcpTarget::new(host, *port, false)),
         TargetSpec::Smtps { host, port } => Arc::new(TcpTarget::new(host, *port, true)),
+        TargetSpec::Mmtp { host, port } => Arc::new(TcpTarget::mmtp(host, *port, false)),
+        TargetSpec::Mmtps { host, port } => Arc::new(TcpTarget::mmtp(host, *port, true)),
+        TargetSpec::Http { host, port } => Arc::new(HttpTarget::new(host, *port)),
         TargetSpec::Exec(command) => Arc::new(ExecTarget::new(command)),
     })
 }
@@ -278,7 +315,28 @@ mod tests {
             "exec:exim -bs".parse::<TargetSpec>().unwrap(),
             TargetSpec::Exec("exim -bs".into())
         );
-        for bad in ["http://x:1", "smtp://x", "smtp://:25", "exec:", "x"] {
+        assert_eq!(
+            "mmtps://127.0.0.1:8026"
+                .parse::<TargetSpec>()
+                .unwrap()
+                .to_string(),
+            "mmtps://127.0.0.1:8026"
+        );
+        assert_eq!(
+            "mmtp://h:8025".parse::<TargetSpec>().unwrap(),
+            TargetSpec::Mmtp {
+                host: "h".into(),
+                port: 8025
+            }
+        );
+        assert_eq!(
+            "http://127.0.0.1:8080/"
+                .parse::<TargetSpec>()
+                .unwrap()
+                .to_string(),
+            "http://127.0.0.1:8080"
+        );
+        for bad in ["ftp://x:1", "smtp://x", "smtp://:25", "exec:", "x"] {
             assert!(bad.parse::<TargetSpec>().is_err(), "{bad}");
         }
     }

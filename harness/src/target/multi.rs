@@ -57,6 +57,13 @@ impl Target for MultiTarget {
         }
     }
 
+    fn http_base(&self) -> Option<String> {
+        match self.others.get(&Listener::Http) {
+            Some(target) => target.http_base(),
+            None => self.main.http_base(),
+        }
+    }
+
     fn tls_server_name(&self) -> ServerName<'static> {
         self.main.tls_server_name()
     }

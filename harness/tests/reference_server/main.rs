@@ -7,6 +7,7 @@ mod bad_input;
 mod client_delivery;
 mod connection_limit;
 mod durability;
+mod load;
 mod real_clients;
 mod support;
 mod vmtp_status;

@@ -1,6 +1,22 @@
 //! Entry points for the cargo-fuzz targets in `fuzz/` and for replaying their corpora as
 //! ordinary tests on stable. Each function takes raw fuzzer bytes, runs one parser or session
 //! and asserts the invariants that must hold for any input. Not a public API.
+//!
+//! The SMTP codecs and the server session are here; the client session, the VMTP-heavy server
+//! session, MMTP framing and packets, HashCash and tags each have a submodule.
+
+mod choices;
+mod client;
+mod hashcash;
+mod mmtp;
+mod tags;
+mod vmtp;
+
+pub use client::client_session;
+pub use hashcash::hashcash_verify;
+pub use mmtp::{mmtp_framing, mmtp_packet};
+pub use tags::tags;
+pub use vmtp::vmtp_session;
 
 use std::sync::Arc;
 

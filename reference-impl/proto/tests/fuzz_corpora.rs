@@ -42,3 +42,33 @@ fn data_round_trip() {
 fn server_session() {
     replay("server_session", mtp_proto::fuzzing::server_session);
 }
+
+#[test]
+fn client_session() {
+    replay("client_session", mtp_proto::fuzzing::client_session);
+}
+
+#[test]
+fn vmtp_session() {
+    replay("vmtp_session", mtp_proto::fuzzing::vmtp_session);
+}
+
+#[test]
+fn mmtp_framing() {
+    replay("mmtp_framing", mtp_proto::fuzzing::mmtp_framing);
+}
+
+#[test]
+fn mmtp_packet() {
+    replay("mmtp_packet", mtp_proto::fuzzing::mmtp_packet);
+}
+
+#[test]
+fn hashcash_verify() {
+    replay("hashcash_verify", mtp_proto::fuzzing::hashcash_verify);
+}
+
+#[test]
+fn tags() {
+    replay("tags", mtp_proto::fuzzing::tags);
+}

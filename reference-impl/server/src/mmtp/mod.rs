@@ -265,6 +265,11 @@ async fn accept_loop<L: Listener>(
             drop((permit, slot, alive));
         });
     }
+    // The store (in `shared`) must be released before `alive` tells `shutdown` that every
+    // task is gone; parameters would drop in the other order, and a restart on the same
+    // directory would then find the store still locked.
+    drop(shared);
+    drop(alive);
 }
 
 /// The original's refusal ("Rate limit exceeded. Try again later.") on a plain connection; an

@@ -5,6 +5,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use mtp_proto::smtp::server::{
     Action, ConnectionInfo, Delivery, MessageState, ServerSession, StatusInfo,
@@ -55,10 +56,16 @@ where
         while let Some(action) = session.poll_action() {
             match action {
                 Action::Deliver(delivery) => {
-                    let result = shared
-                        .store
-                        .append(new_message(delivery, &peer, (shared.now_ms)()))
-                        .await;
+                    let result = match &shared.sink {
+                        // Sink mode (benchmarks only): the message is dropped here.
+                        Some(counter) => Ok(sink_id(counter)),
+                        None => {
+                            shared
+                                .store
+                                .append(new_message(delivery, &peer, (shared.now_ms)()))
+                                .await
+                        }
+                    };
                     if let Err(e) = &result {
                         tracing::error!(%peer, error = %e, "store append failed");
                     }
@@ -97,6 +104,11 @@ where
             _ = shutdown.changed() => session.shutdown(),
         }
     }
+}
+
+/// The id a sink-mode 250 names: 12 hex digits like the store's, never stored or found again.
+fn sink_id(counter: &AtomicU64) -> String {
+    format!("{:012X}", counter.fetch_add(1, Ordering::Relaxed))
 }
 
 fn new_message(delivery: Delivery, peer: &SocketAddr, now_ms: u64) -> NewMessage {

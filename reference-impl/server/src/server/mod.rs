@@ -11,6 +11,7 @@ pub use listener::{Listener, next_connection};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use mtp_proto::smtp::server::{Limits, ServerConfig, ServerSession};
@@ -43,6 +44,9 @@ pub struct ServerOptions {
     pub deny: Vec<IpAddr>,
     pub vmtp: bool,
     pub sync: SyncMode,
+    /// A benchmark sink, NOT durable: every message gets its 250 after the dot and is thrown
+    /// away (nothing is written to the store).
+    pub sink: bool,
     /// The wall clock, in Unix milliseconds (the simulation passes its own).
     pub now_ms: fn() -> u64,
 }
@@ -72,6 +76,7 @@ impl ServerOptions {
             deny: Vec::new(),
             vmtp: true,
             sync: SyncMode::Durable,
+            sink: false,
             now_ms: system_now_ms,
         }
     }
@@ -131,6 +136,8 @@ pub(crate) struct Shared {
     /// Canonical addresses (an IPv4-mapped IPv6 peer matches its IPv4 entry).
     deny: Vec<IpAddr>,
     now_ms: fn() -> u64,
+    /// Some in sink mode: the counter behind the ids of discarded messages.
+    sink: Option<AtomicU64>,
 }
 
 /// A started server; dropping it without [`RunningServer::shutdown`] leaves the tasks running
@@ -196,6 +203,7 @@ impl RunningServer {
             connections: Arc::new(Semaphore::new(options.max_connections)),
             deny: options.deny.iter().map(IpAddr::to_canonical).collect(),
             now_ms: options.now_ms,
+            sink: options.sink.then(|| AtomicU64::new(0)),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (alive, done) = mpsc::channel(1);
@@ -289,4 +297,8 @@ async fn accept_loop<L: Listener>(
             drop((permit, alive));
         });
     }
+    // Release the store (in `shared`) before `alive` reports this task gone: parameters drop
+    // in the other order, and a restart on the same directory could find the store locked.
+    drop(shared);
+    drop(alive);
 }

@@ -1,0 +1,455 @@
+//! `mtpspec compare`: runs the suite against several targets and/or reads existing JSON
+//! reports, and writes one static HTML page with the targets side by side (see
+//! `mtpspec::report::html`).
+//!
+//! Each `--target NAME=TARGET` is run by this same binary's `run` subcommand in a child
+//! process, so a compared run is exactly what `mtpspec run` does (options, observers, baseline,
+//! JSON report); the page is built from the JSON reports alone. Exit codes: 0 the page was
+//! written (whatever the verdicts: `run` is the gate), 2 usage or scenario error, 3 a target
+//! could not be run at all (no report).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::str::FromStr;
+
+use anyhow::{Context, bail};
+use mtpspec::report::html::{self, Column, Page};
+
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    /// Run the suite against TARGET (as `run --target`: embedded, smtp://HOST:PORT,
+    /// smtps://HOST:PORT, exec:COMMAND) and show it as column NAME. Repeatable.
+    #[arg(long = "target", value_name = "NAME=TARGET")]
+    targets: Vec<Named>,
+    /// Show an existing JSON report (`run --report-json`) as column NAME. Repeatable.
+    #[arg(long = "from-json", value_name = "NAME=FILE")]
+    from_json: Vec<Named>,
+    /// The page to write.
+    #[arg(long, value_name = "FILE")]
+    html: PathBuf,
+    /// Keep each run's JSON report here as NAME.json [default: a temporary directory, removed
+    /// afterwards].
+    #[arg(long, value_name = "DIR")]
+    json_dir: Option<PathBuf>,
+    /// Column order, comma-separated names [default: the --target columns, then the
+    /// --from-json ones, each in the order given].
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    columns: Vec<String>,
+    /// The page's title.
+    #[arg(long, default_value = "mtpspec: conformance side by side")]
+    title: String,
+    /// SPEC.md, for section order, titles and requirement levels [default: the repository's].
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+    /// For target NAME: observe deliveries with a command printing the mailbox JSON
+    /// (`run --mailbox-cmd`). Repeatable, one per target.
+    #[arg(long = "mailbox-cmd", value_name = "NAME=COMMAND")]
+    mailbox_cmds: Vec<Named>,
+    /// For target NAME: observe deliveries in a Maildir (`run --maildir`).
+    #[arg(long = "maildir", value_name = "NAME=PATH")]
+    maildirs: Vec<Named>,
+    /// For target NAME: expected failures with reasons (`run --baseline`).
+    #[arg(long = "baseline", value_name = "NAME=FILE")]
+    baselines: Vec<Named>,
+    /// For target NAME: any other `run` argument, one per flag, e.g.
+    /// `--run-arg pf=--submission=127.0.0.1:2587` or `--run-arg pf=--local-user=bob`.
+    #[arg(long = "run-arg", value_name = "NAME=ARG")]
+    run_args: Vec<Named>,
+    /// Scenario files or directories, for every run [default: as `run`].
+    #[arg(long = "scenarios", value_name = "PATH")]
+    scenarios: Vec<PathBuf>,
+    /// Run only matching cases, in every run (as `run --filter`).
+    #[arg(long, short, value_name = "GLOB")]
+    filter: Vec<String>,
+    /// Cases running at once, in each run.
+    #[arg(long, short = 'j', value_name = "N")]
+    parallel: Option<usize>,
+    /// The most one case may take (as `run --deadline`).
+    #[arg(long, value_name = "DURATION")]
+    deadline: Option<String>,
+    /// How long a step waits for a reply (as `run --step-timeout`).
+    #[arg(long, value_name = "DURATION")]
+    step_timeout: Option<String>,
+    /// WARN fails the gate in every run (as `run --strict`).
+    #[arg(long)]
+    strict: bool,
+    /// Do not print each run's summary (its errors still show).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// `NAME=VALUE`; NAME is a column's name and the file name of its JSON report, so it is kept
+/// to letters, digits, `.`, `_` and `-`.
+#[derive(Clone, Debug)]
+struct Named {
+    name: String,
+    value: String,
+}
+
+impl FromStr for Named {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Named, String> {
+        let (name, value) = text
+            .split_once('=')
+            .ok_or_else(|| format!("expected NAME=VALUE, got {text:?}"))?;
+        let valid = |b: u8| b.is_ascii_alphanumeric() || b"._-".contains(&b);
+        if name.is_empty() || name.starts_with('.') || !name.bytes().all(valid) {
+            return Err(format!(
+                "the name {name:?} must be letters, digits, '.', '_' or '-'"
+            ));
+        }
+        if value.is_empty() {
+            return Err(format!("{name}= needs a value"));
+        }
+        Ok(Named {
+            name: name.to_string(),
+            value: value.to_string(),
+        })
+    }
+}
+
+pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let order = column_order(&args)?;
+    let spec = super::run::load_spec(args.spec.as_deref())?;
+    let temp;
+    let json_dir = match &args.json_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            dir.clone()
+        }
+        None => {
+            temp = tempfile::tempdir().context("creating a temporary directory")?;
+            temp.path().to_path_buf()
+        }
+    };
+    let mut columns: BTreeMap<String, Column> = BTreeMap::new();
+    for target in &args.targets {
+        let path = json_dir.join(format!("{}.json", target.name));
+        match run_target(&args, target, &path)? {
+            RunOutcome::Report => {}
+            RunOutcome::Usage => return Ok(ExitCode::from(2)),
+            RunOutcome::Unusable => return Ok(ExitCode::from(3)),
+        }
+        columns.insert(target.name.clone(), load(&target.name, &path)?);
+    }
+    for report in &args.from_json {
+        columns.insert(
+            report.name.clone(),
+            load(&report.name, Path::new(&report.value))?,
+        );
+    }
+    let columns: Vec<Column> = order
+        .iter()
+        .filter_map(|name| columns.remove(name))
+        .collect();
+    let page = html::render(&Page {
+        title: &args.title,
+        columns: &columns,
+        spec: spec.as_ref(),
+    });
+    std::fs::write(&args.html, &page)
+        .with_context(|| format!("writing {}", args.html.display()))?;
+    let summary: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let counts: Vec<String> = html::VERDICTS
+                .iter()
+                .map(|(v, _, _)| format!("{} {v}", c.count(*v)))
+                .collect();
+            format!("  {}: {}", c.name, counts.join(", "))
+        })
+        .collect();
+    println!(
+        "mtpspec compare: wrote {} ({} KiB, {} targets)\n{}",
+        args.html.display(),
+        page.len() / 1024,
+        columns.len(),
+        summary.join("\n")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The columns in page order; checks that names are unique and that per-target options
+/// name a `--target`.
+fn column_order(args: &CompareArgs) -> anyhow::Result<Vec<String>> {
+    let given: Vec<&str> = args
+        .targets
+        .iter()
+        .chain(&args.from_json)
+        .map(|n| n.name.as_str())
+        .collect();
+    if given.is_empty() {
+        bail!("nothing to compare: give --target NAME=TARGET and/or --from-json NAME=FILE");
+    }
+    for (i, name) in given.iter().enumerate() {
+        if given[..i].contains(name) {
+            bail!("the column name {name:?} is given twice");
+        }
+    }
+    let run_names: Vec<&str> = args.targets.iter().map(|n| n.name.as_str()).collect();
+    for (flag, list) in [
+        ("--mailbox-cmd", &args.mailbox_cmds),
+        ("--maildir", &args.maildirs),
+        ("--baseline", &args.baselines),
+        ("--run-arg", &args.run_args),
+    ] {
+        for named in list {
+            if !run_names.contains(&named.name.as_str()) {
+                bail!(
+                    "{flag} {}=...: no --target is named {:?}",
+                    named.name,
+                    named.name
+                );
+            }
+        }
+    }
+    if args.columns.is_empty() {
+        return Ok(given.iter().map(|s| s.to_string()).collect());
+    }
+    for name in &args.columns {
+        if !given.contains(&name.as_str()) {
+            bail!("--columns names {name:?}, which is neither a --target nor a --from-json");
+        }
+    }
+    let mut order = args.columns.clone();
+    order.extend(
+        given
+            .iter()
+            .filter(|n| !args.columns.iter().any(|c| c == *n))
+            .map(|s| s.to_string()),
+    );
+    Ok(order)
+}
+
+enum RunOutcome {
+    /// The run finished and wrote its report (whatever its gate said).
+    Report,
+    /// `run` refused its arguments or a scenario (exit 2); it said why.
+    Usage,
+    /// The target could not be used at all (exit 3 without a report); `run` said why.
+    Unusable,
+}
+
+/// Runs `mtpspec run` for one target, writing its JSON report to `report`.
+fn run_target(args: &CompareArgs, target: &Named, report: &Path) -> anyhow::Result<RunOutcome> {
+    let exe = std::env::current_exe().context("finding the mtpspec executable")?;
+    let mut command = Command::new(exe);
+    command.args(run_arguments(args, target, report));
+    println!("== {}: mtpspec run --target {}", target.name, target.value);
+    // A report left from an earlier run must not stand in for this one.
+    if report.exists() {
+        std::fs::remove_file(report).with_context(|| format!("removing {}", report.display()))?;
+    }
+    if args.quiet {
+        command.stdout(std::process::Stdio::null());
+    }
+    let status = command
+        .status()
+        .with_context(|| format!("starting mtpspec run for {}", target.name))?;
+    match status.code() {
+        Some(0 | 1 | 3) if report.exists() => Ok(RunOutcome::Report),
+        Some(2) => {
+            eprintln!(
+                "mtpspec compare: the run for {} failed (exit 2)",
+                target.name
+            );
+            Ok(RunOutcome::Usage)
+        }
+        Some(3) => {
+            eprintln!(
+                "mtpspec compare: target {} ({}) could not be run",
+                target.name, target.value
+            );
+            Ok(RunOutcome::Unusable)
+        }
+        _ => bail!("mtpspec run for {} ended with {status}", target.name),
+    }
+}
+
+/// The `run` command line for one target: the shared options, then the target's own.
+fn run_arguments(args: &CompareArgs, target: &Named, report: &Path) -> Vec<String> {
+    let mut out: Vec<String> = vec![
+        "run".into(),
+        "--quiet".into(),
+        "--target".into(),
+        target.value.clone(),
+        "--report-json".into(),
+        report.display().to_string(),
+    ];
+    let mut pair = |flag: &str, value: String| {
+        out.push(flag.to_string());
+        out.push(value);
+    };
+    if let Some(spec) = &args.spec {
+        pair("--spec", spec.display().to_string());
+    }
+    for path in &args.scenarios {
+        pair("--scenarios", path.display().to_string());
+    }
+    for glob in &args.filter {
+        pair("--filter", glob.clone());
+    }
+    if let Some(n) = args.parallel {
+        pair("--parallel", n.to_string());
+    }
+    if let Some(d) = &args.deadline {
+        pair("--deadline", d.clone());
+    }
+    if let Some(d) = &args.step_timeout {
+        pair("--step-timeout", d.clone());
+    }
+    let mine = |list: &[Named]| -> Vec<String> {
+        list.iter()
+            .filter(|n| n.name == target.name)
+            .map(|n| n.value.clone())
+            .collect()
+    };
+    for (flag, list) in [
+        ("--mailbox-cmd", &args.mailbox_cmds),
+        ("--maildir", &args.maildirs),
+        ("--baseline", &args.baselines),
+    ] {
+        for value in mine(list) {
+            pair(flag, value);
+        }
+    }
+    if args.strict {
+        out.push("--strict".into());
+    }
+    out.extend(mine(&args.run_args));
+    out
+}
+
+fn load(name: &str, path: &Path) -> anyhow::Result<Column> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Column::from_json(name, &text).with_context(|| format!("{name}: {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: CompareArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<CompareArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("compare").chain(argv.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!("a=b".parse::<Named>().is_ok());
+        assert!("pf=smtp://127.0.0.1:25".parse::<Named>().is_ok());
+        for bad in ["noequals", "=x", "a/b=x", "../x=y", ".x=y", "a="] {
+            assert!(bad.parse::<Named>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn orders_columns_and_checks_per_target_options() {
+        let args = parse(&[
+            "--target",
+            "ref=embedded",
+            "--from-json",
+            "pf=p.json",
+            "--from-json",
+            "ai=a.json",
+            "--html",
+            "o.html",
+        ])
+        .expect("parses");
+        assert_eq!(column_order(&args).expect("valid"), ["ref", "pf", "ai"]);
+        let args = parse(&[
+            "--target",
+            "ref=embedded",
+            "--from-json",
+            "pf=p.json",
+            "--columns",
+            "pf",
+            "--html",
+            "o.html",
+        ])
+        .expect("parses");
+        assert_eq!(column_order(&args).expect("valid"), ["pf", "ref"]);
+        let twice = parse(&[
+            "--target",
+            "a=embedded",
+            "--from-json",
+            "a=x",
+            "--html",
+            "o",
+        ])
+        .expect("parses");
+        assert!(column_order(&twice).is_err());
+        let stray = parse(&[
+            "--from-json",
+            "pf=p.json",
+            "--mailbox-cmd",
+            "pf=cat",
+            "--html",
+            "o",
+        ])
+        .expect("parses");
+        assert!(
+            column_order(&stray).is_err(),
+            "mailbox for a non-run column"
+        );
+        assert!(column_order(&parse(&["--html", "o"]).expect("parses")).is_err());
+    }
+
+    #[test]
+    fn builds_each_run_command_line() {
+        let args = parse(&[
+            "--target",
+            "pf=smtp://127.0.0.1:2525",
+            "--target",
+            "ref=embedded",
+            "--mailbox-cmd",
+            "pf=bash harness/targets/postfix.sh mailbox state",
+            "--baseline",
+            "pf=reports/baselines/postfix.yaml",
+            "--run-arg",
+            "pf=--local-user=bob",
+            "--filter",
+            "SMTP-DATA-*",
+            "-j",
+            "4",
+            "--strict",
+            "--html",
+            "o.html",
+        ])
+        .expect("parses");
+        let pf = run_arguments(&args, &args.targets[0], Path::new("d/pf.json"));
+        assert_eq!(
+            pf,
+            [
+                "run",
+                "--quiet",
+                "--target",
+                "smtp://127.0.0.1:2525",
+                "--report-json",
+                "d/pf.json",
+                "--filter",
+                "SMTP-DATA-*",
+                "--parallel",
+                "4",
+                "--mailbox-cmd",
+                "bash harness/targets/postfix.sh mailbox state",
+                "--baseline",
+                "reports/baselines/postfix.yaml",
+                "--strict",
+                "--local-user=bob",
+            ]
+        );
+        let reference = run_arguments(&args, &args.targets[1], Path::new("d/ref.json"));
+        assert!(!reference.iter().any(|a| a.contains("mailbox")));
+        assert!(!reference.iter().any(|a| a.contains("bob")));
+    }
+}

@@ -1,0 +1,505 @@
+//! Reading client scenarios (`scenarios/clients/*.yaml`): YAML into [`ClientCase`]s, typed with
+//! serde and `deny_unknown_fields`, with errors naming the file, line and field (the same
+//! [`ScenarioError`] the server-side loader returns), and the checks serde cannot do (unique
+//! ids, requirement ID format, regexes that compile, STARTTLS advertised when a case uses it).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::model::{
+    Check, ClientCase, END_OF_DATA, ExitExpect, Feature, Judgement, Mode, Rule, ServerScript,
+};
+use crate::scenario::expect::OneOrMany;
+use crate::scenario::{Level, ScenarioError, is_spec_id};
+
+/// The sender and recipient a case uses unless it names its own.
+pub const DEFAULT_FROM: &str = "alice@client.example";
+pub const DEFAULT_TO: &str = "bob@serve-test.example";
+/// The message a client sends unless the case gives one: LF line endings, as a file on disk
+/// usually has them (the client turns them into CRLF).
+pub const DEFAULT_BODY: &str = "From: alice@client.example\nTo: bob@serve-test.example\nSubject: serve-test\n\nHello from a client under test.\n";
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(20);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    id: String,
+    title: String,
+    description: Option<String>,
+    #[serde(default)]
+    requires: Vec<Feature>,
+    #[serde(default)]
+    mode: Mode,
+    from: Option<String>,
+    to: Option<OneOrMany<String>>,
+    body: Option<String>,
+    deadline_ms: Option<u64>,
+    #[serde(default)]
+    server: RawServer,
+    judge: Vec<Spanned<RawJudgement>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    greeting: Option<OneOrMany<String>>,
+    greeting_delay_ms: Option<u64>,
+    ehlo: Option<Vec<String>>,
+    ehlo_tls: Option<Vec<String>>,
+    reply_delay_ms: Option<u64>,
+    #[serde(default)]
+    rules: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    on: String,
+    nth: Option<u32>,
+    reply: Option<OneOrMany<String>>,
+    delay_ms: Option<u64>,
+    #[serde(default)]
+    inject: OneOrMany<String>,
+    #[serde(default)]
+    tls: bool,
+    #[serde(default)]
+    close: bool,
+    linger_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJudgement {
+    spec: String,
+    level: Level,
+    check: RawCheck,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum RawCheck {
+    Never(String),
+    Sends(String),
+    MaxCount {
+        pattern: String,
+        max: u32,
+    },
+    Output(String),
+    NothingAfter {
+        reply_to: String,
+        allow: Option<String>,
+    },
+    NextCommand {
+        after: String,
+        expect: String,
+    },
+    WaitsForReply(String),
+    SilentBeforeGreeting,
+    Delivered(u32),
+    DataLines {
+        #[serde(default)]
+        include: Vec<String>,
+        #[serde(default)]
+        exclude: Vec<String>,
+    },
+    DataCrlf,
+    MaxConnections(u32),
+    EndsWithQuit,
+    Exit(ExitExpect),
+}
+
+/// Loads every `*.yaml` file under `paths` (files or directories, in path order) and checks
+/// that case ids are unique across them.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<ClientCase>, ScenarioError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .and_then(|d| d.map(|e| e.map(|e| e.path())).collect())
+                .map_err(|error| ScenarioError::Io {
+                    path: path.clone(),
+                    error,
+                })?;
+            found.retain(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"));
+            if found.is_empty() {
+                return Err(ScenarioError::Empty { path: path.clone() });
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut cases = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).map_err(|error| ScenarioError::Io {
+            path: file.clone(),
+            error,
+        })?;
+        cases.extend(load_str(&source, &file)?);
+    }
+    check_unique(&cases)?;
+    Ok(cases)
+}
+
+/// Loads the client cases in `source`, reporting errors against `path`.
+pub fn load_str(source: &str, path: &Path) -> Result<Vec<ClientCase>, ScenarioError> {
+    let raw: Vec<Spanned<RawCase>> =
+        serde_saphyr::from_str(source).map_err(|e| syntax_error(&e, path))?;
+    let cases = raw
+        .into_iter()
+        .map(|c| build_case(c, path))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_unique(&cases)?;
+    Ok(cases)
+}
+
+fn check_unique(cases: &[ClientCase]) -> Result<(), ScenarioError> {
+    let mut seen: BTreeMap<&str, &ClientCase> = BTreeMap::new();
+    for case in cases {
+        if let Some(first) = seen.insert(&case.id, case) {
+            return Err(ScenarioError::Duplicate {
+                id: case.id.clone(),
+                first: (first.file.clone(), first.line),
+                second: (case.file.clone(), case.line),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn syntax_error(error: &serde_saphyr::Error, path: &Path) -> ScenarioError {
+    let (line, column) = error.location().map_or((0, 0), |l| (l.line(), l.column()));
+    let rendered = error.to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    // serde-saphyr renders "error: line L column C: MESSAGE" and then a snippet.
+    let message = first
+        .strip_prefix("error: ")
+        .unwrap_or(first)
+        .split_once(": ")
+        .filter(|(head, _)| head.starts_with("line "))
+        .map_or(first, |(_, m)| m)
+        .to_string();
+    let field = ["unknown field `", "missing field `", "unknown variant `"]
+        .iter()
+        .find_map(|p| message.split(p).nth(1))
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_string);
+    ScenarioError::Syntax {
+        path: path.to_path_buf(),
+        line,
+        column,
+        field,
+        message,
+        snippet: String::new(),
+    }
+}
+
+fn invalid(path: &Path, line: u64, column: u64, field: &str, message: String) -> ScenarioError {
+    ScenarioError::Syntax {
+        path: path.to_path_buf(),
+        line,
+        column,
+        field: Some(field.to_string()),
+        message,
+        snippet: String::new(),
+    }
+}
+
+/// A command pattern: case-insensitive, anchored at the start of the line.
+fn command_regex(pattern: &str) -> Result<Regex, String> {
+    Regex::new(&format!("(?i)^(?:{pattern})")).map_err(|e| format!("bad pattern {pattern:?}: {e}"))
+}
+
+fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<ClientCase, ScenarioError> {
+    let (line, column) = (raw.referenced.line(), raw.referenced.column());
+    let raw = raw.value;
+    let bad = |field: &str, message: String| invalid(path, line, column, field, message);
+    if !crate::servetest::is_case_id(&raw.id) {
+        return Err(bad(
+            "id",
+            format!("case id {:?} must match [a-z0-9][a-z0-9._-]*", raw.id),
+        ));
+    }
+    if raw.title.trim().is_empty() {
+        return Err(bad(
+            "title",
+            format!("case `{}` has an empty title", raw.id),
+        ));
+    }
+    if raw.judge.is_empty() {
+        return Err(bad("judge", format!("case `{}` judges nothing", raw.id)));
+    }
+    let server = build_server(raw.server, path)?;
+    if raw.mode == Mode::Starttls && !server.advertises("STARTTLS") {
+        return Err(bad(
+            "mode",
+            format!(
+                "case `{}` asks the client for STARTTLS but `server.ehlo` does not advertise it",
+                raw.id
+            ),
+        ));
+    }
+    let judge = raw
+        .judge
+        .into_iter()
+        .map(|j| build_judgement(j, path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let to = raw.to.map_or_else(|| vec![DEFAULT_TO.to_string()], |t| t.0);
+    if to.is_empty() {
+        return Err(bad("to", format!("case `{}` has no recipient", raw.id)));
+    }
+    Ok(ClientCase {
+        id: raw.id,
+        title: raw.title,
+        description: raw.description,
+        requires: raw.requires,
+        mode: raw.mode,
+        from: raw.from.unwrap_or_else(|| DEFAULT_FROM.to_string()),
+        to,
+        body: raw.body.unwrap_or_else(|| DEFAULT_BODY.to_string()),
+        deadline: raw
+            .deadline_ms
+            .map_or(DEFAULT_DEADLINE, Duration::from_millis),
+        server: Arc::new(server),
+        judge,
+        file: path.to_path_buf(),
+        line,
+    })
+}
+
+fn build_server(raw: RawServer, path: &Path) -> Result<ServerScript, ScenarioError> {
+    let ehlo = raw.ehlo.unwrap_or_else(|| {
+        [
+            "PIPELINING",
+            "8BITMIME",
+            "ENHANCEDSTATUSCODES",
+            "SIZE 10485760",
+        ]
+        .map(String::from)
+        .to_vec()
+    });
+    let ehlo_tls = raw.ehlo_tls.unwrap_or_else(|| {
+        ehlo.iter()
+            .filter(|l| !l.eq_ignore_ascii_case("STARTTLS"))
+            .cloned()
+            .collect()
+    });
+    let rules = raw
+        .rules
+        .into_iter()
+        .map(|r| build_rule(r, path))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ServerScript {
+        greeting: raw.greeting.map_or_else(
+            || vec!["220 serve-test.example ESMTP mtpspec serve-test".to_string()],
+            |g| g.0,
+        ),
+        greeting_delay: Duration::from_millis(raw.greeting_delay_ms.unwrap_or(0)),
+        ehlo,
+        ehlo_tls,
+        reply_delay: Duration::from_millis(raw.reply_delay_ms.unwrap_or(0)),
+        rules,
+    })
+}
+
+fn build_rule(raw: Spanned<RawRule>, path: &Path) -> Result<Rule, ScenarioError> {
+    let (line, column) = (raw.referenced.line(), raw.referenced.column());
+    let raw = raw.value;
+    let on = command_regex(&raw.on).map_err(|m| invalid(path, line, column, "on", m))?;
+    if raw.nth == Some(0) {
+        return Err(invalid(
+            path,
+            line,
+            column,
+            "nth",
+            "nth counts from 1".into(),
+        ));
+    }
+    if raw.tls && raw.close {
+        return Err(invalid(
+            path,
+            line,
+            column,
+            "tls",
+            "a rule cannot both start TLS and close".into(),
+        ));
+    }
+    if raw.linger_ms.is_some() && !raw.close {
+        return Err(invalid(
+            path,
+            line,
+            column,
+            "linger_ms",
+            "linger_ms needs close: true".into(),
+        ));
+    }
+    if let Some(reply) = &raw.reply
+        && let Some(bad) = reply.0.iter().find(|l| !reply_line_ok(l))
+    {
+        return Err(invalid(
+            path,
+            line,
+            column,
+            "reply",
+            format!("{bad:?} does not start with a three-digit code"),
+        ));
+    }
+    if raw.on.eq_ignore_ascii_case(END_OF_DATA) && raw.tls {
+        return Err(invalid(
+            path,
+            line,
+            column,
+            "tls",
+            "not after the data".into(),
+        ));
+    }
+    Ok(Rule {
+        on,
+        nth: raw.nth,
+        reply: raw.reply.map(|r| r.0),
+        delay: Duration::from_millis(raw.delay_ms.unwrap_or(0)),
+        inject: raw.inject.0,
+        tls: raw.tls,
+        close: raw.close,
+        linger: Duration::from_millis(raw.linger_ms.unwrap_or(1000)),
+    })
+}
+
+fn reply_line_ok(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() >= 3 && b[..3].iter().all(u8::is_ascii_digit) && !line.contains(['\r', '\n'])
+}
+
+fn build_judgement(raw: Spanned<RawJudgement>, path: &Path) -> Result<Judgement, ScenarioError> {
+    let (line, column) = (raw.referenced.line(), raw.referenced.column());
+    let raw = raw.value;
+    if !is_spec_id(&raw.spec) {
+        return Err(invalid(
+            path,
+            line,
+            column,
+            "spec",
+            format!("{:?} is not a requirement ID like SMTP-CLIENT-4", raw.spec),
+        ));
+    }
+    let re =
+        |field: &str, p: &str| command_regex(p).map_err(|m| invalid(path, line, column, field, m));
+    let check = match raw.check {
+        RawCheck::Never(p) => Check::Never(re("never", &p)?),
+        RawCheck::Sends(p) => Check::Sends(re("sends", &p)?),
+        RawCheck::MaxCount { pattern, max } => Check::MaxCount {
+            pattern: re("pattern", &pattern)?,
+            max,
+        },
+        RawCheck::Output(p) => Check::Output(Regex::new(&format!("(?i){p}")).map_err(|e| {
+            invalid(
+                path,
+                line,
+                column,
+                "output",
+                format!("bad pattern {p:?}: {e}"),
+            )
+        })?),
+        RawCheck::NothingAfter { reply_to, allow } => Check::NothingAfter {
+            reply_to: re("reply_to", &reply_to)?,
+            allow: allow.map(|a| re("allow", &a)).transpose()?,
+        },
+        RawCheck::NextCommand { after, expect } => Check::NextCommand {
+            after: re("after", &after)?,
+            expect: re("expect", &expect)?,
+        },
+        RawCheck::WaitsForReply(p) => Check::WaitsForReply(re("waits_for_reply", &p)?),
+        RawCheck::SilentBeforeGreeting => Check::SilentBeforeGreeting,
+        RawCheck::Delivered(n) => Check::Delivered(n),
+        RawCheck::DataLines { include, exclude } => Check::DataLines { include, exclude },
+        RawCheck::DataCrlf => Check::DataCrlf,
+        RawCheck::MaxConnections(n) => Check::MaxConnections(n),
+        RawCheck::EndsWithQuit => Check::EndsWithQuit,
+        RawCheck::Exit(e) => Check::Exit(e),
+    };
+    Ok(Judgement {
+        spec: raw.spec,
+        level: raw.level,
+        check,
+        line,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+- id: rcpt-550
+  title: a refused recipient
+  server:
+    ehlo: [8BITMIME]
+    rules:
+      - on: RCPT
+        reply: 550 5.1.1 no such user
+  judge:
+    - spec: SMTP-CLIENT-8
+      level: must
+      check: {never: DATA}
+    - spec: SMTP-CLIENT-7
+      level: must
+      check: {exit: failure}
+    - spec: SMTP-CLIENT-1
+      level: should
+      check: ends_with_quit
+"#;
+
+    #[test]
+    fn loads_a_case() {
+        let cases = load_str(GOOD, Path::new("c.yaml")).unwrap();
+        let case = &cases[0];
+        assert_eq!(case.id, "rcpt-550");
+        assert_eq!(
+            case.server.rules[0].reply.as_deref(),
+            Some(&["550 5.1.1 no such user".to_string()][..])
+        );
+        assert!(case.server.rules[0].on.is_match("rcpt TO:<x>"));
+        assert!(!case.server.rules[0].on.is_match("XRCPT"));
+        assert_eq!(case.judge.len(), 3);
+        assert_eq!(case.judge[2].line, 16);
+        assert!(matches!(case.judge[2].check, Check::EndsWithQuit));
+        assert_eq!(
+            case.spec(),
+            ["SMTP-CLIENT-8", "SMTP-CLIENT-7", "SMTP-CLIENT-1"]
+        );
+        assert_eq!(case.to, [DEFAULT_TO]);
+    }
+
+    fn err(source: &str) -> String {
+        load_str(source, Path::new("c/bad.yaml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let e = err(&GOOD.replace("reply: 550", "replly: 550"));
+        assert!(e.starts_with("c/bad.yaml:8:"), "{e}");
+        assert!(e.contains("field `replly`"), "{e}");
+        let e = err(&GOOD.replace("{never: DATA}", "{nevr: DATA}"));
+        assert!(e.starts_with("c/bad.yaml:12:"), "{e}");
+        assert!(e.contains("`nevr`"), "{e}");
+        let e = err(&GOOD.replace("spec: SMTP-CLIENT-8", "spec: client-8"));
+        assert!(e.starts_with("c/bad.yaml:10:7: field `spec`"), "{e}");
+        let e = err(&GOOD.replace("on: RCPT", "on: RCPT("));
+        assert!(e.starts_with("c/bad.yaml:7:9: field `on`"), "{e}");
+        let e = err(&GOOD.replace("reply: 550 5.1.1", "reply: x550 5.1.1"));
+        assert!(e.contains("field `reply`"), "{e}");
+        let e = err(&GOOD.replace("  server:", "  mode: starttls\n  server:"));
+        assert!(e.contains("field `mode`"), "{e}");
+        let e = err(&format!("{GOOD}{}", GOOD.replace("\n- id", "- id")));
+        assert!(e.contains("duplicate case id `rcpt-550`"), "{e}");
+    }
+}

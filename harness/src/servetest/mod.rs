@@ -1,0 +1,182 @@
+//! `serve-test`: the harness as a scriptable, misbehaving SMTP server that judges the client
+//! connecting to it (h2spec's client mode, for mail).
+//!
+//! Each client case (`scenarios/clients/*.yaml`, [`model`], [`load`]) is a server script and
+//! judgements. [`run_case`] listens on a real loopback socket, optionally starts the client
+//! command ([`client`]), plays the script on every connection ([`session`] over [`wire`]),
+//! records everything ([`record`]), judges the client ([`judge`]) and returns the outcome;
+//! [`report`] renders the outcomes of one client as JSON and Markdown.
+
+pub mod client;
+pub mod judge;
+pub mod load;
+pub mod model;
+pub mod record;
+pub mod report;
+pub mod session;
+pub mod wire;
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use regex::Regex;
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+pub use load::load_paths;
+pub use model::{ClientCase, Feature, Mode};
+pub use report::{CaseOutcome, ClientReport};
+
+use crate::runner::Verdict;
+use client::{ClientRun, Invocation};
+use judge::{case_verdict, judge_all};
+use record::Recorder;
+use session::Session;
+
+static CASE_ID: LazyLock<Regex> = LazyLock::new(|| {
+    // A literal pattern: compiling it cannot fail.
+    Regex::new(r"^[a-z0-9][a-z0-9._-]*$").expect("valid regex")
+});
+
+pub(crate) fn is_case_id(id: &str) -> bool {
+    CASE_ID.is_match(id)
+}
+
+/// How cases are run.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The client command template; `None` waits for a client started by someone else.
+    pub client_cmd: Option<String>,
+    /// What the client can do beyond plain SMTP.
+    pub features: Vec<Feature>,
+    /// Without a client command: how long to wait for the client to connect.
+    pub accept_timeout: Duration,
+    /// The TLS configuration for STARTTLS (a self-signed certificate).
+    pub tls: Arc<ServerConfig>,
+}
+
+/// The self-signed TLS configuration the fake server uses.
+pub fn tls_config() -> Result<Arc<ServerConfig>, mtp_server::tls::TlsError> {
+    let config =
+        mtp_server::tls::server_config(&mtp_server::tls::TlsSource::SelfSigned, session::HOSTNAME)?;
+    // SelfSigned always gives a configuration; only Disabled gives None.
+    Ok(config.expect("a self-signed TLS configuration"))
+}
+
+/// Runs one case against the client on `listener`.
+pub async fn run_case(
+    case: &ClientCase,
+    listener: &TcpListener,
+    opts: &ServeOptions,
+) -> CaseOutcome {
+    let started = Instant::now();
+    if let Some(missing) = case.requires.iter().find(|f| !opts.features.contains(f)) {
+        return CaseOutcome::not_run(
+            case,
+            Verdict::Skip,
+            format!("the client does not declare the `{missing:?}` feature (--client-features)"),
+        );
+    }
+    match play(case, listener, opts).await {
+        Ok((events, client)) => {
+            let judged = judge_all(&case.judge, &events, client.as_ref());
+            let verdict = case_verdict(&judged);
+            CaseOutcome::judged(case, verdict, judged, events, client, started.elapsed())
+        }
+        Err(error) => CaseOutcome::not_run(case, Verdict::Error, error),
+    }
+}
+
+/// Serves the case's connections: until the client command exits (or the deadline), or,
+/// without one, for the first connection.
+async fn play(
+    case: &ClientCase,
+    listener: &TcpListener,
+    opts: &ServeOptions,
+) -> Result<(Vec<record::Event>, Option<ClientRun>), String> {
+    let rec = Recorder::new();
+    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let body = dir.path().join("body.eml");
+    std::fs::write(&body, &case.body).map_err(|e| format!("writing the message: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("listener address: {e}"))?;
+    let mut running = match &opts.client_cmd {
+        Some(template) => {
+            let inv = Invocation {
+                host: &addr.ip().to_string(),
+                port: addr.port(),
+                from: &case.from,
+                to: &case.to,
+                body: &body,
+                mode: case.mode,
+            };
+            let command = client::substitute(template, &inv);
+            Some(
+                client::start(&command, dir.path())
+                    .map_err(|e| format!("starting `{command}`: {e}"))?,
+            )
+        }
+        None => None,
+    };
+    let mut deadline = Instant::now()
+        + if running.is_some() {
+            case.deadline
+        } else {
+            opts.accept_timeout + case.deadline
+        };
+    let external = running.is_none();
+    let mut sessions = JoinSet::new();
+    let mut conn = 0u32;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                conn += 1;
+                if external && conn == 1 {
+                    deadline = Instant::now() + case.deadline;
+                }
+                let session = Session::new(Arc::clone(&case.server), Some(Arc::clone(&opts.tls)));
+                sessions.spawn(session.run(stream, conn, rec.clone(), deadline));
+            }
+            () = exited(&mut running), if !external => break,
+            Some(_) = sessions.join_next(), if external => break,
+            () = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    let client = match running {
+        Some(r) => Some(r.finish(deadline).await),
+        None => None,
+    };
+    // Connections end when the client exits; give them a moment to record it.
+    let drain = Instant::now() + Duration::from_secs(2);
+    while tokio::time::timeout_at(drain, sessions.join_next())
+        .await
+        .is_ok_and(|j| j.is_some())
+    {}
+    sessions.abort_all();
+    let redact = |s: String| redact(&s, dir.path(), addr.port());
+    let client = client.map(|mut c| {
+        c.output = redact(std::mem::take(&mut c.output));
+        c
+    });
+    Ok((rec.events(), client))
+}
+
+/// Resolves when the client exits; never without a client.
+async fn exited(running: &mut Option<client::Running>) {
+    match running {
+        // An error waiting means the child is gone all the same.
+        Some(r) => drop(r.wait().await),
+        None => std::future::pending().await,
+    }
+}
+
+/// Makes client output independent of the run: the case directory and the port.
+fn redact(text: &str, dir: &std::path::Path, port: u16) -> String {
+    text.replace(&dir.display().to_string(), "{tmp}")
+        .replace(&format!(":{port}"), ":{port}")
+        .replace(&format!(" {port}"), " {port}")
+}

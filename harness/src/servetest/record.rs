@@ -1,0 +1,176 @@
+//! What happened during one client case, in arrival order: connections, every command line as
+//! it arrived (not as it was answered, so a client that sends before a reply shows it), every
+//! reply with the command it answers, message data, TLS, closes. The judge reads this log;
+//! reports print it as the transcript.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// One thing seen or done on a connection.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    Connected,
+    /// A command line from the client, without its line ending.
+    Command {
+        line: String,
+        tls: bool,
+    },
+    /// A reply from the server; `answers` is the index of the command (or data) event.
+    Reply {
+        lines: Vec<String>,
+        answers: Option<usize>,
+    },
+    /// Reply lines injected right after a reply, in the same write.
+    Injected {
+        lines: Vec<String>,
+    },
+    /// Message content, as sent (dot-stuffing included), up to the end of data; `complete`
+    /// when the CRLF "." CRLF arrived.
+    Data {
+        text: String,
+        complete: bool,
+    },
+    TlsStarted,
+    TlsFailed {
+        error: String,
+    },
+    /// Plaintext that arrived after STARTTLS and before the handshake (thrown away).
+    Discarded {
+        bytes: usize,
+    },
+    Closed {
+        by: Side,
+    },
+    /// The connection ran into the case deadline.
+    TimedOut,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Client,
+    Server,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    /// Connection number, from 1.
+    pub conn: u32,
+    #[serde(rename = "at_ms", serialize_with = "millis")]
+    pub at: Duration,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+/// The shared log of a case: every connection appends to it.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    start: Instant,
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            events: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Appends an event and returns its index.
+    pub fn push(&self, conn: u32, kind: EventKind) -> usize {
+        // A panic while holding the lock leaves a complete Vec: recover it.
+        let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        events.push(Event {
+            conn,
+            at: self.start.elapsed(),
+            kind,
+        });
+        events.len() - 1
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The transcript as text, one line per event: `[ms] cN C: line`, `S:`, `data`, `tls`.
+pub fn render(events: &[Event]) -> String {
+    let mut out = String::new();
+    for e in events {
+        let prefix = format!("[{:>5} ms] c{} ", e.at.as_millis(), e.conn);
+        match &e.kind {
+            EventKind::Connected => out += &format!("{prefix}-- connected\n"),
+            EventKind::Command { line, tls } => {
+                let lock = if *tls { " (tls)" } else { "" };
+                out += &format!("{prefix}C: {}{lock}\n", escape(line));
+            }
+            EventKind::Reply { lines, .. } if lines.is_empty() => {
+                out += &format!("{prefix}S: (no reply)\n");
+            }
+            EventKind::Reply { lines, .. } => {
+                for l in lines {
+                    out += &format!("{prefix}S: {}\n", escape(l));
+                }
+            }
+            EventKind::Injected { lines } => {
+                for l in lines {
+                    out += &format!("{prefix}S: {} (injected)\n", escape(l));
+                }
+            }
+            EventKind::Data { text, complete } => {
+                let end = if *complete { "" } else { " (incomplete)" };
+                out += &format!("{prefix}C: <data {} octets{end}>\n", text.len());
+                for l in text.split_inclusive("\r\n").take(40) {
+                    out += &format!("{prefix}   | {}\n", escape(l));
+                }
+            }
+            EventKind::TlsStarted => out += &format!("{prefix}-- TLS handshake done\n"),
+            EventKind::TlsFailed { error } => {
+                out += &format!("{prefix}-- TLS handshake failed: {error}\n");
+            }
+            EventKind::Discarded { bytes } => {
+                out += &format!("{prefix}-- {bytes} plaintext octets after STARTTLS discarded\n");
+            }
+            EventKind::Closed { by } => {
+                let who = match by {
+                    Side::Client => "client",
+                    Side::Server => "server",
+                };
+                out += &format!("{prefix}-- closed by the {who}\n");
+            }
+            EventKind::TimedOut => out += &format!("{prefix}-- case deadline reached\n"),
+        }
+    }
+    out
+}
+
+/// Shows CR and LF (and other controls) so line endings can be read in a report.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
