@@ -3,7 +3,7 @@
 # binary in $OUT with its seed corpus (fuzz/corpus/<target> and fuzz/regressions/<target>)
 # and its dictionary, named the way libFuzzer runners look for them.
 cd "$SRC/mtpspec/fuzz"
-cargo fuzz build -O
+cargo fuzz build -O --features loader   # loader: scenario_loader too
 release=target/x86_64-unknown-linux-gnu/release
 for source in fuzz_targets/*.rs; do
     target=$(basename "${source%.rs}")

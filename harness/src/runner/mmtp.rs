@@ -7,6 +7,7 @@
 //! answers: a token minted here is valid by the seed's definition whatever the target thinks.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mtp_proto::mmtp::digest::{message_hash, sha256_hex};
@@ -48,6 +49,22 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The time for `$now`: the clock, but never the same millisecond twice in this process. Two
+/// SENDs with the same sender, recipient and timestamp would carry the same HashCash token,
+/// and a correct server refuses the second as a replay; a case sending twice within one
+/// millisecond (cases run in parallel) would then fail for the harness's reason.
+fn unique_now_ms() -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now_ms().max(last + 1);
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
+    }
 }
 
 /// Evaluates `template` into the ordered value to send.
@@ -115,7 +132,7 @@ fn expand(t: &crate::scenario::Template, vars: &Vars) -> Result<String, StepErro
 fn standalone(computed: &Computed, ctx: &mut EvalContext<'_>) -> Result<Json, StepError> {
     match computed {
         Computed::Now { offset_ms, .. } => {
-            let ms = now_ms().saturating_add_signed(*offset_ms);
+            let ms = unique_now_ms().saturating_add_signed(*offset_ms);
             ctx.vars.hide(&ms.to_string(), "[now]");
             Ok(Json::Number(ms.into()))
         }
