@@ -50,7 +50,13 @@ pub enum ScenarioError {
 }
 
 impl ScenarioError {
-    fn invalid(case_path: &Path, line: u64, column: u64, field: &str, message: String) -> Self {
+    pub(crate) fn invalid(
+        case_path: &Path,
+        line: u64,
+        column: u64,
+        field: &str,
+        message: String,
+    ) -> Self {
         Self::Syntax {
             path: case_path.to_path_buf(),
             line,
@@ -167,6 +173,18 @@ pub fn load_str(source: &str, path: &Path) -> Result<Vec<Case>, ScenarioError> {
 /// Loads every `*.yaml`/`*.yml` file under each of `paths` (files or directories), in path
 /// order, and checks that case ids are unique across all of them.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Case>, ScenarioError> {
+    let mut cases = Vec::new();
+    for file in yaml_files(paths)? {
+        cases.extend(load_file(&file)?);
+    }
+    check_unique(&cases)?;
+    Ok(cases)
+}
+
+/// The scenario files `paths` name: each file as given, each directory's `*.yaml`/`*.yml`
+/// files (recursively, in path order). A directory without any is an error. Shared with the
+/// client scenarios of `serve-test`.
+pub(crate) fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -179,12 +197,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Case>, ScenarioError> {
             files.push(path.clone());
         }
     }
-    let mut cases = Vec::new();
-    for file in files {
-        cases.extend(load_file(&file)?);
-    }
-    check_unique(&cases)?;
-    Ok(cases)
+    Ok(files)
 }
 
 fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ScenarioError> {
@@ -212,20 +225,41 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ScenarioError>
 }
 
 fn check_unique(cases: &[Case]) -> Result<(), ScenarioError> {
-    let mut seen: BTreeMap<&str, &Case> = BTreeMap::new();
-    for case in cases {
-        if let Some(first) = seen.insert(&case.id, case) {
+    check_unique_ids(
+        cases
+            .iter()
+            .map(|c| (c.id.as_str(), c.file.as_path(), c.line)),
+    )
+}
+
+/// Case ids, each with where the case is, must be unique; the first repeat is the error.
+pub(crate) fn check_unique_ids<'a>(
+    cases: impl IntoIterator<Item = (&'a str, &'a Path, u64)>,
+) -> Result<(), ScenarioError> {
+    let mut seen: BTreeMap<&str, (&Path, u64)> = BTreeMap::new();
+    for (id, file, line) in cases {
+        if let Some((first_file, first_line)) = seen.insert(id, (file, line)) {
             return Err(ScenarioError::Duplicate {
-                id: case.id.clone(),
-                first: (first.file.clone(), first.line),
-                second: (case.file.clone(), case.line),
+                id: id.to_string(),
+                first: (first_file.to_path_buf(), first_line),
+                second: (file.to_path_buf(), line),
             });
         }
     }
     Ok(())
 }
 
-fn syntax_error(error: &serde_saphyr::Error, source: &str, path: &Path) -> ScenarioError {
+/// True for a valid case id: `[a-z0-9][a-z0-9._-]*`.
+pub(crate) fn is_case_id(id: &str) -> bool {
+    CASE_ID.is_match(id)
+}
+
+/// A YAML or type error as a `ScenarioError` naming the file, line, column and field.
+pub(crate) fn syntax_error(
+    error: &serde_saphyr::Error,
+    source: &str,
+    path: &Path,
+) -> ScenarioError {
     let (line, column) = error.location().map_or((0, 0), |l| (l.line(), l.column()));
     let rendered = error.to_string();
     let mut lines = rendered.lines();
@@ -277,7 +311,7 @@ fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<Case, ScenarioError>
     let raw = raw.value;
     let invalid =
         |field: &str, message: String| ScenarioError::invalid(path, line, column, field, message);
-    if !CASE_ID.is_match(&raw.id) {
+    if !is_case_id(&raw.id) {
         return Err(invalid(
             "id",
             format!("case id {:?} must match [a-z0-9][a-z0-9._-]*", raw.id),

@@ -3,7 +3,6 @@
 //! [`ScenarioError`] the server-side loader returns), and the checks serde cannot do (unique
 //! ids, requirement ID format, regexes that compile, STARTTLS advertised when a case uses it).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +15,7 @@ use super::model::{
     Check, ClientCase, END_OF_DATA, ExitExpect, Feature, Judgement, Mode, Rule, ServerScript,
 };
 use crate::scenario::expect::OneOrMany;
+use crate::scenario::load::{check_unique_ids, is_case_id, syntax_error, yaml_files};
 use crate::scenario::{Level, ScenarioError, is_spec_id};
 
 /// The sender and recipient a case uses unless it names its own.
@@ -117,27 +117,8 @@ enum RawCheck {
 /// Loads every `*.yaml` file under `paths` (files or directories, in path order) and checks
 /// that case ids are unique across them.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<ClientCase>, ScenarioError> {
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
-                .and_then(|d| d.map(|e| e.map(|e| e.path())).collect())
-                .map_err(|error| ScenarioError::Io {
-                    path: path.clone(),
-                    error,
-                })?;
-            found.retain(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"));
-            if found.is_empty() {
-                return Err(ScenarioError::Empty { path: path.clone() });
-            }
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(path.clone());
-        }
-    }
     let mut cases = Vec::new();
-    for file in files {
+    for file in yaml_files(paths)? {
         let source = std::fs::read_to_string(&file).map_err(|error| ScenarioError::Io {
             path: file.clone(),
             error,
@@ -151,7 +132,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<ClientCase>, ScenarioError> {
 /// Loads the client cases in `source`, reporting errors against `path`.
 pub fn load_str(source: &str, path: &Path) -> Result<Vec<ClientCase>, ScenarioError> {
     let raw: Vec<Spanned<RawCase>> =
-        serde_saphyr::from_str(source).map_err(|e| syntax_error(&e, path))?;
+        serde_saphyr::from_str(source).map_err(|e| syntax_error(&e, source, path))?;
     let cases = raw
         .into_iter()
         .map(|c| build_case(c, path))
@@ -161,55 +142,15 @@ pub fn load_str(source: &str, path: &Path) -> Result<Vec<ClientCase>, ScenarioEr
 }
 
 fn check_unique(cases: &[ClientCase]) -> Result<(), ScenarioError> {
-    let mut seen: BTreeMap<&str, &ClientCase> = BTreeMap::new();
-    for case in cases {
-        if let Some(first) = seen.insert(&case.id, case) {
-            return Err(ScenarioError::Duplicate {
-                id: case.id.clone(),
-                first: (first.file.clone(), first.line),
-                second: (case.file.clone(), case.line),
-            });
-        }
-    }
-    Ok(())
-}
-
-fn syntax_error(error: &serde_saphyr::Error, path: &Path) -> ScenarioError {
-    let (line, column) = error.location().map_or((0, 0), |l| (l.line(), l.column()));
-    let rendered = error.to_string();
-    let first = rendered.lines().next().unwrap_or_default();
-    // serde-saphyr renders "error: line L column C: MESSAGE" and then a snippet.
-    let message = first
-        .strip_prefix("error: ")
-        .unwrap_or(first)
-        .split_once(": ")
-        .filter(|(head, _)| head.starts_with("line "))
-        .map_or(first, |(_, m)| m)
-        .to_string();
-    let field = ["unknown field `", "missing field `", "unknown variant `"]
-        .iter()
-        .find_map(|p| message.split(p).nth(1))
-        .and_then(|rest| rest.split('`').next())
-        .map(str::to_string);
-    ScenarioError::Syntax {
-        path: path.to_path_buf(),
-        line,
-        column,
-        field,
-        message,
-        snippet: String::new(),
-    }
+    check_unique_ids(
+        cases
+            .iter()
+            .map(|c| (c.id.as_str(), c.file.as_path(), c.line)),
+    )
 }
 
 fn invalid(path: &Path, line: u64, column: u64, field: &str, message: String) -> ScenarioError {
-    ScenarioError::Syntax {
-        path: path.to_path_buf(),
-        line,
-        column,
-        field: Some(field.to_string()),
-        message,
-        snippet: String::new(),
-    }
+    ScenarioError::invalid(path, line, column, field, message)
 }
 
 /// A command pattern: case-insensitive, anchored at the start of the line.
@@ -221,7 +162,7 @@ fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<ClientCase, Scenario
     let (line, column) = (raw.referenced.line(), raw.referenced.column());
     let raw = raw.value;
     let bad = |field: &str, message: String| invalid(path, line, column, field, message);
-    if !crate::servetest::is_case_id(&raw.id) {
+    if !is_case_id(&raw.id) {
         return Err(bad(
             "id",
             format!("case id {:?} must match [a-z0-9][a-z0-9._-]*", raw.id),

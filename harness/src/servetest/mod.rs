@@ -16,10 +16,9 @@ pub mod report;
 pub mod session;
 pub mod wire;
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use regex::Regex;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -34,15 +33,6 @@ use client::{ClientRun, Invocation};
 use judge::{case_verdict, judge_all};
 use record::Recorder;
 use session::Session;
-
-static CASE_ID: LazyLock<Regex> = LazyLock::new(|| {
-    // A literal pattern: compiling it cannot fail.
-    Regex::new(r"^[a-z0-9][a-z0-9._-]*$").expect("valid regex")
-});
-
-pub(crate) fn is_case_id(id: &str) -> bool {
-    CASE_ID.is_match(id)
-}
 
 /// How cases are run.
 #[derive(Clone, Debug)]
