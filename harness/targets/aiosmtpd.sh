@@ -34,11 +34,6 @@ usage() {
     exit 2
 }
 
-abs_dir() {
-    mkdir -p "$1"
-    (cd "$1" && pwd)
-}
-
 cmd_install() {
     if "$PYTHON" -c 'import aiosmtpd, sys; sys.exit(0 if aiosmtpd.__version__.startswith("1.4.") else 1)' 2>/dev/null; then
         return 0

@@ -62,11 +62,6 @@ need_root() {
     (($(id -u) == 0)) || targets_die "must run as root (Exim's daemon and its delivery user need it)"
 }
 
-abs_dir() {
-    mkdir -p "$1"
-    (cd "$1" && pwd)
-}
-
 case $EXIM_MODE in
 daemon | bs) ;;
 *) targets_die "EXIM_MODE must be daemon or bs" ;;

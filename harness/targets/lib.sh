@@ -102,3 +102,9 @@ targets_stop_pid() {
     targets_pid_alive "$pid" && targets_die "PID $pid still alive after KILL"
     rm -f "$state_dir/pid"
 }
+
+# The absolute path of directory $1, created if missing.
+abs_dir() {
+    mkdir -p "$1"
+    (cd "$1" && pwd)
+}

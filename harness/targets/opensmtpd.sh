@@ -61,11 +61,6 @@ need_root() {
     (($(id -u) == 0)) || targets_die "must run as root (smtpd needs it)"
 }
 
-abs_dir() {
-    mkdir -p "$1"
-    (cd "$1" && pwd)
-}
-
 installed() {
     [[ -x $SMTPD && -x $MAILDIR_MDA && -d $CHROOT ]] &&
         getent passwd opensmtpd >/dev/null && getent passwd opensmtpq >/dev/null

@@ -59,11 +59,6 @@ need_root() {
     (($(id -u) == 0)) || targets_die "must run as root (Postfix's master and virtual(8) need it)"
 }
 
-abs_dir() {
-    mkdir -p "$1"
-    (cd "$1" && pwd)
-}
-
 cmd_install() {
     if [[ -x /usr/sbin/postfix && -x /usr/lib/postfix/sbin/master ]] && command -v postconf >/dev/null; then
         return 0

@@ -34,11 +34,6 @@ usage() {
     exit 2
 }
 
-abs_dir() {
-    mkdir -p "$1"
-    (cd "$1" && pwd)
-}
-
 cmd_install() {
     if [[ -x $BIN ]]; then
         return 0
