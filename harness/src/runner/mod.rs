@@ -234,28 +234,29 @@ impl Runner {
             },
             Ok(Err((i, error))) => {
                 let step = &steps[i];
-                let description = step.step.describe(&session.vars);
+                let (line, description, error) =
+                    error.locate(step.line, step.step.describe(&session.vars));
                 let (verdict, expected, actual) = match error {
                     StepError::Failed { expected, actual } => {
                         (Verdict::for_failure(case.level), expected, actual)
                     }
                     StepError::Harness(message) => (Verdict::Error, String::new(), message),
                     StepError::Skip(message) => (Verdict::Skip, String::new(), message),
+                    StepError::InBranch { .. } => unreachable!("locate unwraps every branch"),
                 };
                 result.verdict = verdict;
                 let which = if fallback { "fallback step" } else { "step" };
                 result.reason = Some(if expected.is_empty() {
-                    format!("{which} {} (line {}): {actual}", i + 1, step.line)
+                    format!("{which} {} (line {line}): {actual}", i + 1)
                 } else {
                     format!(
-                        "{which} {} (line {}): expected {expected}, got {actual}",
-                        i + 1,
-                        step.line
+                        "{which} {} (line {line}): expected {expected}, got {actual}",
+                        i + 1
                     )
                 });
                 result.failure = Some(FailureDetail {
                     step: i,
-                    line: step.line,
+                    line,
                     description,
                     expected,
                     actual,

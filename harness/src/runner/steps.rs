@@ -1,7 +1,8 @@
 //! Running the steps of one case: the session holds its numbered connections, its variables
 //! and the wire log, and turns each step into bytes written and replies judged. The JSON
-//! (MMTP) steps are in [`json`].
+//! (MMTP) steps are in [`json`], `expect_one_of` in [`branch`].
 
+mod branch;
 mod http;
 mod json;
 
@@ -28,6 +29,12 @@ pub(crate) enum StepError {
     Harness(String),
     /// The case cannot be judged here (no credentials for it).
     Skip(String),
+    /// A step inside an `expect_one_of` branch did not succeed.
+    InBranch {
+        line: u64,
+        description: String,
+        error: Box<StepError>,
+    },
 }
 
 impl StepError {
@@ -35,6 +42,19 @@ impl StepError {
         Self::Failed {
             expected: expected.into(),
             actual: actual.into(),
+        }
+    }
+
+    /// The innermost step that failed: its line, its description and its error, given the
+    /// line and description of the top-level step it ran under.
+    pub(crate) fn locate(self, line: u64, description: String) -> (u64, String, StepError) {
+        match self {
+            Self::InBranch {
+                line,
+                description: inner,
+                error,
+            } => error.locate(line, format!("{description} → {inner}")),
+            other => (line, description, other),
         }
     }
 }
@@ -207,6 +227,7 @@ impl<'a> Session<'a> {
             Step::Http(request) => self.http_request(request).await,
             Step::ExpectHttp(expect) => self.expect_http(expect).await,
             Step::PollHttp(poll) => self.poll_http(poll).await,
+            Step::ExpectOneOf(branches) => self.expect_one_of(branches).await,
             Step::Mailbox(check) => match self.observer {
                 Some(observer) => {
                     let unique = self.options.vars.unique_recipients();
@@ -231,24 +252,8 @@ impl<'a> Session<'a> {
     }
 
     async fn read_reply(&mut self, timeout: Duration) -> Result<Reply, StepError> {
-        let ms = timeout.as_millis();
-        match self.conn().await?.read_reply(timeout).await {
-            Ok(reply) => Ok(reply),
-            Err(ReadFailure::Timeout { partial }) => Err(StepError::failed(
-                "a reply",
-                with_partial(format!("no reply within {ms} ms"), &partial),
-            )),
-            Err(ReadFailure::Closed { partial }) => Err(StepError::failed(
-                "a reply",
-                with_partial("the target closed the connection".into(), &partial),
-            )),
-            Err(ReadFailure::Malformed(e)) => Err(StepError::failed(
-                "a well-formed reply",
-                format!("malformed reply: {e}"),
-            )),
-            Err(ReadFailure::NotJson(e)) => Err(StepError::Harness(e.error)),
-            Err(ReadFailure::Io(e)) => Err(StepError::Harness(e)),
-        }
+        let result = self.conn().await?.read_reply(timeout).await;
+        result.map_err(|e| read_failure(e, timeout))
     }
 
     async fn expect(&mut self, expect: &ExpectReply) -> Result<(), StepError> {
@@ -259,10 +264,15 @@ impl<'a> Session<'a> {
             StepError::Failed { actual, .. } => StepError::failed(expect.to_string(), actual),
             other => other,
         })?;
-        if let Some(why) = expect.mismatch(&reply) {
+        self.judge_reply(expect, &reply)
+    }
+
+    /// Checks `reply` against `expect` and sets its captures.
+    fn judge_reply(&mut self, expect: &ExpectReply, reply: &Reply) -> Result<(), StepError> {
+        if let Some(why) = expect.mismatch(reply) {
             return Err(StepError::failed(
                 expect.to_string(),
-                format!("{} ({why})", show_reply(&reply)),
+                format!("{} ({why})", show_reply(reply)),
             ));
         }
         let text = reply.lines.join("\n");
@@ -273,7 +283,7 @@ impl<'a> Session<'a> {
                         "reply text matching /{}/ (capture `{name}`)",
                         pattern.as_str()
                     ),
-                    show_reply(&reply),
+                    show_reply(reply),
                 ));
             };
             let value = caps
@@ -379,6 +389,26 @@ fn missing_variable(e: UnknownVariable) -> StepError {
         StepError::Skip("needs AUTH credentials (--auth USER:PASSWORD)".into())
     } else {
         StepError::Harness(e.to_string())
+    }
+}
+
+/// Why no reply could be read, as a step error.
+fn read_failure(failure: ReadFailure, timeout: Duration) -> StepError {
+    let ms = timeout.as_millis();
+    match failure {
+        ReadFailure::Timeout { partial } => StepError::failed(
+            "a reply",
+            with_partial(format!("no reply within {ms} ms"), &partial),
+        ),
+        ReadFailure::Closed { partial } => StepError::failed(
+            "a reply",
+            with_partial("the target closed the connection".into(), &partial),
+        ),
+        ReadFailure::Malformed(e) => {
+            StepError::failed("a well-formed reply", format!("malformed reply: {e}"))
+        }
+        ReadFailure::NotJson(e) => StepError::Harness(e.error),
+        ReadFailure::Io(e) => StepError::Harness(e),
     }
 }
 

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::expect::{Keyword, OneOrMany};
-use super::model::{Case, Level, LocatedStep, Profile, Protocol, Step};
+use super::model::{BranchOn, Case, Level, LocatedStep, Profile, Protocol, Step};
 use super::transcript;
 use super::vars::is_builtin;
 use crate::target::Listener;
@@ -384,14 +384,7 @@ fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<Case, ScenarioError>
 }
 
 fn located(steps: Vec<Spanned<Step>>) -> Vec<LocatedStep> {
-    steps
-        .into_iter()
-        .map(|s| LocatedStep {
-            line: s.referenced.line(),
-            column: s.referenced.column(),
-            step: s.value,
-        })
-        .collect()
+    steps.into_iter().map(LocatedStep::from).collect()
 }
 
 /// An MMTP case names its profile and runs on an MMTP listener (`mmtp` by default); other
@@ -440,6 +433,7 @@ fn step_fits(step: &Step, protocol: Protocol) -> bool {
             | Step::EncryptStart
             | Step::TlsHandshake
             | Step::Mailbox(_)
+            | Step::ExpectOneOf(_)
     );
     let json_only = matches!(
         step,
@@ -464,7 +458,18 @@ fn check_steps(
     list: &str,
     protocol: Protocol,
 ) -> Result<(), ScenarioError> {
-    let mut captured: BTreeSet<&str> = BTreeSet::new();
+    check_step_list(steps, path, list, protocol, BTreeSet::new())
+}
+
+/// [`check_steps`] for one list, given what earlier steps captured. A branch's steps see the
+/// captures made before the branch and by its own expect; they do not leak out of it.
+fn check_step_list<'a>(
+    steps: &'a [LocatedStep],
+    path: &Path,
+    list: &str,
+    protocol: Protocol,
+    mut captured: BTreeSet<&'a str>,
+) -> Result<(), ScenarioError> {
     for (i, located) in steps.iter().enumerate() {
         let field = format!("{list}[{i}]");
         let invalid = |message: String| {
@@ -497,6 +502,16 @@ fn check_steps(
             return Err(invalid(format!(
                 "a `{kind}` step does not fit a {protocol} case"
             )));
+        }
+        if let Step::ExpectOneOf(branches) = &located.step {
+            for (b, branch) in branches.0.iter().enumerate() {
+                let mut seen = captured.clone();
+                if let BranchOn::Reply(expect) = &branch.on {
+                    seen.extend(expect.capture.keys().map(String::as_str));
+                }
+                let list = format!("{field}.expect_one_of[{b}].then");
+                check_step_list(&branch.then, path, &list, protocol, seen)?;
+            }
         }
         captured.extend(located.step.captures());
     }
@@ -573,6 +588,37 @@ mod tests {
             "- id: a\n  title: t\n  spec: [SMTP-X-1]\n  level: must\n  transcript: |\n    S: 220\n    Q: x\n",
         );
         assert!(e.starts_with("s/bad.yaml:7:5: field `transcript`:"), "{e}");
+    }
+
+    #[test]
+    fn branches_are_checked_like_steps() {
+        let head = "- id: a\n  title: t\n  spec: [SMTP-X-1]\n  level: must\n  steps:\n    - expect_one_of:\n";
+        // A capture of the branch's expect is known in its steps, not after the branch.
+        let good = format!(
+            "{head}        - expect: {{code: 250, capture: {{w: '(.*)'}}}}\n          then:\n            - send: \"NOOP {{{{w}}}}\"\n        - silence: 100\n"
+        );
+        let cases = load_str(&good, Path::new("b.yaml")).unwrap();
+        assert!(matches!(cases[0].steps[0].step, Step::ExpectOneOf(_)));
+        let e = err(&format!("{good}    - send: \"{{{{w}}}}\"\n"));
+        assert!(e.contains("field `steps[1]`: unknown variable `{{w}}`"), "{e}");
+        // A step inside a branch is named by its path and its own line.
+        let e = err(&format!(
+            "{head}        - expect: 250\n          then:\n            - send: \"{{{{nope}}}}\"\n        - close: true\n"
+        ));
+        assert!(
+            e.starts_with(
+                "s/bad.yaml:9:15: field `steps[0].expect_one_of[0].then[0]`: unknown variable"
+            ),
+            "{e}"
+        );
+        let e = err(&format!("{head}        - expect: 250\n"));
+        assert!(e.contains("at least two branches"), "{e}");
+        let e = err(&format!(
+            "{head}        - expect: 250\n          silence: 10\n        - close: true\n"
+        ));
+        assert!(e.contains("exactly one of expect, silence"), "{e}");
+        let e = err(&format!("{head}        - silence: 10\n        - silence: 20\n"));
+        assert!(e.contains("at most one silence branch"), "{e}");
     }
 
     #[test]

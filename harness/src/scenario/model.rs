@@ -143,12 +143,12 @@ impl Case {
         out
     }
 
-    /// Whether any step (main or fallback) checks the mailbox.
+    /// Whether any step (main or fallback, or inside a branch) checks the mailbox.
     pub fn checks_mailbox(&self) -> bool {
-        self.steps
-            .iter()
-            .chain(self.fallback.iter().flatten())
-            .any(|s| matches!(s.step, Step::Mailbox(_)))
+        fn any_mailbox<'a>(mut steps: impl Iterator<Item = &'a LocatedStep>) -> bool {
+            steps.any(|s| matches!(s.step, Step::Mailbox(_)) || any_mailbox(s.step.nested()))
+        }
+        any_mailbox(self.steps.iter().chain(self.fallback.iter().flatten()))
     }
 }
 
@@ -206,6 +206,9 @@ pub enum Step {
     ExpectHttp(ExpectHttp),
     /// GET a path until its JSON answer matches (a delivery settling), or a deadline.
     PollHttp(PollHttp),
+    /// The target may answer in more than one correct way: the first branch whose reply
+    /// (or silence, or close) it matches runs its own steps.
+    ExpectOneOf(Branches),
 }
 
 impl Step {
@@ -290,6 +293,136 @@ impl Step {
                 expand(&p.path),
                 shorten(&p.until.to_string())
             ),
+            Step::ExpectOneOf(b) => format!("expect one of {b}"),
+        }
+    }
+
+    /// The steps of this step's branches (for checks that look inside them).
+    pub fn nested(&self) -> impl Iterator<Item = &LocatedStep> {
+        let branches: &[Branch] = match self {
+            Step::ExpectOneOf(b) => &b.0,
+            _ => &[],
+        };
+        branches.iter().flat_map(|b| &b.then)
+    }
+}
+
+/// `expect_one_of:` two or more ways the target may correctly answer, tried in order.
+#[derive(Clone, Debug)]
+pub struct Branches(pub Vec<Branch>);
+
+impl Branches {
+    /// How long to wait for silence, if one branch is silence.
+    pub fn silence_ms(&self) -> Option<u64> {
+        self.0.iter().find_map(|b| match b.on {
+            BranchOn::Silence(ms) => Some(ms),
+            _ => None,
+        })
+    }
+}
+
+impl fmt::Display for Branches {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, branch) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" | ")?;
+            }
+            write!(f, "{}", branch.on)?;
+        }
+        Ok(())
+    }
+}
+
+/// One way to answer, and what follows it.
+#[derive(Clone, Debug)]
+pub struct Branch {
+    pub on: BranchOn,
+    /// Run when this branch is taken.
+    pub then: Vec<LocatedStep>,
+    /// Taken, the case cannot be judged: SKIP with this reason (after `then` ran).
+    pub skip: Option<String>,
+}
+
+/// What selects a branch.
+#[derive(Clone, Debug)]
+pub enum BranchOn {
+    /// A reply matching this.
+    Reply(ExpectReply),
+    /// Nothing for this many milliseconds.
+    Silence(u64),
+    /// The target closes the connection, sending nothing first.
+    Close,
+}
+
+impl fmt::Display for BranchOn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Reply(e) => write!(f, "{e}"),
+            Self::Silence(ms) => write!(f, "silence for {ms} ms"),
+            Self::Close => f.write_str("a close"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBranch {
+    expect: Option<ExpectReply>,
+    silence: Option<u64>,
+    #[serde(default)]
+    close: bool,
+    #[serde(default)]
+    then: Vec<serde_saphyr::Spanned<Step>>,
+    skip: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Branches {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Vec::<RawBranch>::deserialize(deserializer)?;
+        if raw.len() < 2 {
+            return Err(de::Error::custom(
+                "expect_one_of: give at least two branches (one is a plain expect)",
+            ));
+        }
+        let mut branches = Vec::with_capacity(raw.len());
+        for b in raw {
+            let on = match (b.expect, b.silence, b.close) {
+                (Some(e), None, false) => BranchOn::Reply(e),
+                (None, Some(ms), false) => BranchOn::Silence(ms),
+                (None, None, true) => BranchOn::Close,
+                _ => {
+                    return Err(de::Error::custom(
+                        "expect_one_of: each branch has exactly one of expect, silence and close: true",
+                    ));
+                }
+            };
+            if b.skip.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                return Err(de::Error::custom("expect_one_of: an empty skip reason"));
+            }
+            branches.push(Branch {
+                on,
+                then: b.then.into_iter().map(LocatedStep::from).collect(),
+                skip: b.skip,
+            });
+        }
+        let count = |pick: fn(&BranchOn) -> bool| branches.iter().filter(|b| pick(&b.on)).count();
+        if count(|o| matches!(o, BranchOn::Silence(_))) > 1
+            || count(|o| matches!(o, BranchOn::Close)) > 1
+        {
+            return Err(de::Error::custom(
+                "expect_one_of: at most one silence branch and one close branch",
+            ));
+        }
+        Ok(Self(branches))
+    }
+}
+
+impl From<serde_saphyr::Spanned<Step>> for LocatedStep {
+    fn from(s: serde_saphyr::Spanned<Step>) -> Self {
+        Self {
+            line: s.referenced.line(),
+            column: s.referenced.column(),
+            step: s.value,
         }
     }
 }
