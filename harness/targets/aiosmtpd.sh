@@ -29,11 +29,6 @@ source "$HERE/lib.sh"
 PYTHON=${PYTHON:-python3}
 WANT_SPEC='aiosmtpd>=1.4,<1.5'
 
-usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
-
 cmd_install() {
     if "$PYTHON" -c 'import aiosmtpd, sys; sys.exit(0 if aiosmtpd.__version__.startswith("1.4.") else 1)' 2>/dev/null; then
         return 0
@@ -43,7 +38,7 @@ cmd_install() {
 }
 
 cmd_start() {
-    (($# == 2)) || usage
+    (($# == 2)) || targets_usage
     local port=$1 state_dir pid log
     targets_check_port "$port"
     state_dir=$(abs_dir "$2")
@@ -73,35 +68,26 @@ cmd_start() {
         setsid "$PYTHON" "${args[@]}" </dev/null >>"$log" 2>&1 &
     pid=$!
     echo "$pid" >"$state_dir/pid"
-    if ! targets_wait_greeting "$port" "$pid" 20; then
-        echo "aiosmtpd $(start_failure "$pid") on 127.0.0.1:$port; log ($log):" >&2
-        cat "$log" >&2 || true
-        if targets_pid_alive "$pid"; then
-            targets_stop_pid "$state_dir" 5 || true
-        else
-            rm -f "$state_dir/pid"
-        fi
-        exit 1
-    fi
+    targets_await_start "aiosmtpd" "$port" "$pid" "$state_dir" "$log"
 }
 
 cmd_stop() {
-    (($# == 1)) || usage
+    (($# == 1)) || targets_usage
     targets_stop_pid "$1" 10
 }
 
 cmd_mailbox() {
-    (($# == 1)) || usage
+    (($# == 1)) || targets_usage
     "$PYTHON" "$HERE/aiosmtpd_handler.py" mailbox "$1/mail"
 }
 
 cmd_clear() {
-    (($# == 1)) || usage
+    (($# == 1)) || targets_usage
     [[ -d $1/mail ]] || return 0
     find "$1/mail" -maxdepth 1 -type f -name '[0-9]*.json' -delete
 }
 
-(($# >= 1)) || usage
+(($# >= 1)) || targets_usage
 cmd=$1
 shift
 case $cmd in
@@ -110,5 +96,5 @@ start) cmd_start "$@" ;;
 stop) cmd_stop "$@" ;;
 mailbox) cmd_mailbox "$@" ;;
 clear) cmd_clear "$@" ;;
-*) usage ;;
+*) targets_usage ;;
 esac

@@ -53,15 +53,6 @@ MYHOSTNAME=mx.example.test
 # exim4-base/exim4-config packages that conflict with Postfix).
 RUNTIME_LIBS=(libc6 libcrypt1 libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0)
 
-usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
-
-need_root() {
-    (($(id -u) == 0)) || targets_die "must run as root (Exim's daemon and its delivery user need it)"
-}
-
 case $EXIM_MODE in
 daemon | bs) ;;
 *) targets_die "EXIM_MODE must be daemon or bs" ;;
@@ -75,7 +66,7 @@ cmd_install() {
     if installed; then
         return 0
     fi
-    need_root
+    targets_need_root "Exim's daemon and its delivery user need it"
     export DEBIAN_FRONTEND=noninteractive
     if ! apt-get install -y -q --no-install-recommends "${RUNTIME_LIBS[@]}" >/dev/null; then
         apt-get update -q >/dev/null
@@ -190,8 +181,8 @@ bs_greets() {
 }
 
 cmd_start() {
-    (($# == 2 || $# == 3)) || usage
-    need_root
+    (($# == 2 || $# == 3)) || targets_usage
+    targets_need_root "Exim's daemon and its delivery user need it"
     local port=$1 domain=${3:-example.test} state_dir pid log conf
     targets_check_port "$port"
     [[ $domain =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || targets_die "bad domain: $domain"
@@ -231,25 +222,16 @@ cmd_start() {
     setsid "$EXIM" -C "$conf" -bdf -q5m </dev/null >>"$state_dir/daemon.out" 2>&1 &
     pid=$!
     echo "$pid" >"$state_dir/pid"
-    if ! targets_wait_greeting "$port" "$pid" 20; then
-        echo "Exim $(start_failure "$pid") on 127.0.0.1:$port; log ($log):" >&2
-        cat "$log" "$state_dir/log/paniclog" "$state_dir/daemon.out" >&2 2>/dev/null || true
-        if targets_pid_alive "$pid"; then
-            targets_stop_pid "$state_dir" 5 || true
-        else
-            rm -f "$state_dir/pid"
-        fi
-        exit 1
-    fi
+    targets_await_start "Exim" "$port" "$pid" "$state_dir" "$log" "$state_dir/log/paniclog" "$state_dir/daemon.out"
 }
 
 cmd_stop() {
-    (($# == 1)) || usage
+    (($# == 1)) || targets_usage
     targets_stop_pid "$1" 10
 }
 
 cmd_mailbox() {
-    (($# == 1)) || usage
+    (($# == 1)) || targets_usage
     local state_dir=$1 wait=${EXIM_MAILBOX_WAIT:-5} deadline f
     local -a busy
     # A 250 means "received": the delivery process writes the Maildir a moment later. Wait
@@ -272,13 +254,13 @@ cmd_mailbox() {
 }
 
 cmd_clear() {
-    (($# == 1)) || usage
+    (($# == 1)) || targets_usage
     [[ -d $1/maildir ]] || return 0
     find "$1/maildir" -mindepth 3 -type f \( -path '*/new/*' -o -path '*/cur/*' \) -delete
 }
 
 cmd_run_args() {
-    (($# == 2)) || usage
+    (($# == 2)) || targets_usage
     local port=$1 state_dir
     state_dir=$(abs_dir "$2")
     if [[ $EXIM_MODE == bs ]]; then
@@ -289,7 +271,7 @@ cmd_run_args() {
     fi
 }
 
-(($# >= 1)) || usage
+(($# >= 1)) || targets_usage
 cmd=$1
 shift
 case $cmd in
@@ -299,5 +281,5 @@ stop) cmd_stop "$@" ;;
 mailbox) cmd_mailbox "$@" ;;
 clear) cmd_clear "$@" ;;
 run-args) cmd_run_args "$@" ;;
-*) usage ;;
+*) targets_usage ;;
 esac

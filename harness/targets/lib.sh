@@ -11,6 +11,12 @@
 #                                      (default 10), remove the pid file
 #   targets_check_port PORT            1..65535, else die
 #   start_failure PID                  words for "why did start fail" (died / no 220)
+#   targets_await_start NAME PORT PID STATE_DIR LOG...
+#                                      wait for PID's 220 on PORT; if none comes in 20 s,
+#                                      print the LOGs, stop PID (or forget it) and exit 1
+#   targets_usage                      print the calling script's usage (its header up to
+#                                      the second bare "#" line) and exit 2
+#   targets_need_root WHY              exit 1 unless root, saying WHY root is needed
 #
 # Everything talks to 127.0.0.1 only.
 
@@ -74,6 +80,29 @@ start_failure() {
     else
         echo "(PID $1) exited before sending a 220 greeting"
     fi
+}
+
+targets_await_start() {
+    local name=$1 port=$2 pid=$3 state_dir=$4
+    shift 4
+    targets_wait_greeting "$port" "$pid" 20 && return 0
+    echo "$name $(start_failure "$pid") on 127.0.0.1:$port; log ($1):" >&2
+    cat "$@" >&2 2>/dev/null || true
+    if targets_pid_alive "$pid"; then
+        targets_stop_pid "$state_dir" 5 || true
+    else
+        rm -f "$state_dir/pid"
+    fi
+    exit 1
+}
+
+targets_usage() {
+    awk 'NR >= 2 { if (/^#$/ && ++bare == 2) exit; print }' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+targets_need_root() {
+    (($(id -u) == 0)) || targets_die "must run as root ($*)"
 }
 
 targets_stop_pid() {

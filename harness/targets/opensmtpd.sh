@@ -52,15 +52,6 @@ DELIVERY_USER=nobody
 # opensmtpd 6.8.0p2's Depends:, less debconf/adduser (present) and ed (used only by its postinst).
 RUNTIME_LIBS=(libc6 libcrypt1 libdb5.3 libevent-2.1-7 libpam0g libssl3 zlib1g)
 
-usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
-
-need_root() {
-    (($(id -u) == 0)) || targets_die "must run as root (smtpd needs it)"
-}
-
 installed() {
     [[ -x $SMTPD && -x $MAILDIR_MDA && -d $CHROOT ]] &&
         getent passwd opensmtpd >/dev/null && getent passwd opensmtpq >/dev/null
@@ -70,7 +61,7 @@ cmd_install() {
     if installed; then
         return 0
     fi
-    need_root
+    targets_need_root "smtpd needs it"
     export DEBIAN_FRONTEND=noninteractive
     if ! apt-get install -y -q --no-install-recommends "${RUNTIME_LIBS[@]}" >/dev/null; then
         apt-get update -q >/dev/null
@@ -132,8 +123,8 @@ purge_spool() {
 }
 
 cmd_start() {
-    (($# == 2 || $# == 3)) || usage
-    need_root
+    (($# == 2 || $# == 3)) || targets_usage
+    targets_need_root "smtpd needs it"
     local port=$1 domain=${3:-example.test} state_dir pid log other
     targets_check_port "$port"
     [[ $domain =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || targets_die "bad domain: $domain"
@@ -168,20 +159,11 @@ cmd_start() {
     pid=$!
     echo "$pid" >"$state_dir/pid"
     echo "$pid" >"$INSTANCE"
-    if ! targets_wait_greeting "$port" "$pid" 20; then
-        echo "OpenSMTPD $(start_failure "$pid") on 127.0.0.1:$port; log ($log):" >&2
-        cat "$log" >&2 || true
-        if targets_pid_alive "$pid"; then
-            targets_stop_pid "$state_dir" 5 || true
-        else
-            rm -f "$state_dir/pid"
-        fi
-        exit 1
-    fi
+    targets_await_start "OpenSMTPD" "$port" "$pid" "$state_dir" "$log"
 }
 
 cmd_stop() {
-    (($# == 1)) || usage
+    (($# == 1)) || targets_usage
     local pid=""
     [[ -f $1/pid ]] && pid=$(<"$1/pid")
     targets_stop_pid "$1" 10
@@ -197,7 +179,7 @@ queued_envelopes() {
 }
 
 cmd_mailbox() {
-    (($# == 1)) || usage
+    (($# == 1)) || targets_usage
     local state_dir=$1 wait=${OPENSMTPD_MAILBOX_WAIT:-5} deadline f
     local -a pending busy
     # A 250 means "queued": delivery follows a moment later. Wait for the envelopes queued
@@ -216,12 +198,12 @@ cmd_mailbox() {
 }
 
 cmd_clear() {
-    (($# == 1)) || usage
+    (($# == 1)) || targets_usage
     [[ -d $1/maildir ]] || return 0
     find "$1/maildir" -mindepth 3 -type f \( -path '*/new/*' -o -path '*/cur/*' \) -delete
 }
 
-(($# >= 1)) || usage
+(($# >= 1)) || targets_usage
 cmd=$1
 shift
 case $cmd in
@@ -230,5 +212,5 @@ start) cmd_start "$@" ;;
 stop) cmd_stop "$@" ;;
 mailbox) cmd_mailbox "$@" ;;
 clear) cmd_clear "$@" ;;
-*) usage ;;
+*) targets_usage ;;
 esac

@@ -50,20 +50,11 @@ source "$HERE/lib.sh"
 PYTHON=${PYTHON:-python3}
 MYHOSTNAME=mx.example.test
 
-usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
-
-need_root() {
-    (($(id -u) == 0)) || targets_die "must run as root (Postfix's master and virtual(8) need it)"
-}
-
 cmd_install() {
     if [[ -x /usr/sbin/postfix && -x /usr/lib/postfix/sbin/master ]] && command -v postconf >/dev/null; then
         return 0
     fi
-    need_root
+    targets_need_root "Postfix's master and virtual(8) need it"
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     export DEBIAN_FRONTEND=noninteractive
     if ! apt-get install -y -q --no-install-recommends postfix >/dev/null; then
@@ -97,8 +88,8 @@ show_diagnostics() {
 }
 
 cmd_start() {
-    (($# == 2 || $# == 3)) || usage
-    need_root
+    (($# == 2 || $# == 3)) || targets_usage
+    targets_need_root "Postfix's master and virtual(8) need it"
     local port=$1 domain=${3:-example.test} state_dir etc pid log vuser vuid vgid owner_uid
     targets_check_port "$port"
     [[ $domain =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || targets_die "bad domain: $domain"
@@ -242,12 +233,12 @@ cmd_start() {
 }
 
 cmd_stop() {
-    (($# == 1)) || usage
+    (($# == 1)) || targets_usage
     targets_stop_pid "$1" 10
 }
 
 cmd_mailbox() {
-    (($# == 1)) || usage
+    (($# == 1)) || targets_usage
     local state_dir=$1 wait=${POSTFIX_MAILBOX_WAIT:-5} deadline
     local -a opts=(--received-by "$MYHOSTNAME")
     if [[ ${POSTFIX_MAILBOX_LF:-} == keep ]]; then
@@ -264,12 +255,12 @@ cmd_mailbox() {
 }
 
 cmd_clear() {
-    (($# == 1)) || usage
+    (($# == 1)) || targets_usage
     [[ -d $1/maildir ]] || return 0
     find "$1/maildir" -mindepth 3 -type f \( -path '*/new/*' -o -path '*/cur/*' \) -delete
 }
 
-(($# >= 1)) || usage
+(($# >= 1)) || targets_usage
 cmd=$1
 shift
 case $cmd in
@@ -278,5 +269,5 @@ start) cmd_start "$@" ;;
 stop) cmd_stop "$@" ;;
 mailbox) cmd_mailbox "$@" ;;
 clear) cmd_clear "$@" ;;
-*) usage ;;
+*) targets_usage ;;
 esac
