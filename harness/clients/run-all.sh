@@ -42,8 +42,8 @@ run_client() {
 
 args="{mode} {host} {port} {from} {body} {to}"
 status=0
-wanted=" ${*:-mtpspec-send smtplib swaks curl msmtp} "
-for client in mtpspec-send smtplib swaks curl msmtp; do
+wanted=" ${*:-mtpspec-send smtplib swaks curl msmtp lettre} "
+for client in mtpspec-send smtplib swaks curl msmtp lettre; do
     case "$wanted" in *" $client "*) ;; *) continue ;; esac
     case $client in
     mtpspec-send) run_client mtpspec-send bash "bash harness/clients/mtpspec_send.sh $args" \
@@ -52,6 +52,15 @@ for client in mtpspec-send smtplib swaks curl msmtp; do
     swaks) run_client swaks swaks "bash harness/clients/swaks.sh $args" ;;
     curl) run_client curl curl "bash harness/clients/curl.sh $args" ;;
     msmtp) run_client msmtp msmtp "bash harness/clients/msmtp.sh $args" ;;
+    lettre)
+        # Built once here, not by the first case (whose deadline the build would eat).
+        if cargo build -q --release --manifest-path harness/clients/lettre/Cargo.toml; then
+            run_client lettre cargo "bash harness/clients/lettre.sh $args"
+        else
+            echo "lettre driver did not build" >&2
+            status=1
+        fi
+        ;;
     esac
 done
 exit $status
