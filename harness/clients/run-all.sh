@@ -7,7 +7,7 @@
 #
 # usage: bash harness/clients/run-all.sh [CLIENT...]   (default: all of them)
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 
 bin=${MTPSPEC_BIN:-target/debug/mtpspec}
 if [ ! -x "$bin" ]; then

@@ -69,7 +69,11 @@ fn run() -> Result<(), Failure> {
                 .build_rustls()
                 .map_err(|e| bad("TLS parameters", &e))?,
         ),
-        other => return Err(Failure::Error(format!("mode must be plain or starttls: {other}"))),
+        other => {
+            return Err(Failure::Error(format!(
+                "mode must be plain or starttls: {other}"
+            )));
+        }
     };
     let mailer = SmtpTransport::builder_dangerous(host.as_str())
         .port(port)
