@@ -10,10 +10,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use mtpspec::report::{self, ReportInput, RunReport, terminal};
-use mtpspec::scenario::{Filter, VarConfig, load_paths};
+use mtpspec::scenario::{Filter, Step, VarConfig, load_paths};
 use mtpspec::target::{
-    CommandObserver, Listener, MaildirObserver, MultiTarget, Observer, Target, TargetSpec,
-    TcpTarget,
+    CommandObserver, Listener, MaildirObserver, MultiTarget, Observer, SHORT_IDLE, Target,
+    TargetSpec, TcpTarget,
 };
 use mtpspec::{Baseline, RunOptions, Runner, Spec};
 
@@ -91,6 +91,17 @@ pub struct RunArgs {
     /// The target's HTTP gateway, for the HTTP cases next to an SMTP target.
     #[arg(long, value_name = "HOST:PORT")]
     http: Option<String>,
+    /// Another listener of the target, for the cases with `listener: NAME` (repeatable). The
+    /// special listeners are servers configured for one requirement each (the embedded
+    /// reference runs them all): `denied` (SMTP, its deny list holds the harness's address:
+    /// 554 greeting), `users` (SMTP with a user list: `postmaster` exists, other local parts
+    /// not), `limited` (SMTP, at most 2 concurrent connections), `short-idle` (SMTP, an idle
+    /// timeout of 5 s at most), `mmtp-limited` (MMTP, at most 2 concurrent connections per
+    /// client address), `mmtp-short-idle` (MMTP, an idle timeout of 5 s at most). Also
+    /// `submission=`, `smtps=`, `mmtp=`, `mmtps=`, `http=` (as their own options). Without
+    /// it, such cases are SKIP.
+    #[arg(long = "listener", value_name = "NAME=HOST:PORT", value_parser = parse_listener)]
+    listeners: Vec<(Listener, String)>,
     /// Which MMTP cases run: `strict` (all: the original's behaviour and DESIGN's decisions)
     /// or `compat` (only what the original JavaScript implementation does).
     #[arg(long, value_name = "PROFILE", default_value = "strict")]
@@ -241,10 +252,18 @@ async fn run(
     let started = SystemTime::now();
     let clock = Instant::now();
     let mut progress = terminal::Progress::new(cases.len(), !args.quiet);
-    let results = runner
-        .run_all(cases, &caps, |r| progress.case_done(r))
+    let order = start_order(cases);
+    let started_first: Vec<mtpspec::Case> = order.iter().map(|&i| cases[i].clone()).collect();
+    let finished = runner
+        .run_all(&started_first, &caps, |r| progress.case_done(r))
         .await;
     progress.finish();
+    // Back in the order of the files, as the reports list them.
+    let mut in_file_order: Vec<Option<mtpspec::CaseResult>> = vec![None; cases.len()];
+    for (result, &i) in finished.into_iter().zip(&order) {
+        in_file_order[i] = Some(result);
+    }
+    let results = in_file_order.into_iter().flatten().collect();
     target.shutdown().await;
     Ok(Some(RunOutput {
         target: args.target_name.clone().unwrap_or_else(|| target.name()),
@@ -255,42 +274,84 @@ async fn run(
     }))
 }
 
-/// Adds `--submission`, `--smtps`, `--mmtp`, `--mmtps` and `--http` listeners to the target.
+/// The order in which the cases start: those that wait longest (their sleeps, expected
+/// silences and the short idle timeout of their listener, summed) first, the others in file
+/// order. Cases run a few at a time, so a case that waits seconds and starts last would hold
+/// up the end of the run.
+fn start_order(cases: &[mtpspec::Case]) -> Vec<usize> {
+    let waits = |case: &mtpspec::Case| -> Duration {
+        let idle = if case.listener.has_short_idle() {
+            SHORT_IDLE
+        } else {
+            Duration::ZERO
+        };
+        let steps: u64 = case
+            .steps
+            .iter()
+            .map(|located| match located.step {
+                Step::Sleep(ms) | Step::ExpectSilence(ms) => ms,
+                _ => 0,
+            })
+            .sum();
+        idle + Duration::from_millis(steps)
+    };
+    let mut order: Vec<usize> = (0..cases.len()).collect();
+    // A stable sort: equal waits keep their file order.
+    order.sort_by_key(|&i| std::cmp::Reverse(waits(&cases[i])));
+    order
+}
+
+/// Adds the `--submission`, `--smtps`, `--mmtp`, `--mmtps`, `--http` and `--listener`
+/// listeners to the target.
 fn with_listeners(target: Arc<dyn Target>, args: &RunArgs) -> anyhow::Result<Arc<dyn Target>> {
-    let extra = [
-        &args.submission,
-        &args.smtps,
-        &args.mmtp,
-        &args.mmtps,
-        &args.http,
+    let named = [
+        (Listener::Submission, &args.submission),
+        (Listener::Smtps, &args.smtps),
+        (Listener::Mmtp, &args.mmtp),
+        (Listener::Mmtps, &args.mmtps),
+        (Listener::Http, &args.http),
     ];
-    if extra.iter().all(|a| a.is_none()) {
+    let extra: Vec<(Listener, &String, String)> = named
+        .into_iter()
+        .filter_map(|(l, addr)| Some((l, addr.as_ref()?, format!("--{l}"))))
+        .chain(
+            args.listeners
+                .iter()
+                .map(|(l, addr)| (*l, addr, format!("--listener {l}="))),
+        )
+        .collect();
+    if extra.is_empty() {
         return Ok(target);
     }
     let mut multi = MultiTarget::new(target);
-    for (listener, addr, tls) in [
-        (Listener::Submission, &args.submission, false),
-        (Listener::Smtps, &args.smtps, true),
-        (Listener::Mmtp, &args.mmtp, false),
-        (Listener::Mmtps, &args.mmtps, true),
-        (Listener::Http, &args.http, false),
-    ] {
-        if let Some(addr) = addr {
-            let (host, port) = addr
-                .rsplit_once(':')
-                .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
-                .with_context(|| format!("--{listener} takes HOST:PORT, not {addr:?}"))?;
-            let target: Arc<dyn Target> = if listener == Listener::Http {
-                Arc::new(mtpspec::target::HttpTarget::new(host, port))
-            } else if listener.is_mmtp() {
-                Arc::new(TcpTarget::mmtp(host, port, tls))
-            } else {
-                Arc::new(TcpTarget::new(host, port, tls))
-            };
-            multi = multi.with(listener, target);
-        }
+    for (listener, addr, option) in extra {
+        let (host, port) = addr
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
+            .with_context(|| format!("{option} takes HOST:PORT, not {addr:?}"))?;
+        let tls = listener.is_implicit_tls();
+        let target: Arc<dyn Target> = if listener == Listener::Http {
+            Arc::new(mtpspec::target::HttpTarget::new(host, port))
+        } else if listener.is_mmtp() {
+            Arc::new(TcpTarget::mmtp(host, port, tls))
+        } else {
+            Arc::new(TcpTarget::new(host, port, tls))
+        };
+        multi = multi.with(listener, target);
     }
     Ok(Arc::new(multi))
+}
+
+/// `NAME=HOST:PORT` for `--listener`.
+fn parse_listener(text: &str) -> Result<(Listener, String), String> {
+    let (name, addr) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=HOST:PORT, not {text:?}"))?;
+    let listener: Listener = name.parse()?;
+    if listener == Listener::Smtp {
+        return Err("the smtp listener is the target itself (--target)".into());
+    }
+    Ok((listener, addr.to_string()))
 }
 
 fn write_reports(args: &RunArgs, report: &RunReport) -> anyhow::Result<()> {
@@ -363,4 +424,45 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("bad duration unit in {text:?} (use ms, s or m)")),
     };
     Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listener_options_parse() {
+        assert_eq!(
+            parse_listener("denied=127.0.0.1:2526").unwrap(),
+            (Listener::Denied, "127.0.0.1:2526".to_string())
+        );
+        assert_eq!(
+            parse_listener("mmtp-short-idle=[::1]:8025").unwrap().0,
+            Listener::MmtpShortIdle
+        );
+        assert!(parse_listener("denied").is_err());
+        assert!(parse_listener("smtp=127.0.0.1:25").is_err());
+        assert!(
+            parse_listener("nope=127.0.0.1:25")
+                .unwrap_err()
+                .contains("short-idle")
+        );
+    }
+
+    #[test]
+    fn cases_that_wait_longest_start_first() {
+        let yaml = "\
+- {id: a, title: t, spec: [SMTP-X-1], level: must, steps: [ehlo]}
+- {id: b, title: t, spec: [SMTP-X-1], level: must, steps: [{expect_silence: 300}]}
+- {id: c, title: t, spec: [SMTP-X-1], level: must, listener: short-idle, steps: [ehlo]}
+- {id: d, title: t, spec: [SMTP-X-1], level: must, steps: [{sleep: 200}, {expect_silence: 200}]}
+- {id: e, title: t, spec: [SMTP-X-1], level: must, steps: [ehlo]}
+";
+        let cases = mtpspec::scenario::load_str(yaml, Path::new("t.yaml")).unwrap();
+        let ids: Vec<&str> = start_order(&cases)
+            .into_iter()
+            .map(|i| cases[i].id.as_str())
+            .collect();
+        assert_eq!(ids, ["c", "d", "b", "a", "e"]);
+    }
 }

@@ -13,12 +13,13 @@ mod steps;
 pub mod verdict;
 mod wire_compact;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::task::{self, JoinSet};
 
 pub use conn::{WireEvent, WireKind, WireLog};
 pub use mailbox::content_after_trace;
@@ -108,8 +109,8 @@ impl Runner {
         probe::probe(self.inner.target.as_ref(), &self.inner.options).await
     }
 
-    /// Runs all `cases`, at most `parallel` at a time; `on_done` sees each result as it
-    /// finishes. Results come back in the order of `cases`.
+    /// Runs all `cases`, at most `parallel` at a time, starting them in the order given;
+    /// `on_done` sees each result as it finishes. Results come back in the order of `cases`.
     pub async fn run_all(
         &self,
         cases: &[Case],
@@ -118,19 +119,10 @@ impl Runner {
     ) -> Vec<CaseResult> {
         let permits = Arc::new(Semaphore::new(self.inner.options.parallel.max(1)));
         let mut tasks = JoinSet::new();
-        let mut index_of = std::collections::HashMap::new();
-        for (i, case) in cases.iter().enumerate() {
-            let (runner, case, caps, permits) =
-                (self.clone(), case.clone(), caps.clone(), permits.clone());
-            let handle = tasks.spawn(async move {
-                // The semaphore is never closed, so acquiring only waits.
-                let _permit = permits.acquire_owned().await.ok();
-                runner.run_case(&case, &caps).await
-            });
-            index_of.insert(handle.id(), i);
-        }
+        let mut index_of = HashMap::new();
         let mut results: Vec<Option<CaseResult>> = vec![None; cases.len()];
-        while let Some(joined) = tasks.join_next_with_id().await {
+        let mut record = |joined: Result<(task::Id, CaseResult), task::JoinError>,
+                          index_of: &HashMap<task::Id, usize>| {
             let (id, result) = match joined {
                 Ok((id, result)) => (id, result),
                 Err(e) => {
@@ -141,6 +133,26 @@ impl Runner {
             };
             on_done(&result);
             results[index_of[&id]] = Some(result);
+        };
+        for (i, case) in cases.iter().enumerate() {
+            // The permit is taken before the task is spawned, so that cases start in the
+            // order given (the scheduler polls new tasks in no set order); cases that finish
+            // meanwhile are reported at once. The semaphore is never closed.
+            let permit = loop {
+                tokio::select! {
+                    permit = permits.clone().acquire_owned() => break permit.ok(),
+                    Some(joined) = tasks.join_next_with_id() => record(joined, &index_of),
+                }
+            };
+            let (runner, case, caps) = (self.clone(), case.clone(), caps.clone());
+            let handle = tasks.spawn(async move {
+                let _permit = permit;
+                runner.run_case(&case, &caps).await
+            });
+            index_of.insert(handle.id(), i);
+        }
+        while let Some(joined) = tasks.join_next_with_id().await {
+            record(joined, &index_of);
         }
         results.into_iter().flatten().collect()
     }
@@ -156,7 +168,7 @@ impl Runner {
                     "a {} case: the target has no SMTP listener (--target smtp://HOST:PORT)",
                     case.protocol
                 ),
-                l => format!("the target has no {l} listener (--{l} HOST:PORT)"),
+                l => format!("the target has no {l} listener ({})", l.run_option()),
             });
             return result;
         }

@@ -387,8 +387,9 @@ fn located(steps: Vec<Spanned<Step>>) -> Vec<LocatedStep> {
     steps.into_iter().map(LocatedStep::from).collect()
 }
 
-/// An MMTP case names its profile and runs on an MMTP listener (`mmtp` by default); other
-/// cases run on SMTP listeners and have no profile. Returns the listener.
+/// An MMTP case names its profile and runs on an MMTP listener (`mmtp` by default, or a
+/// special MMTP one); other cases run on SMTP listeners (special ones included) and have no
+/// profile. Returns the listener.
 fn check_protocol(
     id: &str,
     protocol: Protocol,
@@ -404,7 +405,9 @@ fn check_protocol(
         (Protocol::Mmtp, Some(l)) if l.is_mmtp() => Ok(l),
         (Protocol::Mmtp, Some(l)) => Err((
             "listener",
-            format!("MMTP case `{id}` cannot use the {l} listener (use mmtp or mmtps)"),
+            format!(
+                "MMTP case `{id}` cannot use the {l} listener (use mmtp, mmtps, mmtp-limited or mmtp-short-idle)"
+            ),
         )),
         (Protocol::Http, _) => super::http::case_listener(id, profile, listener),
         (_, _) if profile.is_some() => Err((
@@ -600,7 +603,10 @@ mod tests {
         let cases = load_str(&good, Path::new("b.yaml")).unwrap();
         assert!(matches!(cases[0].steps[0].step, Step::ExpectOneOf(_)));
         let e = err(&format!("{good}    - send: \"{{{{w}}}}\"\n"));
-        assert!(e.contains("field `steps[1]`: unknown variable `{{w}}`"), "{e}");
+        assert!(
+            e.contains("field `steps[1]`: unknown variable `{{w}}`"),
+            "{e}"
+        );
         // A step inside a branch is named by its path and its own line.
         let e = err(&format!(
             "{head}        - expect: 250\n          then:\n            - send: \"{{{{nope}}}}\"\n        - close: true\n"
@@ -617,7 +623,9 @@ mod tests {
             "{head}        - expect: 250\n          silence: 10\n        - close: true\n"
         ));
         assert!(e.contains("exactly one of expect, silence"), "{e}");
-        let e = err(&format!("{head}        - silence: 10\n        - silence: 20\n"));
+        let e = err(&format!(
+            "{head}        - silence: 10\n        - silence: 20\n"
+        ));
         assert!(e.contains("at most one silence branch"), "{e}");
     }
 

@@ -18,7 +18,7 @@ pub use json_pattern::JsonPattern;
 pub use json_template::JsonTemplate;
 pub use load::{ScenarioError, is_spec_id, load_file, load_paths, load_str};
 pub use model::{
-    BdatStep, Branch, BranchOn, Branches, Case, Level, LocatedStep, MailboxCheck, MessageCheck, Payload, Profile, Protocol,
-    Step, WriteJsonStep, WriteStep,
+    BdatStep, Branch, BranchOn, Branches, Case, Level, LocatedStep, MailboxCheck, MessageCheck,
+    Payload, Profile, Protocol, Step, WriteJsonStep, WriteStep,
 };
 pub use vars::{Template, VarConfig, Vars};

@@ -1,8 +1,10 @@
 //! The embedded reference: mtpspec's own server, started in-process on ephemeral loopback
-//! ports (SMTP, submission, implicit TLS, MMTP plain and TLS, and the HTTP gateway) with a store in a temporary
-//! directory. Its mailbox is read straight from the store,
-//! where a message is durable before its 250 is sent, so no settling time is needed.
+//! ports (SMTP, submission, implicit TLS, MMTP plain and TLS, the HTTP gateway, and the special
+//! listeners of [`super::special`]) with a store in a temporary directory. Its mailbox is read
+//! straight from the store, where a message is durable before its 250 is sent, so no settling
+//! time is needed.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -15,6 +17,7 @@ use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use super::observer::{ObservedMessage, Observer, ObserverError};
+use super::special::SpecialListeners;
 use super::{BoxFuture, Connected, Listener, Target, TargetError, server_name};
 
 /// The reference server, running for as long as this value lives (or until
@@ -23,6 +26,9 @@ pub struct EmbeddedTarget {
     server: Mutex<Option<RunningServer>>,
     mmtp_server: Mutex<Option<RunningMmtp>>,
     gateway: Mutex<Option<RunningGateway>>,
+    special: Mutex<Option<SpecialListeners>>,
+    /// Where the special listeners are (`denied`, `users`, ...).
+    special_addrs: BTreeMap<Listener, SocketAddr>,
     http: SocketAddr,
     smtp: SocketAddr,
     smtps: Option<SocketAddr>,
@@ -40,7 +46,8 @@ impl EmbeddedTarget {
     /// domain `example.test`, any local user, VMTP, STARTTLS with a self-signed certificate,
     /// a submission and an implicit-TLS listener, AUTH PLAIN credentials `alice`/`secret`;
     /// the MMTP server (`MmtpOptions::ephemeral`: plain and TLS, HashCash difficulty 2); and
-    /// the HTTP gateway, delivering to the SMTP listener and reading the same store.
+    /// the HTTP gateway, delivering to the SMTP listener and reading the same store; and the
+    /// special listeners ([`SpecialListeners`]), the SMTP ones on the same store.
     pub async fn start() -> Result<Self, TargetError> {
         let dir = tempfile::Builder::new()
             .prefix("mtpspec-embedded-")
@@ -70,7 +77,18 @@ impl EmbeddedTarget {
                 return Err(e);
             }
         };
+        let special = match SpecialListeners::start(server.store(), dir.path()).await {
+            Ok(special) => special,
+            Err(e) => {
+                gateway.shutdown().await;
+                mmtp.shutdown().await;
+                server.shutdown().await;
+                return Err(e);
+            }
+        };
         Ok(Self {
+            special_addrs: special.addrs().clone(),
+            special: Mutex::new(Some(special)),
             http: gateway.addr(),
             gateway: Mutex::new(Some(gateway)),
             smtp,
@@ -126,6 +144,7 @@ impl Target for EmbeddedTarget {
         all.extend(self.mmtp.map(|_| Listener::Mmtp));
         all.extend(self.mmtps.map(|_| Listener::Mmtps));
         all.push(Listener::Http);
+        all.extend(self.special_addrs.keys());
         all
     }
 
@@ -138,6 +157,7 @@ impl Target for EmbeddedTarget {
                 Listener::Mmtp => self.mmtp,
                 Listener::Mmtps => self.mmtps,
                 Listener::Http => Some(self.http),
+                special => self.special_addrs.get(&special).copied(),
             }
             .ok_or(TargetError::NoListener(listener))?;
             let stream = TcpStream::connect(addr)
@@ -146,8 +166,8 @@ impl Target for EmbeddedTarget {
                     target: format!("embedded reference ({listener}) at {addr}"),
                     error,
                 })?;
-            let implicit_tls = matches!(listener, Listener::Smtps | Listener::Mmtps);
-            super::tcp::finish_connect(stream, implicit_tls, self.tls_server_name()).await
+            super::tcp::finish_connect(stream, listener.is_implicit_tls(), self.tls_server_name())
+                .await
         })
     }
 
@@ -193,10 +213,19 @@ impl Target for EmbeddedTarget {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        let special = self
+            .special
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         Box::pin(async move {
-            // The gateway first: it delivers to the SMTP server.
+            // The gateway first: it delivers to the SMTP server. Then the special listeners,
+            // which share its store.
             if let Some(gateway) = gateway {
                 gateway.shutdown().await;
+            }
+            if let Some(special) = special {
+                special.shutdown().await;
             }
             if let Some(server) = server {
                 server.shutdown().await;

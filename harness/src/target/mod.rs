@@ -2,7 +2,8 @@
 //! `smtp://host:port`, `smtps://host:port` (implicit TLS), `mmtp://host:port` and
 //! `mmtps://host:port` (MMTP, plain and implicit TLS), `http://host:port` (the HTTP
 //! gateway) and `exec:COMMAND` (a server spoken
-//! to over its stdin and stdout, such as `exim -bs`). Each hands out fresh connections as
+//! to over its stdin and stdout, such as `exim -bs`). A case picks one of a target's
+//! [`Listener`]s, special ones included. Each hands out fresh connections as
 //! byte streams; the runner never knows which kind it talks to.
 
 pub mod embedded;
@@ -10,6 +11,7 @@ pub mod exec;
 pub mod http;
 pub mod multi;
 pub mod observer;
+pub mod special;
 pub mod tcp;
 pub mod tls;
 
@@ -47,7 +49,10 @@ pub struct Connected {
     pub guard: Option<Box<dyn std::any::Any + Send>>,
 }
 
-/// Which of a server's listeners a case talks to.
+/// Which of a server's listeners a case talks to. Besides a server's usual listeners there
+/// are *special* ones: listeners configured into a state a case cannot bring the main one
+/// into (a deny list, a user list, small limits, a short idle timeout). The embedded reference
+/// runs one of each; for another target, `mtpspec run --listener NAME=HOST:PORT` names them.
 #[derive(
     Clone,
     Copy,
@@ -61,7 +66,7 @@ pub struct Connected {
     serde::Deserialize,
     serde::Serialize,
 )]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Listener {
     /// The MX listener (port 25): the target itself.
     #[default]
@@ -76,12 +81,86 @@ pub enum Listener {
     Mmtps,
     /// The HTTP gateway (`protocol: http` cases).
     Http,
+    /// SMTP, refusing the harness's address (127.0.0.1) with a 554 greeting (a deny list).
+    Denied,
+    /// SMTP with a user list: `postmaster` exists in the local domain, other local parts not.
+    Users,
+    /// SMTP allowing at most [`SPECIAL_CONNECTION_LIMIT`] concurrent connections.
+    Limited,
+    /// SMTP with a short idle timeout ([`SHORT_IDLE`]; at most 5 s).
+    ShortIdle,
+    /// MMTP (plain TCP) allowing at most [`SPECIAL_CONNECTION_LIMIT`] concurrent connections
+    /// per client address.
+    MmtpLimited,
+    /// MMTP (plain TCP) with a short idle timeout ([`SHORT_IDLE`]; at most 5 s).
+    MmtpShortIdle,
 }
 
+/// The connection limit of the `limited` and `mmtp-limited` listeners: a case with one
+/// connection more than this sees the refusal.
+pub const SPECIAL_CONNECTION_LIMIT: usize = 2;
+
+/// The embedded reference's idle timeout on the `short-idle` and `mmtp-short-idle` listeners.
+/// Another target's may be longer, up to 5 s: the cases wait that long (and some more) for the
+/// timeout to strike.
+pub const SHORT_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Listener {
+    /// Every listener, in the order reports and `--help` list them.
+    pub const ALL: [Listener; 12] = [
+        Self::Smtp,
+        Self::Submission,
+        Self::Smtps,
+        Self::Mmtp,
+        Self::Mmtps,
+        Self::Http,
+        Self::Denied,
+        Self::Users,
+        Self::Limited,
+        Self::ShortIdle,
+        Self::MmtpLimited,
+        Self::MmtpShortIdle,
+    ];
+
     /// Whether the listener speaks MMTP (JSON values) rather than SMTP.
     pub fn is_mmtp(self) -> bool {
-        matches!(self, Self::Mmtp | Self::Mmtps)
+        matches!(
+            self,
+            Self::Mmtp | Self::Mmtps | Self::MmtpLimited | Self::MmtpShortIdle
+        )
+    }
+
+    /// Whether the listener speaks TLS from the first byte.
+    pub fn is_implicit_tls(self) -> bool {
+        matches!(self, Self::Smtps | Self::Mmtps)
+    }
+
+    /// Whether this is a special listener (a configuration of the server rather than one of
+    /// its usual ports), named with `--listener NAME=HOST:PORT`.
+    pub fn is_special(self) -> bool {
+        matches!(
+            self,
+            Self::Denied
+                | Self::Users
+                | Self::Limited
+                | Self::ShortIdle
+                | Self::MmtpLimited
+                | Self::MmtpShortIdle
+        )
+    }
+
+    /// Whether a case on this listener waits for the server's (short) idle timeout.
+    pub fn has_short_idle(self) -> bool {
+        matches!(self, Self::ShortIdle | Self::MmtpShortIdle)
+    }
+
+    /// The `mtpspec run` option that names this listener of a target.
+    pub fn run_option(self) -> String {
+        if self.is_special() {
+            format!("--listener {self}=HOST:PORT")
+        } else {
+            format!("--{self} HOST:PORT")
+        }
     }
 }
 
@@ -94,7 +173,27 @@ impl fmt::Display for Listener {
             Self::Mmtp => "mmtp",
             Self::Mmtps => "mmtps",
             Self::Http => "http",
+            Self::Denied => "denied",
+            Self::Users => "users",
+            Self::Limited => "limited",
+            Self::ShortIdle => "short-idle",
+            Self::MmtpLimited => "mmtp-limited",
+            Self::MmtpShortIdle => "mmtp-short-idle",
         })
+    }
+}
+
+impl FromStr for Listener {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.to_string() == s)
+            .ok_or_else(|| {
+                let names: Vec<String> = Self::ALL.iter().map(ToString::to_string).collect();
+                format!("no listener {s:?} (one of {})", names.join(", "))
+            })
     }
 }
 
@@ -290,6 +389,28 @@ pub(crate) fn server_name(host: &str) -> ServerName<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listener_names_round_trip() {
+        for listener in Listener::ALL {
+            let name = listener.to_string();
+            assert_eq!(name.parse::<Listener>().unwrap(), listener);
+            // Scenario files name listeners the way `Display` and `--listener` do.
+            let yaml: Listener = serde_saphyr::from_str(&name).unwrap();
+            assert_eq!(yaml, listener);
+        }
+        assert_eq!(Listener::MmtpShortIdle.to_string(), "mmtp-short-idle");
+        assert!(Listener::MmtpLimited.is_mmtp() && Listener::MmtpLimited.is_special());
+        assert!(!Listener::Denied.is_mmtp() && !Listener::Denied.is_implicit_tls());
+        assert!(Listener::Mmtps.is_implicit_tls() && !Listener::Mmtps.is_special());
+        assert_eq!(
+            Listener::ShortIdle.run_option(),
+            "--listener short-idle=HOST:PORT"
+        );
+        assert_eq!(Listener::Smtps.run_option(), "--smtps HOST:PORT");
+        let e = "shortidle".parse::<Listener>().unwrap_err();
+        assert!(e.contains("short-idle"), "{e}");
+    }
 
     #[test]
     fn parses_targets() {

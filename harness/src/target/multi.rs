@@ -1,6 +1,7 @@
-//! A target with more listeners than its main one: `--submission HOST:PORT` and
-//! `--smtps HOST:PORT` next to `--target`, for the cases that need submission (AUTH) or
-//! implicit TLS. Everything but the extra connections is the main target's.
+//! A target with more listeners than its main one: `--submission HOST:PORT`,
+//! `--smtps HOST:PORT`, `--mmtp`, `--mmtps`, `--http` and `--listener NAME=HOST:PORT` next to
+//! `--target`, for the cases that need submission (AUTH), implicit TLS, MMTP, the gateway or a
+//! special listener. Everything but the extra connections is the main target's.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -40,7 +40,10 @@ impl Session<'_> {
                 .0
                 .iter()
                 .filter_map(|b| match &b.on {
-                    BranchOn::Reply(e) => Some(e.timeout_ms.map_or(self.options.step_timeout, Duration::from_millis)),
+                    BranchOn::Reply(e) => Some(
+                        e.timeout_ms
+                            .map_or(self.options.step_timeout, Duration::from_millis),
+                    ),
                     _ => None,
                 })
                 .max()
@@ -189,7 +192,9 @@ mod tests {
         assert_eq!(failure.line, 18, "{failure:?}");
         assert_eq!(failure.step, 3);
         assert!(
-            failure.description.starts_with("expect one of silence for 300 ms | 5xx")
+            failure
+                .description
+                .starts_with("expect one of silence for 300 ms | 5xx")
                 && failure.description.ends_with("→ took 5xx, then expect 251"),
             "{}",
             failure.description
@@ -222,7 +227,11 @@ mod tests {
         assert_eq!(result.verdict, Verdict::Fail);
         let failure = result.failure.unwrap();
         assert_eq!(failure.expected, "one of silence for 300 ms | 4xx");
-        assert!(failure.actual.starts_with("550 bare LF"), "{}", failure.actual);
+        assert!(
+            failure.actual.starts_with("550 bare LF"),
+            "{}",
+            failure.actual
+        );
         let closed = run(OnBareLf::Close, &narrow).await;
         assert_eq!(closed.verdict, Verdict::Fail);
         assert_eq!(
