@@ -294,7 +294,12 @@ fn field_name(message: &str, source: &str, line: u64, column: u64) -> Option<Str
             return rest.split('`').next().map(str::to_string);
         }
     }
-    let text = source.lines().nth(line.checked_sub(1)? as usize)?;
+    // YAML 1.2 §5.4: line breaks are CR LF, CR or LF, and the parser numbers lines by them.
+    let text = source
+        .replace("\r\n", "\n")
+        .split(['\r', '\n'])
+        .nth(line.checked_sub(1)? as usize)?
+        .to_string();
     let before: String = text
         .chars()
         .take(column.saturating_sub(1) as usize)
@@ -576,6 +581,11 @@ mod tests {
         );
         let e = err(
             "- id: a\n  title: t\n  spec: [SMTP-X-1]\n  level: must\n  steps:\n    - expect:\n        code: 2y0\n",
+        );
+        assert!(e.starts_with("s/bad.yaml:7:15: field `code`:"), "{e}");
+        // A lone CR is a line break to YAML, and so to the field lookup.
+        let e = err(
+            "- id: a\r  title: t\r  spec: [SMTP-X-1]\r  level: must\r  steps:\r    - expect:\r        code: 2y0\r",
         );
         assert!(e.starts_with("s/bad.yaml:7:15: field `code`:"), "{e}");
         let e = err(

@@ -3,18 +3,21 @@
 //! and asserts the invariants that must hold for any input. Not a public API.
 //!
 //! The SMTP codecs and the server session are here; the client session, the VMTP-heavy server
-//! session, MMTP framing and packets, HashCash and tags each have a submodule.
+//! session, MMTP framing and packets, the MMTP server session, HashCash and tags each have a
+//! submodule.
 
 mod choices;
 mod client;
 mod hashcash;
 mod mmtp;
+mod mmtp_session;
 mod tags;
 mod vmtp;
 
 pub use client::client_session;
 pub use hashcash::hashcash_verify;
 pub use mmtp::{mmtp_framing, mmtp_packet};
+pub use mmtp_session::mmtp_session;
 pub use tags::tags;
 pub use vmtp::vmtp_session;
 

@@ -64,6 +64,11 @@ fn mmtp_packet() {
 }
 
 #[test]
+fn mmtp_session() {
+    replay("mmtp_session", mtp_proto::fuzzing::mmtp_session);
+}
+
+#[test]
 fn hashcash_verify() {
     replay("hashcash_verify", mtp_proto::fuzzing::hashcash_verify);
 }

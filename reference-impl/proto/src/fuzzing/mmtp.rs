@@ -42,7 +42,8 @@ pub fn mmtp_framing(data: &[u8]) {
     }
 }
 
-fn split<'a>(stream: &'a [u8], cuts: &[u8]) -> Vec<&'a [u8]> {
+/// `stream` cut at the points `cuts` name (each a 256th of its length), in order.
+pub(super) fn split<'a>(stream: &'a [u8], cuts: &[u8]) -> Vec<&'a [u8]> {
     let mut points: Vec<usize> = cuts
         .iter()
         .map(|&p| usize::from(p) * stream.len() / 256)
