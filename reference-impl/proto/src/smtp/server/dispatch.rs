@@ -29,6 +29,13 @@ impl ServerSession {
         }
         match Command::parse(line) {
             Ok(command) => self.command(command),
+            // VMTP-BATCH-3: a verb not allowed in a BATCH block gets 503 whatever its
+            // arguments, so a malformed one is refused like a well-formed one.
+            Err(CommandError::Syntax { verb, .. })
+                if let Some(reply) = self.refuse_in_batch(verb) =>
+            {
+                self.error(reply)
+            }
             Err(error) => {
                 if let CommandError::Syntax {
                     verb: Verb::Bdat, ..
@@ -160,14 +167,8 @@ impl ServerSession {
         if spec.vmtp && !self.config.vmtp {
             return Some(not_implemented());
         }
-        // DESIGN: inside a BATCH block only DATA, RSET, NOOP and QUIT are allowed.
-        if let Phase::Transaction(envelope) = &self.phase
-            && envelope.in_batch()
-            && !matches!(verb, Verb::Data | Verb::Rset | Verb::Noop | Verb::Quit)
-        {
-            return Some(bad_sequence(
-                "Only DATA, RSET, NOOP and QUIT are allowed inside a BATCH block",
-            ));
+        if let Some(reply) = self.refuse_in_batch(verb) {
+            return Some(reply);
         }
         // RFC 5321 §4.1.1.1: extensions are offered in reply to EHLO only.
         if is_extension(verb) && self.extended != Some(true) {
@@ -189,6 +190,14 @@ impl ServerSession {
             return Some(bad_sequence("Send EHLO or HELO first"));
         }
         None
+    }
+
+    /// DESIGN: inside a BATCH block only DATA, RSET, NOOP and QUIT are allowed.
+    fn refuse_in_batch(&self, verb: Verb) -> Option<Reply> {
+        let in_batch = matches!(&self.phase, Phase::Transaction(envelope) if envelope.in_batch());
+        (in_batch && !matches!(verb, Verb::Data | Verb::Rset | Verb::Noop | Verb::Quit)).then(
+            || bad_sequence("Only DATA, RSET, NOOP and QUIT are allowed inside a BATCH block"),
+        )
     }
 
     /// RFC 5321 §4.1.4: EHLO (or HELO) in the middle of a session resets it like RSET.

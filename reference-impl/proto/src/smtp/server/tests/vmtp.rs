@@ -109,6 +109,10 @@ fn batch_reuses_the_envelope() {
     );
     assert_eq!(d.stored.len(), 2);
     assert_eq!(d.stored[1].data, b"two\r\n");
+    // A malformed command of a refused verb is refused for the block, not for its syntax;
+    // the block goes on.
+    let d = session(b"EHLO c\r\nMAIL FROM:<a@x.example>\r\nRCPT TO:<b@example.test>\r\nBATCH 1\r\nRCPT TO:<broken\r\nMAIL FROM\r\nDATA\r\nx\r\n.\r\n");
+    assert_eq!(d.codes(), [220, 250, 250, 250, 250, 503, 503, 354, 250]);
     let d = session(
         b"EHLO c\r\nBATCH 2\r\nMAIL FROM:<a@x.example>\r\nRCPT TO:<b@example.test>\r\nBATCH 0\r\nBATCH 101\r\nBATCH 100\r\n",
     );
