@@ -6,6 +6,7 @@
 #   opensmtpd.sh stop STATE_DIR                 TERM (then KILL) the PID in STATE_DIR/pid
 #   opensmtpd.sh mailbox STATE_DIR              JSON array of delivered messages (harness schema)
 #   opensmtpd.sh clear STATE_DIR                delete the delivered messages
+#   opensmtpd.sh run-args PORT STATE_DIR       the `mtpspec run` target arguments, one per line
 #
 # Needs root. The opensmtpd package conflicts with Postfix in apt (both are the
 # mail-transport-agent), so `install` runs `apt-get download opensmtpd` and unpacks it with
@@ -203,6 +204,14 @@ cmd_clear() {
     find "$1/maildir" -mindepth 3 -type f \( -path '*/new/*' -o -path '*/cur/*' \) -delete
 }
 
+# smtpd looks up the client's name before it greets; where the resolver is slow that takes
+# seconds now and then (RFC 5321 4.5.3.2.1 gives a client 5 minutes for the 220), so a reply
+# may take up to 20 s here instead of the harness's default 5 s.
+cmd_run_args() {
+    (($# == 2)) || targets_usage
+    printf '%s\n' --target "smtp://127.0.0.1:$1" --step-timeout 20s
+}
+
 (($# >= 1)) || targets_usage
 cmd=$1
 shift
@@ -212,5 +221,6 @@ start) cmd_start "$@" ;;
 stop) cmd_stop "$@" ;;
 mailbox) cmd_mailbox "$@" ;;
 clear) cmd_clear "$@" ;;
+run-args) cmd_run_args "$@" ;;
 *) targets_usage ;;
 esac
