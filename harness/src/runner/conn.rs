@@ -297,58 +297,50 @@ impl Conn {
 
     /// Reads one whole reply.
     pub async fn read_reply(&mut self, timeout: Duration) -> Result<Reply, ReadFailure> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let Reader::Smtp(parser) = &mut self.parser else {
-                return Err(ReadFailure::Io(
-                    "an SMTP reply was expected on an MMTP connection".into(),
-                ));
-            };
-            match parser.next_reply() {
-                Some(Ok(reply)) => return Ok(reply),
-                Some(Err(e)) => return Err(ReadFailure::Malformed(e)),
-                None => {}
-            }
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.read_some(left).await.map_err(ReadFailure::Io)? {
-                ReadOutcome::Data => {}
-                ReadOutcome::Eof => {
-                    return Err(ReadFailure::Closed {
-                        partial: self.parser.take_buffered(),
-                    });
-                }
-                ReadOutcome::Timeout => {
-                    return Err(ReadFailure::Timeout {
-                        partial: self.parser.buffered().to_vec(),
-                    });
-                }
-            }
-        }
+        self.read_next(timeout, |reader| match reader {
+            Reader::Smtp(parser) => parser
+                .next_reply()
+                .map(|r| r.map_err(ReadFailure::Malformed)),
+            Reader::Json(_) => Some(Err(ReadFailure::Io(
+                "an SMTP reply was expected on an MMTP connection".into(),
+            ))),
+        })
+        .await
     }
 
     /// Reads one whole JSON value. The first value of the connection (the MMTP welcome) sets
     /// [`Conn::mmtp_difficulty`] when it has a numeric `difficulty`.
     pub async fn read_json(&mut self, timeout: Duration) -> Result<Value, ReadFailure> {
+        let value = self
+            .read_next(timeout, |reader| match reader {
+                Reader::Json(reader) => {
+                    reader.next_value().map(|r| r.map_err(ReadFailure::NotJson))
+                }
+                Reader::Smtp(_) => Some(Err(ReadFailure::Io(
+                    "a JSON value was expected on an SMTP connection".into(),
+                ))),
+            })
+            .await?;
+        if !self.json_seen {
+            self.json_seen = true;
+            self.mmtp_difficulty = value
+                .get("difficulty")
+                .and_then(Value::as_u64)
+                .and_then(|d| u32::try_from(d).ok());
+        }
+        Ok(value)
+    }
+
+    /// Reads until `next` finds a whole item in what arrived, the target closes, or `timeout`.
+    async fn read_next<T>(
+        &mut self,
+        timeout: Duration,
+        mut next: impl FnMut(&mut Reader) -> Option<Result<T, ReadFailure>>,
+    ) -> Result<T, ReadFailure> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let Reader::Json(reader) = &mut self.parser else {
-                return Err(ReadFailure::Io(
-                    "a JSON value was expected on an SMTP connection".into(),
-                ));
-            };
-            match reader.next_value() {
-                Some(Ok(value)) => {
-                    if !self.json_seen {
-                        self.json_seen = true;
-                        self.mmtp_difficulty = value
-                            .get("difficulty")
-                            .and_then(Value::as_u64)
-                            .and_then(|d| u32::try_from(d).ok());
-                    }
-                    return Ok(value);
-                }
-                Some(Err(e)) => return Err(ReadFailure::NotJson(e)),
-                None => {}
+            if let Some(item) = next(&mut self.parser) {
+                return item;
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.read_some(left).await.map_err(ReadFailure::Io)? {

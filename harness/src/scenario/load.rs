@@ -250,8 +250,23 @@ pub(crate) fn check_unique_ids<'a>(
 }
 
 /// True for a valid case id: `[a-z0-9][a-z0-9._-]*`.
-pub(crate) fn is_case_id(id: &str) -> bool {
+fn is_case_id(id: &str) -> bool {
     CASE_ID.is_match(id)
+}
+
+/// A case's id has the allowed form and its title is not empty (server and client cases
+/// alike); the error names the field.
+pub(crate) fn check_id_and_title(id: &str, title: &str) -> Result<(), (&'static str, String)> {
+    if !is_case_id(id) {
+        return Err((
+            "id",
+            format!("case id {id:?} must match [a-z0-9][a-z0-9._-]*"),
+        ));
+    }
+    if title.trim().is_empty() {
+        return Err(("title", format!("case `{id}` has an empty title")));
+    }
+    Ok(())
 }
 
 /// A YAML or type error as a `ScenarioError` naming the file, line, column and field.
@@ -316,18 +331,7 @@ fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<Case, ScenarioError>
     let raw = raw.value;
     let invalid =
         |field: &str, message: String| ScenarioError::invalid(path, line, column, field, message);
-    if !is_case_id(&raw.id) {
-        return Err(invalid(
-            "id",
-            format!("case id {:?} must match [a-z0-9][a-z0-9._-]*", raw.id),
-        ));
-    }
-    if raw.title.trim().is_empty() {
-        return Err(invalid(
-            "title",
-            format!("case `{}` has an empty title", raw.id),
-        ));
-    }
+    check_id_and_title(&raw.id, &raw.title).map_err(|(field, message)| invalid(field, message))?;
     if raw.spec.is_empty() {
         return Err(invalid(
             "spec",

@@ -15,7 +15,7 @@ use super::model::{
     Check, ClientCase, END_OF_DATA, ExitExpect, Feature, Judgement, Mode, Rule, ServerScript,
 };
 use crate::scenario::expect::OneOrMany;
-use crate::scenario::load::{check_unique_ids, is_case_id, syntax_error, yaml_files};
+use crate::scenario::load::{check_id_and_title, check_unique_ids, syntax_error, yaml_files};
 use crate::scenario::{Level, ScenarioError, is_spec_id};
 
 /// The sender and recipient a case uses unless it names its own.
@@ -162,18 +162,7 @@ fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<ClientCase, Scenario
     let (line, column) = (raw.referenced.line(), raw.referenced.column());
     let raw = raw.value;
     let bad = |field: &str, message: String| invalid(path, line, column, field, message);
-    if !is_case_id(&raw.id) {
-        return Err(bad(
-            "id",
-            format!("case id {:?} must match [a-z0-9][a-z0-9._-]*", raw.id),
-        ));
-    }
-    if raw.title.trim().is_empty() {
-        return Err(bad(
-            "title",
-            format!("case `{}` has an empty title", raw.id),
-        ));
-    }
+    check_id_and_title(&raw.id, &raw.title).map_err(|(field, message)| bad(field, message))?;
     if raw.judge.is_empty() {
         return Err(bad("judge", format!("case `{}` judges nothing", raw.id)));
     }
