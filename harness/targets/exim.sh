@@ -173,6 +173,11 @@ pending_first_delivery() {
     find "$1/spool/input" -type f -name '*-H' -exec grep -lx -e '-deliver_firsttime' {} + 2>/dev/null || true
 }
 
+# true while the -H file $1 still has its first delivery attempt ahead.
+first_delivery_pending() {
+    grep -qx -e '-deliver_firsttime' "$1" 2>/dev/null
+}
+
 # true if `exim -bs` on this configuration greets with 220.
 bs_greets() {
     local conf=$1 line
@@ -232,31 +237,19 @@ cmd_stop() {
 
 cmd_mailbox() {
     (($# == 1)) || targets_usage
-    local state_dir=$1 wait=${EXIM_MAILBOX_WAIT:-5} deadline f
-    local -a busy
+    local state_dir=$1
+    local -a pending
     # A 250 means "received": the delivery process writes the Maildir a moment later. Wait
     # for the messages received before this call (not for ones arriving meanwhile from
     # other sessions, or the wait would never end under load).
-    local -a pending
     mapfile -t pending < <(pending_first_delivery "$state_dir")
-    deadline=$((SECONDS + wait))
-    while ((${#pending[@]} > 0 && SECONDS < deadline)); do
-        busy=()
-        for f in "${pending[@]}"; do
-            if grep -qx -e '-deliver_firsttime' "$f" 2>/dev/null; then
-                busy+=("$f")
-            fi
-        done
-        pending=("${busy[@]}")
-        ((${#pending[@]} == 0)) || sleep 0.05
-    done
+    targets_wait_delivered "${EXIM_MAILBOX_WAIT:-5}" first_delivery_pending "${pending[@]}"
     "$PYTHON" "$HERE/maildir_mailbox.py" --received-by "$MYHOSTNAME" "$state_dir/maildir"
 }
 
 cmd_clear() {
     (($# == 1)) || targets_usage
-    [[ -d $1/maildir ]] || return 0
-    find "$1/maildir" -mindepth 3 -type f \( -path '*/new/*' -o -path '*/cur/*' \) -delete
+    targets_clear_maildir "$1"
 }
 
 cmd_run_args() {

@@ -17,6 +17,10 @@
 #   targets_usage                      print the calling script's usage (its header up to
 #                                      the second bare "#" line) and exit 2
 #   targets_need_root WHY              exit 1 unless root, saying WHY root is needed
+#   targets_wait_delivered SECS BUSY FILE...
+#                                      wait at most SECS until the function BUSY says no
+#                                      FILE is still waiting for delivery
+#   targets_clear_maildir STATE_DIR    delete every message under STATE_DIR/maildir
 #
 # Everything talks to 127.0.0.1 only.
 
@@ -103,6 +107,26 @@ targets_usage() {
 
 targets_need_root() {
     (($(id -u) == 0)) || targets_die "must run as root ($*)"
+}
+
+targets_wait_delivered() {
+    local secs=$1 busy=$2 deadline f
+    shift 2
+    local -a pending=("$@") still
+    deadline=$((SECONDS + secs))
+    while ((${#pending[@]} > 0 && SECONDS < deadline)); do
+        still=()
+        for f in "${pending[@]}"; do
+            "$busy" "$f" && still+=("$f")
+        done
+        pending=("${still[@]}")
+        ((${#pending[@]} == 0)) || sleep 0.05
+    done
+}
+
+targets_clear_maildir() {
+    [[ -d $1/maildir ]] || return 0
+    find "$1/maildir" -mindepth 3 -type f \( -path '*/new/*' -o -path '*/cur/*' \) -delete
 }
 
 targets_stop_pid() {

@@ -173,6 +173,11 @@ cmd_stop() {
     fi
 }
 
+# true while the envelope file $1 is still in the queue.
+still_queued() {
+    [[ -e $1 ]]
+}
+
 # Envelope files in the queue (queued, not yet delivered or bounced).
 queued_envelopes() {
     [[ -d $SPOOL/queue ]] || return 0
@@ -181,27 +186,18 @@ queued_envelopes() {
 
 cmd_mailbox() {
     (($# == 1)) || targets_usage
-    local state_dir=$1 wait=${OPENSMTPD_MAILBOX_WAIT:-5} deadline f
-    local -a pending busy
+    local state_dir=$1
+    local -a pending
     # A 250 means "queued": delivery follows a moment later. Wait for the envelopes queued
     # before this call only (other sessions keep queueing new ones).
     mapfile -t pending < <(queued_envelopes)
-    deadline=$((SECONDS + wait))
-    while ((${#pending[@]} > 0 && SECONDS < deadline)); do
-        busy=()
-        for f in "${pending[@]}"; do
-            [[ -e $f ]] && busy+=("$f")
-        done
-        pending=("${busy[@]}")
-        ((${#pending[@]} == 0)) || sleep 0.05
-    done
+    targets_wait_delivered "${OPENSMTPD_MAILBOX_WAIT:-5}" still_queued "${pending[@]}"
     "$PYTHON" "$HERE/maildir_mailbox.py" --received-by "$MYHOSTNAME" "$state_dir/maildir"
 }
 
 cmd_clear() {
     (($# == 1)) || targets_usage
-    [[ -d $1/maildir ]] || return 0
-    find "$1/maildir" -mindepth 3 -type f \( -path '*/new/*' -o -path '*/cur/*' \) -delete
+    targets_clear_maildir "$1"
 }
 
 # smtpd looks up the client's name before it greets; where the resolver is slow that takes

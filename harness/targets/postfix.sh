@@ -256,8 +256,7 @@ cmd_mailbox() {
 
 cmd_clear() {
     (($# == 1)) || targets_usage
-    [[ -d $1/maildir ]] || return 0
-    find "$1/maildir" -mindepth 3 -type f \( -path '*/new/*' -o -path '*/cur/*' \) -delete
+    targets_clear_maildir "$1"
 }
 
 (($# >= 1)) || targets_usage
