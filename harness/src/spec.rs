@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::scenario::{Case, is_spec_id};
+use crate::scenario::{Case, Level, is_spec_id};
 
 /// A requirement's level as SPEC.md writes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -37,10 +37,72 @@ pub struct Requirement {
     pub level: SpecLevel,
     pub text: String,
     pub source: String,
+    /// The RFC sentence the level comes from (the `RFC text` column; SMTP tables have it),
+    /// or `—` for the reference's own design choices.
+    pub quote: String,
     /// `SMTP-DATA` for `SMTP-DATA-3`.
     pub section: String,
     /// 1-based line in SPEC.md.
     pub line: usize,
+}
+
+impl SpecLevel {
+    /// The case level a requirement of this level supports (withdrawn: MAY).
+    pub fn as_case_level(self) -> Level {
+        match self {
+            Self::Must => Level::Must,
+            Self::Should => Level::Should,
+            Self::May | Self::Withdrawn => Level::May,
+        }
+    }
+}
+
+impl Requirement {
+    /// Only the reference's own design decision: no RFC or seed behind it.
+    pub fn is_design_only(&self) -> bool {
+        self.source.trim().eq_ignore_ascii_case("DESIGN")
+    }
+
+    /// Whether the quoted RFC sentence carries the row's level (RFC 2119 keywords, in
+    /// capitals): MUST needs MUST, MUST NOT, SHALL or REQUIRED; SHOULD needs SHOULD or
+    /// RECOMMENDED, or a lowercase "must" or "shall" of an RFC written without RFC 2119's
+    /// capitals ([`UNCAPITALISED_RFCS`]). `Err` says what is missing.
+    pub fn quote_supports_level(&self) -> Result<(), String> {
+        let has = |words: &[&str]| words.iter().any(|w| contains_word(&self.quote, w));
+        let uncapitalised = UNCAPITALISED_RFCS
+            .iter()
+            .any(|rfc| self.quote.starts_with(rfc))
+            && has(&["must", "shall", "should"]);
+        match self.level {
+            SpecLevel::Must if !has(&["MUST", "SHALL", "REQUIRED"]) => Err(format!(
+                "{} is MUST, but its RFC text has no MUST, SHALL or REQUIRED: {:?}",
+                self.id, self.quote
+            )),
+            SpecLevel::Should
+                if !uncapitalised
+                    && !has(&["SHOULD", "RECOMMENDED", "MUST", "SHALL", "REQUIRED"]) =>
+            {
+                Err(format!(
+                    "{} is SHOULD, but its RFC text has no SHOULD or RECOMMENDED: {:?}",
+                    self.id, self.quote
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// RFCs that state their requirements without RFC 2119's capitalised keywords: a lowercase
+/// "must" or "shall" in them supports a SHOULD (SPEC.md, the conventions).
+pub const UNCAPITALISED_RFCS: [&str; 4] = ["RFC 1870", "RFC 2034", "RFC 3463", "RFC 6152"];
+
+/// `word` in capitals as a whole word of `text`.
+fn contains_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -154,9 +216,33 @@ impl Spec {
             level,
             text,
             source: cells.get(3).cloned().unwrap_or_default(),
+            quote: cells.get(4).cloned().unwrap_or_default(),
             line,
         });
         Ok(())
+    }
+
+    /// The most a case citing `ids` can be against a target: the highest level among its
+    /// requirements, where a requirement that is only the reference's own design decision
+    /// (source `DESIGN`) binds nobody but the reference and counts as MAY elsewhere. Unknown
+    /// IDs (reported by the coverage check) do not lower it.
+    pub fn level_ceiling(&self, ids: &[String], reference: bool) -> Level {
+        ids.iter()
+            .map(|id| match self.get(id) {
+                None => Level::Must,
+                Some(r) if r.is_design_only() && !reference => Level::May,
+                Some(r) => r.level.as_case_level(),
+            })
+            .min()
+            .unwrap_or(Level::May)
+    }
+
+    /// Lowers each case's level to [`Spec::level_ceiling`]: a case never fails a target on a
+    /// requirement of a lower level, nor another server on the reference's own choices.
+    pub fn cap_levels(&self, cases: &mut [Case], reference: bool) {
+        for case in cases {
+            case.level = case.level.max(self.level_ceiling(&case.spec, reference));
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<&Requirement> {
@@ -279,6 +365,45 @@ mod tests {
         assert_eq!(r.line, 9);
         assert_eq!(spec.section_title("VMTP-BATCH"), Some("BATCH"));
         assert_eq!(section_of("SMTP-DATA-3"), "SMTP-DATA");
+    }
+
+    #[test]
+    fn quotes_must_carry_the_level() {
+        let spec = Spec::parse(
+            "| SMTP-A-1 | MUST | t | RFC 5321 §4.4 | §4.4: \"it MUST insert trace\" |\n\
+             | SMTP-A-2 | MUST | t | RFC 5321 §4.1.1.11 | §4.1.1.11: \"will return code 555\" |\n\
+             | SMTP-A-3 | SHOULD | t | RFC 5321 §3.2 | §3.2: \"SHOULD be able to fall back\" |\n\
+             | SMTP-A-4 | SHOULD | t | RFC 5321 §3.2 | \"MUSTARD\" |\n\
+             | SMTP-A-5 | MAY | t | DESIGN | — |\n",
+        )
+        .unwrap();
+        let ok = |id: &str| spec.get(id).unwrap().quote_supports_level().is_ok();
+        assert!(ok("SMTP-A-1"));
+        assert!(!ok("SMTP-A-2"));
+        assert!(ok("SMTP-A-3"));
+        assert!(!ok("SMTP-A-4"), "a keyword inside a word does not count");
+        assert!(ok("SMTP-A-5"));
+        assert_eq!(
+            spec.get("SMTP-A-1").unwrap().quote,
+            "§4.4: \"it MUST insert trace\""
+        );
+    }
+
+    #[test]
+    fn design_decisions_bind_only_the_reference() {
+        let spec = Spec::parse(
+            "| VMTP-B-1 | MUST | t | DESIGN |\n| VMTP-B-2 | MUST | t | seed VMTP spec; DESIGN |\n\
+             | VMTP-B-3 | SHOULD | t | RFC 5321 §3.2 |\n",
+        )
+        .unwrap();
+        let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(spec.level_ceiling(&ids(&["VMTP-B-1"]), true), Level::Must);
+        assert_eq!(spec.level_ceiling(&ids(&["VMTP-B-1"]), false), Level::May);
+        assert_eq!(spec.level_ceiling(&ids(&["VMTP-B-2"]), false), Level::Must);
+        assert_eq!(
+            spec.level_ceiling(&ids(&["VMTP-B-1", "VMTP-B-3"]), false),
+            Level::Should
+        );
     }
 
     #[test]

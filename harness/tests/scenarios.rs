@@ -116,6 +116,56 @@ fn every_cited_requirement_exists() -> Result<(), Failed> {
     Err(format!("SPEC.md has no such requirement: {}", list.join("; ")).into())
 }
 
+/// Every SMTP requirement quotes the RFC sentence its level comes from, and the sentence
+/// carries that level (SPEC.md's conventions).
+fn smtp_requirements_quote_their_level() -> Result<(), Failed> {
+    let spec = Spec::load(&repo().join("SPEC.md")).map_err(|e| e.to_string())?;
+    let problems: Vec<String> = spec
+        .requirements
+        .iter()
+        .filter(|r| r.id.starts_with("SMTP-"))
+        .filter_map(|r| {
+            if r.quote.is_empty() {
+                return Some(format!("{} (line {}) has no RFC text", r.id, r.line));
+            }
+            r.quote_supports_level().err()
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
+}
+
+/// No case is written at a higher level than the highest of the requirements it cites: a
+/// case never FAILs a target over a SHOULD, nor WARNs it over a MAY.
+fn no_case_outranks_its_requirements() -> Result<(), Failed> {
+    let spec = Spec::load(&repo().join("SPEC.md")).map_err(|e| e.to_string())?;
+    let cases = load_paths(&scenario_dirs()).map_err(|e| e.to_string())?;
+    let problems: Vec<String> = cases
+        .iter()
+        .filter_map(|case| {
+            let ceiling = spec.level_ceiling(&case.spec, true);
+            (case.level < ceiling).then(|| {
+                format!(
+                    "{} ({}:{}) is {}, but {} allow at most {ceiling}",
+                    case.id,
+                    relative(&case.file),
+                    case.line,
+                    case.level,
+                    case.spec.join(", ")
+                )
+            })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
+}
+
 fn malformed_scenario_names_file_line_column_and_field() -> Result<(), Failed> {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let expectations = [
@@ -294,6 +344,14 @@ fn main() {
             every_cited_requirement_exists,
         ),
         Trial::test(
+            "harness::smtp_requirements_quote_their_level",
+            smtp_requirements_quote_their_level,
+        ),
+        Trial::test(
+            "harness::no_case_outranks_its_requirements",
+            no_case_outranks_its_requirements,
+        ),
+        Trial::test(
             "harness::malformed_scenario_names_file_line_column_and_field",
             malformed_scenario_names_file_line_column_and_field,
         ),
@@ -305,8 +363,17 @@ fn main() {
             unreachable_target_is_an_error,
         ),
     ];
+    // Against another server, the reference's own design decisions are MAY (SPEC.md).
+    let target = std::env::var("MTPSPEC_TARGET").unwrap_or_default();
+    let reference = matches!(target.as_str(), "" | "embedded" | "reference");
+    let spec = Spec::load(&repo().join("SPEC.md"));
     match load_paths(&scenario_dirs()) {
-        Ok(cases) => trials.extend(cases.into_iter().map(scenario_trial)),
+        Ok(mut cases) => {
+            if let Ok(spec) = &spec {
+                spec.cap_levels(&mut cases, reference);
+            }
+            trials.extend(cases.into_iter().map(scenario_trial))
+        }
         Err(e) => trials.push(Trial::test("harness::scenarios_load", move || {
             Err(e.to_string().into())
         })),

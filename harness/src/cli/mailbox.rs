@@ -84,6 +84,9 @@ fn entry(store: &Store, m: &StoredMessage) -> anyhow::Result<serde_json::Value> 
         "tls": m.message.tls,
         "auth": m.message.auth,
         "protocol": m.message.protocol,
+        // The trace fields the reference put on top of `data`; the content exactly as the
+        // client sent it starts at this octet.
+        "trace_len": m.message.trace_len,
     }))
 }
 

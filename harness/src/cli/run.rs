@@ -127,6 +127,12 @@ pub struct RunArgs {
     /// address or command holds local paths or ports that mean nothing to a reader.
     #[arg(long, value_name = "NAME")]
     target_name: Option<String>,
+    /// The target is mtpspec's own reference (started with `mtpspec serve`): requirements
+    /// that are only its design decisions (SPEC.md source `DESIGN`) bind it as written. On
+    /// any other target they are MAY, so the reference's choices never fail another server.
+    /// The embedded target always is the reference.
+    #[arg(long)]
+    reference_target: bool,
     /// No progress output while running.
     #[arg(long, short)]
     quiet: bool,
@@ -142,11 +148,15 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let all_cases = load_paths(&paths)?;
     let spec = load_spec(args.spec.as_deref())?;
     let filter = Filter::new(&args.filter).context("--filter")?;
-    let cases: Vec<_> = all_cases
+    let mut cases: Vec<_> = all_cases
         .iter()
         .filter(|c| filter.matches(c) && args.profile.includes(c))
         .cloned()
         .collect();
+    if let Some(spec) = &spec {
+        let reference = args.reference_target || matches!(spec_target, TargetSpec::Embedded);
+        spec.cap_levels(&mut cases, reference);
+    }
     if cases.is_empty() {
         anyhow::bail!("no case matches --filter {}", args.filter.join(","));
     }

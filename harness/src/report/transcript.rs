@@ -290,6 +290,7 @@ mod tests {
             reason: None,
             failure: None,
             timed_out: false,
+            refused: false,
             fallback: false,
             duration: Duration::ZERO,
             baseline: None,

@@ -178,6 +178,8 @@ pub struct Conn {
     pub mmtp_difficulty: Option<u32>,
     /// Whether a JSON value has been read (the first one is the welcome).
     json_seen: bool,
+    /// SMTP replies read so far (the first is the greeting).
+    pub replies_read: usize,
     peer_closed: bool,
     log: WireLog,
 }
@@ -214,9 +216,15 @@ impl Conn {
             },
             mmtp_difficulty: None,
             json_seen: false,
+            replies_read: 0,
             peer_closed: false,
             log: log.clone(),
         })
+    }
+
+    /// Whether the first JSON value (the MMTP welcome) has been read.
+    pub fn welcome_read(&self) -> bool {
+        self.json_seen
     }
 
     pub fn is_tls(&self) -> bool {
@@ -297,15 +305,18 @@ impl Conn {
 
     /// Reads one whole reply.
     pub async fn read_reply(&mut self, timeout: Duration) -> Result<Reply, ReadFailure> {
-        self.read_next(timeout, |reader| match reader {
-            Reader::Smtp(parser) => parser
-                .next_reply()
-                .map(|r| r.map_err(ReadFailure::Malformed)),
-            Reader::Json(_) => Some(Err(ReadFailure::Io(
-                "an SMTP reply was expected on an MMTP connection".into(),
-            ))),
-        })
-        .await
+        let reply = self
+            .read_next(timeout, |reader| match reader {
+                Reader::Smtp(parser) => parser
+                    .next_reply()
+                    .map(|r| r.map_err(ReadFailure::Malformed)),
+                Reader::Json(_) => Some(Err(ReadFailure::Io(
+                    "an SMTP reply was expected on an MMTP connection".into(),
+                ))),
+            })
+            .await?;
+        self.replies_read += 1;
+        Ok(reply)
     }
 
     /// Reads one whole JSON value. The first value of the connection (the MMTP welcome) sets

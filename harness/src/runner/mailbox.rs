@@ -1,6 +1,7 @@
 //! Delivery checks: select the case's own messages from what the observer reports (polling,
 //! since third-party servers deliver after their 250), then compare envelope, content and
-//! metadata. Content is compared after the trace fields the receiving server adds on top.
+//! metadata. The client's content must arrive exactly, with header fields a receiving server
+//! adds allowed only above it.
 
 use std::time::Duration;
 
@@ -138,12 +139,25 @@ fn check_message(want: &MessageCheck, got: &ObservedMessage, vars: &Vars) -> Res
             return Err((format!("recipients {want_to:?}"), format!("{got_to:?}")));
         }
     }
-    let content = content_after_trace(&got.data);
+    let mut content = content_after_trace(&got.data);
+    let mut added_len = got.data.len() - content.len();
     if let Some(data) = &want.data {
         let data = data.expand(vars).unwrap_or_default();
-        if content != data.as_slice() {
-            return Err(("exact content".into(), describe_difference(&data, content)));
+        if !is_content_with_fields_above(&got.data, &data) {
+            return Err((
+                "exact content (header fields may be added above it)".into(),
+                describe_difference(&data, content),
+            ));
         }
+        // The client's content, whatever the server put above it.
+        added_len = got.data.len() - data.len();
+        content = &got.data[added_len..];
+    }
+    if want.received {
+        check_received(
+            &got.data[..added_len],
+            want.received_from.as_ref().map(expand),
+        )?;
     }
     for needle in &want.contains {
         let needle = expand(needle);
@@ -203,6 +217,54 @@ fn check_message(want: &MessageCheck, got: &ObservedMessage, vars: &Vars) -> Res
     Ok(())
 }
 
+/// RFC 5321 §4.4: a server "MUST insert trace ("time stamp" or "Received") information at
+/// the beginning of the message content"; the FROM clause "SHOULD contain ... the name of
+/// the source host as presented in the EHLO command". `added` is what the server put above
+/// the client's content; its topmost `Received:` field is this server's.
+fn check_received(added: &[u8], from: Option<String>) -> Result<(), Mismatch> {
+    let text = String::from_utf8_lossy(added);
+    let fields = unfolded_fields(&text);
+    let Some(received) = fields
+        .iter()
+        .find(|f| f.to_ascii_lowercase().starts_with("received:"))
+    else {
+        let names: Vec<&str> = fields.iter().filter_map(|f| f.split(':').next()).collect();
+        return Err((
+            "a Received: field above the client's content".into(),
+            format!("fields added above it: {names:?}"),
+        ));
+    };
+    if let Some(name) = from {
+        let words: Vec<String> = received
+            .split_whitespace()
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let named = words
+            .windows(2)
+            .any(|w| w[0] == "from" && w[1].trim_end_matches(';') == name.to_ascii_lowercase());
+        if !named {
+            return Err((
+                format!("a Received: field whose FROM clause names {name}"),
+                received.clone(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Header fields with their continuation lines joined (RFC 5322 §2.2.3 unfolding).
+fn unfolded_fields(text: &str) -> Vec<String> {
+    let mut fields: Vec<String> = Vec::new();
+    for line in text.split('\n').map(|l| l.trim_end_matches('\r')) {
+        match (line.starts_with([' ', '\t']), fields.last_mut()) {
+            (true, Some(last)) => last.push_str(line),
+            _ if !line.is_empty() => fields.push(line.to_string()),
+            _ => {}
+        }
+    }
+    fields
+}
+
 /// Local part exact, domain case-insensitive.
 fn same_address(a: &str, b: &str) -> bool {
     normalize_address(a) == normalize_address(b)
@@ -220,32 +282,84 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The content after the trace fields a receiving server puts on top: `Return-Path`,
-/// `Received`, `Delivered-To` and `X-Original-To`, with their continuation lines.
+/// Header fields a receiving server commonly puts on top of the content: trace fields (RFC
+/// 5321 §4.4, RFC 5322 §3.6.7), `Received-SPF` (RFC 7208 §9.1), `Authentication-Results`
+/// (RFC 8601), `ARC-*` (RFC 8617), `DKIM-Signature` (RFC 6376), delivery fields and every
+/// `X-` field a site adds. Only used to find the client's content for `contains` checks; an
+/// exact `data` check accepts any header fields added above the client's content.
+const ADDED_ON_TOP: [&str; 8] = [
+    "return-path:",
+    "received:",
+    "received-spf:",
+    "delivered-to:",
+    "authentication-results:",
+    "dkim-signature:",
+    "arc-",
+    "x-",
+];
+
+/// The content after the header fields a receiving server puts on top ([`ADDED_ON_TOP`]),
+/// with their continuation lines.
 pub fn content_after_trace(data: &[u8]) -> &[u8] {
-    const TRACE: [&str; 4] = [
-        "return-path:",
-        "received:",
-        "delivered-to:",
-        "x-original-to:",
-    ];
     let mut rest = data;
-    let mut in_trace = false;
+    let mut in_added = false;
     loop {
         let Some(end) = rest.iter().position(|&b| b == b'\n').map(|i| i + 1) else {
             return rest;
         };
         let line = &rest[..end];
-        let continuation = in_trace && matches!(line.first(), Some(b' ' | b'\t'));
-        let starts_trace = TRACE.iter().any(|name| {
+        let continuation = in_added && matches!(line.first(), Some(b' ' | b'\t'));
+        let starts_added = ADDED_ON_TOP.iter().any(|name| {
             line.len() >= name.len() && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
         });
-        if !(continuation || starts_trace) {
+        if !(continuation || starts_added && field_name_len(line).is_some()) {
             return rest;
         }
-        in_trace = true;
+        in_added = true;
         rest = &rest[end..];
     }
+}
+
+/// Whether `got` is the client's content `want` with only whole header fields added above it.
+/// RFC 5321 §4.4 has a server insert trace fields "at the beginning of the message content",
+/// and other fields (RFC 7208 §9.1, RFC 8601) are prepended the same way; the client's own
+/// header fields and body must arrive as sent (RFC 5321 §4.5.2: the content is delivered
+/// exactly, less the transparency dots).
+fn is_content_with_fields_above(got: &[u8], want: &[u8]) -> bool {
+    got.len() >= want.len()
+        && got.ends_with(want)
+        && is_header_fields(&got[..got.len() - want.len()])
+}
+
+/// Zero or more whole header fields (RFC 5322 §2.2: `name:` then the body, continuation
+/// lines start with SP or HTAB), each line ended by a line end.
+fn is_header_fields(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    let mut first = true;
+    while !rest.is_empty() {
+        let Some(end) = rest.iter().position(|&b| b == b'\n').map(|i| i + 1) else {
+            return false;
+        };
+        let line = &rest[..end];
+        let ok = match line.first() {
+            Some(b' ' | b'\t') => !first,
+            _ => field_name_len(line).is_some(),
+        };
+        if !ok {
+            return false;
+        }
+        first = false;
+        rest = &rest[end..];
+    }
+    true
+}
+
+/// The length of the field name that starts `line` (RFC 5322 §3.6.8: printable US-ASCII
+/// except colon, then a colon).
+fn field_name_len(line: &[u8]) -> Option<usize> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    let name = &line[..colon];
+    (!name.is_empty() && name.iter().all(|&b| (33..=126).contains(&b))).then_some(colon)
 }
 
 fn excerpt(content: &[u8]) -> String {
@@ -281,6 +395,32 @@ fn describe_difference(want: &[u8], got: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_content_allows_fields_added_above_only() {
+        let want = b"Subject: s\r\nFrom: a@b\r\n\r\nbody\r\n";
+        let above = b"Received-SPF: pass (x)\r\nAuthentication-Results: mx;\r\n\tspf=pass\r\nX-Spam-Status: No\r\nSubject: s\r\nFrom: a@b\r\n\r\nbody\r\n";
+        assert!(is_content_with_fields_above(above, want));
+        assert!(is_content_with_fields_above(want, want));
+        let inside = b"Subject: s\r\nX-Added: 1\r\nFrom: a@b\r\n\r\nbody\r\n";
+        assert!(!is_content_with_fields_above(inside, want));
+        let body_changed = b"Received: x\r\nSubject: s\r\nFrom: a@b\r\n\r\nbody!\r\n";
+        assert!(!is_content_with_fields_above(body_changed, want));
+        // Not a header field: a line without a colon above the content.
+        let junk = b"junk\r\nSubject: s\r\nFrom: a@b\r\n\r\nbody\r\n";
+        assert!(!is_content_with_fields_above(junk, want));
+    }
+
+    #[test]
+    fn finds_the_received_field_and_its_from_clause() {
+        let added = b"Return-Path: <a@b>\r\nReceived: from client.example.org ([127.0.0.1])\r\n\tby mx; date\r\n";
+        assert!(check_received(added, None).is_ok());
+        assert!(check_received(added, Some("Client.Example.org".into())).is_ok());
+        let other = check_received(added, Some("other.example".into())).unwrap_err();
+        assert!(other.1.contains("by mx"), "{other:?}");
+        let none = check_received(b"X-Spam: no\r\n", None).unwrap_err();
+        assert_eq!(none.1, "fields added above it: [\"X-Spam\"]");
+    }
 
     #[test]
     fn strips_trace_fields_only_at_the_top() {

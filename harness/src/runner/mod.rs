@@ -10,6 +10,8 @@ pub mod mmtp;
 mod mmtp_probe;
 pub mod probe;
 mod steps;
+#[cfg(test)]
+mod truth_tests;
 pub mod verdict;
 mod wire_compact;
 
@@ -30,6 +32,12 @@ pub use verdict::{BaselineMark, CaseResult, FailureDetail, Verdict};
 use crate::scenario::{Case, LocatedStep, VarConfig, Vars};
 use crate::target::{Observer, Target, TargetError};
 use steps::{Session, StepError};
+
+/// The largest advertised SIZE maximum the over-size cases send more than.
+const MAX_SIZE_TO_EXCEED: u64 = 64 << 20;
+
+/// The pauses before each run-alone retry of a case whose connection was refused.
+const REFUSAL_PAUSES: [Duration; 2] = [Duration::from_millis(500), Duration::from_secs(2)];
 
 /// How cases are run.
 #[derive(Clone, Debug)]
@@ -154,7 +162,33 @@ impl Runner {
         while let Some(joined) = tasks.join_next_with_id().await {
             record(joined, &index_of);
         }
-        results.into_iter().flatten().collect()
+        let mut results: Vec<CaseResult> = results.into_iter().flatten().collect();
+        self.retry_refused(cases, caps, &mut results).await;
+        results
+    }
+
+    /// Runs again, one at a time, the cases whose connection the target refused (a 421
+    /// greeting, an MMTP `RATE_LIMITED`): a connection or rate limit hit by parallel cases is
+    /// the run's doing, never the case's failure. A case still refused after the last pause
+    /// is ERROR with the reason.
+    async fn retry_refused(&self, cases: &[Case], caps: &Capabilities, results: &mut [CaseResult]) {
+        for (case, result) in cases.iter().zip(results.iter_mut()) {
+            for pause in REFUSAL_PAUSES {
+                if !result.refused {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+                *result = self.run_case(case, caps).await;
+            }
+            if result.refused {
+                let why = result.reason.take().unwrap_or_default();
+                result.reason = Some(format!(
+                    "{why}; still refused when run alone after {} pauses: a connection or rate \
+                     limit of the target (run fewer cases at once with -j, or raise the limit)",
+                    REFUSAL_PAUSES.len()
+                ));
+            }
+        }
     }
 
     /// Runs one case on fresh connections.
@@ -192,7 +226,11 @@ impl Runner {
                 return result;
             }
         };
-        let vars = Vars::for_case(&case.id, &options.vars);
+        let mut vars = Vars::for_case(&case.id, &options.vars);
+        if let Some(max) = caps.size_max().filter(|&max| max <= MAX_SIZE_TO_EXCEED) {
+            vars.set_fixed("size_max", &max.to_string());
+            vars.set_fixed("size_over", &(max + 1).to_string());
+        }
         let mut session = Session::new(
             self.inner.target.as_ref(),
             case.listener,
@@ -253,7 +291,13 @@ impl Runner {
                         (Verdict::for_failure(case.level), expected, actual)
                     }
                     StepError::Harness(message) => (Verdict::Error, String::new(), message),
-                    StepError::Skip(message) => (Verdict::Skip, String::new(), message),
+                    StepError::Skip(message) | StepError::ServiceClosing(message) => {
+                        (Verdict::Skip, String::new(), message)
+                    }
+                    StepError::Refused(message) => {
+                        result.refused = true;
+                        (Verdict::Error, String::new(), message)
+                    }
                     StepError::InBranch { .. } => unreachable!("locate unwraps every branch"),
                 };
                 result.verdict = verdict;
@@ -300,6 +344,7 @@ fn base_result(case: &Case, verdict: Verdict) -> CaseResult {
         reason: None,
         failure: None,
         timed_out: false,
+        refused: false,
         fallback: false,
         duration: Duration::ZERO,
         baseline: None,

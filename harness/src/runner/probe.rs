@@ -41,6 +41,16 @@ impl Capabilities {
         keyword.offered_by(&self.plain) || self.tls.as_ref().is_some_and(|t| keyword.offered_by(t))
     }
 
+    /// The SIZE maximum the target advertises (RFC 1870), when it gives one above 0; over TLS
+    /// if it said so there.
+    pub fn size_max(&self) -> Option<u64> {
+        self.tls
+            .as_ref()
+            .and_then(Extensions::max_size)
+            .or_else(|| self.plain.max_size())
+            .filter(|&n| n > 0)
+    }
+
     /// Whether a case of `protocol` may run: for MMTP, `PGP` and `TLS` are the welcome's
     /// features; otherwise, EHLO keywords.
     pub fn offers_for(&self, protocol: crate::scenario::Protocol, keyword: &Keyword) -> bool {

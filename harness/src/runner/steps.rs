@@ -29,6 +29,12 @@ pub(crate) enum StepError {
     Harness(String),
     /// The case cannot be judged here (no credentials for it).
     Skip(String),
+    /// The target refused the connection itself (a 421 greeting, an MMTP `RATE_LIMITED`
+    /// welcome): a connection or rate limit, to be retried with less parallelism.
+    Refused(String),
+    /// The target answered 421 in the middle of the session, which RFC 5321 allows at any
+    /// time: the case's requirement could not be judged on this connection.
+    ServiceClosing(String),
     /// A step inside an `expect_one_of` branch did not succeed.
     InBranch {
         line: u64,
@@ -178,11 +184,10 @@ impl<'a> Session<'a> {
                 self.write(bytes.as_bytes(), None, Duration::ZERO).await
             }
             Step::Write(w) => {
-                let data = w
-                    .data
-                    .expand(&self.vars)
-                    .map_err(missing_variable)?
-                    .repeat(w.repeat);
+                if let Some(Err(e)) = w.octets.as_ref().map(|t| t.expand(&self.vars)) {
+                    return Err(missing_variable(e));
+                }
+                let data = w.bytes(&self.vars).map_err(StepError::Harness)?;
                 self.write(&data, w.chunk, Duration::from_millis(w.pause_ms))
                     .await
             }
@@ -264,7 +269,43 @@ impl<'a> Session<'a> {
             StepError::Failed { actual, .. } => StepError::failed(expect.to_string(), actual),
             other => other,
         })?;
+        if expect.mismatch(&reply).is_some() {
+            if let Some(closing) = self.unasked_421(&reply) {
+                return Err(closing);
+            }
+            if let Some(why) = &expect.or_skip {
+                return Err(StepError::Skip(format!(
+                    "{why} (expected {expect}, got {})",
+                    show_reply(&reply)
+                )));
+            }
+        }
         self.judge_reply(expect, &reply)
+    }
+
+    /// A 421 the step did not ask for. RFC 5321 §3.8: "An SMTP server MUST NOT intentionally
+    /// close the connection under normal operational circumstances ... except: ... After
+    /// detecting the need to shut down the SMTP service and returning a 421 reply code. This
+    /// reply code can be issued after the server receives any command". So a 421 is never the
+    /// cited requirement's failure: as the greeting it refuses the connection (a connection or
+    /// rate limit: retried later), later it ends the session (the case is not judged).
+    pub(super) fn unasked_421(&self, reply: &Reply) -> Option<StepError> {
+        if reply.code.get() != 421 {
+            return None;
+        }
+        let shown = show_reply(reply);
+        let first = self
+            .conns
+            .get(&self.current)
+            .is_some_and(|conn| conn.replies_read <= 1);
+        Some(if first {
+            StepError::Refused(format!("the target refused the connection: {shown}"))
+        } else {
+            StepError::ServiceClosing(format!(
+                "the target ended the session with {shown}, which RFC 5321 §3.8 allows after \
+                 any command; the case could not be judged on this connection"
+            ))
+        })
     }
 
     /// Checks `reply` against `expect` and sets its captures.
@@ -306,7 +347,9 @@ impl<'a> Session<'a> {
             })?;
         let set = CodeSet::parse(&expected).map_err(StepError::Harness)?;
         if !set.matches(reply.code.get()) {
-            return Err(StepError::failed(expected, show_reply(&reply)));
+            return Err(self
+                .unasked_421(&reply)
+                .unwrap_or_else(|| StepError::failed(expected, show_reply(&reply))));
         }
         Ok(reply)
     }
@@ -387,6 +430,10 @@ impl<'a> Session<'a> {
 fn missing_variable(e: UnknownVariable) -> StepError {
     if e.0.starts_with("auth_") {
         StepError::Skip("needs AUTH credentials (--auth USER:PASSWORD)".into())
+    } else if e.0.starts_with("size_") {
+        StepError::Skip(
+            "the target advertises no SIZE maximum to exceed (none, or over 64 MiB)".into(),
+        )
     } else {
         StepError::Harness(e.to_string())
     }

@@ -99,6 +99,10 @@ pub struct CaseResult {
     pub failure: Option<FailureDetail>,
     /// The case hit its deadline.
     pub timed_out: bool,
+    /// The target refused the case's connection (a connection or rate limit): the runner
+    /// runs it again alone.
+    #[serde(skip)]
+    pub refused: bool,
     /// The fallback steps ran instead of the main ones.
     pub fallback: bool,
     #[serde(serialize_with = "millis", rename = "duration_ms")]

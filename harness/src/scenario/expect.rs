@@ -449,6 +449,9 @@ pub struct ExpectReply {
     /// variable's value for the rest of the case.
     pub capture: BTreeMap<String, Pattern>,
     pub timeout_ms: Option<u64>,
+    /// For a step that only sets the stage: any other reply makes the case SKIP with this
+    /// reason (the case's requirement cannot be judged), instead of failing it.
+    pub or_skip: Option<String>,
 }
 
 impl ExpectReply {
@@ -457,6 +460,7 @@ impl ExpectReply {
             any_of: vec![ReplyMatch::code(set)],
             capture: BTreeMap::new(),
             timeout_ms: None,
+            or_skip: None,
         }
     }
 
@@ -492,6 +496,7 @@ struct RawExpect {
     #[serde(default)]
     capture: BTreeMap<String, Pattern>,
     timeout_ms: Option<u64>,
+    or_skip: Option<String>,
 }
 
 impl TryFrom<RawExpect> for ExpectReply {
@@ -525,10 +530,18 @@ impl TryFrom<RawExpect> for ExpectReply {
                 "bad capture variable name {name:?} (expected [a-z_][a-z0-9_]*)"
             ));
         }
+        if raw
+            .or_skip
+            .as_deref()
+            .is_some_and(|why| why.trim().is_empty())
+        {
+            return Err("`or_skip` needs a reason".into());
+        }
         Ok(Self {
             any_of,
             capture: raw.capture,
             timeout_ms: raw.timeout_ms,
+            or_skip: raw.or_skip,
         })
     }
 }
@@ -566,6 +579,7 @@ impl<'de> Deserialize<'de> for ExpectReply {
                     any_of,
                     capture: BTreeMap::new(),
                     timeout_ms: None,
+                    or_skip: None,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ExpectReply, A::Error> {

@@ -217,7 +217,14 @@ impl Step {
         match self {
             Step::Send(t) => vec![t],
             Step::Pipeline(lines) => lines.iter().collect(),
-            Step::Write(WriteStep { data, .. }) | Step::Bdat(BdatStep { data, .. }) => match data {
+            Step::Write(WriteStep { data, octets, .. }) => {
+                let mut templates: Vec<&Template> = octets.iter().collect();
+                if let Payload::Text(t) = data {
+                    templates.push(t);
+                }
+                templates
+            }
+            Step::Bdat(BdatStep { data, .. }) => match data {
                 Payload::Text(t) => vec![t],
                 Payload::Bytes(_) => vec![],
             },
@@ -256,7 +263,7 @@ impl Step {
                 format!("pipeline {lines:?}")
             }
             Step::Write(w) => {
-                let len = w.data.expand(vars).map_or(0, |d| d.len()) * w.repeat;
+                let len = w.bytes(vars).map_or(0, |d| d.len());
                 match w.chunk {
                     Some(n) => format!("write {len} bytes in chunks of {n}"),
                     None => format!("write {len} bytes"),
@@ -553,6 +560,10 @@ pub struct WriteStep {
     pub data: Payload,
     /// The payload is sent this many times (for long lines and large messages).
     pub repeat: usize,
+    /// Instead of `repeat`: exactly this many octets, the payload repeated and the last copy
+    /// cut short; a template, so it can be computed from what the target advertises
+    /// (`{{size_over}}`: one octet more than its SIZE maximum).
+    pub octets: Option<Template>,
     /// Write at most this many bytes at a time (1: byte by byte).
     pub chunk: Option<usize>,
     /// Pause between chunks.
@@ -567,8 +578,28 @@ struct RawWrite {
     hex: Option<String>,
     base64: Option<String>,
     repeat: Option<usize>,
+    octets: Option<Template>,
     chunk: Option<usize>,
     pause_ms: Option<u64>,
+}
+
+impl WriteStep {
+    /// The octets to write, with variables expanded.
+    pub fn bytes(&self, vars: &Vars) -> Result<Vec<u8>, String> {
+        let data = self.data.expand(vars).map_err(|e| e.to_string())?;
+        let Some(octets) = &self.octets else {
+            return Ok(data.repeat(self.repeat));
+        };
+        let text = octets.expand(vars).map_err(|e| e.to_string())?;
+        let n: usize = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("write: octets {text:?} is not a number"))?;
+        if data.is_empty() {
+            return Err("write: octets needs a non-empty payload".into());
+        }
+        Ok(data.iter().copied().cycle().take(n).collect())
+    }
 }
 
 impl<'de> Deserialize<'de> for WriteStep {
@@ -586,9 +617,15 @@ impl<'de> Deserialize<'de> for WriteStep {
         if raw.chunk == Some(0) {
             return Err(de::Error::custom("write: chunk must be at least 1"));
         }
+        if raw.repeat.is_some() && raw.octets.is_some() {
+            return Err(de::Error::custom(
+                "write: give `repeat` or `octets`, not both",
+            ));
+        }
         Ok(WriteStep {
             data,
             repeat: raw.repeat.unwrap_or(1),
+            octets: raw.octets,
             chunk: raw.chunk,
             pause_ms: raw.pause_ms.unwrap_or(0),
         })
@@ -685,11 +722,21 @@ pub struct MessageCheck {
     /// The message id (e.g. `{{msgid}}` captured from the 250).
     pub id: Option<Template>,
     pub status: Option<String>,
+    /// A `Received:` trace field among the header fields the server put above the client's
+    /// content (RFC 5321 §4.4).
+    pub received: bool,
+    /// The topmost `Received:` field's FROM clause names this host (the client's EHLO name).
+    pub received_from: Option<Template>,
 }
 
 impl MessageCheck {
     fn templates(&self) -> Vec<&Template> {
-        let mut out: Vec<&Template> = self.from.iter().chain(self.to.iter().flatten()).collect();
+        let mut out: Vec<&Template> = self
+            .from
+            .iter()
+            .chain(self.to.iter().flatten())
+            .chain(&self.received_from)
+            .collect();
         if let Some(Payload::Text(t)) = &self.data {
             out.push(t);
         }
@@ -722,6 +769,9 @@ struct RawMessageCheck {
     no_metadata: Vec<String>,
     id: Option<Template>,
     status: Option<String>,
+    #[serde(default)]
+    received: bool,
+    received_from: Option<Template>,
 }
 
 impl<'de> Deserialize<'de> for MessageCheck {
@@ -751,6 +801,8 @@ impl<'de> Deserialize<'de> for MessageCheck {
             no_metadata: raw.no_metadata,
             id: raw.id,
             status: raw.status.map(|s| s.to_ascii_uppercase()),
+            received: raw.received || raw.received_from.is_some(),
+            received_from: raw.received_from,
         })
     }
 }

@@ -78,7 +78,9 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Every stored message with its body, read the way `mtpspec mailbox` does.
+/// Every stored message with its content exactly as the client sent it (the store's bytes
+/// after the `Received:` field the reference puts on top, SMTP-DATA-5), read the way
+/// `mtpspec mailbox` does.
 pub fn stored(data_dir: &Path) -> Vec<(StoredMessage, Vec<u8>)> {
     let store = Store::open_read_only(data_dir).expect("open store read-only");
     store
@@ -86,7 +88,14 @@ pub fn stored(data_dir: &Path) -> Vec<(StoredMessage, Vec<u8>)> {
         .into_iter()
         .map(|m| {
             let data = store.data(&m.id).expect("body");
-            (m, data)
+            let trace = &data[..m.message.trace_len];
+            assert!(
+                m.message.trace_len == 0 || trace.starts_with(b"Received: from "),
+                "the trace on top is not a Received field: {:?}",
+                String::from_utf8_lossy(trace)
+            );
+            let content = data[m.message.trace_len..].to_vec();
+            (m, content)
         })
         .collect()
 }

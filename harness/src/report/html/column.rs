@@ -303,6 +303,7 @@ fn rendered(
         reason: None,
         failure: None,
         timed_out: false,
+        refused: false,
         fallback: false,
         duration: Duration::ZERO,
         baseline: None,

@@ -58,7 +58,9 @@ impl Session<'_> {
                     _ => None,
                 });
                 let Some((branch, expect)) = chosen else {
-                    return Err(StepError::failed(expected, show_reply(&reply)));
+                    return Err(self
+                        .unasked_421(&reply)
+                        .unwrap_or_else(|| StepError::failed(expected, show_reply(&reply))));
                 };
                 self.judge_reply(expect, &reply)?;
                 Ok(branch)

@@ -52,6 +52,7 @@ impl Session<'_> {
         let timeout = self.options.step_timeout;
         let ms = timeout.as_millis();
         let expected = || format!("a JSON value matching {pattern}");
+        let welcome = !self.conn().await?.welcome_read();
         let value = match self.conn().await?.read_json(timeout).await {
             Ok(value) => value,
             Err(ReadFailure::Timeout { partial }) => {
@@ -87,10 +88,27 @@ impl Session<'_> {
                 Ok(())
             }
             Err(PatternError::Variable(e)) => Err(missing_variable(e)),
+            Err(_) if welcome && is_connection_refusal(&value) => Err(StepError::Refused(format!(
+                "the target refused the connection: {}",
+                show(&value)
+            ))),
             Err(mismatch) => Err(StepError::failed(
                 expected(),
                 format!("{} ({mismatch})", show(&value)),
             )),
         }
     }
+}
+
+/// An MMTP welcome that refuses the connection for a connection or rate limit: the reference's
+/// `RATE_LIMITED` code, or the original server's error text about too many connections.
+fn is_connection_refusal(value: &serde_json::Value) -> bool {
+    let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str);
+    if field("status") != Some("ERROR") {
+        return false;
+    }
+    let message = field("message").unwrap_or_default().to_ascii_lowercase();
+    field("code") == Some("RATE_LIMITED")
+        || message.contains("rate limit")
+        || message.contains("too many connections")
 }

@@ -9,6 +9,7 @@ pub mod extension;
 pub mod line;
 pub mod reply;
 pub mod server;
+pub mod trace;
 
 pub use address::{Mailbox, Path};
 pub use command::{Command, CommandError};

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use mtp_proto::smtp::server::{
     Action, ConnectionInfo, Delivery, MessageState, ServerSession, StatusInfo,
 };
+use mtp_proto::smtp::trace::Trace;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
@@ -62,7 +63,12 @@ where
                         None => {
                             shared
                                 .store
-                                .append(new_message(delivery, &peer, (shared.now_ms)()))
+                                .append(new_message(
+                                    delivery,
+                                    &peer,
+                                    &shared.config.hostname,
+                                    (shared.now_ms)(),
+                                ))
                                 .await
                         }
                     };
@@ -111,13 +117,29 @@ fn sink_id(counter: &AtomicU64) -> String {
     format!("{:012X}", counter.fetch_add(1, Ordering::Relaxed))
 }
 
-fn new_message(delivery: Delivery, peer: &SocketAddr, now_ms: u64) -> NewMessage {
+/// The message as stored: the content as received, with the `Received:` trace field on top.
+fn new_message(delivery: Delivery, peer: &SocketAddr, host: &str, now_ms: u64) -> NewMessage {
+    let trace = Trace {
+        helo: &delivery.helo,
+        peer_ip: peer.ip(),
+        host,
+        protocol: delivery.protocol,
+        tls: delivery.tls,
+        authenticated: delivery.auth.is_some(),
+        recipients: &delivery.recipients,
+        at_ms: now_ms,
+    }
+    .received_field();
+    let mut data = trace.into_bytes();
+    let trace_len = data.len();
+    data.extend_from_slice(&delivery.data);
     NewMessage {
         reverse_path: delivery.reverse_path,
         recipients: delivery.recipients,
         metadata: delivery.metadata,
         read_ack: delivery.read_ack,
-        data: delivery.data,
+        data,
+        trace_len,
         received_at_ms: now_ms,
         helo: delivery.helo,
         peer: peer.to_string(),

@@ -95,6 +95,11 @@ pub struct NewMessage {
     pub protocol: String,
     /// Protocol-specific fields (MMTP tags etc.).
     pub extra: Option<serde_json::Value>,
+    /// How many octets at the start of `data` are the trace fields this server put on top
+    /// (RFC 5321 §4.4); the content exactly as the client sent it follows them. Records
+    /// written before this field existed read as 0.
+    #[serde(default)]
+    pub trace_len: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

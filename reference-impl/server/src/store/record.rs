@@ -213,6 +213,7 @@ mod tests {
             auth: Some("alice".into()),
             protocol: "VMTP".into(),
             extra: Some(serde_json::json!({"tags": ["x"]})),
+            trace_len: 0,
         }
     }
 
