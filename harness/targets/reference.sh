@@ -19,7 +19,8 @@
 # self-signed certificate, messages fsync'd before the 250, MMTP HashCash difficulty 5, the
 # gateway delivering to the SMTP listener. `run-args` points the harness at all six listeners
 # with the AUTH credentials, so the TLS, AUTH, MMTP and gateway cases run too (over TCP,
-# unlike the in-process `embedded` target of `cargo test`). Log: STATE_DIR/serve.log.
+# unlike the in-process `embedded` target of `cargo test`), and says `--reference-target`:
+# the reference's own DESIGN requirements bind it. Log: STATE_DIR/serve.log.
 #
 # The special listeners (`mtpspec run --listener`, scenarios/README.md) are six more
 # `mtpspec serve` processes, each configured as the embedded target's: denied (PORT+6,
@@ -149,7 +150,8 @@ cmd_run_args() {
     local port=$1
     printf '%s\n' --target "smtp://127.0.0.1:$port" --smtps "127.0.0.1:$((port + 1))" \
         --submission "127.0.0.1:$((port + 2))" --mmtp "127.0.0.1:$((port + 3))" \
-        --mmtps "127.0.0.1:$((port + 4))" --http "127.0.0.1:$((port + 5))" --auth "$CREDENTIAL"
+        --mmtps "127.0.0.1:$((port + 4))" --http "127.0.0.1:$((port + 5))" --auth "$CREDENTIAL" \
+        --reference-target
     local i
     for i in "${!SPECIAL_NAMES[@]}"; do
         printf '%s\n' --listener "${SPECIAL_NAMES[$i]}=127.0.0.1:$((port + 6 + i))"

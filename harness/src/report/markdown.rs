@@ -105,6 +105,9 @@ fn case_details(out: &mut String, case: &CaseResult, report: &RunReport) {
         match report.requirements.get(id) {
             Some(r) => {
                 let _ = writeln!(out, "- {id} ({}): {}", r.level, r.text);
+                if !r.rfc_text.is_empty() {
+                    let _ = writeln!(out, "  - RFC text: {}", r.rfc_text);
+                }
             }
             None => {
                 let _ = writeln!(out, "- {id}");

@@ -51,6 +51,9 @@ pub struct RequirementRef {
     pub level: String,
     pub text: String,
     pub section: String,
+    /// The RFC sentence the level comes from (SPEC.md's `RFC text` column), when it has one.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub rfc_text: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -188,6 +191,7 @@ fn requirement_refs(cases: &[CaseResult], spec: Option<&Spec>) -> BTreeMap<Strin
                     level: r.level.to_string(),
                     text: r.text.clone(),
                     section: r.section.clone(),
+                    rfc_text: r.quote.clone(),
                 },
             ))
         })
