@@ -174,9 +174,10 @@ impl TagFilter {
                 .ok_or_else(|| {
                     TagFilterError(format!("tagFilters.{category} must be an array of strings"))
                 })?;
-            if !values.is_empty() {
-                filter.push((category.to_owned(), values));
-            }
+            // Seed §8.3: "A message matches a filter if it contains at least one tag from each
+            // specified category": a category given `[]` is specified, and no tag is in it,
+            // so it matches nothing (as the original server does).
+            filter.push((category.to_owned(), values));
         }
         Ok(TagFilter(filter))
     }
@@ -304,12 +305,20 @@ mod tests {
 
     #[test]
     fn empty_filters_match_everything() {
-        for text in ["{}", r#"{"priority":[]}"#, "null"] {
+        for text in ["{}", "null"] {
             let f = filter(text);
             assert!(f.is_empty(), "{text}");
             assert!(f.matches(&Tags::default()));
         }
         assert!(TagFilter::parse(None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_empty_category_matches_nothing() {
+        let f = filter(r#"{"priority":[]}"#);
+        assert!(!f.is_empty());
+        assert!(!f.matches(&tags(r#"{"priority":["low"]}"#)));
+        assert!(!f.matches(&Tags::default()));
     }
 
     #[test]
