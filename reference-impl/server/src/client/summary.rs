@@ -60,6 +60,7 @@ pub fn summarize(outcome: &Outcome) -> Summary {
                 s.lines
                     .push(format!("  server: {} {}", reply.code, reply.text()));
             }
+            Err(f) if f.outcome_unknown => s.lines.push(format!("{label}outcome unknown: {f}")),
             Err(f) => s.lines.push(format!("{label}not delivered: {f}")),
         }
         for r in &m.recipients {

@@ -211,10 +211,39 @@ impl ClientSession {
 
     /// The connection closed or failed (including a failed TLS handshake).
     pub fn handle_closed(&mut self, reason: impl Into<String>) {
+        let reason = reason.into();
         match self.phase {
             Phase::Done => {}
             Phase::Quitting => self.finish(),
-            _ => self.fail_session(Failure::new(true, reason.into()), false),
+            _ => {
+                self.settle_unknown_outcome(&reason);
+                self.fail_session(Failure::new(true, reason), false)
+            }
+        }
+    }
+
+    /// The end of the data went out and its reply never came: the server may have taken
+    /// the message (RFC 5321 §6.1 lets the retry's duplicate happen), so the message's fate
+    /// is unknown, not "not tried", and its recipients keep what their RCPT got.
+    fn settle_unknown_outcome(&mut self, reason: &str) {
+        if !matches!(self.sent.front(), Some(Expect::Body)) {
+            return;
+        }
+        let Some(current) = self.txn.as_ref().map(|t| t.current) else {
+            return;
+        };
+        if self.results.get(current).is_some_and(Option::is_none) {
+            let failure = Failure {
+                outcome_unknown: true,
+                ..Failure::new(
+                    true,
+                    format!(
+                        "{reason} after the end of the data was sent, before the server's \
+                         reply: it may have accepted the message"
+                    ),
+                )
+            };
+            self.settle(current, Err(failure));
         }
     }
 

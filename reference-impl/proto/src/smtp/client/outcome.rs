@@ -15,6 +15,9 @@ pub struct Failure {
     pub reason: String,
     /// The server's reply, when one caused the failure.
     pub reply: Option<Reply>,
+    /// The connection was lost after the end of the data and before its reply: the server
+    /// may have accepted the message.
+    pub outcome_unknown: bool,
 }
 
 impl Failure {
@@ -23,6 +26,7 @@ impl Failure {
             transient,
             reason: reason.into(),
             reply: None,
+            outcome_unknown: false,
         }
     }
 
@@ -32,6 +36,7 @@ impl Failure {
             transient: reply.code.is_transient(),
             reason: reason.into(),
             reply: Some(reply.clone()),
+            outcome_unknown: false,
         }
     }
 }

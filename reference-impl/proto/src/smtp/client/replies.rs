@@ -97,6 +97,7 @@ impl ClientSession {
                 transient,
                 reason: "every recipient was refused".into(),
                 reply: Some(reply.clone()),
+                outcome_unknown: false,
             };
             self.fail_envelope(failure);
         }
@@ -191,7 +192,7 @@ impl ClientSession {
     }
 
     /// Records the fate of message `i` with the recipient results of the envelope.
-    fn settle(&mut self, i: usize, result: Result<Delivered, Failure>) {
+    pub(super) fn settle(&mut self, i: usize, result: Result<Delivered, Failure>) {
         let rcpts = self.txn().rcpts.clone();
         for (r, status) in self.out.messages[i].recipients.iter_mut().zip(rcpts) {
             r.status = status;

@@ -299,3 +299,27 @@ proptest! {
         prop_assert_eq!(whole, cut);
     }
 }
+
+#[test]
+fn a_connection_lost_after_the_data_leaves_the_outcome_unknown() {
+    let s = script(&[&[
+        GREETING,
+        ("EHLO", "250-mx.example\r\n250 PIPELINING\r\n"),
+        ("MAIL FROM:<ALICE@CLIENT.EXAMPLE>", "250 ok\r\n"),
+        ("RCPT", "250 ok\r\n"),
+        ("DATA", "354 go ahead\r\n"),
+        // The end of the data goes out; the connection drops before its reply.
+        (".", ""),
+    ]]);
+    let options = ClientOptions {
+        use_vmtp: false,
+        ..ClientOptions::default()
+    };
+    let (outcome, _) = run(options, vec![message(&["b@x.example"])], &s);
+    let m = &outcome.messages[0];
+    let failure = m.result.as_ref().unwrap_err();
+    assert!(failure.outcome_unknown && failure.transient, "{failure:?}");
+    assert!(failure.reason.contains("may have accepted"), "{failure}");
+    // The recipient was accepted; it is not "not tried".
+    assert!(matches!(m.recipients[0].status, RcptStatus::Accepted(_)));
+}
