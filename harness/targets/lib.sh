@@ -6,7 +6,8 @@
 #   targets_port_open PORT             true if something accepts on 127.0.0.1:PORT
 #   targets_wait_greeting PORT PID SECS
 #                                      wait until 127.0.0.1:PORT sends a 220 greeting;
-#                                      fails early when PID dies
+#                                      fails early when PID dies (each try waits
+#                                      TARGETS_GREETING_READ_SECS, default 3, for the line)
 #   targets_stop_pid STATE_DIR [SECS]  TERM the PID in STATE_DIR/pid, KILL after SECS
 #                                      (default 10), remove the pid file
 #   targets_check_port PORT            1..65535, else die
@@ -21,6 +22,13 @@
 #                                      wait at most SECS until the function BUSY says no
 #                                      FILE is still waiting for delivery
 #   targets_clear_maildir STATE_DIR    delete every message under STATE_DIR/maildir
+#   targets_netns_isolated             true if this process's network namespace has no
+#                                      interface but lo, and lo is up
+#   targets_need_netns                 exit 1 unless targets_netns_isolated (for the `start` of
+#                                      a script whose `needs-netns` says yes)
+#   targets_netns_exec CMD [ARG...]    exec CMD in a new network namespace (unshare -n, root)
+#                                      whose only interface, lo, is brought up first, with
+#                                      MTPSPEC_NETNS=1 in its environment
 #
 # Everything talks to 127.0.0.1 only.
 
@@ -50,13 +58,14 @@ targets_port_open() {
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
 }
 
-# Reads the first line the server sends; true if it starts with 220.
+# Reads the first line the server sends; true if it starts with 220. It waits
+# TARGETS_GREETING_READ_SECS (default 3) for it; a script whose server greets late sets more.
 targets_greeting_ok() {
-    local port=$1
+    local port=$1 secs=${TARGETS_GREETING_READ_SECS:-3}
     (
         line=""
         exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
-        IFS= read -r -t 3 line <&3 || exit 1
+        IFS= read -r -t "$secs" line <&3 || exit 1
         printf 'QUIT\r\n' >&3 2>/dev/null || true
         [[ $line == 220* ]]
     ) 2>/dev/null
@@ -160,4 +169,32 @@ targets_stop_pid() {
 abs_dir() {
     mkdir -p "$1"
     (cd "$1" && pwd)
+}
+
+# Network namespaces. A script whose `needs-netns` command exits 0 runs its server only inside
+# a network namespace of its own with nothing but lo (run-suite.sh and selfcheck.py set that up
+# with targets_netns_exec or the same two steps). The namespace is anonymous: it lives as long
+# as a process in it, and every process in it is started, and stopped by PID, by this harness.
+# /proc/self/net/dev lists the interfaces of the caller's own namespace (/sys/class/net would
+# show the namespace sysfs was mounted in).
+targets_netns_isolated() {
+    local ifs
+    ifs=$(awk -F: 'NR > 2 { gsub(/[ \t]/, "", $1); print $1 }' /proc/self/net/dev 2>/dev/null) || return 1
+    [[ $ifs == lo ]] || return 1
+    ip -o link show dev lo 2>/dev/null | grep -q '[<,]UP[,>]'
+}
+
+targets_need_netns() {
+    targets_netns_isolated && return 0
+    targets_die "this server runs only in a network namespace of its own with nothing but lo up" \
+        "(run-suite.sh does that; by hand: unshare -n bash -c 'ip link set lo up && exec \"\$@\"' netns CMD...)"
+}
+
+targets_netns_exec() {
+    targets_need_root "unshare -n creates the network namespace"
+    command -v unshare >/dev/null || targets_die "unshare (util-linux) is missing"
+    command -v ip >/dev/null || targets_die "ip (iproute2) is missing"
+    # shellcheck disable=SC2016 # "$@" is expanded by the inner bash
+    exec unshare --net -- bash -c 'ip link set dev lo up || exit 1; export MTPSPEC_NETNS=1; exec "$@"' \
+        mtpspec-netns "$@"
 }

@@ -7,6 +7,7 @@
 #
 # usage: bash harness/targets/regenerate-reports.sh [NAME...]
 #   NAME: reference aiosmtpd postfix postfix-normalize postfix-reject exim exim-bs opensmtpd
+#         haraka qpsmtpd
 #   (default: all of them, in that order; the HTML page always shows every report present).
 #
 # Each run uses MTPSPEC_JOBS cases at once (default 3, not run's 8) and gives a case 60 s, not
@@ -14,13 +15,15 @@
 # advertised SIZE, and every later mailbox read then carries those 10 MB, so cases polling at
 # once on a small, busy machine can otherwise run past a deadline.
 #
-# Needs root (Postfix, Exim and OpenSMTPD run as root-started daemons) and the Debian
-# package archive (apt-get) for the first install. Exit 0 when every run met its baseline,
-# 1 when one did not (the others still ran), 3 when the page could not be written.
+# Needs root (Postfix, Exim, OpenSMTPD and qpsmtpd run as root-started daemons; Haraka and
+# qpsmtpd run in a network namespace of their own, made with unshare -n), the Debian package
+# archive (apt-get) and the npm registry (Haraka) for the first install. Exit 0 when every run
+# met its baseline, 1 when one did not (the others still ran), 3 when the page could not be
+# written.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-ALL=(reference aiosmtpd postfix postfix-normalize postfix-reject exim exim-bs opensmtpd)
+ALL=(reference aiosmtpd postfix postfix-normalize postfix-reject exim exim-bs opensmtpd haraka qpsmtpd)
 if (($# > 0)); then
     targets=("$@")
 else

@@ -6,9 +6,18 @@
 #
 # usage: harness/targets/run-suite.sh NAME [PORT] [-- extra mtpspec run args]
 # NAME is a script here without .sh: aiosmtpd, postfix, postfix-normalize, postfix-reject, exim,
-# exim-bs, opensmtpd, reference (see README.md).
+# exim-bs, opensmtpd, haraka, qpsmtpd, reference (see README.md).
+#
+# A script whose `needs-netns` command exits 0 (haraka, qpsmtpd) has its server run only in a
+# network namespace of its own: after `install` (which may need the network), this script runs
+# itself again inside a new one (lib.sh targets_netns_exec: `unshare -n`, lo up, nothing else),
+# and that copy starts the server, runs mtpspec (whose mailbox command runs there too) and stops
+# the server by its PID. The namespace goes away with the last process in it. Needs root.
 set -euo pipefail
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/../.."
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source harness/targets/lib.sh
 
 name=${1:?usage: run-suite.sh NAME [PORT] [-- extra mtpspec run args]}
 shift
@@ -17,12 +26,21 @@ if [ -n "$port" ] && [ "$port" != "--" ]; then shift; else port=$((2600 + RANDOM
 [ "${1:-}" = "--" ] && shift
 
 bin=${MTPSPEC_BIN:-target/release/mtpspec}
-[ -x "$bin" ] || cargo build --release -p mtpspec
 script="harness/targets/$name.sh"
+[ -f "$script" ] || targets_die "no $script"
+if [ "${MTPSPEC_NETNS:-}" != 1 ]; then
+    [ -x "$bin" ] || cargo build --release -p mtpspec
+    bash "$script" install
+    if bash "$script" needs-netns >/dev/null 2>&1; then
+        # The same run, in a new network namespace; the port is fixed now so both agree.
+        targets_netns_exec bash "$self" "$name" "$port" -- "$@"
+    fi
+else
+    [ -x "$bin" ] || targets_die "no mtpspec binary at $bin (the namespace has no network to build it)"
+fi
 state=$(mktemp -d)
 trap 'bash "$script" stop "$state" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
 
-bash "$script" install
 bash "$script" start "$port" "$state"
 
 out="reports/$name"
