@@ -9,9 +9,12 @@ reads the message files in new/ and cur/, orders them by file mtime then name
     [{"id": ..., "from": ..., "to": [...], "metadata": {}, "status": "DELIVERED",
       "data": "<base64>"}]
 
-What is stripped: only header fields at the very top of the file that the
-delivering server prepended, each at most once, and only while they form an
-unbroken block before the first other field:
+The message is reported whole, with the header fields the delivering server put
+on top: the harness judges the client's content below them (RFC 5321 section 4.4
+makes the Received: field a MUST, and suite cases check it). Read from the
+fields at the very top of the file that the delivering server prepended, each at
+most once, and only while they form an unbroken block before the first other
+field:
 
   * Return-Path:      (-> "from", angle brackets removed; "<>" gives "")
   * X-Original-To:    (-> "to", the recipient as given in RCPT TO)
@@ -106,7 +109,6 @@ def strip_angle(addr: str) -> str:
 def parse_file(raw: bytes, received_by: str | None) -> dict:
     seen: set[str] = set()
     info = {"from": "", "x_original_to": None, "delivered_to": None, "qid": None}
-    cut = 0
     by_mark = (
         re.compile(rb"\bby\s+" + re.escape(received_by.encode()) + rb"[\s(]")
         if received_by
@@ -122,7 +124,6 @@ def parse_file(raw: bytes, received_by: str | None) -> dict:
                 info["x_original_to"] = strip_angle(value)
             else:
                 info["delivered_to"] = strip_angle(value)
-            cut = end
             continue
         mark = by_mark.search(field) if by_mark and name == "received" else None
         if mark and "received" not in seen:
@@ -130,9 +131,9 @@ def parse_file(raw: bytes, received_by: str | None) -> dict:
             m = QUEUE_ID.search(field, mark.end())
             if m:
                 info["qid"] = m.group(1).decode("ascii")
-            cut = end
         break
-    info["body"] = raw[cut:]
+    # The fields read above stay in the message: they are part of what was delivered.
+    info["body"] = raw
     return info
 
 

@@ -68,6 +68,37 @@ pub struct ServeArgs {
     /// RATE_LIMITED) and closed.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Concurrent SMTP connections from one client address; more are answered `421 4.3.2`
+    /// and closed (nothing on the implicit-TLS port, which is closed without a handshake).
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    max_per_address: usize,
+    /// Seconds for a TLS handshake (implicit TLS, STARTTLS, ENCRYPT START); a client that
+    /// does not complete it is closed silently: no SMTP reply can be sent mid-handshake.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    handshake_timeout: u64,
+    /// Seconds a reply (SMTP) or response (MMTP) may wait for a client that does not read it;
+    /// then the connection is closed silently (the client reads nothing more).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    write_timeout: u64,
+    /// Seconds from a reply until the next command line is complete, however often bytes
+    /// arrive; then `421 4.4.2 <host> Idle timeout, closing connection`. RFC 5321
+    /// §4.5.3.2.7 asks for at least 300.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    command_timeout: u64,
+    /// Octets per second that DATA or a BDAT chunk must average once --data-rate-grace has
+    /// passed; a slower client gets `421 4.4.2 <host> Idle timeout, closing connection` and
+    /// the message is not stored (0: no minimum).
+    #[arg(long, value_name = "OCTETS", default_value_t = 1024)]
+    min_data_rate: u64,
+    /// Seconds of a data phase before --min-data-rate applies (RFC 5321 §4.5.3.2.5 lets a
+    /// client wait 3 minutes on one block of data).
+    #[arg(long, value_name = "SECS", default_value_t = 180)]
+    data_rate_grace: u64,
+    /// Seconds the `535` reply to a connection's first failed AUTH waits, doubled for each
+    /// further failure (at most 30 s); the client sees the reply late, other sessions are
+    /// not held up (0: no delay). The error limit still closes the session with 421.
+    #[arg(long, value_name = "SECS", default_value_t = 1)]
+    auth_failure_delay: u64,
     /// A client address greeted with 554 and served nothing but QUIT (repeatable; an
     /// IPv4-mapped IPv6 peer matches its IPv4 address).
     #[arg(long = "deny", value_name = "ADDR")]
@@ -93,6 +124,28 @@ pub struct ServeArgs {
     /// Largest HTTP request body in octets (larger gets 413).
     #[arg(long, value_name = "OCTETS", default_value_t = 25 * 1024 * 1024)]
     http_max_body: usize,
+    /// HTTP connections at once; a connection past this is answered 503 and closed.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    http_max_connections: usize,
+    /// Seconds for a whole HTTP request head, from the connection's opening (or, kept
+    /// alive, from the request's first octet); then the connection is closed unanswered.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    http_header_timeout: u64,
+    /// Seconds an HTTP request body may go without an octet (after which it must also
+    /// average --http-body-min-rate); then 408 and the connection is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    http_body_timeout: u64,
+    /// Octets per second a request body must average once --http-body-timeout has passed
+    /// (0: no minimum rate).
+    #[arg(long, value_name = "OCTETS", default_value_t = 1024)]
+    http_body_min_rate: u64,
+    /// Seconds a kept-alive HTTP connection may wait for its next request.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    http_idle_timeout: u64,
+    /// Octets of HTTP request bodies held at once over all connections (at least
+    /// --http-max-body); a body that does not fit gets 503.
+    #[arg(long, value_name = "OCTETS", default_value_t = 256 * 1024 * 1024)]
+    http_max_body_memory: usize,
     /// MMTP listener (JSON over TCP), usually port 8025.
     #[arg(long, value_name = "ADDR")]
     mmtp: Option<SocketAddr>,
@@ -114,6 +167,15 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Every connection holds a descriptor: use all the process may have (the connection
+    // limit is then kept below it, with a reserve).
+    match mtp_server::server::raise_open_files_limit() {
+        Ok((before, after)) if after > before => {
+            tracing::info!(before, after, "raised the open-files limit");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-files limit"),
+    }
     let smtp_listeners = args.smtp.is_some() || args.smtps.is_some() || args.submission.is_some();
     let mmtp_listeners = args.mmtp.is_some() || args.mmtps.is_some();
     if !smtp_listeners && !mmtp_listeners && args.http.is_none() {
@@ -130,7 +192,16 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         addr,
         upstream: args.upstream.clone(),
         insecure: args.upstream_insecure,
-        max_body: args.http_max_body,
+        limits: Limits {
+            max_request_bytes: args.http_max_body,
+            max_connections: args.http_max_connections,
+            header_timeout: Duration::from_secs(args.http_header_timeout),
+            body_timeout: Duration::from_secs(args.http_body_timeout),
+            body_min_rate: args.http_body_min_rate,
+            idle_timeout: Duration::from_secs(args.http_idle_timeout),
+            max_body_memory: args.http_max_body_memory,
+            ..Limits::default()
+        },
     });
     let mmtp = mmtp_listeners.then(|| {
         let mut mmtp = MmtpOptions::new(args.data_dir.clone());
@@ -139,6 +210,7 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         mmtp.difficulty = args.mmtp_difficulty;
         mmtp.max_per_ip = args.mmtp_max_per_address;
         mmtp.idle_timeout = Duration::from_secs(args.idle_timeout);
+        mmtp.write_timeout = Duration::from_secs(args.write_timeout);
         mmtp.max_connections = args.max_connections;
         mmtp
     });
@@ -207,7 +279,8 @@ struct GatewayArgs {
     addr: SocketAddr,
     upstream: Option<String>,
     insecure: bool,
-    max_body: usize,
+    /// The HTTP limits from the command line; the message size comes from the server's.
+    limits: Limits,
 }
 
 /// Starts the gateway on the server's store (or, without SMTP listeners, on the store in
@@ -237,9 +310,8 @@ async fn start_gateway(
     gateway.hostname = options.hostname.clone();
     gateway.local_domains = options.domains.clone();
     gateway.limits = Limits {
-        max_request_bytes: args.max_body,
         max_message_bytes: usize::try_from(options.limits.max_message_size).unwrap_or(usize::MAX),
-        ..Limits::default()
+        ..args.limits
     };
     gateway.spool_dir = Some(options.data_dir.join("gateway-spool"));
     Ok(RunningGateway::start(gateway, store).await?)
@@ -273,7 +345,14 @@ fn options(args: ServeArgs) -> anyhow::Result<ServerOptions> {
     options.limits.max_message_size = args.max_message_size;
     options.limits.max_recipients = args.max_recipients;
     options.idle_timeout = Duration::from_secs(args.idle_timeout);
+    options.handshake_timeout = Duration::from_secs(args.handshake_timeout);
+    options.write_timeout = Duration::from_secs(args.write_timeout);
+    options.command_timeout = Duration::from_secs(args.command_timeout);
+    options.min_data_rate = args.min_data_rate;
+    options.data_rate_grace = Duration::from_secs(args.data_rate_grace);
+    options.auth_failure_delay = Duration::from_secs(args.auth_failure_delay);
     options.max_connections = args.max_connections;
+    options.max_per_address = args.max_per_address;
     options.deny = args.deny;
     options.sync = if args.sync == "none" {
         SyncMode::None

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::content;
 use super::steps::StepError;
 use crate::scenario::{MailboxCheck, MessageCheck, Vars};
 use crate::target::{ObservedMessage, Observer};
@@ -143,14 +144,19 @@ fn check_message(want: &MessageCheck, got: &ObservedMessage, vars: &Vars) -> Res
     let mut added_len = got.data.len() - content.len();
     if let Some(data) = &want.data {
         let data = data.expand(vars).unwrap_or_default();
-        if !is_content_with_fields_above(&got.data, &data) {
+        let Some(found) = content::find(&got.data, &data) else {
             return Err((
-                "exact content (header fields may be added above it)".into(),
+                "exact content (header fields may be added)".into(),
                 describe_difference(&data, content),
             ));
+        };
+        if want.fields_only_above && !found.inside.is_empty() {
+            return Err((
+                "no header fields added among or below the client's own".into(),
+                format!("added {}", found.inside.join(", ")),
+            ));
         }
-        // The client's content, whatever the server put above it.
-        added_len = got.data.len() - data.len();
+        added_len = found.above.len();
         content = &got.data[added_len..];
     }
     if want.received {
@@ -312,54 +318,12 @@ pub fn content_after_trace(data: &[u8]) -> &[u8] {
         let starts_added = ADDED_ON_TOP.iter().any(|name| {
             line.len() >= name.len() && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
         });
-        if !(continuation || starts_added && field_name_len(line).is_some()) {
+        if !(continuation || starts_added && content::field_name_len(line).is_some()) {
             return rest;
         }
         in_added = true;
         rest = &rest[end..];
     }
-}
-
-/// Whether `got` is the client's content `want` with only whole header fields added above it.
-/// RFC 5321 §4.4 has a server insert trace fields "at the beginning of the message content",
-/// and other fields (RFC 7208 §9.1, RFC 8601) are prepended the same way; the client's own
-/// header fields and body must arrive as sent (RFC 5321 §4.5.2: the content is delivered
-/// exactly, less the transparency dots).
-fn is_content_with_fields_above(got: &[u8], want: &[u8]) -> bool {
-    got.len() >= want.len()
-        && got.ends_with(want)
-        && is_header_fields(&got[..got.len() - want.len()])
-}
-
-/// Zero or more whole header fields (RFC 5322 §2.2: `name:` then the body, continuation
-/// lines start with SP or HTAB), each line ended by a line end.
-fn is_header_fields(bytes: &[u8]) -> bool {
-    let mut rest = bytes;
-    let mut first = true;
-    while !rest.is_empty() {
-        let Some(end) = rest.iter().position(|&b| b == b'\n').map(|i| i + 1) else {
-            return false;
-        };
-        let line = &rest[..end];
-        let ok = match line.first() {
-            Some(b' ' | b'\t') => !first,
-            _ => field_name_len(line).is_some(),
-        };
-        if !ok {
-            return false;
-        }
-        first = false;
-        rest = &rest[end..];
-    }
-    true
-}
-
-/// The length of the field name that starts `line` (RFC 5322 §3.6.8: printable US-ASCII
-/// except colon, then a colon).
-fn field_name_len(line: &[u8]) -> Option<usize> {
-    let colon = line.iter().position(|&b| b == b':')?;
-    let name = &line[..colon];
-    (!name.is_empty() && name.iter().all(|&b| (33..=126).contains(&b))).then_some(colon)
 }
 
 fn excerpt(content: &[u8]) -> String {
@@ -395,21 +359,6 @@ fn describe_difference(want: &[u8], got: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn exact_content_allows_fields_added_above_only() {
-        let want = b"Subject: s\r\nFrom: a@b\r\n\r\nbody\r\n";
-        let above = b"Received-SPF: pass (x)\r\nAuthentication-Results: mx;\r\n\tspf=pass\r\nX-Spam-Status: No\r\nSubject: s\r\nFrom: a@b\r\n\r\nbody\r\n";
-        assert!(is_content_with_fields_above(above, want));
-        assert!(is_content_with_fields_above(want, want));
-        let inside = b"Subject: s\r\nX-Added: 1\r\nFrom: a@b\r\n\r\nbody\r\n";
-        assert!(!is_content_with_fields_above(inside, want));
-        let body_changed = b"Received: x\r\nSubject: s\r\nFrom: a@b\r\n\r\nbody!\r\n";
-        assert!(!is_content_with_fields_above(body_changed, want));
-        // Not a header field: a line without a colon above the content.
-        let junk = b"junk\r\nSubject: s\r\nFrom: a@b\r\n\r\nbody\r\n";
-        assert!(!is_content_with_fields_above(junk, want));
-    }
 
     #[test]
     fn finds_the_received_field_and_its_from_clause() {

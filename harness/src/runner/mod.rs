@@ -3,6 +3,7 @@
 //! into a [`CaseResult`] with its verdict and wire log.
 
 pub mod conn;
+mod content;
 mod http;
 pub mod json_reader;
 mod mailbox;

@@ -29,6 +29,8 @@ struct Script {
     prepend: &'static str,
     /// A planted fault: this field is inserted after the client's first header line.
     insert_inside: Option<&'static str>,
+    /// A planted fault: the last octet of the body is changed.
+    change_body: bool,
     /// More concurrent connections than this get a `421` greeting.
     max_connections: Option<usize>,
 }
@@ -210,6 +212,11 @@ impl Session {
                 .push(data.len());
             return "552 5.3.4 message too big\r\n".into();
         }
+        if script.change_body
+            && let Some(last) = data.iter().rposition(|&b| b.is_ascii_alphanumeric())
+        {
+            data[last] = b'#';
+        }
         if let Some(field) = script.insert_inside {
             let at = data
                 .windows(2)
@@ -300,9 +307,33 @@ async fn fields_added_above_the_content_are_not_a_data_failure() {
 }
 
 #[tokio::test]
-async fn a_field_inside_the_clients_header_still_fails() {
+async fn a_field_added_inside_the_clients_header_is_reported_not_failed() {
     let script = Script {
-        insert_inside: Some("X-Inserted: here\r\n"),
+        insert_inside: Some("Date: Sun, 06 Dec 2026 22:00:00 +0000\r\n"),
+        ..Script::default()
+    };
+    let cases = shipped(&[
+        "smtp-data-delivers-exact-content",
+        "smtp-data-no-fields-added-inside-header",
+    ]);
+    let results = run(script, &cases, 1).await;
+    let by_id = |id: &str| results.iter().find(|r| r.id == id).unwrap();
+    let exact = by_id("smtp-data-delivers-exact-content");
+    assert_eq!(exact.verdict, Verdict::Pass, "{:?}", verdicts(&results));
+    let inside = by_id("smtp-data-no-fields-added-inside-header");
+    assert_eq!(
+        inside.verdict,
+        Verdict::Unsupported,
+        "{:?}",
+        verdicts(&results)
+    );
+    assert_eq!(inside.failure.as_ref().unwrap().actual, "added Date");
+}
+
+#[tokio::test]
+async fn a_changed_body_still_fails() {
+    let script = Script {
+        change_body: true,
         ..Script::default()
     };
     let cases = shipped(&["smtp-data-delivers-exact-content"]);
@@ -314,12 +345,7 @@ async fn a_field_inside_the_clients_header_still_fails() {
         verdicts(&results)
     );
     let failure = results[0].failure.as_ref().unwrap();
-    assert!(
-        failure
-            .expected
-            .contains("header fields may be added above it"),
-        "{failure:?}"
-    );
+    assert!(failure.expected.contains("exact content"), "{failure:?}");
 }
 
 #[tokio::test]

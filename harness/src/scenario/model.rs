@@ -727,6 +727,9 @@ pub struct MessageCheck {
     pub received: bool,
     /// The topmost `Received:` field's FROM clause names this host (the client's EHLO name).
     pub received_from: Option<Template>,
+    /// With `data`: the server added header fields only above the client's content, none
+    /// among or below the client's own fields.
+    pub fields_only_above: bool,
 }
 
 impl MessageCheck {
@@ -772,6 +775,8 @@ struct RawMessageCheck {
     #[serde(default)]
     received: bool,
     received_from: Option<Template>,
+    #[serde(default)]
+    fields_only_above: bool,
 }
 
 impl<'de> Deserialize<'de> for MessageCheck {
@@ -803,6 +808,7 @@ impl<'de> Deserialize<'de> for MessageCheck {
             status: raw.status.map(|s| s.to_ascii_uppercase()),
             received: raw.received || raw.received_from.is_some(),
             received_from: raw.received_from,
+            fields_only_above: raw.fields_only_above,
         })
     }
 }
