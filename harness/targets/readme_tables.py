@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Writes the per-server table of FAIL verdicts into reports/README.md.
+"""Writes the generated tables of reports/README.md from the committed reports.
 
-Every FAIL of every committed report (reports/NAME/report.json) is listed with the MUST-level
-RFC sentence it breaks (the cited requirement's "RFC text" in the report, from SPEC.md), what
-the server did (the failure's observed part) and the reason its baseline gives after a review of
-the transcript. The table replaces what stands between the two marker lines in reports/README.md.
+- the verdict counts of each target (between the `counts` markers);
+- every FAIL of every report (reports/NAME/report.json) with the MUST-level RFC sentence it
+  breaks (the cited requirement's "RFC text" in the report, from SPEC.md), what the server did
+  (the failure's observed part) and the reason its baseline gives after a review of the
+  transcript (between the `fail-table` markers).
 
-usage: python3 harness/targets/fail_table.py NAME...   (the report names, in table order)
+usage: python3 harness/targets/readme_tables.py NAME...   (the report names, in table order)
 Exit 0 when written; 1 when a FAIL cites no MUST requirement with an RFC sentence (a verdict
 that must not exist), or a marker is missing.
 """
@@ -14,8 +15,17 @@ import json
 import os
 import sys
 
-START = "<!-- fail-table:start (harness/targets/fail_table.py writes this part) -->"
-END = "<!-- fail-table:end -->"
+MARKERS = {
+    "counts": (
+        "<!-- counts:start (harness/targets/readme_tables.py writes this part) -->",
+        "<!-- counts:end -->",
+    ),
+    "fails": (
+        "<!-- fail-table:start (harness/targets/readme_tables.py writes this part) -->",
+        "<!-- fail-table:end -->",
+    ),
+}
+VERDICTS = ["PASS", "FAIL", "WARN", "UNSUPPORTED", "SKIP", "ERROR"]
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
@@ -24,10 +34,21 @@ def cell(text, limit=400):
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def rows(name):
+def load(name):
     path = os.path.join(ROOT, "reports", name, "report.json")
     with open(path, encoding="utf-8") as f:
-        report = json.load(f)
+        return json.load(f)
+
+
+def count_row(name, report):
+    counts = {v: 0 for v in VERDICTS}
+    for case in report["cases"]:
+        counts[case["verdict"]] += 1
+    cells = " | ".join(str(counts[v]) if counts[v] else "." for v in VERDICTS)
+    return f"| [{name}]({name}/report.md) | {cells} |"
+
+
+def rows(name, report):
     requirements = report.get("requirements", {})
     problems = []
     out = []
@@ -55,14 +76,29 @@ def rows(name):
     return out, problems
 
 
+def replace_block(text, key, lines):
+    start, end = MARKERS[key]
+    if start not in text or end not in text:
+        raise KeyError(key)
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return head + start + "\n" + "\n".join(lines) + "\n" + end + tail
+
+
 def main(names):
+    counts = [
+        "| target | " + " | ".join(VERDICTS) + " |",
+        "| --- | " + " | ".join("---:" for _ in VERDICTS) + " |",
+    ]
     table = [
         "| server | case | the MUST it breaks (RFC text, from SPEC.md) | what the server did | reviewed (baseline reason) |",
         "| --- | --- | --- | --- | --- |",
     ]
     problems = []
     for name in names:
-        r, p = rows(name)
+        report = load(name)
+        counts.append(count_row(name, report))
+        r, p = rows(name, report)
         table += r
         problems += p
     if len(table) == 2:
@@ -70,13 +106,14 @@ def main(names):
     readme = os.path.join(ROOT, "reports", "README.md")
     with open(readme, encoding="utf-8") as f:
         text = f.read()
-    if START not in text or END not in text:
-        print(f"{readme}: the marker lines are missing", file=sys.stderr)
+    try:
+        text = replace_block(text, "counts", counts)
+        text = replace_block(text, "fails", table)
+    except KeyError as key:
+        print(f"{readme}: the {key} marker lines are missing", file=sys.stderr)
         return 1
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
     with open(readme, "w", encoding="utf-8") as f:
-        f.write(head + START + "\n" + "\n".join(table) + "\n" + END + tail)
+        f.write(text)
     for p in problems:
         print(p, file=sys.stderr)
     return 1 if problems else 0

@@ -2,7 +2,8 @@
 # Regenerates every committed run in reports/: builds mtpspec (release), runs the suite against
 # each target with run-suite.sh (which installs, starts and stops the server by PID, and gates
 # on reports/baselines/<name>.yaml), writes reports/<name>/report.{json,md}, then the HTML
-# page that shows every target side by side (reports/index.html, by `mtpspec compare`), and,
+# page that shows every target side by side (reports/index.html, by `mtpspec compare`), the
+# generated tables of reports/README.md (readme_tables.py: counts, every FAIL with its MUST), and,
 # when no NAME is given, the client reports in reports/clients (harness/clients/run-all.sh).
 #
 # usage: bash harness/targets/regenerate-reports.sh [NAME...]
@@ -59,6 +60,16 @@ if ! "$MTPSPEC_BIN" compare "${html_args[@]}" --html reports/index.html \
     exit 3
 fi
 echo "wrote reports/index.html"
+
+# The generated tables of reports/README.md: the counts, and every FAIL with the MUST it breaks.
+present=()
+for name in "${ALL[@]}"; do
+    [[ -f reports/$name/report.json ]] && present+=("$name")
+done
+if ! python3 harness/targets/readme_tables.py "${present[@]}"; then
+    echo "reports/README.md: a FAIL cites no MUST requirement with its RFC text" >&2
+    failed+=(readme-tables)
+fi
 
 # The clients judged by `mtpspec serve-test` (reports/clients), unless only some servers
 # were named.

@@ -240,22 +240,36 @@ fn check_received(added: &[u8], from: Option<String>) -> Result<(), Mismatch> {
             format!("fields added above it: {names:?}"),
         ));
     };
-    if let Some(name) = from {
-        let words: Vec<String> = received
-            .split_whitespace()
-            .map(str::to_ascii_lowercase)
-            .collect();
-        let named = words
-            .windows(2)
-            .any(|w| w[0] == "from" && w[1].trim_end_matches(';') == name.to_ascii_lowercase());
-        if !named {
-            return Err((
-                format!("a Received: field whose FROM clause names {name}"),
-                received.clone(),
-            ));
-        }
+    if let Some(name) = from
+        && !from_clause_names(received, &name)
+    {
+        return Err((
+            format!("a Received: field whose FROM clause names {name}"),
+            received.clone(),
+        ));
     }
     Ok(())
+}
+
+/// Whether the FROM clause of a `Received:` field (from `from` to `by`) holds `name` as a
+/// whole token, in the domain or in its parenthesised TCP-info (Exim writes
+/// `from [127.0.0.1] (helo=NAME)`), letter case aside.
+fn from_clause_names(received: &str, name: &str) -> bool {
+    let lower = received
+        .to_ascii_lowercase()
+        .replace(['\t', '\r', '\n'], " ");
+    let Some(start) = lower.find("from ") else {
+        return false;
+    };
+    let clause = &lower[start + 5..];
+    let clause = clause.find(" by ").map_or(clause, |end| &clause[..end]);
+    let name = name.to_ascii_lowercase();
+    let is_name_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    clause.match_indices(&name).any(|(at, _)| {
+        let before = clause[..at].chars().next_back();
+        let after = clause[at + name.len()..].chars().next();
+        !before.is_some_and(is_name_char) && !after.is_some_and(is_name_char)
+    })
 }
 
 /// Header fields with their continuation lines joined (RFC 5322 §2.2.3 unfolding).
@@ -365,6 +379,11 @@ mod tests {
         let added = b"Return-Path: <a@b>\r\nReceived: from client.example.org ([127.0.0.1])\r\n\tby mx; date\r\n";
         assert!(check_received(added, None).is_ok());
         assert!(check_received(added, Some("Client.Example.org".into())).is_ok());
+        let exim =
+            b"Received: from [127.0.0.1] (helo=client.example.org)\r\n\tby mx with esmtp\r\n";
+        assert!(check_received(exim, Some("client.example.org".into())).is_ok());
+        let by_only = b"Received: from x ([127.0.0.1])\r\n\tby client.example.org\r\n";
+        assert!(check_received(by_only, Some("client.example.org".into())).is_err());
         let other = check_received(added, Some("other.example".into())).unwrap_err();
         assert!(other.1.contains("by mx"), "{other:?}");
         let none = check_received(b"X-Spam: no\r\n", None).unwrap_err();
