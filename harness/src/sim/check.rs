@@ -164,7 +164,13 @@ impl Checker<'_, '_> {
         };
         for stored in store.list() {
             self.stats.stored += 1;
-            let data = store.data(&stored.id).unwrap_or_default();
+            let stored_data = store.data(&stored.id).unwrap_or_default();
+            // The content exactly as the client sent it follows the Received: field the
+            // server put on top (SMTP-DATA-5).
+            let data = stored_data
+                .get(stored.message.trace_len..)
+                .unwrap_or_default()
+                .to_vec();
             let Some(origin) = origin(&data) else {
                 let text = format!("{} is not a message any client sent", stored.id);
                 self.violations.push(Violation::of(Invariant::Intact, text));
