@@ -7,9 +7,13 @@ use std::io;
 #[non_exhaustive]
 #[derive(Debug)]
 pub enum StoreError {
-    /// The file system failed. After a failed write or sync the store refuses further writes:
-    /// once `fsync` has failed, what reached the disk is unknown.
+    /// The file system failed while opening or reading the store.
     Io(io::Error),
+    /// A write or its sync failed (a full disk, an I/O error): the operation was not done and
+    /// the store tries again with the next one. Its text is fixed, fit for a client's reply;
+    /// the operating system's error is its [`source`](std::error::Error::source), and the
+    /// store logged it.
+    Write(io::Error),
     /// The log holds a record whose checksum is right but whose content cannot be decoded
     /// (written by a newer version, or a bug). Left in place rather than truncated away.
     Corrupt { offset: u64, reason: String },
@@ -27,6 +31,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Io(e) => write!(f, "store I/O error: {e}"),
+            Self::Write(e) => f.write_str(client_text(e.kind())),
             Self::Corrupt { offset, reason } => {
                 write!(f, "corrupt store record at offset {offset}: {reason}")
             }
@@ -41,7 +46,7 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Io(e) => Some(e),
+            Self::Io(e) | Self::Write(e) => Some(e),
             _ => None,
         }
     }
@@ -50,5 +55,15 @@ impl std::error::Error for StoreError {
 impl From<io::Error> for StoreError {
     fn from(e: io::Error) -> Self {
         Self::Io(e)
+    }
+}
+
+/// What a client may be told about a failed write: a fixed text by kind of failure, never the
+/// operating system's message. A full disk gets RFC 3463's X.3.1 wording.
+pub(crate) fn client_text(kind: io::ErrorKind) -> &'static str {
+    use io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
+    match kind {
+        StorageFull | QuotaExceeded | FileTooLarge => "insufficient system storage",
+        _ => "local storage failure",
     }
 }

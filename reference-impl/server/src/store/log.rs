@@ -6,12 +6,18 @@
 //! when the process or machine died, never acknowledged (acknowledgement waits for the sync), so
 //! a writable open cuts it off and appends from there; a read-only view just stops there and
 //! looks again on the next refresh (the writer may be in the middle of that very write).
+//!
+//! While running, the writer keeps the same rule true: a write that fails part-way (a full
+//! disk takes only part of it) is cut off before anything else is appended, and a batch whose
+//! sync failed is cut off too, back to the last successful sync. So a record is never written
+//! after a torn one, where a restart's scan would stop before it and lose it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, ErrorKind, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::StoreError;
+use super::durable::{self, LogFile};
 use super::record::{self, FRAME_HEADER, Record};
 
 /// The log's file name inside the store directory.
@@ -103,32 +109,37 @@ fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
 pub(crate) trait Log: Send + 'static {
     /// Bytes in the log (all complete records).
     fn len(&self) -> u64;
-    /// Appends whole records; on failure nothing of them stays.
+    /// Appends whole records. On failure nothing of them stays: any part that reached the
+    /// file is cut off now, or before the next write, which fails while it cannot be.
     fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// Syncs what was written since the last sync; returns whether there was anything.
     fn sync(&mut self) -> io::Result<bool>;
-    /// Simulates losing power: whatever was not synced is gone.
-    fn lose_unsynced(&mut self) -> io::Result<()>;
+    /// Cuts the log back to the last successful sync: what a power loss does, and what the
+    /// writer does after a failed sync (whose batch it refuses). On failure the cut is still
+    /// made before the next write.
+    fn discard_unsynced(&mut self) -> io::Result<()>;
 }
 
-/// The log opened for appending; owned by the writer thread.
+/// The log opened for appending; owned by the writer thread. Tests put a faulty `F` in.
 #[derive(Debug)]
-pub(crate) struct LogWriter {
-    file: File,
+pub(crate) struct LogWriter<F = File> {
+    file: F,
     path: PathBuf,
     /// Bytes in the file (all complete records).
     len: u64,
     /// Bytes known to be on disk: up to the last successful sync.
     synced: u64,
+    /// The file may hold bytes past `len` (a failed write, or a discarded batch): they are cut
+    /// off before the next write.
+    torn: bool,
 }
 
 impl LogWriter {
     /// Opens (creating if needed) the log in `dir`, locks it against a second writer, replays it
     /// through `apply` and cuts off a torn tail.
     pub fn open(dir: &Path, apply: impl FnMut(u64, Record)) -> Result<LogWriter, StoreError> {
-        fs::create_dir_all(dir)?;
+        durable::create_dir_all(dir)?;
         let path = dir.join(LOG_FILE);
-        let created = !path.exists();
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -140,9 +151,8 @@ impl LogWriter {
             Err(fs::TryLockError::WouldBlock) => return Err(StoreError::Locked),
             Err(fs::TryLockError::Error(e)) => return Err(e.into()),
         }
-        if created {
-            sync_dir(dir)?;
-        }
+        // Also when the file exists: a process that created it may have died before this.
+        durable::sync_dir(dir)?;
         let ScanEnd { end, torn } = scan(&file, 0, apply)?;
         if let Some(reason) = torn {
             let dropped = file.metadata()?.len() - end;
@@ -156,25 +166,57 @@ impl LogWriter {
             path,
             len: end,
             synced: end,
+            torn: false,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The same log, written through `wrap(file)` (tests inject faults so).
+    #[cfg(test)]
+    pub fn wrap<G: LogFile>(self, wrap: impl FnOnce(File) -> G) -> LogWriter<G> {
+        LogWriter {
+            file: wrap(self.file),
+            path: self.path,
+            len: self.len,
+            synced: self.synced,
+            torn: self.torn,
+        }
+    }
 }
 
-impl Log for LogWriter {
+impl<F: LogFile> LogWriter<F> {
+    /// Cuts the file back to `len`, durably: the records of a failed write must not come back
+    /// after a crash either, as messages whose senders were told they were not taken.
+    fn cut(&mut self) -> io::Result<()> {
+        self.file.set_len(self.len)?;
+        self.file.seek(SeekFrom::Start(self.len))?;
+        self.file.sync_all()?;
+        self.torn = false;
+        Ok(())
+    }
+
+    fn cut_or_warn(&mut self) {
+        if let Err(e) = self.cut() {
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot cut a failed write off the message log yet; the next write tries again");
+        }
+    }
+}
+
+impl<F: LogFile> Log for LogWriter<F> {
     fn len(&self) -> u64 {
         self.len
     }
 
-    /// On failure the partial write is cut off again (if the file lets us), so the file never
-    /// holds a half record the writer would append after.
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.torn {
+            self.cut()?;
+        }
         if let Err(e) = self.file.write_all(bytes) {
-            let _ = self.file.set_len(self.len);
-            let _ = self.file.seek(SeekFrom::Start(self.len));
+            self.torn = true;
+            self.cut_or_warn();
             return Err(e);
         }
         self.len += bytes.len() as u64;
@@ -190,19 +232,10 @@ impl Log for LogWriter {
         Ok(true)
     }
 
-    fn lose_unsynced(&mut self) -> io::Result<()> {
-        self.file.set_len(self.synced)?;
+    fn discard_unsynced(&mut self) -> io::Result<()> {
         self.len = self.synced;
-        self.file.sync_all()
-    }
-}
-
-/// Makes a newly created file's directory entry durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    match File::open(dir).and_then(|d| d.sync_all()) {
-        // Some platforms (Windows) cannot open or sync a directory; nothing more can be done.
-        Err(e) if e.kind() == ErrorKind::PermissionDenied || cfg!(windows) => Ok(()),
-        other => other,
+        self.torn = true;
+        self.cut()
     }
 }
 

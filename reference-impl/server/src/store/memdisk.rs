@@ -167,7 +167,7 @@ impl Log for MemLog {
         Ok(true)
     }
 
-    fn lose_unsynced(&mut self) -> io::Result<()> {
+    fn discard_unsynced(&mut self) -> io::Result<()> {
         let mut state = self.state()?;
         let synced = state.synced;
         state.bytes.truncate(synced);

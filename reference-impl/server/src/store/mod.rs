@@ -11,7 +11,10 @@
 //! with [`Store::open_read_only`] meanwhile, catching up with [`Store::refresh`].
 
 mod completion;
+pub(crate) mod durable;
 mod error;
+#[cfg(test)]
+pub(crate) mod faults;
 mod index;
 mod log;
 mod memdisk;
@@ -19,6 +22,8 @@ mod record;
 mod task;
 mod writer;
 
+#[cfg(test)]
+mod fault_tests;
 #[cfg(test)]
 mod simulated_tests;
 #[cfg(test)]
@@ -35,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 pub use completion::{AppendFuture, AppendFutureT, Completion};
 pub use error::StoreError;
+pub(crate) use error::client_text;
 pub use memdisk::MemDisk;
 
 use index::{Index, parse_id};
@@ -192,6 +198,24 @@ impl Store {
     /// Opens the store in `dir` for writing, creating the directory if missing, recovering the
     /// log (a torn tail is cut off) and starting the writer thread.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        Self::open_with(dir, options, |log| log)
+    }
+
+    /// [`Store::open`] on a disk that fails as `faults` says.
+    #[cfg(test)]
+    pub(crate) fn open_faulty(
+        dir: &Path,
+        options: StoreOptions,
+        faults: &faults::Faults,
+    ) -> Result<Store, StoreError> {
+        Self::open_with(dir, options, |log| log.wrap(|file| faults.wrap(file)))
+    }
+
+    fn open_with<L: log::Log>(
+        dir: &Path,
+        options: StoreOptions,
+        wrap: impl FnOnce(LogWriter) -> L,
+    ) -> Result<Store, StoreError> {
         let mut index = Index::default();
         let log = LogWriter::open(dir, |offset, record| index.apply(offset, record))?;
         let shared = Arc::new(Shared {
@@ -199,7 +223,7 @@ impl Store {
             log: Source::File(File::open(log.path())?),
             syncs: AtomicU64::new(0),
         });
-        let writer = WriterHandle::spawn(log, shared.clone(), options.sync)?;
+        let writer = WriterHandle::spawn(wrap(log), shared.clone(), options.sync)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 shared,

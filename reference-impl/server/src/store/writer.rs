@@ -2,6 +2,14 @@
 //! its channel, encodes them into one buffer, writes it, syncs once, updates the index and only
 //! then completes them all. Many sessions appending at once therefore share each `fsync`.
 //!
+//! A failed write or sync fails its own batch only (`StoreError::Write`, a text fit for the
+//! client; the operating system's error goes to the log). The log is cut back to the end of
+//! the last acknowledged batch (see [`Log`]), and the next batch is tried afresh: a disk that
+//! was full takes mail again once space is freed, without a restart. This is safe after a
+//! failed `fsync` too: everything up to the last successful sync was confirmed durable then,
+//! and everything after it is thrown away and written anew, never acknowledged on the strength
+//! of a later sync.
+//!
 //! [`Writer`] is generic over the [`Log`] it appends to; the simulation drives the same writer
 //! from a task on its own runtime (see `task.rs`), over an in-memory disk.
 
@@ -15,7 +23,7 @@ use std::thread::{self, JoinHandle};
 
 use super::completion::Completer;
 use super::index::{BodyRef, format_id};
-use super::log::{Log, LogWriter};
+use super::log::Log;
 use super::record;
 use super::{NewMessage, Shared, StoreError, SyncMode, write_index};
 
@@ -52,7 +60,7 @@ pub(crate) struct WriterHandle {
 }
 
 impl WriterHandle {
-    pub fn spawn(log: LogWriter, shared: Arc<Shared>, sync: SyncMode) -> io::Result<Self> {
+    pub fn spawn<L: Log>(log: L, shared: Arc<Shared>, sync: SyncMode) -> io::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let writer = Writer::new(log, shared, sync);
         let thread = thread::Builder::new()
@@ -87,9 +95,6 @@ pub(crate) struct Writer<L> {
     shared: Arc<Shared>,
     sync: SyncMode,
     next_seq: u64,
-    /// Set by the first write or sync error: after a failed fsync the file's state is unknown,
-    /// so nothing more is acknowledged.
-    failed: Option<(io::ErrorKind, String)>,
 }
 
 /// What one batch will do once its bytes are durable.
@@ -127,7 +132,6 @@ impl<L: Log> Writer<L> {
             shared,
             sync,
             next_seq,
-            failed: None,
         }
     }
 
@@ -162,7 +166,7 @@ impl<L: Log> Writer<L> {
 
     /// Stops as a power cut would: what was not synced is gone.
     pub fn power_loss(&mut self) -> Result<(), StoreError> {
-        self.log.lose_unsynced().map_err(StoreError::from)
+        self.log.discard_unsynced().map_err(StoreError::from)
     }
 
     /// Encodes `op` into the batch, or completes it at once when there is nothing to write.
@@ -242,10 +246,6 @@ impl<L: Log> Writer<L> {
         if batch.replies.is_empty() {
             return None;
         }
-        if let Some((kind, text)) = &self.failed {
-            fail(batch.replies, *kind, text);
-            return None;
-        }
         let result = match self.sync {
             SyncMode::Durable | SyncMode::None => self.log.write(&batch.bytes),
             // The broken mode: a batch is acknowledged unsynced and synced only when the next
@@ -268,17 +268,21 @@ impl<L: Log> Writer<L> {
 
     /// Acknowledges a written batch, or fails it when its sync failed.
     pub fn finish(&mut self, batch: Batch, synced: io::Result<()>) {
-        match synced {
-            Ok(()) => self.apply(batch),
-            Err(e) => self.fail_all(batch, &e),
+        let Err(e) = synced else {
+            return self.apply(batch);
+        };
+        // Durable mode syncs every batch before acknowledging it, so what is unsynced is this
+        // batch: cut it off, lest a restart find messages whose senders were refused.
+        if let Err(cut) = self.log.discard_unsynced() {
+            tracing::warn!(error = %cut, "cannot cut an unsynced batch off the message log yet; the next write tries again");
         }
+        self.fail_all(batch, &e);
     }
 
-    /// After a failed write or sync the log's state is unknown: nothing more is acknowledged.
+    /// Fails a batch that was not made durable; the next batch is tried afresh.
     fn fail_all(&mut self, batch: Batch, e: &io::Error) {
-        tracing::error!(error = %e, "message log write failed; the store stops accepting writes");
-        fail(batch.replies, e.kind(), &e.to_string());
-        self.failed = Some((e.kind(), e.to_string()));
+        tracing::error!(error = %e, operations = batch.replies.len(), "message log write failed; refusing this batch");
+        fail(batch.replies, e);
     }
 
     pub fn sync(&mut self) -> io::Result<()> {
@@ -310,8 +314,8 @@ impl<L: Log> Writer<L> {
     }
 }
 
-fn fail(replies: Vec<Reply>, kind: io::ErrorKind, text: &str) {
-    let error = || StoreError::Io(io::Error::new(kind, format!("message log failed: {text}")));
+fn fail(replies: Vec<Reply>, e: &io::Error) {
+    let error = || StoreError::Write(io::Error::new(e.kind(), e.to_string()));
     for reply in replies {
         match reply {
             Reply::Id(done, _) => done.complete(Err(error())),
