@@ -3,7 +3,13 @@
 //! fallback and are read back; READACK turns a read into OPENED and a notification; bad input
 //! gets a 4xx naming the field and nothing is delivered; the retry queue and the spool carry
 //! a message over an upstream outage and a restart; the served OpenAPI document is the file.
+//! Attachment types and encodings are in `gateway/attachments.rs`, the HTTP connection
+//! limits and timeouts in `gateway/http_limits.rs`.
 
+#[path = "gateway/attachments.rs"]
+mod attachments;
+#[path = "gateway/http_limits.rs"]
+mod http_limits;
 #[path = "gateway/support.rs"]
 mod support;
 

@@ -91,6 +91,8 @@ pub enum GatewayError {
     Bind(SocketAddr, std::io::Error),
     /// The delivery spool could not be opened or read.
     Spool(StoreError),
+    /// Limits that contradict each other.
+    Limits(String),
 }
 
 impl fmt::Display for GatewayError {
@@ -98,6 +100,7 @@ impl fmt::Display for GatewayError {
         match self {
             Self::Bind(addr, e) => write!(f, "cannot listen for HTTP on {addr}: {e}"),
             Self::Spool(e) => write!(f, "cannot open the gateway's delivery spool: {e}"),
+            Self::Limits(reason) => write!(f, "the gateway's limits do not fit: {reason}"),
         }
     }
 }
@@ -107,6 +110,7 @@ impl std::error::Error for GatewayError {
         match self {
             Self::Bind(_, e) => Some(e),
             Self::Spool(e) => Some(e),
+            Self::Limits(_) => None,
         }
     }
 }

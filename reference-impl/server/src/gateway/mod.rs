@@ -11,12 +11,19 @@
 //!
 //! Accepted messages go to the configured upstream through the reference client (VMTP with
 //! per-feature fallback) and the retry queue ([`outbox`]). Invalid input gets 400 with a
-//! JSON error naming the field; sizes and counts are bounded ([`Limits`]).
+//! JSON error naming the field; sizes and counts are bounded ([`Limits`]), and so are the
+//! HTTP connections: how many at once ([`listener`]), how long a request head may take and a
+//! kept-alive connection may idle ([`activity`]), how fast a body must come and how much
+//! memory all bodies in flight may hold ([`body`]).
 
+mod activity;
+mod attachment;
+mod body;
 mod compose;
 mod error;
 mod json;
 mod limits;
+mod listener;
 mod mailbox;
 mod openapi;
 pub mod outbox;
@@ -27,6 +34,7 @@ mod routes;
 mod submission;
 mod upstream;
 
+pub use attachment::{Attachment, MediaType, Transfer};
 pub use error::{ApiError, GatewayError};
 pub use json::Json;
 pub use limits::Limits;
@@ -44,6 +52,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use body::BodyRules;
 use mtp_proto::smtp::client::ClientOptions;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -109,6 +118,7 @@ impl RunningGateway {
     /// Binds `options.listen` and serves; `store` is the local mailbox the `/messages` routes
     /// read (share the reference server's: [`crate::server::RunningServer::store`]).
     pub async fn start(options: GatewayOptions, store: Store) -> Result<Self, GatewayError> {
+        options.limits.check().map_err(GatewayError::Limits)?;
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .map_err(|e| GatewayError::Bind(options.listen, e))?;
@@ -147,16 +157,10 @@ impl RunningGateway {
             }),
             hostname: options.hostname.as_str().into(),
         };
-        let app = router(state, options.limits.max_request_bytes)
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let mut stop = shutdown_rx;
+        let app = router(state, &options.limits);
+        let limits = options.limits.clone();
         let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "the HTTP gateway stopped");
-            }
+            listener::serve(listener, app, &limits, shutdown_rx).await;
         });
         tracing::info!(%addr, upstream = %options.upstream.url, "HTTP gateway listening");
         Ok(Self {
@@ -186,7 +190,9 @@ impl RunningGateway {
     }
 }
 
-fn router(state: AppState, max_request_bytes: usize) -> Router {
+fn router(state: AppState, limits: &Limits) -> Router {
+    let max_request_bytes = limits.max_request_bytes;
+    let bodies = Arc::new(BodyRules::new(limits));
     Router::new()
         .route("/send", post(routes::send))
         .route("/batch", post(routes::batch))
@@ -203,6 +209,9 @@ fn router(state: AppState, max_request_bytes: usize) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_request_bytes))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            body::read_body(bodies.clone(), request, next)
+        }))
         .layer(axum::middleware::from_fn(move |request, next| {
             oversize::refuse_oversize(max_request_bytes, request, next)
         }))

@@ -11,10 +11,11 @@ use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use mtp_proto::smtp::Mailbox;
 
+use super::attachment::{Attachment, MediaType};
 use super::error::ApiError;
 use super::json::Json;
 use super::limits::Limits;
-use crate::client::mime::{Attachment, content_type_for};
+use crate::client::mime::content_type_for;
 
 /// One message as the client asked for it, every field checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -355,7 +356,8 @@ fn attachments(value: &Json, limits: &Limits) -> Result<Vec<Attachment>, ApiErro
 
 /// `{"filename", "content" (base64), "contentType"}`; `name`, `data`, `content_type` and
 /// `type` are accepted as other spellings, and a missing content type is guessed from the
-/// file name.
+/// file name. The content type may have parameters; see [`Attachment`] for how the content
+/// travels and what cannot.
 fn attachment(value: &Json, path: &str) -> Result<Attachment, ApiError> {
     let mut m = Members::new(value, path)?;
     let filename = match m.take(&["filename", "name"])? {
@@ -370,26 +372,17 @@ fn attachment(value: &Json, path: &str) -> Result<Attachment, ApiError> {
             .map_err(|e| ApiError::field(join(path, "content"), e))?,
         None => return Err(ApiError::field(join(path, "content"), "required")),
     };
-    let content_type = match m.take(&["contentType", "content_type", "type"])? {
+    let media_type = match m.take(&["contentType", "content_type", "type"])? {
         Some(v) => {
             let field = join(path, "contentType");
-            let text = string(v, &field)?;
-            if !content_type_ok(text) {
-                return Err(ApiError::field(
-                    field,
-                    "expected a media type like text/plain",
-                ));
-            }
-            text.to_ascii_lowercase()
+            MediaType::parse(string(v, &field)?).map_err(|e| ApiError::field(field, e))?
         }
-        None => content_type_for(&filename).to_string(),
+        None => MediaType::parse(content_type_for(&filename))
+            .unwrap_or_else(|e| unreachable!("the guessed types are valid: {e}")),
     };
     m.finish(ATTACHMENT_FIELDS)?;
-    Ok(Attachment {
-        filename,
-        content_type,
-        data,
-    })
+    Attachment::new(filename, media_type, data)
+        .map_err(|e| ApiError::field(join(path, "content"), e))
 }
 
 /// Standard base64; padding optional, whitespace (line breaks of wrapped base64) ignored.
@@ -402,18 +395,6 @@ fn base64_data(text: &str) -> Result<Vec<u8>, String> {
     ENGINE
         .decode(compact.as_bytes())
         .map_err(|e| format!("not valid base64: {e}"))
-}
-
-/// RFC 6838 `type/subtype`, restricted-name characters, no parameters.
-fn content_type_ok(text: &str) -> bool {
-    let name_ok = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 127
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
-    };
-    text.split_once('/')
-        .is_some_and(|(t, s)| name_ok(t) && name_ok(s))
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ fn accepts_the_seeds_message_and_extras() {
         [("z".into(), "1".into()), ("a".into(), "2".into())]
     );
     assert_eq!(s.attachments[0].data, b"hello");
-    assert_eq!(s.attachments[0].content_type, "text/plain");
+    assert_eq!(s.attachments[0].media_type.essence(), "text/plain");
     assert!(s.read_ack);
     let minimal =
         parse(r#"{"sender":"a@x.test","recipients":["b@x.test"],"subject":null}"#).unwrap();
