@@ -7,7 +7,12 @@ use crate::support::{ServerProcess, Smtp};
 
 fn server() -> (tempfile::TempDir, ServerProcess) {
     let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("store"), &["--max-message-size", "100000"]);
+    // Every test client is 127.0.0.1: the per-address limit (default 32) would refuse the
+    // 200 idle connections that the connection limit is tested with.
+    let server = ServerProcess::start(
+        &dir.path().join("store"),
+        &["--max-message-size", "100000", "--max-per-address", "1000"],
+    );
     (dir, server)
 }
 

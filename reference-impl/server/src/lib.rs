@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod gateway;
+mod limits;
 pub mod mmtp;
 pub mod server;
 pub mod store;

@@ -132,9 +132,8 @@ fn model_filter(raw: Option<&Json>) -> Option<Model> {
             .iter()
             .map(|v| v.as_str().map(str::to_string))
             .collect::<Option<_>>()?;
-        if !strings.is_empty() {
-            out.push((category.to_string(), strings));
-        }
+        // Seed §8.3: a category given `[]` is specified, and no tag is in it.
+        out.push((category.to_string(), strings));
     }
     Some(out)
 }

@@ -1,6 +1,7 @@
 //! One MMTP connection: feeds socket bytes to the sans-io session, writes its responses once
 //! per read, performs the IO its actions ask for (replay cache, key registry, store) and
-//! enforces the idle timeout and graceful shutdown.
+//! enforces the idle timeout, the write timeout (a client that does not read its responses is
+//! dropped) and graceful shutdown.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
 use super::Shared;
+use crate::server::write_out;
 use crate::store::{NewMessage, StoredMessage};
 
 /// The store's `protocol` of MMTP messages.
@@ -60,21 +62,19 @@ where
     loop {
         while let Some(action) = session.poll_action() {
             if let Action::Close = action {
-                conn.write_all(&session.take_output()).await?;
-                conn.flush().await?;
+                write_out(&mut conn, &session.take_output(), shared.write_timeout).await?;
                 let _ = conn.shutdown().await;
                 linger(&mut conn, &mut buf).await;
                 return Ok(());
             }
             if let Action::Drain(_) = action {
                 // The response goes out before the messages leave the store (at least once).
-                conn.write_all(&session.take_output()).await?;
-                conn.flush().await?;
+                write_out(&mut conn, &session.take_output(), shared.write_timeout).await?;
             }
             perform(&mut session, action, &shared, peer, tls).await;
         }
         if session.has_output() {
-            conn.write_all(&session.take_output()).await?;
+            write_out(&mut conn, &session.take_output(), shared.write_timeout).await?;
         }
         tokio::select! {
             read = tokio::time::timeout(shared.idle_timeout, conn.read(&mut buf)) => match read {
@@ -250,4 +250,43 @@ fn list(shared: &Shared, mailbox: &str, with_packets: bool) -> Vec<MailboxEntry>
         });
     }
     entries
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpSocket;
+    use tokio::time::{Instant, timeout};
+
+    use crate::mmtp::{MmtpOptions, RunningMmtp};
+
+    /// A client that sends requests and never reads the responses is dropped once the server
+    /// has waited the write timeout on them; before, it held its connection for ever.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_never_reads_its_responses_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = MmtpOptions::ephemeral(dir.path().to_path_buf());
+        options.write_timeout = Duration::from_secs(1);
+        let server = RunningMmtp::start(options).await.unwrap();
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(server.mmtp_addr().unwrap()).await.unwrap();
+        let check = r#"{"action":"CHECK","data":{"email":"(bob)%(example.com)"}}"#;
+        let flood = check.repeat(2_000);
+        let started = Instant::now();
+        let mut dropped = false;
+        while started.elapsed() < Duration::from_secs(30) {
+            match timeout(Duration::from_secs(1), stream.write_all(flood.as_bytes())).await {
+                Ok(Ok(())) | Err(_) => {}
+                Ok(Err(_)) => {
+                    dropped = true;
+                    break;
+                }
+            }
+        }
+        assert!(dropped, "the server still holds a client that never reads");
+        server.shutdown().await;
+    }
 }

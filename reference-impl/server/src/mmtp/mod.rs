@@ -9,7 +9,6 @@
 pub mod client;
 mod connection;
 pub mod keys;
-mod limits;
 pub mod mint;
 pub mod pgp;
 pub mod replay;
@@ -29,11 +28,11 @@ use tokio_rustls::TlsAcceptor;
 
 pub use connection::{PROTOCOL, stored_tags};
 
+use crate::limits::PerIpLimit;
 use crate::server::{Listener, StartError, next_connection, system_now_ms};
 use crate::store::{Store, StoreError, StoreOptions, SyncMode};
 use crate::tls::{self, TlsSource};
 use keys::KeyRegistry;
-use limits::PerIpLimit;
 use replay::ReplayCache;
 
 /// Everything `mtpspec serve --mmtp/--mmtps` can set.
@@ -56,6 +55,8 @@ pub struct MmtpOptions {
     /// Largest JSON value accepted (seed §9.1: 10 MB).
     pub max_value: usize,
     pub idle_timeout: Duration,
+    /// Responses the client has not let go out by then (it does not read) end the connection.
+    pub write_timeout: Duration,
     pub max_connections: usize,
     /// Concurrent connections per client address (the original allowed 5).
     pub max_per_ip: usize,
@@ -78,6 +79,7 @@ impl MmtpOptions {
             pgp: true,
             max_value: DEFAULT_MAX_VALUE,
             idle_timeout: Duration::from_secs(300),
+            write_timeout: Duration::from_secs(60),
             max_connections: 1024,
             max_per_ip: 16,
             sync: SyncMode::Durable,
@@ -124,6 +126,7 @@ pub(crate) struct Shared {
     keys: KeyRegistry,
     tls: Option<TlsAcceptor>,
     idle_timeout: Duration,
+    write_timeout: Duration,
     connections: Arc<Semaphore>,
     per_ip: PerIpLimit,
     now_ms: fn() -> u64,
@@ -181,6 +184,7 @@ impl RunningMmtp {
             keys: keys.clone(),
             tls: tls_config.map(TlsAcceptor::from),
             idle_timeout: options.idle_timeout,
+            write_timeout: options.write_timeout,
             connections: Arc::new(Semaphore::new(options.max_connections)),
             per_ip: PerIpLimit::new(options.max_per_ip),
             now_ms: options.now_ms,

@@ -1,6 +1,8 @@
 //! One connection: feeds socket bytes to the sans-io session, writes its replies once per
 //! read, performs the IO its actions ask for (durable store, status lookups, TLS upgrade,
-//! close) and enforces the idle timeout and graceful shutdown with 421.
+//! close) and owns its clocks: the TLS handshake and write timeouts (a silent close: no reply
+//! can get through), the read deadline of `timers` and graceful shutdown (421 and close), and
+//! the delay before the replies to a failed AUTH.
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,9 +15,11 @@ use mtp_proto::smtp::server::{
 use mtp_proto::smtp::trace::Trace;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::Shared;
-use super::stream::MaybeTls;
+use super::stream::{MaybeTls, write_out};
+use super::timers::{Deadlines, auth_failure_delay};
 use crate::store::{DeliveryStatus, NewMessage};
 
 /// Serves one accepted connection until it closes.
@@ -36,7 +40,7 @@ where
         let acceptor = acceptor
             .as_ref()
             .ok_or_else(|| io::Error::other("implicit TLS without a certificate"))?;
-        conn = conn.upgrade(acceptor).await?;
+        conn = conn.upgrade(acceptor, shared.handshake_timeout).await?;
     }
     let config = if submission {
         shared.submission_config.clone()
@@ -52,64 +56,85 @@ where
             denied,
         },
     );
+    let mut deadlines = Deadlines::new(shared.timers, Instant::now());
+    // Failed AUTH exchanges whose delay has been served.
+    let mut throttled = 0;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
+        // Before any reply goes out, the 535 among them included (also the final 421 of a
+        // session closed by its errors).
+        let failures = session.auth_failures();
+        if failures > throttled {
+            let delay = (throttled + 1..=failures)
+                .map(|n| auth_failure_delay(shared.timers.auth_failure_delay, n))
+                .sum();
+            throttled = failures;
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => session.shutdown(),
+            }
+        }
         while let Some(action) = session.poll_action() {
             match action {
                 Action::Deliver(delivery) => {
-                    let result = match &shared.sink {
-                        // Sink mode (benchmarks only): the message is dropped here.
-                        Some(counter) => Ok(sink_id(counter)),
-                        None => {
-                            shared
-                                .store
-                                .append(new_message(
-                                    delivery,
-                                    &peer,
-                                    &shared.config.hostname,
-                                    (shared.now_ms)(),
-                                ))
-                                .await
-                        }
-                    };
-                    if let Err(e) = &result {
-                        tracing::error!(%peer, error = %e, "store append failed");
-                    }
-                    session.delivered(result.map_err(|e| e.to_string()));
+                    let result = deliver(&shared, delivery, &peer).await;
+                    session.delivered(result);
                 }
                 Action::QueryStatus(id) => session.status_answer(status_info(&shared, &id)),
                 Action::StartTls => {
-                    conn.write_all(&session.take_output()).await?;
-                    conn.flush().await?;
+                    write_out(&mut conn, &session.take_output(), shared.write_timeout).await?;
                     let acceptor = acceptor
                         .as_ref()
                         .ok_or_else(|| io::Error::other("STARTTLS without a certificate"))?;
                     conn = std::mem::replace(&mut conn, MaybeTls::Upgrading)
-                        .upgrade(acceptor)
+                        .upgrade(acceptor, shared.handshake_timeout)
                         .await?;
+                    deadlines.replied(Instant::now());
                 }
                 Action::Close => {
-                    conn.write_all(&session.take_output()).await?;
-                    conn.flush().await?;
+                    write_out(&mut conn, &session.take_output(), shared.write_timeout).await?;
                     let _ = conn.shutdown().await;
                     return Ok(());
                 }
             }
         }
         if session.has_output() {
-            conn.write_all(&session.take_output()).await?;
+            write_out(&mut conn, &session.take_output(), shared.write_timeout).await?;
+            deadlines.replied(Instant::now());
         }
+        let deadline = deadlines.read_deadline(Instant::now());
         tokio::select! {
-            read = tokio::time::timeout(shared.idle_timeout, conn.read(&mut buf)) => match read {
+            read = tokio::time::timeout_at(deadline, conn.read(&mut buf)) => match read {
                 // The client went away: a message in DATA is dropped, never stored in part.
                 Ok(Ok(0)) => return Ok(()),
-                Ok(Ok(n)) => session.receive(&buf[..n]),
+                Ok(Ok(n)) => {
+                    session.receive(&buf[..n]);
+                    deadlines.received(Instant::now(), n, session.in_data());
+                }
                 Ok(Err(e)) => return Err(e),
+                // Silence, a command line or a data phase too slow: 421 4.4.2 and close.
                 Err(_elapsed) => session.idle_timeout(),
             },
             _ = shutdown.changed() => session.shutdown(),
         }
     }
+}
+
+/// Makes the message durable (or, in sink mode, drops it): its id, or why not.
+async fn deliver(shared: &Shared, delivery: Delivery, peer: &SocketAddr) -> Result<String, String> {
+    let result = match &shared.sink {
+        // Sink mode (benchmarks only): the message is dropped here.
+        Some(counter) => Ok(sink_id(counter)),
+        None => {
+            let now = (shared.now_ms)();
+            let message = new_message(delivery, peer, &shared.config.hostname, now);
+            shared.store.append(message).await
+        }
+    };
+    if let Err(e) = &result {
+        tracing::error!(%peer, error = %e, "store append failed");
+    }
+    result.map_err(|e| e.to_string())
 }
 
 /// The id a sink-mode 250 names: 12 hex digits like the store's, never stored or found again.

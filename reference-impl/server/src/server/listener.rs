@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -35,23 +34,67 @@ impl Listener for tokio::net::TcpListener {
 }
 
 /// The next accepted connection, or `None` once shutdown is signalled. An accept error (out of
-/// file descriptors, say) is logged and retried after a short pause rather than ending the
-/// listener. Shared by the SMTP and MMTP accept loops.
+/// file descriptors, say) never ends the listener: a connection the client aborted before it was
+/// accepted is skipped, any other error is retried after a pause that doubles while the errors
+/// go on (10 ms to 1 s, so a descriptor shortage costs no busy loop), and a burst is logged
+/// twice, at its first error and when accepting works again. Shared by the SMTP and MMTP
+/// accept loops.
 pub async fn next_connection<L: Listener>(
     listener: &mut L,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<(L::Stream, SocketAddr)> {
+    let mut failures = 0u32;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => return None,
         };
-        match accepted {
-            Ok(pair) => return Some(pair),
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+        let e = match accepted {
+            Ok(pair) => {
+                if failures > 0 {
+                    tracing::info!(failures, "accepting again after errors");
+                }
+                return Some(pair);
             }
+            Err(e) if is_per_connection(&e) => {
+                tracing::debug!(error = %e, "connection gone before accept");
+                continue;
+            }
+            Err(e) => e,
+        };
+        if failures == 0 {
+            tracing::warn!(error = %e, "accept failed; retrying with backoff");
         }
+        failures = failures.saturating_add(1);
+        tokio::time::sleep(accept_backoff(failures)).await;
+    }
+}
+
+/// Errors of one connection, not of the listener.
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    )
+}
+
+/// The pause after the `failures`-th consecutive accept error.
+fn accept_backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(7);
+    Duration::from_millis(10 << doublings).min(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_back_off_up_to_a_second() {
+        let pauses: Vec<u64> = [1, 2, 3, 7, 8, 100]
+            .map(|n| accept_backoff(n).as_millis() as u64)
+            .to_vec();
+        assert_eq!(pauses, [10, 20, 40, 640, 1000, 1000]);
     }
 }

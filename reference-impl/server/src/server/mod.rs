@@ -1,12 +1,17 @@
 //! The reference SMTP/VMTP server: listeners (plain, implicit TLS, submission), the
-//! connection limit, graceful shutdown, all generic over [`Listener`] so the simulation can run
-//! the same code on turmoil's network.
+//! connection limits (global, per client address, and below the open-files limit), graceful
+//! shutdown, all generic over [`Listener`] so the simulation can run the same code on turmoil's
+//! network. The timers of a connection are in `timers`; the descriptor budget in `descriptors`.
 
 mod connection;
+mod descriptors;
 mod listener;
 mod stream;
+mod timers;
 
+pub use descriptors::raise_open_files_limit;
 pub use listener::{Listener, next_connection};
+pub(crate) use stream::write_out;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -19,8 +24,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
+use crate::limits::PerIpLimit;
 use crate::store::{Store, StoreError, StoreOptions, SyncMode};
 use crate::tls::{self, TlsSource};
+use timers::TimerConfig;
 
 /// Everything `mtpspec serve` can set.
 #[derive(Clone)]
@@ -39,7 +46,25 @@ pub struct ServerOptions {
     pub limits: Limits,
     /// RFC 5321 §4.5.3.2.7: at least 5 minutes.
     pub idle_timeout: Duration,
+    /// A TLS handshake (implicit TLS, STARTTLS, ENCRYPT START) not complete by then ends the
+    /// connection without a reply.
+    pub handshake_timeout: Duration,
+    /// Replies the client has not let go out by then (it does not read) end the connection.
+    pub write_timeout: Duration,
+    /// From a reply until the next command line is complete, however often bytes arrive
+    /// (RFC 5321 §4.5.3.2.7: at least 5 minutes); then 421 and close.
+    pub command_timeout: Duration,
+    /// Octets per second the data phase (DATA, a BDAT chunk) must average once
+    /// `data_rate_grace` has passed; then 421 and close. 0 turns the check off.
+    pub min_data_rate: u64,
+    pub data_rate_grace: Duration,
+    /// The reply to a failed AUTH waits this long, doubled for each earlier failure on the
+    /// connection (at most 30 s); zero turns the delay off.
+    pub auth_failure_delay: Duration,
+    /// Lowered at start to the open-files limit less a reserve.
     pub max_connections: usize,
+    /// Concurrent connections from one client address; more are answered 421 and closed.
+    pub max_per_address: usize,
     /// Client addresses greeted with 554 and served nothing but QUIT (RFC 5321 §3.1).
     pub deny: Vec<IpAddr>,
     pub vmtp: bool,
@@ -72,7 +97,14 @@ impl ServerOptions {
             tls: TlsSource::SelfSigned,
             limits: Limits::default(),
             idle_timeout: Duration::from_secs(300),
+            handshake_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(60),
+            command_timeout: Duration::from_secs(300),
+            min_data_rate: 1024,
+            data_rate_grace: Duration::from_secs(180),
+            auth_failure_delay: Duration::from_secs(1),
             max_connections: 1024,
+            max_per_address: 32,
             deny: Vec::new(),
             vmtp: true,
             sync: SyncMode::Durable,
@@ -81,8 +113,9 @@ impl ServerOptions {
         }
     }
 
-    /// All three listeners on ephemeral loopback ports, a self-signed certificate and the
-    /// test credentials `alice`/`secret`: what the harness's embedded target runs.
+    /// All three listeners on ephemeral loopback ports, a self-signed certificate, the test
+    /// credentials `alice`/`secret` and a generous per-address limit (every test client is
+    /// 127.0.0.1): what the harness's embedded target runs.
     pub fn ephemeral(data_dir: PathBuf) -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         Self {
@@ -90,7 +123,18 @@ impl ServerOptions {
             smtps: Some(any),
             submission: Some(any),
             credentials: vec![("alice".into(), "secret".into())],
+            max_per_address: 256,
             ..Self::new(data_dir)
+        }
+    }
+
+    fn timers(&self) -> TimerConfig {
+        TimerConfig {
+            idle: self.idle_timeout,
+            command: self.command_timeout,
+            min_data_rate: self.min_data_rate,
+            data_grace: self.data_rate_grace,
+            auth_failure_delay: self.auth_failure_delay,
         }
     }
 
@@ -131,8 +175,11 @@ pub(crate) struct Shared {
     submission_config: Arc<ServerConfig>,
     store: Store,
     tls: Option<TlsAcceptor>,
-    idle_timeout: Duration,
+    timers: TimerConfig,
+    handshake_timeout: Duration,
+    write_timeout: Duration,
     connections: Arc<Semaphore>,
+    per_ip: PerIpLimit,
     /// Canonical addresses (an IPv4-mapped IPv6 peer matches its IPv4 entry).
     deny: Vec<IpAddr>,
     now_ms: fn() -> u64,
@@ -199,8 +246,13 @@ impl RunningServer {
             submission_config: Arc::new(submission_config),
             store: store.clone(),
             tls: tls_config.map(TlsAcceptor::from),
-            idle_timeout: options.idle_timeout,
-            connections: Arc::new(Semaphore::new(options.max_connections)),
+            timers: options.timers(),
+            handshake_timeout: options.handshake_timeout,
+            write_timeout: options.write_timeout,
+            connections: Arc::new(Semaphore::new(descriptors::connection_budget(
+                options.max_connections,
+            ))),
+            per_ip: PerIpLimit::new(options.max_per_address),
             deny: options.deny.iter().map(IpAddr::to_canonical).collect(),
             now_ms: options.now_ms,
             sink: options.sink.then(|| AtomicU64::new(0)),
@@ -272,19 +324,12 @@ async fn accept_loop<L: Listener>(
     mut shutdown: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
-    while let Some((mut stream, peer)) = next_connection(&mut listener, &mut shutdown).await {
-        let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
+    while let Some((stream, peer)) = next_connection(&mut listener, &mut shutdown).await {
+        let permit = shared.connections.clone().try_acquire_owned();
+        let slot = shared.per_ip.acquire(peer.ip());
+        let (Ok(permit), Some(slot)) = (permit, slot) else {
             tracing::warn!(%peer, "connection limit reached");
-            // A plaintext 421 would be garbage to a client that starts with a TLS handshake, and
-            // a handshake per refused connection is the load the limit exists to shed: an
-            // implicit-TLS connection over the limit is closed without a reply.
-            if !implicit_tls {
-                let refusal = ServerSession::refuse_connection(&shared.config.hostname);
-                tokio::spawn(async move {
-                    let _ = stream.write_all(&refusal).await;
-                    let _ = stream.shutdown().await;
-                });
-            }
+            refuse(stream, &shared, implicit_tls);
             continue;
         };
         let (shared, shutdown, alive) = (shared.clone(), shutdown.clone(), alive.clone());
@@ -294,7 +339,7 @@ async fn accept_loop<L: Listener>(
             {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
-            drop((permit, alive));
+            drop((permit, slot, alive));
         });
     }
     // Release the store (in `shared`) before `alive` reports this task gone: parameters drop
@@ -302,3 +347,27 @@ async fn accept_loop<L: Listener>(
     drop(shared);
     drop(alive);
 }
+
+/// A connection over a limit gets 421 and is closed. A plaintext 421 would be garbage to a
+/// client that starts with a TLS handshake, and a handshake per refused connection is the load
+/// the limit exists to shed: an implicit-TLS connection over the limit is closed without a reply.
+fn refuse<S>(mut stream: S, shared: &Shared, implicit_tls: bool)
+where
+    S: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    if implicit_tls {
+        return;
+    }
+    let refusal = ServerSession::refuse_connection(&shared.config.hostname);
+    let timeout = shared.write_timeout;
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(timeout, async {
+            let _ = stream.write_all(&refusal).await;
+            let _ = stream.shutdown().await;
+        })
+        .await;
+    });
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,11 +1,13 @@
 //! A connection that starts in plain text and may be upgraded to TLS in place (STARTTLS,
-//! VMTP ENCRYPT START) or start with TLS (implicit TLS listeners).
+//! VMTP ENCRYPT START) or start with TLS (implicit TLS listeners), and the two bounds on a
+//! client's cooperation with its bytes: the handshake timeout and the write timeout.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
@@ -17,13 +19,38 @@ pub enum MaybeTls<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> MaybeTls<S> {
-    /// Runs the TLS handshake over the plain stream.
-    pub async fn upgrade(self, acceptor: &TlsAcceptor) -> io::Result<Self> {
-        match self {
-            Self::Plain(stream) => Ok(Self::Tls(Box::new(acceptor.accept(stream).await?))),
-            _ => Err(io::Error::other("TLS is already active")),
+    /// Runs the TLS handshake over the plain stream. A client that does not complete it
+    /// within `timeout` (silence, or a byte now and then) fails it with `TimedOut`: nothing can
+    /// be said to it in SMTP mid-handshake, so the caller closes without a reply.
+    pub async fn upgrade(self, acceptor: &TlsAcceptor, timeout: Duration) -> io::Result<Self> {
+        let Self::Plain(stream) = self else {
+            return Err(io::Error::other("TLS is already active"));
+        };
+        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+            Ok(tls) => Ok(Self::Tls(Box::new(tls?))),
+            Err(_elapsed) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS handshake timed out",
+            )),
         }
     }
+}
+
+/// Writes and flushes `bytes`. A client that keeps them from leaving (it does not read, and
+/// the socket buffers are full) for `timeout` fails the write with `TimedOut`; the caller then
+/// drops the connection without a reply, which could not get through either. Used by the SMTP
+/// and MMTP connections.
+pub(crate) async fn write_out<S>(conn: &mut S, bytes: &[u8], timeout: Duration) -> io::Result<()>
+where
+    S: AsyncWrite + Unpin,
+{
+    let write = async {
+        conn.write_all(bytes).await?;
+        conn.flush().await
+    };
+    tokio::time::timeout(timeout, write)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client does not read"))?
 }
 
 fn upgrading() -> io::Error {

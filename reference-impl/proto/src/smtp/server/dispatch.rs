@@ -319,9 +319,14 @@ impl ServerSession {
                 ));
             }
             // A PLAIN message that decodes but is malformed fails like a wrong password.
-            PlainOutcome::BadCredentials | PlainOutcome::Malformed => self.error(
-                Reply::with_status(535, (5, 7, 8), "Authentication credentials invalid"),
-            ),
+            PlainOutcome::BadCredentials | PlainOutcome::Malformed => {
+                self.auth_failures = self.auth_failures.saturating_add(1);
+                self.error(Reply::with_status(
+                    535,
+                    (5, 7, 8),
+                    "Authentication credentials invalid",
+                ))
+            }
             // RFC 4954 §4: "If the server cannot [BASE64] decode any client response, it MUST
             // reject the AUTH command with a 501 reply (and an enhanced status code of 5.5.2)."
             PlainOutcome::NotBase64 => self.error(Reply::with_status(

@@ -135,6 +135,8 @@ pub struct ServerSession {
     /// The session opened with 554: only QUIT is served (RFC 5321 §3.1).
     refused: bool,
     errors: usize,
+    /// AUTH exchanges refused with 535 (see [`ServerSession::auth_failures`]).
+    auth_failures: u32,
     /// Octets of plaintext dropped after STARTTLS/ENCRYPT (for logs and tests).
     pub discarded_after_tls: usize,
 }
@@ -156,6 +158,7 @@ impl ServerSession {
             metadata: Vec::new(),
             refused: conn.denied,
             errors: 0,
+            auth_failures: 0,
             discarded_after_tls: 0,
         };
         let hostname = &session.config.hostname;
@@ -212,6 +215,13 @@ impl ServerSession {
     /// was acknowledged, and stores nothing).
     pub fn in_data(&self) -> bool {
         matches!(self.phase, Phase::Data(..) | Phase::Chunk(..))
+    }
+
+    /// AUTH exchanges this session refused with 535 so far. The core has no clock: a driver
+    /// that throttles password guessing holds the replies back for a while each time this
+    /// grows (the error limit still closes the session after enough failures).
+    pub fn auth_failures(&self) -> u32 {
+        self.auth_failures
     }
 
     /// The driver's answer to [`Action::Deliver`]: the message id, or `Err` when it could

@@ -80,6 +80,8 @@ fn auth_failures() {
         replies[9],
         "503 5.5.1 AUTH not allowed inside a mail transaction"
     );
+    // Only the 535s count as failed AUTH exchanges: the driver delays its replies by them.
+    assert_eq!(d.session.auth_failures(), 2);
 }
 
 /// RFC 4954 §4: an over-long line in the exchange fails the AUTH with 500 5.5.6.

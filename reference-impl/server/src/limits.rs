@@ -1,6 +1,7 @@
-//! Connections per client address, released when each connection ends.
+//! Connections per client address, released when each connection ends; shared by the SMTP
+//! and MMTP listeners.
 //!
-//! The original counted connections per IP and refused the sixth with "Rate limit exceeded",
+//! The MMTP original counted connections per IP and refused the sixth with "Rate limit exceeded",
 //! but a refused connection never gave its count back, so five refusals locked an address out
 //! for good. Here a slot is a guard: dropping it (the connection task ends, however it ends)
 //! releases it, and a refused connection never takes one.
