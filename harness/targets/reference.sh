@@ -15,7 +15,8 @@
 # The server is `mtpspec serve --smtp 127.0.0.1:PORT --smtps 127.0.0.1:PORT+1
 # --submission 127.0.0.1:PORT+2 --mmtp 127.0.0.1:PORT+3 --mmtps 127.0.0.1:PORT+4
 # --http 127.0.0.1:PORT+5 --credential alice:secret --data-dir STATE_DIR/data
-# --domain example.test` with its defaults otherwise: VMTP on, STARTTLS with a generated
+# --domain example.test --max-per-address 256` (every case connects from 127.0.0.1; the
+# embedded target allows as many) with its defaults otherwise: VMTP on, STARTTLS with a generated
 # self-signed certificate, messages fsync'd before the 250, MMTP HashCash difficulty 5, the
 # gateway delivering to the SMTP listener. `run-args` points the harness at all six listeners
 # with the AUTH credentials, so the TLS, AUTH, MMTP and gateway cases run too (over TCP,
@@ -72,7 +73,8 @@ cmd_start() {
     setsid "$BIN" serve --smtp "127.0.0.1:$port" --smtps "127.0.0.1:$((port + 1))" \
         --submission "127.0.0.1:$((port + 2))" --mmtp "127.0.0.1:$((port + 3))" \
         --mmtps "127.0.0.1:$((port + 4))" --http "127.0.0.1:$((port + 5))" \
-        --credential "$CREDENTIAL" --data-dir "$state_dir/data" --domain example.test </dev/null >>"$log" 2>&1 &
+        --credential "$CREDENTIAL" --data-dir "$state_dir/data" --domain example.test \
+        --max-per-address 256 </dev/null >>"$log" 2>&1 &
     pid=$!
     echo "$pid" >"$state_dir/pid"
     targets_await_start "mtpspec serve" "$port" "$pid" "$state_dir" "$log"
