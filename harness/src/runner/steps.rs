@@ -16,6 +16,7 @@ use mtp_proto::smtp::reply::Reply;
 use super::RunOptions;
 use super::conn::{Conn, ReadFailure, WireLog};
 use super::mailbox;
+use crate::scenario::model::WriteError;
 use crate::scenario::vars::UnknownVariable;
 use crate::scenario::{CodeSet, ExpectReply, LocatedStep, Step, Template, Vars};
 use crate::target::{Listener, Observer, Target};
@@ -184,10 +185,10 @@ impl<'a> Session<'a> {
                 self.write(bytes.as_bytes(), None, Duration::ZERO).await
             }
             Step::Write(w) => {
-                if let Some(Err(e)) = w.octets.as_ref().map(|t| t.expand(&self.vars)) {
-                    return Err(missing_variable(e));
-                }
-                let data = w.bytes(&self.vars).map_err(StepError::Harness)?;
+                let data = w.bytes(&self.vars).map_err(|e| match e {
+                    WriteError::Variable(e) => missing_variable(e),
+                    WriteError::Octets(why) => StepError::Harness(why),
+                })?;
                 self.write(&data, w.chunk, Duration::from_millis(w.pause_ms))
                     .await
             }

@@ -585,21 +585,32 @@ struct RawWrite {
 
 impl WriteStep {
     /// The octets to write, with variables expanded.
-    pub fn bytes(&self, vars: &Vars) -> Result<Vec<u8>, String> {
-        let data = self.data.expand(vars).map_err(|e| e.to_string())?;
+    pub fn bytes(&self, vars: &Vars) -> Result<Vec<u8>, WriteError> {
+        let data = self.data.expand(vars).map_err(WriteError::Variable)?;
         let Some(octets) = &self.octets else {
             return Ok(data.repeat(self.repeat));
         };
-        let text = octets.expand(vars).map_err(|e| e.to_string())?;
+        let text = octets.expand(vars).map_err(WriteError::Variable)?;
         let n: usize = text
             .trim()
             .parse()
-            .map_err(|_| format!("write: octets {text:?} is not a number"))?;
+            .map_err(|_| WriteError::Octets(format!("write: octets {text:?} is not a number")))?;
         if data.is_empty() {
-            return Err("write: octets needs a non-empty payload".into());
+            return Err(WriteError::Octets(
+                "write: octets needs a non-empty payload".into(),
+            ));
         }
         Ok(data.iter().copied().cycle().take(n).collect())
     }
+}
+
+/// Why a `write` step's octets could not be made.
+#[derive(Debug)]
+pub enum WriteError {
+    /// A variable has no value (AUTH credentials not given, a SIZE not advertised).
+    Variable(UnknownVariable),
+    /// `octets` is not a number, or there is nothing to repeat.
+    Octets(String),
 }
 
 impl<'de> Deserialize<'de> for WriteStep {
