@@ -71,7 +71,7 @@ def rows(name, report):
         baseline = case.get("baseline") or {}
         checked = baseline.get("reason", "") if isinstance(baseline, dict) else ""
         out.append(
-            f"| {name} | `{case['id']}` | {cell(sentence, 500)} | {cell(did, 300)} | {cell(checked, 400)} |"
+            f"| {name} | `{case['id']}` | {cell(sentence, 1200)} | {cell(did, 300)} | {cell(checked, 500)} |"
         )
     return out, problems
 
