@@ -8,6 +8,7 @@
 //! | `GET /deliveries[/{id}]` | what became of accepted messages (per recipient, VMTP or fallback) |
 //! | `GET /messages[/{id}]` | the local store; reading a READACK message marks it OPENED |
 //! | `GET /openapi.json` | the OpenAPI 3 document (`reference-impl/server/openapi.json`) |
+//! | `POST` anywhere else | one message, as `POST /send` (the seed Worker's routing: its client posts to the bare URL) |
 //!
 //! Accepted messages go to the configured upstream through the reference client (VMTP with
 //! per-feature fallback) and the retry queue ([`outbox`]). Invalid input gets 400 with a
@@ -201,7 +202,7 @@ fn router(state: AppState, limits: &Limits) -> Router {
         .route("/messages", get(mailbox::list))
         .route("/messages/{id}", get(mailbox::get))
         .route("/openapi.json", get(openapi::serve))
-        .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .fallback(routes::unknown_route)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

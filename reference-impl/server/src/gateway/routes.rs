@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
@@ -36,6 +36,22 @@ pub async fn send(
         axum::Json(body),
     )
         .into_response())
+}
+
+/// Any route the gateway does not have. The seed's Worker sends every POST other than
+/// `/batch` as one message (its client library posts to the bare worker URL), so a POST here
+/// is `POST /send`; any other method gets 404.
+pub async fn unknown_route(
+    method: Method,
+    state: State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    if method == Method::POST {
+        send(state, headers, body).await
+    } else {
+        Err(ApiError::not_found("no such route; see /openapi.json"))
+    }
 }
 
 /// `POST /batch`: `{"messages": [...]}`; one result per message, in order. 202 when every
