@@ -195,9 +195,7 @@ impl Inner {
     }
 
     fn cut(&mut self) -> io::Result<()> {
-        self.file.set_len(self.len)?;
-        self.file.seek(SeekFrom::Start(self.len))?;
-        self.file.sync_all()?;
+        durable::cut_back(self.file.as_mut(), self.len)?;
         self.torn = false;
         Ok(())
     }

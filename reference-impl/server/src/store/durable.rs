@@ -20,6 +20,14 @@ pub(crate) trait LogFile: Write + Seek + fmt::Debug + Send + 'static {
     fn sync_all(&mut self) -> io::Result<()>;
 }
 
+/// Cuts `file` back to `len` and syncs it, so that bytes of a failed append never come back
+/// after a crash; the next write goes at `len`.
+pub(crate) fn cut_back<F: LogFile + ?Sized>(file: &mut F, len: u64) -> io::Result<()> {
+    file.set_len(len)?;
+    file.seek(io::SeekFrom::Start(len))?;
+    file.sync_all()
+}
+
 impl LogFile for File {
     fn set_len(&mut self, len: u64) -> io::Result<()> {
         File::set_len(self, len)

@@ -191,9 +191,7 @@ impl<F: LogFile> LogWriter<F> {
     /// Cuts the file back to `len`, durably: the records of a failed write must not come back
     /// after a crash either, as messages whose senders were told they were not taken.
     fn cut(&mut self) -> io::Result<()> {
-        self.file.set_len(self.len)?;
-        self.file.seek(SeekFrom::Start(self.len))?;
-        self.file.sync_all()?;
+        durable::cut_back(&mut self.file, self.len)?;
         self.torn = false;
         Ok(())
     }
