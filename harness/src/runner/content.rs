@@ -1,7 +1,8 @@
 //! Finding the client's content in what a server delivered: the body exactly, the client's
 //! own header fields unchanged and in order, and whole header fields the server added, told
 //! apart by where they went: above the client's content (trace fields, RFC 5321 §4.4) or among
-//! and below the client's own fields (a `Date:` or `Message-ID:` an MX should not add, §6.4).
+//! and below the client's own fields (a `Date:` or `Message-ID:` an MX should not add, §6.4);
+//! and, without the client's content to go by, the content after the fields usually added.
 
 /// Where the client's content is in a delivered message.
 #[derive(Debug, PartialEq)]
@@ -52,6 +53,44 @@ pub(crate) fn find<'a>(got: &'a [u8], want: &[u8]) -> Option<Found<'a>> {
     })
 }
 
+/// Header fields a receiving server commonly puts on top of the content: trace fields (RFC
+/// 5321 §4.4, RFC 5322 §3.6.7), `Received-SPF` (RFC 7208 §9.1), `Authentication-Results`
+/// (RFC 8601), `ARC-*` (RFC 8617), `DKIM-Signature` (RFC 6376), delivery fields and every
+/// `X-` field a site adds. Only used to find the client's content for `contains` checks; an
+/// exact `data` check accepts any header fields added above the client's content.
+const ADDED_ON_TOP: [&str; 8] = [
+    "return-path:",
+    "received:",
+    "received-spf:",
+    "delivered-to:",
+    "authentication-results:",
+    "dkim-signature:",
+    "arc-",
+    "x-",
+];
+
+/// The content after the header fields a receiving server puts on top ([`ADDED_ON_TOP`]),
+/// with their continuation lines.
+pub fn content_after_trace(data: &[u8]) -> &[u8] {
+    let mut rest = data;
+    let mut in_added = false;
+    loop {
+        let Some(end) = rest.iter().position(|&b| b == b'\n').map(|i| i + 1) else {
+            return rest;
+        };
+        let line = &rest[..end];
+        let continuation = in_added && matches!(line.first(), Some(b' ' | b'\t'));
+        let starts_added = ADDED_ON_TOP.iter().any(|name| {
+            line.len() >= name.len() && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+        });
+        if !(continuation || starts_added && field_name_len(line).is_some()) {
+            return rest;
+        }
+        in_added = true;
+        rest = &rest[end..];
+    }
+}
+
 /// Whether `bytes` is zero or more whole header fields (RFC 5322 §2.2: `name:` then the body,
 /// continuation lines start with SP or HTAB), each line ended by a line end.
 pub(crate) fn is_header_fields(bytes: &[u8]) -> bool {
@@ -96,6 +135,17 @@ fn split_header(bytes: &[u8]) -> Option<(Vec<&[u8]>, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strips_trace_fields_only_at_the_top() {
+        let data = b"Return-Path: <a@b>\r\nReceived: from x\r\n\tby y; date\r\nSubject: s\r\nReceived: z\r\n\r\nbody\r\n";
+        assert_eq!(
+            content_after_trace(data),
+            b"Subject: s\r\nReceived: z\r\n\r\nbody\r\n"
+        );
+        assert_eq!(content_after_trace(b"Subject: s\r\n"), b"Subject: s\r\n");
+        assert_eq!(content_after_trace(b""), b"");
+    }
 
     const WANT: &[u8] = b"Subject: s\r\nFrom: a@b\r\n\r\nbody\r\n";
 

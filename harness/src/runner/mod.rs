@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 use tokio::task::{self, JoinSet};
 
 pub use conn::{WireEvent, WireKind, WireLog};
-pub use mailbox::content_after_trace;
+pub use content::content_after_trace;
 pub use mmtp_probe::MmtpWelcome;
 pub use probe::Capabilities;
 pub use verdict::{BaselineMark, CaseResult, FailureDetail, Verdict};
