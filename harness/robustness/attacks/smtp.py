@@ -14,6 +14,12 @@ ATTACK is one of:
   auth-guess    wrong AUTH PLAIN passwords over implicit TLS for 20 s from 8 threads, staying
                 on a connection until it closes, then reconnecting after every guess; the
                 guesses answered per second
+  auth-reconnect  the reconnecting half of auth-guess alone, on a server no guess has reached
+  big-data      32 connections each send 10 MB of DATA without the final dot; the server's
+                VmRSS / VmHWM (from /proc/PID/status) before and once all is sent
+
+tls-stall, auth-guess and big-data also probe with a fresh plain client every half second
+while the attack runs: how many probes got their 220, and the slowest greeting.
 
 Every run is bounded (90 s at most per attack), uses only 127.0.0.1, and stops the server it
 started by its PID. Prints one line of JSON with the figures. Extra options after `--` go to
@@ -109,9 +115,98 @@ def is_closed(sock):
         return True
 
 
+class FreshProbe:
+    """A fresh plain client every half second while the attack runs: greeted 220 or not."""
+
+    def __init__(self, server):
+        self.server, self.stop_at = server, None
+        self.stopping = threading.Event()
+        self.greeted, self.probes, self.slowest = 0, 0, 0.0
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping.is_set():
+            start = time.time()
+            try:
+                fresh = socket.create_connection(self.server.smtp, timeout=10)
+                code = first_reply(fresh, 10)
+                fresh.close()
+            except OSError:
+                code = "error"
+            self.probes += 1
+            if code == "220":
+                self.greeted += 1
+            self.slowest = max(self.slowest, time.time() - start)
+            self.stopping.wait(0.5)
+
+    def figures(self):
+        self.stopping.set()
+        self.thread.join(timeout=30)
+        return {"fresh_probes": self.probes, "fresh_greeted_220": self.greeted,
+                "fresh_slowest_s": round(self.slowest, 2)}
+
+
+def memory(pid):
+    """VmRSS and VmHWM of a process, in kB."""
+    figures = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                figures[key] = int(value.split()[0])
+    return figures
+
+
+def big_data(server, connections=32, size=10_000_000):
+    line = b"y" * 98 + b"\r\n"
+    block = line * 640  # 64,000 octets
+    before = memory(server.proc.pid)
+    sent = [0] * connections
+    socks = []
+
+    def send(i):
+        sock = socket.create_connection(server.smtp, timeout=60)
+        socks.append(sock)
+        if first_reply(sock, 10) != "220":
+            return
+        for command in ["EHLO c", "MAIL FROM:<a@x.example>", "RCPT TO:<b@example.test>", "DATA"]:
+            sock.sendall(command.encode() + b"\r\n")
+            if first_reply(sock, 10) not in ("250", "354"):
+                return
+        for _ in range(size // len(block)):
+            sock.sendall(block)
+            sent[i] += len(block)
+
+    probe = FreshProbe(server)
+    start = time.time()
+    pool = [threading.Thread(target=send, args=(i,)) for i in range(connections)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(timeout=BOUND)
+    sending_s = round(time.time() - start, 1)
+    time.sleep(2)
+    during = memory(server.proc.pid)
+    spool = os.path.join(server.dir, "data", "spool")
+    spooled = sum(os.path.getsize(os.path.join(spool, f)) for f in os.listdir(spool)) if os.path.isdir(spool) else 0
+    fresh = probe.figures()
+    for sock in socks:
+        sock.close()
+    time.sleep(2)
+    left = len(os.listdir(spool)) if os.path.isdir(spool) else 0
+    return {
+        "connections": connections, "octets_sent_each": min(sent), "sending_s": sending_s,
+        "rss_kb_before": before["VmRSS"], "rss_kb_all_sent": during["VmRSS"], "hwm_kb": during["VmHWM"],
+        "spooled_octets": spooled, "spool_files_after_close": left, **fresh,
+    }
+
+
 def tls_stall(server):
     silent = [socket.create_connection(server.smtps) for _ in range(20)]
     start = time.time()
+    time.sleep(1)  # the server has accepted all 20 before any fresh client comes
+    probe = FreshProbe(server)
     served_after = None
     while time.time() - start < 60:
         fresh = socket.create_connection(server.smtp)
@@ -121,10 +216,13 @@ def tls_stall(server):
             served_after = round(time.time() - start, 1)
             break
         time.sleep(1)
+    # Probe on past the handshake timeout the runs use (5 s).
+    time.sleep(max(0.0, start + 8 - time.time()))
+    fresh = probe.figures()
     open_left = sum(not is_closed(s) for s in silent)
     for s in silent:
         s.close()
-    return {"fresh_client_220_after_s": served_after or ">60", "silent_sockets_open_at_end": open_left}
+    return {"fresh_client_220_after_s": served_after or ">60", "silent_sockets_open_at_end": open_left, **fresh}
 
 
 def noop_flood(server):
@@ -238,7 +336,11 @@ def tls_client(server, context):
     return sock
 
 
-def auth_guess(server, threads=8, window=20.0):
+def auth_reconnect(server):
+    return auth_guess(server, strategies=("reconnect",))
+
+
+def auth_guess(server, threads=8, window=20.0, strategies=("stay", "reconnect")):
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -276,10 +378,11 @@ def auth_guess(server, threads=8, window=20.0):
             t.join(timeout=window + 60)
         return answered[0]
 
-    for strategy in ["stay", "reconnect"]:
+    probe = FreshProbe(server)
+    for strategy in strategies:
         n = run(strategy)
         results[strategy] = {"guesses_answered": n, "per_second": round(n / window, 1)}
-    return {"threads": threads, "window_s": window, **results}
+    return {"threads": threads, "window_s": window, **results, **probe.figures()}
 
 
 ATTACKS = {
@@ -291,6 +394,9 @@ ATTACKS = {
     # answers most of the flood before the descriptors matter.
     "fd-flood": (fd_flood, [], 1024),
     "auth-guess": (auth_guess, [], None),
+    "auth-reconnect": (auth_reconnect, [], None),
+    # 32 attackers and the fresh client share 127.0.0.1: more than the default 32 per address.
+    "big-data": (big_data, ["--max-per-address", "64"], None),
 }
 
 

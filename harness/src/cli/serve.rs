@@ -72,6 +72,10 @@ pub struct ServeArgs {
     /// and closed (nothing on the implicit-TLS port, which is closed without a handshake).
     #[arg(long, value_name = "N", default_value_t = 32)]
     max_per_address: usize,
+    /// Octets of a message under way that one SMTP connection holds in memory; beyond them
+    /// the data goes to a file under DATA_DIR/spool until the message is stored or dropped.
+    #[arg(long, value_name = "OCTETS", default_value_t = 256 * 1024)]
+    spool_threshold: usize,
     /// Seconds for a TLS handshake (implicit TLS, STARTTLS, ENCRYPT START); a client that
     /// does not complete it is closed silently: no SMTP reply can be sent mid-handshake.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
@@ -95,8 +99,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 180)]
     data_rate_grace: u64,
     /// Seconds the `535` reply to a connection's first failed AUTH waits, doubled for each
-    /// further failure (at most 30 s); the client sees the reply late, other sessions are
-    /// not held up (0: no delay). The error limit still closes the session with 421.
+    /// further failure there (at most 30 s); past a burst of 20 failures, one client address
+    /// gets no more than one failed AUTH answered per this many seconds, on any number of
+    /// connections. Other sessions are not held up (0: no delay). The error limit still
+    /// closes the session with 421.
     #[arg(long, value_name = "SECS", default_value_t = 1)]
     auth_failure_delay: u64,
     /// A client address greeted with 554 and served nothing but QUIT (repeatable; an
@@ -166,6 +172,9 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(mtpspec::report::terminal::use_color(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ))
         .init();
     // Every connection holds a descriptor: use all the process may have (the connection
     // limit is then kept below it, with a reserve).
@@ -353,6 +362,7 @@ fn options(args: ServeArgs) -> anyhow::Result<ServerOptions> {
     options.auth_failure_delay = Duration::from_secs(args.auth_failure_delay);
     options.max_connections = args.max_connections;
     options.max_per_address = args.max_per_address;
+    options.spool_threshold = args.spool_threshold;
     options.deny = args.deny;
     options.sync = if args.sync == "none" {
         SyncMode::None

@@ -4,6 +4,8 @@
 //! in octets, of the binary data chunk." The chunk is exactly that many octets, with no
 //! dot-stuffing and no terminator; the server replies once the whole chunk has arrived.
 
+use super::body::MessageBody;
+
 /// Counts the octets of one BDAT chunk into the message being assembled.
 #[derive(Debug)]
 pub struct BdatChunk {
@@ -15,24 +17,15 @@ impl BdatChunk {
         Self { remaining: size }
     }
 
-    /// Takes up to the rest of the chunk from `input` into `message` (nothing is copied once
-    /// `message` would pass `max_size`; the chunk is still consumed). Returns octets consumed.
-    pub fn feed(
-        &mut self,
-        input: &[u8],
-        message: &mut Vec<u8>,
-        max_size: u64,
-        overflow: &mut bool,
-    ) -> usize {
+    /// Takes up to the rest of the chunk from `input` into `message` (which keeps nothing past
+    /// its size limit; the chunk is still consumed), or drops it for a refused chunk (`None`).
+    /// Returns octets consumed.
+    pub fn feed(&mut self, input: &[u8], message: Option<&mut MessageBody>) -> usize {
         let n = input
             .len()
             .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-        if !*overflow && (message.len() + n) as u64 > max_size {
-            *overflow = true;
-            message.clear();
-        }
-        if !*overflow {
-            message.extend_from_slice(&input[..n]);
+        if let Some(message) = message {
+            message.push(&input[..n]);
         }
         self.remaining -= n as u64;
         n
@@ -45,26 +38,25 @@ impl BdatChunk {
 
 #[cfg(test)]
 mod tests {
-    use super::BdatChunk;
+    use super::{BdatChunk, MessageBody};
 
     #[test]
     fn takes_exactly_the_chunk() {
         let mut chunk = BdatChunk::new(5);
-        let (mut message, mut overflow) = (Vec::new(), false);
-        assert_eq!(chunk.feed(b"ab", &mut message, 100, &mut overflow), 2);
-        assert_eq!(
-            chunk.feed(b"c\r\nQUIT\r\n", &mut message, 100, &mut overflow),
-            3
-        );
+        let mut message = MessageBody::new(1, 100);
+        assert_eq!(chunk.feed(b"ab", Some(&mut message)), 2);
+        assert_eq!(chunk.feed(b"c\r\nQUIT\r\n", Some(&mut message)), 3);
         assert!(chunk.is_complete());
-        assert_eq!(message, b"abc\r\n");
+        assert_eq!(message.into_held(), b"abc\r\n");
     }
 
     #[test]
     fn overflow_drops_the_bytes_but_consumes_them() {
         let mut chunk = BdatChunk::new(10);
-        let (mut message, mut overflow) = (Vec::new(), false);
-        assert_eq!(chunk.feed(&[b'x'; 10], &mut message, 4, &mut overflow), 10);
-        assert!(overflow && message.is_empty() && chunk.is_complete());
+        let mut message = MessageBody::new(1, 4);
+        assert_eq!(chunk.feed(&[b'x'; 10], Some(&mut message)), 10);
+        assert!(message.too_big() && message.held() == 0 && chunk.is_complete());
+        let mut refused = BdatChunk::new(3);
+        assert_eq!(refused.feed(b"abcdef", None), 3);
     }
 }

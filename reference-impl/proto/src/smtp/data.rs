@@ -9,7 +9,10 @@
 //! data and are kept as received; only `<CRLF>.<CRLF>` ends the data. SMTP smuggling is
 //! therefore impossible by construction. Text lines over the limit (1000 octets with CRLF,
 //! RFC 5321 §4.5.3.1.6) and messages over the size limit are consumed to the end and then
-//! refused as a whole; nothing partial is handed on.
+//! refused as a whole; nothing partial is handed on. The unstuffed octets go into a
+//! [`MessageBody`], from which a driver may take them as they arrive.
+
+use super::body::MessageBody;
 
 /// Why received mail data cannot be accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,22 +40,25 @@ enum State {
 #[derive(Debug)]
 pub struct DataReceiver {
     state: State,
-    message: Vec<u8>,
+    body: MessageBody,
     line_len: usize,
-    max_size: u64,
     max_line: usize,
-    problem: Option<DataProblem>,
+    line_too_long: bool,
 }
 
 impl DataReceiver {
     pub fn new(max_size: u64, max_line: usize) -> Self {
+        Self::for_body(MessageBody::new(0, max_size), max_line)
+    }
+
+    /// Receives into `body` (empty, numbered by the session).
+    pub fn for_body(body: MessageBody, max_line: usize) -> Self {
         Self {
             state: State::LineStart,
-            message: Vec::new(),
+            body,
             line_len: 0,
-            max_size,
             max_line,
-            problem: None,
+            line_too_long: false,
         }
     }
 
@@ -107,32 +113,43 @@ impl DataReceiver {
 
     fn emit(&mut self, bytes: &[u8]) {
         self.line_len += bytes.len();
-        if self.line_len > self.max_line && self.problem.is_none() {
-            self.problem = Some(DataProblem::LineTooLong);
+        if self.line_len > self.max_line {
+            self.line_too_long = true;
         }
-        if (self.message.len() + bytes.len()) as u64 > self.max_size {
-            self.problem = Some(DataProblem::TooBig);
-            self.message = Vec::new();
-        }
-        if self.problem != Some(DataProblem::TooBig) {
-            self.message.extend_from_slice(bytes);
+        self.body.push(bytes);
+    }
+
+    /// The message so far (a driver may take its octets as they arrive).
+    pub fn body(&self) -> &MessageBody {
+        &self.body
+    }
+
+    pub fn body_mut(&mut self) -> &mut MessageBody {
+        &mut self.body
+    }
+
+    /// Why the message cannot be accepted, if it cannot.
+    pub fn problem(&self) -> Option<DataProblem> {
+        if self.body.too_big() {
+            Some(DataProblem::TooBig)
+        } else if self.line_too_long {
+            Some(DataProblem::LineTooLong)
+        } else {
+            None
         }
     }
 
-    /// Octets of message received so far (for progress and limits).
-    pub fn len(&self) -> usize {
-        self.message.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.message.is_empty()
-    }
-
-    /// The message (without the terminating `.CRLF`), or why it cannot be accepted.
+    /// The message (without the terminating `.CRLF`) less the octets taken from
+    /// [`DataReceiver::body_mut`], or why it cannot be accepted.
     pub fn finish(self) -> Result<Vec<u8>, DataProblem> {
-        match self.problem {
+        self.finish_body().map(MessageBody::into_held)
+    }
+
+    /// [`DataReceiver::finish`] with the count of octets taken.
+    pub fn finish_body(self) -> Result<MessageBody, DataProblem> {
+        match self.problem() {
             Some(p) => Err(p),
-            None => Ok(self.message),
+            None => Ok(self.body),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod bdat;
+pub mod body;
 pub mod client;
 pub mod command;
 pub mod data;

@@ -1,12 +1,11 @@
 //! One connection: feeds socket bytes to the sans-io session, writes its replies once per
 //! read, performs the IO its actions ask for (durable store, status lookups, TLS upgrade,
-//! close) and owns its clocks: the TLS handshake and write timeouts (a silent close: no reply
+//! close), keeps large message data on disk (`spool`) and owns its clocks: the TLS handshake and write timeouts (a silent close: no reply
 //! can get through), the read deadline of `timers` and graceful shutdown (421 and close), and
-//! the delay before the replies to a failed AUTH.
+//! the delay before the replies to a failed AUTH (by the address's recent failures).
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use mtp_proto::smtp::server::{
@@ -18,7 +17,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::Shared;
+use super::spool::Spool;
 use super::stream::{MaybeTls, write_out};
+use super::table::Seat;
 use super::timers::{Deadlines, auth_failure_delay};
 use crate::store::{DeliveryStatus, NewMessage};
 
@@ -26,7 +27,8 @@ use crate::store::{DeliveryStatus, NewMessage};
 pub(super) async fn serve<S>(
     stream: S,
     peer: SocketAddr,
-    shared: Arc<Shared>,
+    shared: &Shared,
+    seat: &Seat,
     implicit_tls: bool,
     submission: bool,
     mut shutdown: watch::Receiver<bool>,
@@ -41,6 +43,7 @@ where
             .as_ref()
             .ok_or_else(|| io::Error::other("implicit TLS without a certificate"))?;
         conn = conn.upgrade(acceptor, shared.handshake_timeout).await?;
+        seat.engaged();
     }
     let config = if submission {
         shared.submission_config.clone()
@@ -57,16 +60,24 @@ where
         },
     );
     let mut deadlines = Deadlines::new(shared.timers, Instant::now());
+    // Dropped (its file removed) however this function returns.
+    let mut spool = Spool::new(shared.spool.as_ref());
     // Failed AUTH exchanges whose delay has been served.
     let mut throttled = 0;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         // Before any reply goes out, the 535 among them included (also the final 421 of a
         // session closed by its errors).
+        // Each failure waits for the connection's schedule and for its address's rate
+        // limit, so that reconnecting after each guess gains nothing.
         let failures = session.auth_failures();
         if failures > throttled {
+            let base = shared.timers.auth_failure_delay;
             let delay = (throttled + 1..=failures)
-                .map(|n| auth_failure_delay(shared.timers.auth_failure_delay, n))
+                .map(|n| {
+                    let address = shared.auth_failures.record(peer.ip(), Instant::now(), base);
+                    auth_failure_delay(base, n).max(address)
+                })
                 .sum();
             throttled = failures;
             tokio::select! {
@@ -77,18 +88,20 @@ where
         while let Some(action) = session.poll_action() {
             match action {
                 Action::Deliver(delivery) => {
-                    let result = deliver(&shared, delivery, &peer).await;
+                    let result = deliver(shared, delivery, &mut spool, &peer).await;
                     session.delivered(result);
                 }
-                Action::QueryStatus(id) => session.status_answer(status_info(&shared, &id)),
+                Action::QueryStatus(id) => session.status_answer(status_info(shared, &id)),
                 Action::StartTls => {
                     write_out(&mut conn, &session.take_output(), shared.write_timeout).await?;
                     let acceptor = acceptor
                         .as_ref()
                         .ok_or_else(|| io::Error::other("STARTTLS without a certificate"))?;
+                    seat.handshaking();
                     conn = std::mem::replace(&mut conn, MaybeTls::Upgrading)
                         .upgrade(acceptor, shared.handshake_timeout)
                         .await?;
+                    seat.engaged();
                     deadlines.replied(Instant::now());
                 }
                 Action::Close => {
@@ -98,6 +111,7 @@ where
                 }
             }
         }
+        spool.keep_up(&mut session).await?;
         if session.has_output() {
             write_out(&mut conn, &session.take_output(), shared.write_timeout).await?;
             deadlines.replied(Instant::now());
@@ -108,6 +122,7 @@ where
                 // The client went away: a message in DATA is dropped, never stored in part.
                 Ok(Ok(0)) => return Ok(()),
                 Ok(Ok(n)) => {
+                    seat.engaged();
                     session.receive(&buf[..n]);
                     deadlines.received(Instant::now(), n, session.in_data());
                 }
@@ -120,21 +135,30 @@ where
     }
 }
 
-/// Makes the message durable (or, in sink mode, drops it): its id, or why not.
-async fn deliver(shared: &Shared, delivery: Delivery, peer: &SocketAddr) -> Result<String, String> {
-    let result = match &shared.sink {
-        // Sink mode (benchmarks only): the message is dropped here.
-        Some(counter) => Ok(sink_id(counter)),
-        None => {
-            let now = (shared.now_ms)();
-            let message = new_message(delivery, peer, &shared.config.hostname, now);
-            shared.store.append(message).await
+/// Makes the message durable (or, in sink mode, drops it): its id, or why not. The spooled
+/// part of the message is read back here, and its file removed.
+async fn deliver(
+    shared: &Shared,
+    delivery: Delivery,
+    spool: &mut Spool<'_>,
+    peer: &SocketAddr,
+) -> Result<String, String> {
+    let Some(counter) = &shared.sink else {
+        let now = (shared.now_ms)();
+        let message = new_message(delivery, spool, peer, &shared.config.hostname, now).await;
+        let message = message.map_err(|e| {
+            tracing::error!(%peer, error = %e, "spooled message data cannot be read back");
+            crate::store::client_text(e.kind()).to_string()
+        })?;
+        let result = shared.store.append(message).await;
+        if let Err(e) = &result {
+            tracing::error!(%peer, error = %e, "store append failed");
         }
+        return result.map_err(|e| e.to_string());
     };
-    if let Err(e) = &result {
-        tracing::error!(%peer, error = %e, "store append failed");
-    }
-    result.map_err(|e| e.to_string())
+    // Sink mode (benchmarks only): the message is dropped here.
+    spool.discard();
+    Ok(sink_id(counter))
 }
 
 /// The id a sink-mode 250 names: 12 hex digits like the store's, never stored or found again.
@@ -142,8 +166,15 @@ fn sink_id(counter: &AtomicU64) -> String {
     format!("{:012X}", counter.fetch_add(1, Ordering::Relaxed))
 }
 
-/// The message as stored: the content as received, with the `Received:` trace field on top.
-fn new_message(delivery: Delivery, peer: &SocketAddr, host: &str, now_ms: u64) -> NewMessage {
+/// The message as stored: the content as received (its spooled part read back), with the
+/// `Received:` trace field on top.
+async fn new_message(
+    delivery: Delivery,
+    spool: &mut Spool<'_>,
+    peer: &SocketAddr,
+    host: &str,
+    now_ms: u64,
+) -> io::Result<NewMessage> {
     let trace = Trace {
         helo: &delivery.helo,
         peer_ip: peer.ip(),
@@ -155,10 +186,12 @@ fn new_message(delivery: Delivery, peer: &SocketAddr, host: &str, now_ms: u64) -
         at_ms: now_ms,
     }
     .received_field();
-    let mut data = trace.into_bytes();
-    let trace_len = data.len();
-    data.extend_from_slice(&delivery.data);
-    NewMessage {
+    let trace = trace.into_bytes();
+    let trace_len = trace.len();
+    let data = spool
+        .take_message(trace, delivery.taken, &delivery.data)
+        .await?;
+    Ok(NewMessage {
         reverse_path: delivery.reverse_path,
         recipients: delivery.recipients,
         metadata: delivery.metadata,
@@ -172,7 +205,7 @@ fn new_message(delivery: Delivery, peer: &SocketAddr, host: &str, now_ms: u64) -
         auth: delivery.auth,
         protocol: delivery.protocol.to_string(),
         extra: None,
-    }
+    })
 }
 
 /// STATUS: DELIVERED carries the time the message was stored (local delivery is the store),

@@ -1,12 +1,17 @@
 //! The reference SMTP/VMTP server: listeners (plain, implicit TLS, submission), the
-//! connection limits (global, per client address, and below the open-files limit), graceful
+//! connection limits (global, with preemption of idle seats in `table`; per client address;
+//! and below the open-files limit), graceful
 //! shutdown, all generic over [`Listener`] so the simulation can run the same code on turmoil's
-//! network. The timers of a connection are in `timers`; the descriptor budget in `descriptors`.
+//! network. The timers of a connection are in `timers`; the descriptor budget in `descriptors`;
+//! message data kept on disk rather than in memory in `spool`.
 
+mod auth_failures;
 mod connection;
 mod descriptors;
 mod listener;
+mod spool;
 mod stream;
+mod table;
 mod timers;
 
 pub use descriptors::raise_open_files_limit;
@@ -21,12 +26,15 @@ use std::time::Duration;
 
 use mtp_proto::smtp::server::{Limits, ServerConfig, ServerSession};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::limits::PerIpLimit;
 use crate::store::{Store, StoreError, StoreOptions, SyncMode};
 use crate::tls::{self, TlsSource};
+use auth_failures::AuthFailures;
+use spool::SpoolDir;
+use table::ConnectionTable;
 use timers::TimerConfig;
 
 /// Everything `mtpspec serve` can set.
@@ -58,13 +66,17 @@ pub struct ServerOptions {
     /// `data_rate_grace` has passed; then 421 and close. 0 turns the check off.
     pub min_data_rate: u64,
     pub data_rate_grace: Duration,
-    /// The reply to a failed AUTH waits this long, doubled for each earlier failure on the
-    /// connection (at most 30 s); zero turns the delay off.
+    /// The reply to a failed AUTH waits this long, doubled for each earlier failure from the
+    /// same client address in the last 15 minutes, whatever the connection (at most 30 s);
+    /// zero turns the delay off.
     pub auth_failure_delay: Duration,
     /// Lowered at start to the open-files limit less a reserve.
     pub max_connections: usize,
     /// Concurrent connections from one client address; more are answered 421 and closed.
     pub max_per_address: usize,
+    /// Octets of a message under way a connection holds in memory; beyond them the data goes
+    /// to a file under `data_dir/spool` until the message is stored or dropped.
+    pub spool_threshold: usize,
     /// Client addresses greeted with 554 and served nothing but QUIT (RFC 5321 §3.1).
     pub deny: Vec<IpAddr>,
     pub vmtp: bool,
@@ -105,6 +117,7 @@ impl ServerOptions {
             auth_failure_delay: Duration::from_secs(1),
             max_connections: 1024,
             max_per_address: 32,
+            spool_threshold: 256 * 1024,
             deny: Vec::new(),
             vmtp: true,
             sync: SyncMode::Durable,
@@ -153,6 +166,7 @@ impl ServerOptions {
 #[non_exhaustive]
 pub enum StartError {
     Store(StoreError),
+    Spool(std::io::Error),
     Tls(tls::TlsError),
     Bind(SocketAddr, std::io::Error),
 }
@@ -161,6 +175,7 @@ impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Store(e) => write!(f, "cannot open the store: {e}"),
+            Self::Spool(e) => write!(f, "cannot prepare the spool directory: {e}"),
             Self::Tls(e) => e.fmt(f),
             Self::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
         }
@@ -178,13 +193,17 @@ pub(crate) struct Shared {
     timers: TimerConfig,
     handshake_timeout: Duration,
     write_timeout: Duration,
-    connections: Arc<Semaphore>,
+    connections: ConnectionTable,
     per_ip: PerIpLimit,
     /// Canonical addresses (an IPv4-mapped IPv6 peer matches its IPv4 entry).
     deny: Vec<IpAddr>,
     now_ms: fn() -> u64,
     /// Some in sink mode: the counter behind the ids of discarded messages.
     sink: Option<AtomicU64>,
+    /// `None`: messages stay in memory however large (the simulation's server).
+    spool: Option<SpoolDir>,
+    /// Recent failed AUTH exchanges by client address.
+    auth_failures: AuthFailures,
 }
 
 /// A started server; dropping it without [`RunningServer::shutdown`] leaves the tasks running
@@ -226,14 +245,26 @@ impl RunningServer {
     ) -> Result<Self, StartError> {
         let store = Store::open(&options.data_dir, StoreOptions { sync: options.sync })
             .map_err(StartError::Store)?;
-        Self::start_with_store(options, store, listeners)
+        let spool = SpoolDir::open(options.data_dir.join("spool"), options.spool_threshold)
+            .map_err(StartError::Spool)?;
+        Self::start_shared(options, store, Some(spool), listeners)
     }
 
     /// Starts serving on listeners the caller bound, with a store the caller opened (the
-    /// simulation's, on its simulated disk); `options.data_dir` and `options.sync` are unused.
+    /// simulation's, on its simulated disk); `options.data_dir` and `options.sync` are unused,
+    /// and messages stay in memory however large (no spool).
     pub fn start_with_store<L: Listener>(
         options: ServerOptions,
         store: Store,
+        listeners: Vec<(L, bool, bool)>,
+    ) -> Result<Self, StartError> {
+        Self::start_shared(options, store, None, listeners)
+    }
+
+    fn start_shared<L: Listener>(
+        options: ServerOptions,
+        store: Store,
+        spool: Option<SpoolDir>,
         listeners: Vec<(L, bool, bool)>,
     ) -> Result<Self, StartError> {
         let tls_config =
@@ -249,13 +280,16 @@ impl RunningServer {
             timers: options.timers(),
             handshake_timeout: options.handshake_timeout,
             write_timeout: options.write_timeout,
-            connections: Arc::new(Semaphore::new(descriptors::connection_budget(
-                options.max_connections,
-            ))),
+            connections: ConnectionTable::new(
+                descriptors::connection_budget(options.max_connections),
+                options.handshake_timeout,
+            ),
             per_ip: PerIpLimit::new(options.max_per_address),
             deny: options.deny.iter().map(IpAddr::to_canonical).collect(),
             now_ms: options.now_ms,
             sink: options.sink.then(|| AtomicU64::new(0)),
+            spool,
+            auth_failures: AuthFailures::default(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (alive, done) = mpsc::channel(1);
@@ -325,21 +359,37 @@ async fn accept_loop<L: Listener>(
     alive: mpsc::Sender<()>,
 ) {
     while let Some((stream, peer)) = next_connection(&mut listener, &mut shutdown).await {
-        let permit = shared.connections.clone().try_acquire_owned();
+        // The address's own limit first: one address cannot evict others' connections.
         let slot = shared.per_ip.acquire(peer.ip());
-        let (Ok(permit), Some(slot)) = (permit, slot) else {
+        let seat = slot.as_ref().and_then(|_| {
+            shared
+                .connections
+                .admit(implicit_tls, tokio::time::Instant::now())
+        });
+        let (Some(seat), Some(slot)) = (seat, slot) else {
             tracing::warn!(%peer, "connection limit reached");
             refuse(stream, &shared, implicit_tls);
             continue;
         };
         let (shared, shutdown, alive) = (shared.clone(), shutdown.clone(), alive.clone());
         tokio::spawn(async move {
-            if let Err(e) =
-                connection::serve(stream, peer, shared, implicit_tls, submission, shutdown).await
-            {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            let serve = connection::serve(
+                stream,
+                peer,
+                &shared,
+                &seat,
+                implicit_tls,
+                submission,
+                shutdown,
+            );
+            tokio::select! {
+                result = serve => if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                },
+                // Dropping the session closes the socket (and removes its spool file).
+                () = seat.evicted() => tracing::debug!(%peer, "evicted by a new connection"),
             }
-            drop((permit, slot, alive));
+            drop((seat, slot, shared, alive));
         });
     }
     // Release the store (in `shared`) before `alive` reports this task gone: parameters drop
@@ -369,5 +419,11 @@ where
     });
 }
 
+#[cfg(test)]
+mod auth_delay_tests;
+#[cfg(test)]
+mod preempt_tests;
+#[cfg(test)]
+mod spool_tests;
 #[cfg(test)]
 mod tests;

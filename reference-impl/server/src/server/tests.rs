@@ -17,16 +17,16 @@ use crate::client::tls::{Verify, client_config};
 use crate::tls::TlsSource;
 
 /// How long any single expected event may take.
-const BOUND: Duration = Duration::from_secs(10);
+pub(super) const BOUND: Duration = Duration::from_secs(10);
 
-async fn start(dir: &Path, edit: impl FnOnce(&mut ServerOptions)) -> RunningServer {
+pub(super) async fn start(dir: &Path, edit: impl FnOnce(&mut ServerOptions)) -> RunningServer {
     let mut options = ServerOptions::ephemeral(dir.to_path_buf());
     edit(&mut options);
     RunningServer::start(options).await.expect("server starts")
 }
 
 /// The next complete reply (its last line), read within [`BOUND`]; the rest stays in `pending`.
-async fn reply<S: AsyncRead + Unpin>(stream: &mut S, pending: &mut Vec<u8>) -> String {
+pub(super) async fn reply<S: AsyncRead + Unpin>(stream: &mut S, pending: &mut Vec<u8>) -> String {
     let read = async {
         loop {
             while let Some(end) = pending.windows(2).position(|w| w == b"\r\n") {
@@ -44,7 +44,7 @@ async fn reply<S: AsyncRead + Unpin>(stream: &mut S, pending: &mut Vec<u8>) -> S
     timeout(BOUND, read).await.expect("a reply in time")
 }
 
-async fn command<S: AsyncRead + AsyncWrite + Unpin>(
+pub(super) async fn command<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     pending: &mut Vec<u8>,
     line: &str,
@@ -57,7 +57,7 @@ async fn command<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Sends `line`; its reply must start with `code`.
-async fn expect<S: AsyncRead + AsyncWrite + Unpin>(
+pub(super) async fn expect<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     pending: &mut Vec<u8>,
     line: &str,
@@ -68,7 +68,7 @@ async fn expect<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// True when the server closes the connection within `within` (whatever it sends before).
-async fn closed_within<S: AsyncRead + Unpin>(stream: &mut S, within: Duration) -> bool {
+pub(super) async fn closed_within<S: AsyncRead + Unpin>(stream: &mut S, within: Duration) -> bool {
     let eof = async {
         let mut buf = [0u8; 4096];
         while let Ok(n) = stream.read(&mut buf).await {
@@ -81,7 +81,7 @@ async fn closed_within<S: AsyncRead + Unpin>(stream: &mut S, within: Duration) -
 }
 
 /// A plain client that has read the greeting, which must be `220`.
-async fn greeted(addr: SocketAddr) -> (TcpStream, Vec<u8>) {
+pub(super) async fn greeted(addr: SocketAddr) -> (TcpStream, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let mut pending = Vec::new();
     let greeting = reply(&mut stream, &mut pending).await;

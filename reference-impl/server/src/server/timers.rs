@@ -81,8 +81,8 @@ impl Deadlines {
     }
 }
 
-/// How long the reply to the `failures`-th failed AUTH of a connection waits: the base, doubled
-/// per earlier failure, at most [`AUTH_DELAY_CAP`].
+/// How long the reply to the `failures`-th failed AUTH of a connection waits: the base,
+/// doubled per earlier failure, at most [`AUTH_DELAY_CAP`].
 pub(crate) fn auth_failure_delay(base: Duration, failures: u32) -> Duration {
     if failures == 0 {
         return Duration::ZERO;

@@ -4,6 +4,7 @@
 use super::{ChunkState, Delivery, Phase, ServerSession};
 use crate::smtp::address::{Mailbox, Path};
 use crate::smtp::bdat::BdatChunk;
+use crate::smtp::body::MessageBody;
 use crate::smtp::command::Params;
 use crate::smtp::data::{DataProblem, DataReceiver};
 use crate::smtp::reply::{Reply, ReplyCode};
@@ -19,11 +20,9 @@ pub(super) struct Envelope {
     pub(super) vmtp: bool,
     /// VMTP BATCH: `(count, messages done)`.
     pub(super) batch: Option<(u32, u32)>,
-    /// BDAT chunks received so far.
-    pub(super) chunks: Vec<u8>,
-    pub(super) oversized: bool,
-    /// BDAT was used, so DATA is out of sequence (RFC 3030 §3).
-    chunking: bool,
+    /// BDAT chunks received so far; `Some` once BDAT was used, so DATA is out of sequence
+    /// (RFC 3030 §3).
+    pub(super) chunks: Option<MessageBody>,
 }
 
 impl Envelope {
@@ -35,9 +34,7 @@ impl Envelope {
             read_ack: false,
             vmtp: false,
             batch: None,
-            chunks: Vec::new(),
-            oversized: false,
-            chunking: false,
+            chunks: None,
         }
     }
 
@@ -50,12 +47,12 @@ impl Envelope {
     }
 
     pub(super) fn chunking(&self) -> bool {
-        self.chunking
+        self.chunks.is_some()
     }
 
     pub(super) fn delivery(
         &mut self,
-        data: Vec<u8>,
+        body: MessageBody,
         metadata: Vec<(String, String)>,
         helo: &str,
         tls: bool,
@@ -72,7 +69,8 @@ impl Envelope {
             recipients: self.recipients.clone(),
             metadata,
             read_ack: self.read_ack,
-            data,
+            taken: body.taken(),
+            data: body.into_held(),
             helo: helo.to_string(),
             tls,
             auth,
@@ -92,9 +90,7 @@ impl Envelope {
         match self.batch {
             Some((count, done)) if done + 1 < count => Phase::Transaction(Envelope {
                 batch: Some((count, done + 1)),
-                chunks: Vec::new(),
-                oversized: false,
-                chunking: false,
+                chunks: None,
                 ..self
             }),
             _ => Phase::Ready,
@@ -332,10 +328,10 @@ impl ServerSession {
                     unreachable!("matched Transaction above");
                 };
                 let limits = &self.config.limits;
-                self.phase = Phase::Data(
-                    DataReceiver::new(limits.max_message_size, limits.max_text_line),
-                    envelope,
-                );
+                self.messages += 1;
+                let body = MessageBody::new(self.messages, limits.max_message_size);
+                self.phase =
+                    Phase::Data(DataReceiver::for_body(body, limits.max_text_line), envelope);
                 return self.send(Reply::new(
                     ReplyCode::START_MAIL_INPUT,
                     None,
@@ -367,8 +363,12 @@ impl ServerSession {
             )),
         });
         let mut resume = std::mem::replace(&mut self.phase, Phase::Ready);
-        if let (None, Phase::Transaction(envelope)) = (&refused, &mut resume) {
-            envelope.chunking = true;
+        if let (None, Phase::Transaction(envelope)) = (&refused, &mut resume)
+            && envelope.chunks.is_none()
+        {
+            self.messages += 1;
+            let max = self.config.limits.max_message_size;
+            envelope.chunks = Some(MessageBody::new(self.messages, max));
         }
         self.phase = Phase::Chunk(
             BdatChunk::new(size),
@@ -398,12 +398,14 @@ impl ServerSession {
         let Phase::Transaction(mut envelope) = resume else {
             unreachable!("an accepted chunk resumes a transaction");
         };
-        if envelope.oversized {
+        if envelope.chunks.as_ref().is_some_and(MessageBody::too_big) {
             self.metadata.clear();
             return self.error(data_problem_reply(DataProblem::TooBig));
         }
         if last {
-            let message = std::mem::take(&mut envelope.chunks);
+            let Some(message) = envelope.chunks.take() else {
+                unreachable!("an accepted chunk has a message body");
+            };
             return self.finish_message(envelope, Ok(message));
         }
         self.send(Reply::with_status(

@@ -25,6 +25,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::bdat::BdatChunk;
+use super::body::MessageBody;
 use super::data::DataReceiver;
 use super::line::{InputBuffer, LineEvent, LineSplitter};
 use super::reply::Reply;
@@ -38,6 +39,9 @@ pub struct Delivery {
     pub recipients: Vec<String>,
     pub metadata: Vec<(String, String)>,
     pub read_ack: bool,
+    /// The message octets the driver took while they arrived
+    /// ([`ServerSession::take_message_data`]); `data` is what followed them.
+    pub taken: u64,
     pub data: Vec<u8>,
     pub helo: String,
     pub tls: bool,
@@ -137,6 +141,8 @@ pub struct ServerSession {
     errors: usize,
     /// AUTH exchanges refused with 535 (see [`ServerSession::auth_failures`]).
     auth_failures: u32,
+    /// Messages begun (DATA accepted, or a transaction's first BDAT): numbers each one.
+    messages: u64,
     /// Octets of plaintext dropped after STARTTLS/ENCRYPT (for logs and tests).
     pub discarded_after_tls: usize,
 }
@@ -159,6 +165,7 @@ impl ServerSession {
             refused: conn.denied,
             errors: 0,
             auth_failures: 0,
+            messages: 0,
             discarded_after_tls: 0,
         };
         let hostname = &session.config.hostname;
@@ -215,6 +222,22 @@ impl ServerSession {
     /// was acknowledged, and stores nothing).
     pub fn in_data(&self) -> bool {
         matches!(self.phase, Phase::Data(..) | Phase::Chunk(..))
+    }
+
+    /// The message being received, by its number in the session, and the octets of it held in
+    /// memory: from DATA's 354 to the end of data, and in a BDAT transaction from its first
+    /// chunk to its last. `None` when no message is under way (one that was refused or reset
+    /// is over: octets the driver took of it are garbage).
+    pub fn message_in_progress(&self) -> Option<(u64, usize)> {
+        phase_body(&self.phase).map(|body| (body.number(), body.held()))
+    }
+
+    /// Takes the octets of the message in progress held so far (after dot-unstuffing), so
+    /// that a driver can keep a large message out of memory; the [`Delivery`] of that
+    /// message then counts them in `taken` and carries only the rest. A driver that never
+    /// takes gets the whole message in [`Delivery::data`].
+    pub fn take_message_data(&mut self) -> Vec<u8> {
+        phase_body_mut(&mut self.phase).map_or_else(Vec::new, MessageBody::take)
     }
 
     /// AUTH exchanges this session refused with 535 so far. The core has no clock: a driver
@@ -305,17 +328,12 @@ impl ServerSession {
                     self.end_of_data();
                 }
                 Phase::Chunk(chunk, state) => {
-                    let max = self.config.limits.max_message_size;
-                    let used = match (&state.refused, &mut state.resume) {
-                        (None, Phase::Transaction(envelope)) => chunk.feed(
-                            self.input.unread(),
-                            &mut envelope.chunks,
-                            max,
-                            &mut envelope.oversized,
-                        ),
+                    let body = match (&state.refused, &mut state.resume) {
+                        (None, Phase::Transaction(envelope)) => envelope.chunks.as_mut(),
                         // A refused chunk is read and dropped.
-                        _ => chunk.feed(self.input.unread(), &mut Vec::new(), 0, &mut true),
+                        _ => None,
                     };
+                    let used = chunk.feed(self.input.unread(), body);
                     self.input.consume(used);
                     if !chunk.is_complete() {
                         return;
@@ -375,7 +393,7 @@ impl ServerSession {
         else {
             unreachable!("end_of_data outside Data");
         };
-        self.finish_message(envelope, receiver.finish());
+        self.finish_message(envelope, receiver.finish_body());
     }
 
     /// Hands a complete message on for storage, or refuses it. The metadata belongs to this
@@ -383,13 +401,13 @@ impl ServerSession {
     fn finish_message(
         &mut self,
         mut envelope: Envelope,
-        message: Result<Vec<u8>, super::data::DataProblem>,
+        message: Result<MessageBody, super::data::DataProblem>,
     ) {
         let metadata = std::mem::take(&mut self.metadata);
         match message {
-            Ok(data) => {
+            Ok(body) => {
                 let delivery = envelope.delivery(
-                    data,
+                    body,
                     metadata,
                     &self.helo,
                     self.tls,
@@ -401,7 +419,7 @@ impl ServerSession {
             }
             Err(problem) => {
                 self.send(envelope::data_problem_reply(problem));
-                envelope.chunks.clear();
+                envelope.chunks = None;
                 self.phase = envelope.after_message();
             }
         }
@@ -419,6 +437,28 @@ impl ServerSession {
         self.auth_user = None;
         self.tls = true;
         self.actions.push_back(Action::StartTls);
+    }
+}
+
+/// The message under way in `phase`: DATA's, or a BDAT transaction's (also while a chunk or
+/// a status query is under way).
+fn phase_body(phase: &Phase) -> Option<&MessageBody> {
+    match phase {
+        Phase::Data(receiver, _) => Some(receiver.body()),
+        Phase::Transaction(envelope) => envelope.chunks.as_ref(),
+        Phase::Chunk(_, state) => phase_body(&state.resume),
+        Phase::Waiting(Waiting::Status { resume, .. }) => phase_body(resume),
+        _ => None,
+    }
+}
+
+fn phase_body_mut(phase: &mut Phase) -> Option<&mut MessageBody> {
+    match phase {
+        Phase::Data(receiver, _) => Some(receiver.body_mut()),
+        Phase::Transaction(envelope) => envelope.chunks.as_mut(),
+        Phase::Chunk(_, state) => phase_body_mut(&mut state.resume),
+        Phase::Waiting(Waiting::Status { resume, .. }) => phase_body_mut(resume),
+        _ => None,
     }
 }
 

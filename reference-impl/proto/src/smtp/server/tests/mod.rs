@@ -5,6 +5,7 @@
 
 mod limits;
 mod smtp;
+mod taking;
 mod tls_auth;
 mod vmtp;
 
