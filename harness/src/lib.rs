@@ -16,11 +16,13 @@
 #![forbid(unsafe_code)]
 
 pub mod baseline;
+pub mod bundled;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod netfuzz;
 pub mod proxy;
 pub mod report;
+pub mod robustness;
 pub mod runner;
 pub mod scenario;
 pub mod servetest;

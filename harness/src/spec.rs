@@ -63,6 +63,12 @@ impl Requirement {
         self.source.trim().eq_ignore_ascii_case("DESIGN")
     }
 
+    /// A robustness requirement (the `# ROBUST` part): at most SHOULD against any target,
+    /// whatever its row says, since the RFCs set few hard limits there.
+    pub fn is_robustness(&self) -> bool {
+        self.id.starts_with(ROBUST_PREFIX)
+    }
+
     /// Whether the quoted RFC sentence carries the row's level (RFC 2119 keywords, in
     /// capitals): MUST needs MUST, MUST NOT, SHALL or REQUIRED; SHOULD needs SHOULD or
     /// RECOMMENDED, or a lowercase "must" or "shall" of an RFC written without RFC 2119's
@@ -91,6 +97,9 @@ impl Requirement {
         }
     }
 }
+
+/// The ID prefix of the `# ROBUST` part's requirements.
+pub const ROBUST_PREFIX: &str = "ROBUST-";
 
 /// RFCs that state their requirements without RFC 2119's capitalised keywords: a lowercase
 /// "must" or "shall" in them supports a SHOULD (SPEC.md, the conventions).
@@ -224,13 +233,15 @@ impl Spec {
 
     /// The most a case citing `ids` can be against a target: the highest level among its
     /// requirements, where a requirement that is only the reference's own design decision
-    /// (source `DESIGN`) binds nobody but the reference and counts as MAY elsewhere. Unknown
-    /// IDs (reported by the coverage check) do not lower it.
+    /// (source `DESIGN`) binds nobody but the reference and counts as MAY elsewhere, and a
+    /// robustness requirement counts as SHOULD at most. Unknown IDs (reported by the coverage
+    /// check) do not lower it.
     pub fn level_ceiling(&self, ids: &[String], reference: bool) -> Level {
         ids.iter()
             .map(|id| match self.get(id) {
                 None => Level::Must,
                 Some(r) if r.is_design_only() && !reference => Level::May,
+                Some(r) if r.is_robustness() => r.level.as_case_level().max(Level::Should),
                 Some(r) => r.level.as_case_level(),
             })
             .min()
@@ -404,6 +415,53 @@ mod tests {
             spec.level_ceiling(&ids(&["VMTP-B-1", "VMTP-B-3"]), false),
             Level::Should
         );
+    }
+
+    #[test]
+    fn robustness_requirements_never_outrank_should() {
+        let spec = Spec::parse(
+            "| ROBUST-SMTP-1 | MUST | t | RFC 5321 §7.8 |\n| ROBUST-SMTP-2 | SHOULD | t | x |\n",
+        )
+        .unwrap();
+        let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            spec.level_ceiling(&ids(&["ROBUST-SMTP-1"]), true),
+            Level::Should
+        );
+        assert_eq!(
+            spec.level_ceiling(&ids(&["ROBUST-SMTP-1"]), false),
+            Level::Should
+        );
+        assert_eq!(
+            spec.level_ceiling(&ids(&["ROBUST-SMTP-2"]), false),
+            Level::Should
+        );
+    }
+
+    /// SPEC.md's ROBUST rows: none above SHOULD, none a DESIGN choice (so they bind every
+    /// target alike, as WARN), and every one cited by a robustness case.
+    #[test]
+    fn no_robust_row_is_above_should() {
+        let spec = Spec::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../SPEC.md")).unwrap();
+        let robust: Vec<&Requirement> = spec
+            .requirements
+            .iter()
+            .filter(|r| r.is_robustness())
+            .collect();
+        assert!(!robust.is_empty(), "SPEC.md has a ROBUST part");
+        let cited: Vec<String> = crate::robustness::citations()
+            .flat_map(|(_, ids)| ids)
+            .collect();
+        for r in robust {
+            assert!(
+                matches!(r.level, SpecLevel::Should | SpecLevel::May),
+                "{} is {}: ROBUST rows are SHOULD at most",
+                r.id,
+                r.level
+            );
+            assert!(!r.is_design_only(), "{} is DESIGN only", r.id);
+            assert!(cited.contains(&r.id), "no robustness case cites {}", r.id);
+        }
     }
 
     #[test]

@@ -8,6 +8,10 @@
 # NAME is a script here without .sh: aiosmtpd, postfix, postfix-normalize, postfix-reject, exim,
 # exim-bs, opensmtpd, haraka, qpsmtpd, reference (see README.md).
 #
+# After the scenarios, `mtpspec run` runs its robustness cases (up to --robustness-timeout, 15 s,
+# each); pass `-- --skip-robustness` to leave them out. They WARN at worst, so a baseline needs
+# no entry for them.
+#
 # A script whose `needs-netns` command exits 0 (haraka, qpsmtpd) has its server run only in a
 # network namespace of its own: after `install` (which may need the network), this script runs
 # itself again inside a new one (lib.sh targets_netns_exec: `unshare -n`, lo up, nothing else),
@@ -54,6 +58,8 @@ else
 fi
 args=(run "${target_args[@]}" --mailbox-cmd "bash $script mailbox $state"
       --report-json "$out/report.json" --report-md "$out/report.md" --quiet)
+# The server's PID, when its script records one: the robustness cases report its memory.
+[ -s "$state/pid" ] && args+=(--target-pid "$(<"$state/pid")")
 baseline="reports/baselines/$name.yaml"
 [ -f "$baseline" ] && args+=(--baseline "$baseline")
 

@@ -1,26 +1,24 @@
-//! `mtpspec coverage`: every SPEC.md requirement with the scenarios that cite it, then those
-//! no scenario cites, and citations of IDs SPEC.md does not have.
+//! `mtpspec coverage`: every SPEC.md requirement with the scenarios (and robustness cases)
+//! that cite it, then those no case cites, and citations of IDs SPEC.md does not have.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mtpspec::scenario::load_paths;
 use mtpspec::spec::Coverage;
-
-use super::run::{default_scenarios, load_spec, repo_path};
 
 #[derive(clap::Args)]
 pub struct CoverageArgs {
-    /// Scenario files or directories [default: the repository's scenarios/smtp, vmtp, mmtp
-    /// and http]
+    /// Scenario files or directories [default: ./scenarios/{smtp,vmtp,mmtp,http} in a
+    /// checkout, else the set bundled into this binary]
     #[arg(long = "scenarios", value_name = "PATH")]
     scenarios: Vec<PathBuf>,
-    /// Client scenarios of `serve-test` [default: the repository's scenarios/clients]
+    /// Client scenarios of `serve-test` [default: ./scenarios/clients in a checkout, else the
+    /// bundled set]
     #[arg(long = "client-scenarios", value_name = "PATH")]
     client_scenarios: Vec<PathBuf>,
-    /// SPEC.md [default: the repository's]
+    /// SPEC.md [default: ./SPEC.md in a checkout, else the bundled one]
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
     /// Print JSON instead of text.
@@ -34,19 +32,15 @@ pub struct CoverageArgs {
     #[arg(long)]
     fail_uncovered: bool,
     /// Requirements no server scenario can check, with reasons: a table `| ID | Reason |`
-    /// [default: the repository's scenarios/UNCOVERED.md]
+    /// [default: ./scenarios/UNCOVERED.md in a checkout, else the bundled one]
     #[arg(long, value_name = "FILE")]
     uncoverable: Option<PathBuf>,
 }
 
-/// Reads the `| ID | Reason |` rows of the list of requirements no scenario can check.
-fn load_uncoverable(path: &std::path::Path) -> anyhow::Result<BTreeMap<String, String>> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(BTreeMap::new());
-    };
+/// The `| ID | Reason |` rows of the list of requirements no scenario can check.
+fn parse_uncoverable(text: &str) -> BTreeMap<String, String> {
     let id = regex::Regex::new(r"^[A-Z]+-[A-Z0-9]+-\d+$").expect("literal regex");
-    Ok(text
-        .lines()
+    text.lines()
         .filter_map(|line| {
             let cells: Vec<&str> = line
                 .trim()
@@ -58,48 +52,29 @@ fn load_uncoverable(path: &std::path::Path) -> anyhow::Result<BTreeMap<String, S
             (cells.len() >= 2 && id.is_match(cells[0]))
                 .then(|| (cells[0].to_string(), cells[1].to_string()))
         })
-        .collect())
+        .collect()
 }
 
 pub fn main(args: CoverageArgs) -> anyhow::Result<ExitCode> {
-    let paths = if args.scenarios.is_empty() {
-        default_scenarios()
-    } else {
-        args.scenarios.clone()
-    };
-    let cases = load_paths(&paths)?;
-    let client_paths = if args.client_scenarios.is_empty() {
-        let clients = repo_path("scenarios").join("clients");
-        if clients.is_dir() {
-            vec![clients]
-        } else {
-            Vec::new()
-        }
-    } else {
-        args.client_scenarios.clone()
-    };
-    let client_cases = mtpspec::servetest::load::load_paths(&client_paths)?;
-    let Some(spec) = load_spec(args.spec.as_deref())? else {
-        anyhow::bail!("coverage needs SPEC.md (give --spec FILE)");
-    };
+    let cases = super::suite_files::suite_cases(&args.scenarios)?;
+    let client_cases = super::suite_files::client_cases(&args.client_scenarios)?;
+    let spec = super::suite_files::spec(args.spec.as_deref())?;
     let citations = cases
         .iter()
         .map(|c| (c.id.clone(), c.spec.clone()))
-        .chain(client_cases.iter().map(|c| (c.id.clone(), c.spec())));
+        .chain(client_cases.iter().map(|c| (c.id.clone(), c.spec())))
+        .chain(mtpspec::robustness::citations());
     let coverage = Coverage::from_citations(&spec, citations);
-    let list = args
-        .uncoverable
-        .clone()
-        .unwrap_or_else(|| repo_path("scenarios").join("UNCOVERED.md"));
-    let uncoverable = load_uncoverable(&list)?;
+    let (list, listed) = super::suite_files::uncoverable(args.uncoverable.as_deref())?;
+    let uncoverable = parse_uncoverable(&listed);
     // The list cannot go stale: every entry names a real requirement that no case cites.
     for listed in uncoverable.keys() {
         match coverage.requirements.iter().find(|r| &r.id == listed) {
-            None => anyhow::bail!("{}: {listed} is not in SPEC.md", list.display()),
+            None => anyhow::bail!("{}: {listed} is not in SPEC.md", list),
             Some(row) if !row.cases.is_empty() => {
                 anyhow::bail!(
                     "{}: {listed} is listed as uncoverable but cited by {}",
-                    list.display(),
+                    list,
                     row.cases.join(", ")
                 )
             }
@@ -114,7 +89,7 @@ pub fn main(args: CoverageArgs) -> anyhow::Result<ExitCode> {
             println!(
                 "Not coverable by a server scenario ({}), from {}:",
                 uncoverable.len(),
-                list.display()
+                list
             );
             for (id, reason) in &uncoverable {
                 println!("  {id}: {reason}");

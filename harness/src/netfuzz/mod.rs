@@ -2,7 +2,9 @@
 //! SMTP and VMTP commands ([`grammar`]), mutated ([`mutate`]), pipelined and cut into odd
 //! writes; each run on its own connection ([`driver`]) under oracles ([`oracle`]) for hangs,
 //! desynchronization, malformed replies and unexpected closes, and followed by a liveness probe
-//! ([`probe`]) that catches a crash. A finding is deduplicated by its [`Signature`],
+//! ([`probe`]) that catches a crash. Beside the sessions, a watcher ([`service`]) sends fresh
+//! clients that must be greeted in time (a server that stops serving new clients while
+//! sessions are open) and samples a local target's memory (growth past a bound). A finding is deduplicated by its [`Signature`],
 //! minimized by delta debugging against the target ([`minimize`]) and written as a replayable
 //! scenario ([`replay`]) and a Markdown report ([`report`]).
 //!
@@ -19,6 +21,9 @@ pub mod probe;
 pub mod render;
 pub mod replay;
 pub mod report;
+pub mod service;
+#[cfg(test)]
+mod service_tests;
 pub mod session;
 #[cfg(test)]
 mod tests;
@@ -30,6 +35,7 @@ pub use driver::{Outcome, Timing};
 pub use grammar::Grammar;
 pub use minimize::{Minimized, Signature};
 pub use oracle::Kind;
+pub use service::{MemoryOracle, ServiceOracle, Watched};
 pub use session::Session;
 
 use crate::target::Target;
@@ -50,6 +56,10 @@ pub struct FuzzOptions {
     pub mutation_rate: f64,
     /// A domain the target delivers locally (default: the target's own, else example.test).
     pub domain: Option<String>,
+    /// Fresh clients while sessions are open (`None`: off).
+    pub service: Option<ServiceOracle>,
+    /// The target process's memory (`None`: off).
+    pub memory: Option<MemoryOracle>,
 }
 
 impl Default for FuzzOptions {
@@ -67,6 +77,8 @@ impl Default for FuzzOptions {
             max_findings: 20,
             mutation_rate: 0.3,
             domain: None,
+            service: None,
+            memory: None,
         }
     }
 }
@@ -118,6 +130,15 @@ pub struct FuzzRun {
     pub connect_errors: u64,
     /// Why the run stopped before its duration, if it did (a crash).
     pub stopped: Option<String>,
+    /// What the service and memory oracles saw.
+    pub watched: Watched,
+}
+
+impl FuzzRun {
+    /// Distinct findings of every oracle: minimized, counted only, service and memory.
+    pub fn distinct_findings(&self) -> usize {
+        self.findings.len() + self.unminimized.len() + self.watched.findings()
+    }
 }
 
 /// Why a run could not start.
@@ -179,14 +200,24 @@ pub async fn run(
         ended_early: 0,
         connect_errors: 0,
         stopped: None,
+        watched: Watched::default(),
         options,
     };
+    let open = service::OpenSessions::default();
+    let watcher = service::Watcher::start(
+        run.options.service.clone(),
+        run.options.memory,
+        open.clone(),
+        clock,
+    );
     let mut index = 0u64;
     while clock.elapsed() < run.options.duration
         && run.options.max_sessions.is_none_or(|max| index < max)
     {
         let session = grammar.session(run.options.seed, index);
+        open.open(index);
         let outcome = driver::run(target, &session, &run.options.timing, chunking).await;
+        open.close(index);
         run.sessions += 1;
         run.commands += outcome.commands;
         if outcome.connect_error.is_some() {
@@ -225,6 +256,7 @@ pub async fn run(
         index += 1;
         progress(&snapshot(&run, &clock, "fuzzing"));
     }
+    run.watched = watcher.finish().await;
     run.elapsed = clock.elapsed();
     Ok(run)
 }
@@ -357,7 +389,7 @@ fn snapshot(run: &FuzzRun, clock: &Instant, activity: &str) -> Progress {
     Progress {
         sessions: run.sessions,
         commands: run.commands,
-        findings: run.findings.len() + run.unminimized.len(),
+        findings: run.distinct_findings(),
         elapsed: clock.elapsed(),
         activity: activity.to_string(),
     }

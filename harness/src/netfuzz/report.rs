@@ -54,6 +54,79 @@ pub fn finding_yaml(run: &FuzzRun, target_slug: &str, n: usize, finding: &Findin
     yaml
 }
 
+/// The service and memory oracles: their figures, and their findings.
+fn service_md(md: &mut String, watched: &super::Watched) {
+    let _ = writeln!(md, "## Service and memory\n");
+    match &watched.fresh_from {
+        Some(from) => {
+            let _ = writeln!(
+                md,
+                "- Fresh clients from {from}: {} sent, {} not greeted in time.",
+                watched.probes, watched.loss_count
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "- Service oracle: off (no SMTP endpoint, or turned off)."
+            );
+        }
+    }
+    match &watched.memory {
+        Some(figure) => {
+            let _ = writeln!(
+                md,
+                "- {} over the run (limit +{}).",
+                figure.describe(),
+                crate::robustness::rss::mib(watched.growth_limit_kib.unwrap_or_default())
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "- Memory oracle: off (no local target PID: `--target-pid`)."
+            );
+        }
+    }
+    for loss in &watched.losses {
+        let _ = writeln!(
+            md,
+            "- **Finding (service)**: at {:.1} s, with session(s) {} open, a fresh client was not greeted: {}.",
+            loss.at.as_secs_f64(),
+            sessions(&loss.sessions_open),
+            loss.what
+        );
+    }
+    if watched.loss_count > watched.losses.len() as u64 {
+        let _ = writeln!(
+            md,
+            "- ... and {} more fresh clients not greeted.",
+            watched.loss_count - watched.losses.len() as u64
+        );
+    }
+    if let Some(growth) = &watched.growth {
+        let _ = writeln!(
+            md,
+            "- **Finding (memory)**: at {:.1} s, with session(s) {} open, the memory grew past +{}: {}.",
+            growth.at.as_secs_f64(),
+            sessions(&growth.sessions_open),
+            crate::robustness::rss::mib(growth.limit_kib),
+            growth.figure.describe()
+        );
+    }
+    md.push('\n');
+}
+
+fn sessions(open: &[u64]) -> String {
+    if open.is_empty() {
+        return "none (between sessions)".into();
+    }
+    open.iter()
+        .map(|i| format!("#{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The minimized session's first writes, escaped, for a title.
 fn summary(finding: &Finding) -> String {
     let sent: Vec<u8> = finding
@@ -127,7 +200,7 @@ pub fn markdown(run: &FuzzRun, command: &str, scenarios: &[PathBuf]) -> String {
         o.timing.settle.as_millis(),
         o.minimize_budget.as_secs()
     );
-    let distinct = run.findings.len() + run.unminimized.len();
+    let distinct = run.distinct_findings();
     let _ = writeln!(md, "| distinct findings | {distinct} |\n");
     if let Some(stopped) = &run.stopped {
         let _ = writeln!(md, "**The run stopped early: {stopped}.**\n");
@@ -137,12 +210,15 @@ pub fn markdown(run: &FuzzRun, command: &str, scenarios: &[PathBuf]) -> String {
         "Oracles: every reply well formed (RFC 5321 §4.2 syntax, code 2yz-5yz, one code per \
          multi-line reply, text within `textstring` or UTF-8); exactly one reply per command \
          line and per mail body, none for nothing (desynchronization); no close without 221 \
-         or 421; a liveness probe (220, EHLO, QUIT on a fresh connection) after every session.\n"
+         or 421; a liveness probe (220, EHLO, QUIT on a fresh connection) after every session; \
+         while sessions are open, fresh clients greeted in time (service) and the target's \
+         memory within a bound (memory), where they apply.\n"
     );
-    if distinct == 0 {
+    service_md(&mut md, &run.watched);
+    if run.findings.is_empty() && run.unminimized.is_empty() {
         let _ = writeln!(
             md,
-            "## Findings\n\nNone: every session got exactly the replies it was owed, well formed, and the port kept answering."
+            "## Findings\n\nNone from the sessions: every session got exactly the replies it was owed, well formed, and the port kept answering."
         );
         return md;
     }

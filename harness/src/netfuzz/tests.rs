@@ -102,6 +102,8 @@ fn options(sessions: u64) -> FuzzOptions {
         max_findings: 5,
         mutation_rate: 0.3,
         domain: None,
+        service: None,
+        memory: None,
     }
 }
 

@@ -11,14 +11,17 @@
 //! Stable hooks for checkers (`.ci/html-check` reads them from the rendered DOM): the
 //! `#summary` table (`tr[data-verdict]`, `td[data-target]`), the `#legend` items
 //! (`data-verdict`, `data-colour`), and the `#cases` table (`tr[data-case]`,
-//! `td.cell[data-target][data-verdict]` whose text starts with the verdict label).
+//! `td.cell[data-target][data-verdict]` whose text starts with the verdict label). The
+//! robustness cases are a table of their own, `#robustness` (`tr[data-robustness]`), outside
+//! the summary counts, which are the scenarios'.
 
 mod column;
+mod robustness;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-pub use column::{Column, ColumnCase, LoadError, TRANSCRIPT_LINES, clip};
+pub use column::{Column, ColumnCase, ColumnRobustness, LoadError, TRANSCRIPT_LINES, clip};
 
 use crate::runner::Verdict;
 use crate::scenario::Level;
@@ -91,6 +94,7 @@ pub fn render(page: &Page<'_>) -> String {
     legend(&mut out);
     section_index(&mut out, &groups);
     case_table(&mut out, page, &groups);
+    robustness::table(&mut out, page.columns);
     transcripts(&mut out, page, &groups);
     out.push_str("</body>\n</html>\n");
     out

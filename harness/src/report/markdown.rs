@@ -72,6 +72,7 @@ pub fn to_string(report: &RunReport) -> String {
             case_details(&mut out, case, report);
         }
     }
+    out.push_str(&super::robustness::markdown(report));
     out.push_str("\n## All cases\n\n| Case | Verdict | Spec | Title | Reason |\n| --- | --- | --- | --- | --- |\n");
     for c in &report.cases {
         let _ = writeln!(

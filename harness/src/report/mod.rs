@@ -11,6 +11,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod robustness;
 pub mod terminal;
 pub mod transcript;
 
@@ -20,6 +21,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Serialize, Serializer};
 
 use crate::baseline::StaleEntry;
+use crate::robustness::RobustnessResult;
 use crate::runner::{Capabilities, CaseResult, Verdict};
 use crate::spec::Spec;
 
@@ -99,6 +101,9 @@ pub struct RunReport {
     pub requirements: BTreeMap<String, RequirementRef>,
     pub stale_baseline: Vec<StaleEntry>,
     pub cases: Vec<CaseResult>,
+    /// The robustness cases (harness/src/robustness), run after `cases`; not counted in
+    /// `summary` or `sections`, which are about the scenarios.
+    pub robustness: Vec<RobustnessResult>,
 }
 
 fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -157,7 +162,28 @@ impl RunReport {
             requirements,
             stale_baseline: input.stale_baseline,
             cases: input.cases,
+            robustness: Vec::new(),
         }
+    }
+
+    /// Adds the robustness cases' results. They are SHOULD at most: with `--strict` a WARN
+    /// among them fails the gate like any other.
+    pub fn with_robustness(mut self, results: Vec<RobustnessResult>) -> RunReport {
+        let warned = results.iter().any(|r| r.verdict == Verdict::Warn);
+        if self.strict && warned && self.gate != Gate::Failed {
+            self.gate = Gate::Failed;
+            self.exit_code = self.gate.exit_code();
+        }
+        self.robustness = results;
+        self
+    }
+
+    /// How many robustness cases got `verdict`.
+    pub fn robustness_count(&self, verdict: Verdict) -> usize {
+        self.robustness
+            .iter()
+            .filter(|r| r.verdict == verdict)
+            .count()
     }
 
     pub fn count(&self, verdict: Verdict) -> usize {

@@ -174,6 +174,9 @@ pub fn summary(report: &RunReport, color: bool) -> String {
             );
         }
     }
+    out.push_str(&super::robustness::text(report, |text, v| {
+        paint(text, v, color)
+    }));
     footer(&mut out, report, color);
     out
 }
@@ -298,6 +301,9 @@ fn footer(out: &mut String, report: &RunReport, color: bool) {
         );
     }
     out.push('\n');
+    if let Some(line) = super::robustness::counts_line(report) {
+        let _ = writeln!(out, "{line}");
+    }
     let timed_out: Vec<&str> = report
         .cases
         .iter()
@@ -318,7 +324,12 @@ fn footer(out: &mut String, report: &RunReport, color: bool) {
                 .cases
                 .iter()
                 .filter(|c| c.is_gate_failure(report.strict))
-                .count();
+                .count()
+                + if report.strict {
+                    report.robustness_count(Verdict::Warn)
+                } else {
+                    0
+                };
             format!(
                 "FAILED: {n} case(s) failed, {} stale baseline entries",
                 report.stale_baseline.len()

@@ -1,6 +1,7 @@
 //! The reference server as users run it: `mtpspec serve` in its own process, real clients
 //! (Python's smtplib, swaks, lettre) delivering to it over loopback, a SIGKILL in the middle of
-//! a stream of acknowledged messages, and hostile input. Every test checks what the store
+//! a stream of acknowledged messages, hostile input, and the robustness cases of `mtpspec run`
+//! (every attack passes on the reference started with short limits). Every test checks what the store
 //! holds, byte for byte.
 
 mod bad_input;
@@ -9,5 +10,6 @@ mod connection_limit;
 mod durability;
 mod load;
 mod real_clients;
+mod robustness;
 mod support;
 mod vmtp_status;

@@ -60,6 +60,11 @@ impl ServerProcess {
         }
     }
 
+    /// The server's process id (for its memory in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no shutdown path runs.
     pub fn kill(mut self) {
         let _ = self.child.kill();

@@ -39,6 +39,20 @@ pub struct Column {
     /// Requirement id to (level, text), as the run's report quoted them.
     pub requirements: BTreeMap<String, (String, String)>,
     pub cases: Vec<ColumnCase>,
+    /// The run's robustness cases (none in a report written before they existed).
+    pub robustness: Vec<ColumnRobustness>,
+}
+
+/// One robustness case of a run: its verdict and figures.
+#[derive(Clone, Debug)]
+pub struct ColumnRobustness {
+    pub id: String,
+    pub title: String,
+    pub spec: Vec<String>,
+    pub verdict: Verdict,
+    pub reason: Option<String>,
+    pub well_behaved: String,
+    pub figures: Vec<String>,
 }
 
 /// One case of a run.
@@ -124,6 +138,22 @@ struct JsonReport {
     #[serde(default)]
     requirements: BTreeMap<String, JsonRequirement>,
     cases: Vec<JsonCase>,
+    #[serde(default)]
+    robustness: Vec<JsonRobustness>,
+}
+
+#[derive(Deserialize)]
+struct JsonRobustness {
+    id: String,
+    title: String,
+    #[serde(default)]
+    spec: Vec<String>,
+    verdict: String,
+    reason: Option<String>,
+    #[serde(default)]
+    well_behaved: String,
+    #[serde(default)]
+    figures: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -211,6 +241,21 @@ impl Column {
             *counts.entry(case.verdict).or_default() += 1;
             cases.push(case);
         }
+        let robustness = report
+            .robustness
+            .into_iter()
+            .map(|r| {
+                Ok(ColumnRobustness {
+                    verdict: verdict_named(&r.id, &r.verdict)?,
+                    id: r.id,
+                    title: r.title,
+                    spec: r.spec,
+                    reason: r.reason,
+                    well_behaved: r.well_behaved,
+                    figures: r.figures,
+                })
+            })
+            .collect::<Result<Vec<_>, LoadError>>()?;
         Ok(Column {
             name: name.to_string(),
             target: report.target,
@@ -232,6 +277,7 @@ impl Column {
                 .map(|(id, r)| (id, (r.level, r.text)))
                 .collect(),
             cases,
+            robustness,
         })
     }
 
@@ -244,15 +290,20 @@ impl Column {
     }
 }
 
+/// The verdict a report spells `name`, for case `id`.
+fn verdict_named(id: &str, name: &str) -> Result<Verdict, LoadError> {
+    Verdict::ALL
+        .into_iter()
+        .find(|v| v.as_str() == name)
+        .ok_or_else(|| LoadError::UnknownVerdict {
+            case: id.to_string(),
+            verdict: name.to_string(),
+        })
+}
+
 impl ColumnCase {
     fn from_json(case: JsonCase) -> Result<ColumnCase, LoadError> {
-        let verdict = Verdict::ALL
-            .into_iter()
-            .find(|v| v.as_str() == case.verdict)
-            .ok_or_else(|| LoadError::UnknownVerdict {
-                case: case.id.clone(),
-                verdict: case.verdict.clone(),
-            })?;
+        let verdict = verdict_named(&case.id, &case.verdict)?;
         let events = case
             .wire
             .into_iter()

@@ -1,0 +1,92 @@
+//! The robustness section of the terminal and Markdown reports: each case's verdict, what a
+//! well-behaved server does, and the figures measured (survival of the stalled connections,
+//! the fresh clients' greetings, the target's memory).
+
+use std::fmt::Write as _;
+
+use super::RunReport;
+use crate::runner::Verdict;
+
+/// The terminal's section; empty when no robustness case ran or was skipped.
+pub fn text(report: &RunReport, paint: impl Fn(&str, Verdict) -> String) -> String {
+    let mut out = String::new();
+    if report.robustness.is_empty() {
+        return out;
+    }
+    out.push_str("\nRobustness (one attack at a time, after the scenarios)\n\n");
+    for r in &report.robustness {
+        let verdict = paint(&format!("{:<11}", r.verdict.as_str()), r.verdict);
+        let _ = writeln!(
+            out,
+            "{verdict} {} ({:.1} s): {}",
+            r.id,
+            r.duration.as_secs_f64(),
+            r.title
+        );
+        if let Some(reason) = &r.reason {
+            let _ = writeln!(out, "            {reason}");
+        }
+        for line in &r.figures {
+            let _ = writeln!(out, "            - {line}");
+        }
+    }
+    out
+}
+
+/// One line for the summary footer: `Robustness: 5 PASS, 1 WARN`.
+pub fn counts_line(report: &RunReport) -> Option<String> {
+    if report.robustness.is_empty() {
+        return None;
+    }
+    let counts: Vec<String> = Verdict::ALL
+        .iter()
+        .filter(|v| report.robustness_count(**v) > 0)
+        .map(|v| format!("{} {v}", report.robustness_count(*v)))
+        .collect();
+    Some(format!("Robustness: {}", counts.join(", ")))
+}
+
+/// The Markdown section: a table, then each case's details.
+pub fn markdown(report: &RunReport) -> String {
+    let mut out = String::new();
+    if report.robustness.is_empty() {
+        return out;
+    }
+    out.push_str(
+        "\n## Robustness\n\nAttacks run one at a time after the scenarios, each bounded in time and \
+         connections (SPEC.md, ROBUST part: SHOULD at most, so WARN at worst). How long a \
+         stalled connection survived is a figure, not a fault (RFC 5321 §4.5.3.2.7); the \
+         verdict is about fresh clients being greeted while the attack holds.\n\n\
+         | Case | Verdict | Spec | Figures |\n| --- | --- | --- | --- |\n",
+    );
+    for r in &report.robustness {
+        let figures = if r.figures.is_empty() {
+            r.reason.clone().unwrap_or_default()
+        } else {
+            r.figures_inline()
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} |",
+            r.id,
+            r.verdict,
+            r.spec.join(", "),
+            cell(&figures)
+        );
+    }
+    for r in &report.robustness {
+        let _ = writeln!(out, "\n### {} `{}`: {}\n", r.verdict, r.id, r.title);
+        let _ = writeln!(out, "- A well-behaved server {}.", r.well_behaved);
+        if let Some(reason) = &r.reason {
+            let _ = writeln!(out, "- {reason}");
+        }
+        for line in &r.figures {
+            let _ = writeln!(out, "- {line}");
+        }
+    }
+    out
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
