@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use mtp_proto::smtp::reply::Reply;
+use mtp_proto::smtp::reply::{Reply, ReplyError};
 
 use super::RunOptions;
 use super::conn::{Conn, ReadFailure, WireLog};
@@ -20,6 +20,9 @@ use crate::scenario::model::WriteError;
 use crate::scenario::vars::UnknownVariable;
 use crate::scenario::{CodeSet, ExpectReply, LocatedStep, Step, Template, Vars};
 use crate::target::{Listener, Observer, Target};
+
+/// The requirement every reply line is held to: a code, `-` or SP, text, CRLF.
+pub(crate) const REPLY_SYNTAX: &str = "SMTP-SYNTAX-11";
 
 /// Why a step did not succeed.
 #[derive(Debug)]
@@ -36,6 +39,10 @@ pub(crate) enum StepError {
     /// The target answered 421 in the middle of the session, which RFC 5321 allows at any
     /// time: the case's requirement could not be judged on this connection.
     ServiceClosing(String),
+    /// The target's reply breaks a MUST of the reply syntax (a line ended by a bare LF, codes
+    /// that differ within a reply): that is [`REPLY_SYNTAX`]'s failure whatever the case
+    /// checks, so it is filed under that requirement rather than the case's.
+    MalformedReply(String),
     /// A step inside an `expect_one_of` branch did not succeed.
     InBranch {
         line: u64,
@@ -452,6 +459,13 @@ fn read_failure(failure: ReadFailure, timeout: Duration) -> StepError {
             "a reply",
             with_partial("the target closed the connection".into(), &partial),
         ),
+        // The two a MUST forbids: a line end other than CRLF (RFC 5321 §2.3.8: "MUST NOT
+        // recognize or generate any other character or character sequence as a line
+        // terminator") and a code that changes within a reply (§4.2.1). Other malformations
+        // (8-bit text, an overlong line) break only the grammar: the step's own failure.
+        ReadFailure::Malformed(e @ (ReplyError::BareLf | ReplyError::CodeMismatch { .. })) => {
+            StepError::MalformedReply(format!("malformed reply: {e}"))
+        }
         ReadFailure::Malformed(e) => {
             StepError::failed("a well-formed reply", format!("malformed reply: {e}"))
         }

@@ -430,6 +430,49 @@ async fn listings_page_and_check_their_parameters() {
     f.gateway.shutdown().await;
 }
 
+/// The seed Worker answers `{"status":"accepted","id":..}` to a send and
+/// `{"status":"accepted","ids":[..]}` to a batch; a client written for it reads those fields,
+/// so the gateway answers them too, beside its per-message results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_clients_get_the_worker_reply_fields() {
+    let f = with_reference().await;
+    let (code, single) = f.post("/", &message(&["bob@example.test"], "Bare")).await;
+    assert_eq!(code, 202, "{single}");
+    assert_eq!(single["status"], "accepted", "{single}");
+    let id = single["id"].as_str().unwrap();
+    assert_eq!(single["delivery"], format!("/deliveries/{id}"));
+
+    let two = json!({"messages": [
+        message(&["bob@example.test"], "One"),
+        message(&["bob@example.test"], "Two"),
+    ]});
+    let (code, batch) = f.post("/batch", &two).await;
+    assert_eq!(code, 202, "{batch}");
+    assert_eq!(batch["status"], "accepted", "{batch}");
+    let ids = batch["ids"].as_array().unwrap();
+    assert_eq!(ids.len(), 2, "{batch}");
+    assert_ne!(ids[0], ids[1], "distinct ids, unlike the Worker's");
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(&batch["results"][i]["id"], id, "{batch}");
+    }
+
+    let mixed = json!({"messages": [message(&["bob@example.test"], "Good"), {"sender": 1}]});
+    let (code, batch) = f.post("/batch", &mixed).await;
+    assert_eq!(code, 207, "{batch}");
+    assert_eq!(batch["status"], "accepted", "{batch}");
+    assert_eq!(batch["ids"], json!([batch["results"][0]["id"]]), "{batch}");
+
+    let (code, batch) = f
+        .post("/batch", &json!({"messages": [{"sender": 1}]}))
+        .await;
+    assert_eq!(code, 400, "{batch}");
+    assert_eq!(
+        (&batch["status"], &batch["ids"]),
+        (&json!("rejected"), &json!([]))
+    );
+    f.gateway.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_served_openapi_document_is_the_file_and_covers_every_route() {
     let f = with_reference().await;
@@ -448,6 +491,7 @@ async fn the_served_openapi_document_is_the_file_and_covers_every_route() {
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     let routes = [
         "/send",
+        "/",
         "/batch",
         "/deliveries",
         "/deliveries/{id}",

@@ -106,6 +106,9 @@ mod tests {
         Refuse,
         Wait,
         Close,
+        /// Keeps the line whole and answers it 500, echoing it bare LF and all (as Python's
+        /// smtpd does).
+        Echo,
     }
 
     /// Greets, answers EHLO and every CRLF line with 250, and handles a line ending in a bare
@@ -118,17 +121,29 @@ mod tests {
                 tokio::spawn(async move {
                     s.write_all(b"220 scripted\r\n").await?;
                     let mut buf = Vec::new();
+                    let mut pending = Vec::new();
                     let mut chunk = [0u8; 1024];
                     loop {
                         while let Some(end) = buf.iter().position(|&b| b == b'\n') {
                             let line: Vec<u8> = buf.drain(..=end).collect();
                             let crlf = line.ends_with(b"\r\n");
+                            let echo;
                             let reply: &[u8] = match (crlf, on_bare_lf) {
+                                (true, OnBareLf::Echo) if !pending.is_empty() => {
+                                    pending.extend_from_slice(&line[..line.len() - 2]);
+                                    echo = [b"500 unknown ", &pending[..], b"\r\n"].concat();
+                                    pending.clear();
+                                    &echo
+                                }
                                 (true, _) if line.starts_with(b"EHLO") => b"250 scripted\r\n",
                                 (true, _) => b"250 ok\r\n",
                                 (false, OnBareLf::Refuse) => b"550 bare LF\r\n",
                                 (false, OnBareLf::Wait) => b"",
                                 (false, OnBareLf::Close) => return Ok(()),
+                                (false, OnBareLf::Echo) => {
+                                    pending.extend_from_slice(&line);
+                                    b""
+                                }
                             };
                             s.write_all(reply).await?;
                         }
@@ -207,6 +222,22 @@ mod tests {
             .iter()
             .any(|e| String::from_utf8_lossy(&e.data).contains("NOOP bare LF\r\n"));
         assert!(sent, "the captured text was not sent");
+    }
+
+    /// The server kept `NOOP<LF>` + CRLF as one line, as SMTP-SYNTAX-6 asks, but echoed the
+    /// bare LF into its reply: the failure is the reply's, filed under SMTP-SYNTAX-11.
+    #[tokio::test]
+    async fn a_reply_broken_by_an_echoed_bare_lf_fails_the_reply_syntax() {
+        let result = run(OnBareLf::Echo, CASE).await;
+        assert_eq!(result.verdict, Verdict::Fail, "{:?}", result.reason);
+        assert_eq!(result.spec, ["SMTP-SYNTAX-11"]);
+        let failure = result.failure.unwrap();
+        assert_eq!(failure.expected, "a well-formed reply");
+        assert!(
+            failure.actual.starts_with("malformed reply"),
+            "{}",
+            failure.actual
+        );
     }
 
     #[tokio::test]

@@ -5,7 +5,11 @@
 //! produces an SHA-256 hash with a specified number of leading zeros." The original's resource
 //! is `sender:recipient:timestamp`, so a token reads
 //! `1:<d>:<ts>:<sender>:<recipient>:<ts>::<counter>:`, and "leading zeros" are hex digits of
-//! the lowercase hex digest, not bits (DESIGN).
+//! the lowercase hex digest, not bits (DESIGN). The seed's own example (§10.1,
+//! `"1:4:1625849600000:(alice)%(example.com):(bob)%(example.com)::1234:"`) has the resource
+//! `sender:recipient` without the second timestamp; §3.4 leaves the resource open, so that
+//! eight-field form is accepted too (the timestamp is then the one after the difficulty).
+//! Minting always writes the original's nine fields.
 //!
 //! The original server only hashed the token. DESIGN adds what the spec implies (§7.3:
 //! "Resource validation on server before accepting messages"): the resource names the packet's
@@ -170,7 +174,8 @@ impl fmt::Display for TokenKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HashcashError {
-    /// Not `1:<d>:<ts>:<sender>:<recipient>:<ts>::<counter>:`.
+    /// Not `1:<d>:<ts>:<sender>:<recipient>:<ts>::<counter>:` (or the seed example's form
+    /// without the second `<ts>`).
     Malformed(&'static str),
     /// The token claims less work than the server asks for.
     Insufficient { claimed: u32, required: u32 },
@@ -219,7 +224,8 @@ impl std::error::Error for HashcashError {}
 /// The parts of a token, borrowed from its text.
 struct Parsed<'a> {
     difficulty: u32,
-    timestamps: [&'a str; 2],
+    /// One in the seed example's form, two in the original's.
+    timestamps: Vec<&'a str>,
     sender: &'a str,
     recipient: &'a str,
     counter: u64,
@@ -228,8 +234,27 @@ struct Parsed<'a> {
 fn parse(token: &str) -> Result<Parsed<'_>, HashcashError> {
     // MMTP addresses cannot hold ':', so the fields split cleanly.
     let fields: Vec<&str> = token.split(':').collect();
-    let [version, d, ts1, sender, recipient, ts2, empty, counter, end] = fields[..] else {
-        return Err(HashcashError::Malformed("expected 9 ':'-separated fields"));
+    let (version, d, timestamps, sender, recipient, empty, counter, end) = match fields[..] {
+        // The original's resource, `sender:recipient:timestamp`.
+        [version, d, ts1, sender, recipient, ts2, empty, counter, end] => (
+            version,
+            d,
+            vec![ts1, ts2],
+            sender,
+            recipient,
+            empty,
+            counter,
+            end,
+        ),
+        // Seed §10.1's example: the resource is `sender:recipient`.
+        [version, d, ts, sender, recipient, empty, counter, end] => {
+            (version, d, vec![ts], sender, recipient, empty, counter, end)
+        }
+        _ => {
+            return Err(HashcashError::Malformed(
+                "expected 8 or 9 ':'-separated fields",
+            ));
+        }
     };
     if version != VERSION {
         return Err(HashcashError::Malformed("version is not 1"));
@@ -252,7 +277,7 @@ fn parse(token: &str) -> Result<Parsed<'_>, HashcashError> {
         .ok_or(HashcashError::Malformed("difficulty above 64"))?;
     Ok(Parsed {
         difficulty,
-        timestamps: [ts1, ts2],
+        timestamps,
         sender,
         recipient,
         counter: number(counter, "counter is not a number")?,

@@ -13,9 +13,9 @@
 //! Accepted messages go to the configured upstream through the reference client (VMTP with
 //! per-feature fallback) and the retry queue ([`outbox`]). Invalid input gets 400 with a
 //! JSON error naming the field; sizes and counts are bounded ([`Limits`]), and so are the
-//! HTTP connections: how many at once ([`listener`]), how long a request head may take and a
-//! kept-alive connection may idle ([`activity`]), how fast a body must come and how much
-//! memory all bodies in flight may hold ([`body`]).
+//! HTTP connections: how many at once (`listener`), how long a request head may take and a
+//! kept-alive connection may idle (`activity`), how fast a body must come and how much
+//! memory all bodies in flight may hold (`body`).
 
 mod activity;
 mod attachment;

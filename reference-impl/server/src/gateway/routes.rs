@@ -29,7 +29,8 @@ pub async fn send(
     let result = app.outbox.accept(vec![prepared]).await.pop();
     let id = result.unwrap_or_else(|| unreachable!("accept answers once per message"))?;
     let location = format!("/deliveries/{id}");
-    let body = json!({"id": id, "status": "queued", "delivery": location});
+    // The seed Worker answers `{"status":"accepted","id":..}`; `delivery` is ours.
+    let body = json!({"status": "accepted", "id": id, "delivery": location});
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, location)],
@@ -111,6 +112,8 @@ pub async fn batch(
         })
         .collect();
     let body = BatchAnswer {
+        status: if ok > 0 { "accepted" } else { "rejected" },
+        ids: results.iter().filter_map(|r| r.as_deref().ok()).collect(),
         accepted: ok,
         rejected: results.len() - ok,
         error: (ok == 0).then_some("no message was accepted; see results"),
@@ -119,9 +122,12 @@ pub async fn batch(
     Ok((status, axum::Json(body)).into_response())
 }
 
-/// The `/batch` answer.
+/// The `/batch` answer: the seed Worker's `{"status":"accepted","ids":[..]}` (the ids of the
+/// accepted messages, in request order), then the per-message results it lacks.
 #[derive(Serialize)]
 struct BatchAnswer<'a> {
+    status: &'static str,
+    ids: Vec<&'a str>,
     accepted: usize,
     rejected: usize,
     #[serde(skip_serializing_if = "Option::is_none")]

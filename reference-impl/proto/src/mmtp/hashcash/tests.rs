@@ -140,6 +140,37 @@ fn stale_and_future_stamps_are_refused() {
     ));
 }
 
+/// Seed §10.1's example writes the resource as `sender:recipient` (eight fields); that form
+/// verifies like the original's, with its one timestamp bound to the packet's.
+#[test]
+fn the_seed_examples_eight_field_form_is_accepted() {
+    let prefix = "1:4:1625849600000:(alice)%(example.com):(bob)%(example.com)::";
+    let eight = |counter: u64| HashcashToken {
+        token: format!("{prefix}{counter}:"),
+        counter,
+    };
+    let counter = (0..1_000_000u64)
+        .find(|c| {
+            let digest: [u8; 32] = Sha256::digest(eight(*c).token.as_bytes()).into();
+            leading_zero_hex_digits(&digest) >= 4
+        })
+        .expect("a counter below a million");
+    assert!(check(&eight(counter), 4, NOW).is_ok());
+    assert!(matches!(
+        check(&eight(counter), 5, NOW),
+        Err(HashcashError::Insufficient { .. })
+    ));
+    let later = verify(
+        &eight(counter),
+        "(alice)%(example.com)",
+        "(bob)%(example.com)",
+        NOW + 1,
+        &policy(4),
+        NOW,
+    );
+    assert_eq!(later, Err(HashcashError::ResourceMismatch("timestamp")));
+}
+
 #[test]
 fn malformed_tokens() {
     for bad in [
@@ -151,6 +182,8 @@ fn malformed_tokens() {
         "1:4:1625849600000:(alice)%(example.com):(bob)%(example.com):1625849600000:ext:28383:",
         "1:4:1625849600000:(alice)%(example.com):(bob)%(example.com):1625849600000::+28383:",
         "1:4:1625849600000:(alice)%(example.com):(bob)%(example.com):1625849600000::28383:x",
+        "1:4:1625849600000:(alice)%(example.com):(bob)%(example.com):ext:28383:",
+        "1:4:1625849600000:(alice)%(example.com)::28383:",
     ] {
         let token = HashcashToken {
             token: bad.into(),

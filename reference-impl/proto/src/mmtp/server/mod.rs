@@ -13,7 +13,7 @@
 //! action names. While an action is outstanding no further request is processed, so
 //! responses keep request order.
 //!
-//! A SEND runs: checks in the session ([`send`]), then [`Action::ClaimToken`] (the replay
+//! A SEND runs: checks in the session (`send`), then [`Action::ClaimToken`] (the replay
 //! cache), then [`Action::VerifySignature`] when the packet is signed, then
 //! [`Action::Deliver`]. RECEIVE and RECEIVE_FILTERED list the mailbox, answer, then
 //! [`Action::Drain`] the messages sent: the driver writes the response before removing them,

@@ -3,7 +3,7 @@
 //! retry queue, and the state `GET /deliveries` shows.
 //!
 //! Accepting a message means: spooled durably (when a spool is configured), registered, and
-//! handed to the [`worker`], which runs the sans-io [`Queue`](crate::client::queue::Queue):
+//! handed to the `worker`, which runs the sans-io [`Queue`](crate::client::queue::Queue):
 //! due messages go out in upstream sessions of up to `messages_per_session` messages, at most
 //! `max_sessions` at once; transient failures are retried with backoff, permanent ones are
 //! final. A message with more recipients than `recipients_per_transaction` is sent as several
