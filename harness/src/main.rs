@@ -1,6 +1,6 @@
 //! The `mtpspec` command line: the suite runner, the reference server and its tools.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod cli;
 mod load;
@@ -8,7 +8,7 @@ mod load;
 /// mtpspec: a conformance suite for SMTP, VMTP and MMTP servers, with a reference
 /// implementation of all three.
 #[derive(Parser)]
-#[command(name = "mtpspec", version, about, long_about = None)]
+#[command(name = "mtpspec", version = mtpspec::bundled::VERSION, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,8 +46,34 @@ enum Command {
     Fuzz(cli::fuzz::FuzzArgs),
 }
 
+/// The exit statuses, the same for every subcommand; shown under each `--help`.
+const EXIT_CODES: &str = "Exit status:\n  \
+    0  done: no FAIL (run, compare, serve-test, fuzz: no finding)\n  \
+    1  the target failed: a FAIL verdict, a fuzz finding, a refused message or lookup\n  \
+    2  usage: a bad option or value, an unreadable or malformed file\n  \
+    3  the server (or client) could not be reached or used: an ERROR verdict, no verdicts";
+
+/// The command line, with [`EXIT_CODES`] under the help of the command and each subcommand.
+fn command() -> clap::Command {
+    let with_codes = |cmd: clap::Command| {
+        let help = match cmd.get_after_help() {
+            Some(examples) => format!("{examples}\n\n{EXIT_CODES}"),
+            None => EXIT_CODES.to_string(),
+        };
+        cmd.after_help(help)
+    };
+    with_codes(Cli::command()).mut_subcommands(with_codes)
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    // For the documentation check (.ci/readme-check): the command line parsed, run nothing.
+    if std::env::var_os("MTPSPEC_PARSE_ONLY").is_some() {
+        return std::process::ExitCode::SUCCESS;
+    }
     let result = match cli.command {
         Command::Run(args) => cli::run::main(args),
         Command::Compare(args) => cli::compare::main(args),
@@ -67,7 +93,41 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("mtpspec: {error:#}");
-            std::process::ExitCode::from(2)
+            std::process::ExitCode::from(exit_code_for(&error))
         }
     }
+}
+
+/// The exit status of a command that ended in an error, the same for every subcommand: 3 when
+/// the server (or the client under test) could not be reached or used, 2 for everything else
+/// (a bad option value, an unreadable file).
+fn exit_code_for(error: &anyhow::Error) -> u8 {
+    use mtpspec::target::TargetError;
+    use std::io::ErrorKind;
+    let unreachable = error.chain().any(|cause| {
+        if cause.is::<cli::Unreachable>() {
+            return true;
+        }
+        if let Some(e) = cause.downcast_ref::<TargetError>() {
+            return !matches!(
+                e,
+                TargetError::BadSpec(_) | TargetError::BadListener { .. } | TargetError::Runtime(_)
+            );
+        }
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
+            matches!(
+                e.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::NotConnected
+                    | ErrorKind::TimedOut
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::AddrNotAvailable
+                    | ErrorKind::UnexpectedEof
+            )
+        })
+    });
+    if unreachable { 3 } else { 2 }
 }

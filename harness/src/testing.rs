@@ -19,7 +19,7 @@ use std::time::{Instant, SystemTime};
 use crate::report::{ReportInput, RunReport, transcript};
 use crate::runner::{Capabilities, CaseResult, RunOptions, Runner, Verdict};
 use crate::scenario::Case;
-use crate::target::{Observer, Target, TargetError, TargetSpec};
+use crate::target::{Listener, Observer, Target, TargetError, TargetSpec};
 
 /// A probed target and the runtime its cases run on.
 pub struct Conformance {
@@ -48,9 +48,20 @@ impl Conformance {
         target: &str,
         configure: impl FnOnce(&mut RunOptions, &dyn Target) -> Option<Arc<dyn Observer>>,
     ) -> Result<Self, TargetError> {
+        Self::open_with_listeners(target, &[], configure)
+    }
+
+    /// [`Conformance::open`], with more listeners of the target (`run --submission`,
+    /// `--smtps`, `--mmtp`, `--mmtps`, `--http`, `--listener NAME=`), each at `HOST:PORT`.
+    pub fn open_with_listeners(
+        target: &str,
+        listeners: &[(Listener, String)],
+        configure: impl FnOnce(&mut RunOptions, &dyn Target) -> Option<Arc<dyn Observer>>,
+    ) -> Result<Self, TargetError> {
         let spec: TargetSpec = target.parse()?;
         let runtime = runtime()?;
         let target = runtime.block_on(crate::target::open(&spec))?;
+        let target = crate::target::with_listeners(target, listeners)?;
         let mut options = RunOptions::default();
         let observer = configure(&mut options, target.as_ref());
         Self::with_runtime(runtime, target, options, observer)
@@ -95,6 +106,12 @@ impl Conformance {
         self.runner.target().is_reference()
     }
 
+    /// Why `case` cannot run on this target at all (a listener it lacks, an extension it does
+    /// not advertise), known from the probe without a connection.
+    pub fn not_applicable(&self, case: &Case) -> Option<String> {
+        self.runner.not_applicable(case, &self.caps)
+    }
+
     pub fn run_case(&self, case: &Case) -> CaseResult {
         self.runtime
             .block_on(self.runner.run_case(case, &self.caps))
@@ -103,7 +120,11 @@ impl Conformance {
     /// Runs `case`; PASS, UNSUPPORTED and SKIP are `Ok`, FAIL, WARN and ERROR an `Err` with the
     /// reason and the transcript.
     pub fn check(&self, case: &Case) -> Result<CaseResult, String> {
-        let result = self.run_case(case);
+        Self::judge(self.run_case(case))
+    }
+
+    /// [`Conformance::check`] for a result already in hand.
+    pub fn judge(result: CaseResult) -> Result<CaseResult, String> {
         match result.verdict {
             Verdict::Pass | Verdict::Unsupported | Verdict::Skip => Ok(result),
             verdict => Err(format!(

@@ -1,11 +1,17 @@
 //! `cargo test` for the scenario library: one libtest-mimic trial per case (named by its id),
 //! run against the embedded reference, or against `MTPSPEC_TARGET=smtp://...` (with
 //! `MTPSPEC_MAILBOX_CMD`, `MTPSPEC_MAILDIR`, `MTPSPEC_DOMAIN`, `MTPSPEC_LOCAL_USERS` and
-//! `MTPSPEC_AUTH` for its mailbox, users and credentials). Against the reference, each case's normalized transcript is an insta
-//! snapshot in `tests/snapshots/` (generate with `INSTA_UPDATE=always`; `CI=true` fails on a
-//! difference). Also: every cited requirement exists in SPEC.md, a malformed scenario is
+//! `MTPSPEC_AUTH` for its mailbox, users and credentials, and `MTPSPEC_SUBMISSION`,
+//! `MTPSPEC_SMTPS`, `MTPSPEC_MMTP`, `MTPSPEC_MMTPS`, `MTPSPEC_HTTP` and `MTPSPEC_LISTENER` for
+//! its other listeners: the variables `mtpspec run` reads for the same options). Another target is probed before the
+//! trials are listed: a case it cannot run (a listener it lacks, an extension it does not
+//! advertise) is an ignored trial with the reason in its name, and the suite's own verdict
+//! counts follow libtest's summary. Against the reference, each case's normalized transcript is
+//! an insta snapshot in `tests/snapshots/` (generate with `INSTA_UPDATE=always`; `CI=true` fails
+//! on a difference). Also: every cited requirement exists in SPEC.md, a malformed scenario is
 //! reported with file, line, column and field, and the runner's verdict rules.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -14,7 +20,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use mtpspec::report::transcript;
 use mtpspec::scenario::{Case, load_paths, load_str};
 use mtpspec::spec::Coverage;
-use mtpspec::target::{CommandObserver, MaildirObserver, Observer};
+use mtpspec::target::{CommandObserver, Listener, MaildirObserver, Observer};
 use mtpspec::testing::Conformance;
 use mtpspec::{Capabilities, RunOptions, Runner, Spec, Verdict};
 
@@ -30,9 +36,39 @@ fn env() -> Result<Arc<Conformance>, String> {
     slot.get_or_insert_with(start_env).clone()
 }
 
+/// The target's other listeners, from the variables `mtpspec run` reads for its options:
+/// `MTPSPEC_SUBMISSION`, `MTPSPEC_SMTPS`, `MTPSPEC_MMTP`, `MTPSPEC_MMTPS`, `MTPSPEC_HTTP`
+/// (`HOST:PORT`) and `MTPSPEC_LISTENER` (`NAME=HOST:PORT`, comma-separated).
+fn listeners_from_env() -> Result<Vec<(Listener, String)>, String> {
+    let mut listeners = Vec::new();
+    for (listener, var) in [
+        (Listener::Submission, "MTPSPEC_SUBMISSION"),
+        (Listener::Smtps, "MTPSPEC_SMTPS"),
+        (Listener::Mmtp, "MTPSPEC_MMTP"),
+        (Listener::Mmtps, "MTPSPEC_MMTPS"),
+        (Listener::Http, "MTPSPEC_HTTP"),
+    ] {
+        if let Ok(addr) = std::env::var(var) {
+            listeners.push((listener, addr));
+        }
+    }
+    for item in std::env::var("MTPSPEC_LISTENER")
+        .unwrap_or_default()
+        .split(',')
+    {
+        let Some((name, addr)) = item.trim().split_once('=') else {
+            continue;
+        };
+        let listener: Listener = name.parse().map_err(|e| format!("MTPSPEC_LISTENER: {e}"))?;
+        listeners.push((listener, addr.to_string()));
+    }
+    Ok(listeners)
+}
+
 fn start_env() -> Result<Arc<Conformance>, String> {
     let target = std::env::var("MTPSPEC_TARGET").unwrap_or_else(|_| "embedded".into());
-    let suite = Conformance::open(&target, |options, target| {
+    let listeners = listeners_from_env()?;
+    let suite = Conformance::open_with_listeners(&target, &listeners, |options, target| {
         options.vars.domain = std::env::var("MTPSPEC_DOMAIN")
             .ok()
             .or_else(|| target.domain())
@@ -61,11 +97,25 @@ fn start_env() -> Result<Arc<Conformance>, String> {
     Ok(Arc::new(suite))
 }
 
+/// How many cases ended with each verdict, for the summary after libtest's own counts (which
+/// count a SKIP as passed).
+static TALLY: Mutex<BTreeMap<Verdict, usize>> = Mutex::new(BTreeMap::new());
+
+fn tally(verdict: Verdict) {
+    *TALLY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(verdict)
+        .or_default() += 1;
+}
+
 fn scenario_trial(case: Case) -> Trial {
     let name = case.id.clone();
     Trial::test(name, move || {
         let suite = env()?;
-        let result = suite.check(&case)?;
+        let result = suite.run_case(&case);
+        tally(result.verdict);
+        let result = Conformance::judge(result)?;
         if suite.is_reference() {
             let mut settings = insta::Settings::clone_current();
             settings.set_snapshot_path("snapshots");
@@ -336,6 +386,28 @@ fn unreachable_target_is_an_error() -> Result<(), Failed> {
     }
 }
 
+/// The suite's own counts, after libtest's: "passed" there includes SKIP and UNSUPPORTED.
+fn print_verdicts(target: &str) {
+    let tally = TALLY.lock().unwrap_or_else(PoisonError::into_inner);
+    if tally.is_empty() {
+        return;
+    }
+    let counts: Vec<String> = Verdict::ALL
+        .iter()
+        .map(|v| format!("{} {v}", tally.get(v).copied().unwrap_or(0)))
+        .collect();
+    let target = if target.is_empty() {
+        "embedded"
+    } else {
+        target
+    };
+    println!(
+        "mtpspec verdicts on {target}: {} (libtest counts SKIP and UNSUPPORTED as passed; \
+         not-applicable cases are listed as ignored)",
+        counts.join(", ")
+    );
+}
+
 fn main() {
     let args = Arguments::from_args();
     let mut trials = vec![
@@ -367,18 +439,34 @@ fn main() {
     let target = std::env::var("MTPSPEC_TARGET").unwrap_or_default();
     let reference = matches!(target.as_str(), "" | "embedded" | "reference");
     let spec = Spec::load(&repo().join("SPEC.md"));
+    // Another server is probed before the trials are listed, so that the cases it cannot run
+    // show as ignored, with the reason in the name, instead of passing.
+    let probed = (!reference).then(env).and_then(Result::ok);
     match load_paths(&scenario_dirs()) {
         Ok(mut cases) => {
             if let Ok(spec) = &spec {
                 spec.cap_levels(&mut cases, reference);
             }
-            trials.extend(cases.into_iter().map(scenario_trial))
+            trials.extend(cases.into_iter().map(|case| {
+                match probed
+                    .as_ref()
+                    .and_then(|suite| suite.not_applicable(&case))
+                {
+                    Some(why) => {
+                        tally(Verdict::Skip);
+                        Trial::test(format!("{} (not applicable: {why})", case.id), || Ok(()))
+                            .with_ignored_flag(true)
+                    }
+                    None => scenario_trial(case),
+                }
+            }))
         }
         Err(e) => trials.push(Trial::test("harness::scenarios_load", move || {
             Err(e.to_string().into())
         })),
     }
     let conclusion = libtest_mimic::run(&args, trials);
+    print_verdicts(&target);
     // Stop the embedded server and remove its directory before exiting.
     let env = ENV.lock().unwrap_or_else(PoisonError::into_inner).take();
     if let Some(Ok(suite)) = env

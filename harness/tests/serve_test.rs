@@ -212,3 +212,35 @@ fn swaks_is_judged() {
             .contains("before the reply to `EHLO")
     );
 }
+
+/// The README's swaks example on a machine without swaks: the wrapper script exits 127 without
+/// ever connecting. That is an ERROR for the run (exit 3, the reason on stderr), not a list of
+/// FAIL verdicts about a client that was never tested, and no report is written.
+#[test]
+fn a_client_that_is_not_installed_is_an_error_with_no_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_mtpspec"))
+        .current_dir(repo())
+        .args(["serve-test", "--listen", "127.0.0.1:0"])
+        .args(["--client-cmd", "mtpspec-no-such-client {host} {port}"])
+        .arg("--report-json")
+        .arg(&json)
+        .output()
+        .expect("run mtpspec serve-test");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("the client command cannot run (exit 127: a command was not found"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("mtpspec-no-such-client"), "{stderr}");
+    for verdict in ["PASS ", "FAIL ", "WARN "] {
+        assert!(!stdout.contains(verdict), "a verdict was given: {stdout}");
+    }
+    assert!(
+        !json.exists(),
+        "a report was written for an untested client"
+    );
+}

@@ -16,6 +16,9 @@ use mtpspec::sim::{RunOptions, Scenario, load_paths, report, run_seed};
 #[allow(dead_code)]
 #[path = "../src/cli/sim.rs"]
 mod cli_sim;
+// `cli_sim` shows its progress through `super::progress`.
+#[path = "../src/cli/progress.rs"]
+mod progress;
 // The `mtpspec proxy` command, compiled here too (it is wired into the binary elsewhere).
 #[allow(dead_code)]
 #[path = "../src/cli/proxy.rs"]

@@ -17,6 +17,9 @@ use anyhow::{Context, bail};
 use mtpspec::report::html::{self, Column, Page};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    mtpspec compare --target ref=embedded --target pf=smtp://127.0.0.1:2525 --html side.html\n  \
+    mtpspec compare --from-json ref=ref.json --from-json pf=pf.json --html side.html")]
 pub struct CompareArgs {
     /// Run the suite against TARGET (as `run --target`: embedded, smtp://HOST:PORT,
     /// smtps://HOST:PORT, exec:COMMAND) and show it as column NAME. Repeatable.
@@ -39,7 +42,7 @@ pub struct CompareArgs {
     /// The page's title.
     #[arg(long, default_value = "mtpspec: conformance side by side")]
     title: String,
-    /// SPEC.md, for section order, titles and requirement levels [default: the repository's].
+    /// SPEC.md, for section order, titles and requirement levels [default: as `run`].
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
     /// For target NAME: observe deliveries with a command printing the mailbox JSON

@@ -1,7 +1,7 @@
 //! `mtpspec load`: a load generator for SMTP servers, MMTP SEND/RECEIVE round trips, and idle
 //! connections held open for memory measurements (see harness/src/load).
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,6 +11,10 @@ use crate::load::{self, LoadOptions, LoadReport};
 use anyhow::Context;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    mtpspec load --target smtp://127.0.0.1:2525 --sessions 16 --messages 10000 --pipelining\n  \
+    mtpspec load --target smtp://127.0.0.1:2525 --duration 30s --rate 200 --json\n  \
+    mtpspec load --target 127.0.0.1:2525 --idle 1000 --hold 30s")]
 pub struct LoadArgs {
     /// The server: smtp://HOST:PORT (or HOST:PORT), or mmtp://HOST:PORT for SEND/RECEIVE
     /// round trips.
@@ -47,28 +51,26 @@ pub struct LoadArgs {
     /// Messages per second across all sessions.
     #[arg(long)]
     rate: Option<f64>,
-    /// Stop after this many seconds.
-    #[arg(long)]
-    duration: Option<f64>,
+    /// Stop after this long (e.g. 30s, 5m; a bare number is seconds).
+    #[arg(long, value_name = "DURATION", value_parser = super::units::parse_duration)]
+    duration: Option<Duration>,
     /// Print the summary as JSON (messages/s, percentiles in ms per phase, errors).
     #[arg(long)]
     json: bool,
     /// Instead of sending mail: open this many connections, wait for each greeting, print
-    /// how many are open, and hold them idle for --hold seconds.
+    /// how many are open, and hold them idle for --hold.
     #[arg(long, value_name = "N", conflicts_with_all = ["pipelining", "reuse", "starttls", "rate"])]
     idle: Option<usize>,
-    /// Seconds to hold --idle connections open.
-    #[arg(long, default_value_t = 10.0, requires = "idle")]
-    hold: f64,
+    /// How long to hold --idle connections open.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::units::parse_duration, requires = "idle")]
+    hold: Duration,
 }
 
 pub fn main(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let progress = |done: u64, total: u64| {
-        eprint!("\r{done}/{total} messages");
-        let _ = std::io::stderr().flush();
-    };
-    let show_progress = std::io::stderr().is_terminal();
+    let progress = std::sync::Arc::new(super::progress::Progress::new("messages", args.messages));
+    let shown = std::sync::Arc::clone(&progress);
+    let on_progress = move |done: u64, _total: u64| shown.set(done);
     let report = if let Some(addr) = args.target.strip_prefix("mmtp://") {
         let options = MmtpLoadOptions {
             target: addr.to_string(),
@@ -76,13 +78,9 @@ pub fn main(args: LoadArgs) -> anyhow::Result<ExitCode> {
             messages: args.messages,
             size: args.size,
             recipient_domain: args.domain,
-            duration: args.duration.map(Duration::from_secs_f64),
+            duration: args.duration,
         };
-        runtime.block_on(load::mmtp::run(options, move |d, t| {
-            if show_progress {
-                progress(d, t)
-            }
-        }))
+        runtime.block_on(load::mmtp::run(options, on_progress))
     } else {
         let target = resolve(&args.target)?;
         if let Some(count) = args.idle {
@@ -100,23 +98,25 @@ pub fn main(args: LoadArgs) -> anyhow::Result<ExitCode> {
             sender: args.from,
             recipient_domain: args.domain,
             rate: args.rate,
-            duration: args.duration.map(Duration::from_secs_f64),
+            duration: args.duration,
         };
-        runtime.block_on(load::run(options, move |d, t| {
-            if show_progress {
-                progress(d, t)
-            }
-        }))?
+        runtime.block_on(load::run(options, on_progress))?
     };
-    if show_progress {
-        eprintln!();
-    }
+    progress.finish();
     print_report(&report, args.json);
-    Ok(if report.errors.is_empty() {
+    Ok(load_exit_code(&report))
+}
+
+/// 0 when every message went through, 3 when none did because no connection could be made
+/// (the exit status every subcommand gives an unreachable server), 1 otherwise.
+fn load_exit_code(report: &LoadReport) -> ExitCode {
+    if report.errors.is_empty() {
         ExitCode::SUCCESS
+    } else if report.delivered == 0 && report.errors.keys().all(|e| e.starts_with("connect")) {
+        ExitCode::from(3)
     } else {
         ExitCode::from(1)
-    })
+    }
 }
 
 fn resolve(target: &str) -> anyhow::Result<SocketAddr> {
@@ -140,14 +140,14 @@ fn idle(
     runtime: &tokio::runtime::Runtime,
     target: SocketAddr,
     count: usize,
-    hold: f64,
+    hold: Duration,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let report = runtime.block_on(load::idle::run(
         target,
         count,
         Duration::from_secs(10),
-        Duration::from_secs_f64(hold),
+        hold,
         |r| {
             if json {
                 println!(

@@ -11,6 +11,9 @@ use base64::Engine;
 use mtp_server::store::{Store, StoredMessage};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    mtpspec mailbox --data-dir /var/lib/mtpspec\n  \
+    mtpspec mailbox --data-dir /var/lib/mtpspec --json bob@example.test")]
 pub struct MailboxArgs {
     /// The server's --data-dir.
     #[arg(long, value_name = "DIR")]

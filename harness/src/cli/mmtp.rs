@@ -24,7 +24,7 @@ use mtp_server::mmtp::mint::{MintOptions, Progress};
 use mtp_server::mmtp::pgp::{PublicKey, SecretKey};
 use mtp_server::server::system_now_ms;
 
-use super::send::parse_duration;
+use super::units::parse_duration;
 
 /// Talk MMTP to a server. Exit status: 0 the server answered OK, 1 it answered ERROR (the
 /// code and message are printed), 2 usage, connection and key errors.
@@ -212,9 +212,12 @@ async fn run(args: &MmtpArgs) -> anyhow::Result<ExitCode> {
         tls: args.tls.then(|| verify(args)).transpose()?,
         timeout: args.timeout,
     };
-    let mut client = Client::connect(&args.server, &options)
-        .await
-        .with_context(|| format!("cannot open an MMTP session with {}", args.server))?;
+    let mut client = Client::connect(&args.server, &options).await.map_err(|e| {
+        super::Unreachable(format!(
+            "cannot open an MMTP session with {}: {e}",
+            args.server
+        ))
+    })?;
     let reply = match &args.command {
         MmtpCommand::Send(send) => self::send(&mut client, args, send).await?,
         MmtpCommand::Receive(mailbox) => {

@@ -8,6 +8,9 @@ use anyhow::Context;
 use mtpspec::proxy::{Fault, ProxyOptions, serve};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    mtpspec proxy --listen 127.0.0.1:2526 --upstream 127.0.0.1:2525 --fault latency=200ms\n  \
+    mtpspec proxy --listen 127.0.0.1:2526 --upstream 127.0.0.1:2525 --fault cut-after-dot --faulty 1")]
 pub struct ProxyArgs {
     /// Where clients connect, e.g. 127.0.0.1:2526.
     #[arg(long, value_name = "ADDR")]

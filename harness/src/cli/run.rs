@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
+
+use super::units::parse_duration;
 use mtpspec::report::{self, ReportInput, RunReport, terminal};
-use mtpspec::scenario::{Filter, Step, VarConfig, load_paths};
+use mtpspec::robustness::{self, Attack, RobustnessOptions, RobustnessResult, TargetProcess};
+use mtpspec::scenario::{Filter, Step, VarConfig};
 use mtpspec::target::{
-    CommandObserver, Listener, MaildirObserver, MultiTarget, Observer, SHORT_IDLE, Target,
-    TargetSpec, TcpTarget,
+    CommandObserver, Listener, MaildirObserver, Observer, SHORT_IDLE, Target, TargetSpec,
 };
 use mtpspec::{Baseline, RunOptions, Runner, Spec};
 
@@ -31,65 +33,82 @@ pub struct RunArgs {
         env = "MTPSPEC_TARGET"
     )]
     target: String,
-    /// Scenario files or directories [default: the repository's scenarios/smtp, scenarios/vmtp,
-    /// scenarios/mmtp and scenarios/http]
-    #[arg(long = "scenarios", value_name = "PATH")]
+    /// Scenario files or directories [default: ./scenarios/{smtp,vmtp,mmtp,http} when run in
+    /// a checkout, else the set bundled into this binary (see --version)]
+    #[arg(
+        long = "scenarios",
+        value_name = "PATH",
+        env = "MTPSPEC_SCENARIOS",
+        value_delimiter = ','
+    )]
     scenarios: Vec<PathBuf>,
-    /// SPEC.md, for requirement texts in reports [default: the repository's SPEC.md]
-    #[arg(long, value_name = "FILE")]
+    /// SPEC.md, for requirement texts in reports [default: ./SPEC.md in a checkout, else the
+    /// bundled one]
+    #[arg(long, value_name = "FILE", env = "MTPSPEC_SPEC")]
     spec: Option<PathBuf>,
     /// Run only cases whose id, cited requirement IDs or spec sections match a glob
     /// (repeatable, or comma-separated): `smtp-data-*`, `SMTP-SMUGGLING-*`, `VMTP-BATCH`.
-    #[arg(long, short, value_name = "GLOB")]
+    #[arg(long, short, value_name = "GLOB", env = "MTPSPEC_FILTER")]
     filter: Vec<String>,
     /// List the selected cases without running them.
-    #[arg(long)]
+    #[arg(long, env = "MTPSPEC_LIST")]
     list: bool,
     /// Cases running at once.
-    #[arg(long, short = 'j', value_name = "N", default_value_t = 8)]
+    #[arg(
+        long,
+        short = 'j',
+        value_name = "N",
+        default_value_t = 8,
+        env = "MTPSPEC_PARALLEL"
+    )]
     parallel: usize,
     /// The most one case may take (e.g. 30s, 1500ms); a case that hits it is reported.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "MTPSPEC_DEADLINE")]
     deadline: Duration,
     /// How long a step waits for a reply.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "MTPSPEC_STEP_TIMEOUT")]
     step_timeout: Duration,
     /// Treat WARN (a SHOULD broken) as failing the gate.
-    #[arg(long)]
+    #[arg(long, env = "MTPSPEC_STRICT")]
     strict: bool,
     /// Expected failures with reasons (YAML: `case-id: reason`).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "MTPSPEC_BASELINE")]
     baseline: Option<PathBuf>,
     /// Write the JSON report (schema mtpspec-report, version 1).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "MTPSPEC_REPORT_JSON")]
     report_json: Option<PathBuf>,
     /// Write a JUnit XML report.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "MTPSPEC_JUNIT")]
     junit: Option<PathBuf>,
     /// Write a Markdown report.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "MTPSPEC_REPORT_MD")]
     report_md: Option<PathBuf>,
     /// A domain the target delivers locally [default: the target's, else example.test]
-    #[arg(long, value_name = "DOMAIN")]
+    #[arg(long, value_name = "DOMAIN", env = "MTPSPEC_DOMAIN")]
     domain: Option<String>,
     /// A local user the target accepts (repeatable). Without it, any local part is assumed to
     /// be accepted and every case gets unique recipients.
-    #[arg(long = "local-user", value_name = "USER")]
+    #[arg(
+        long = "local-user",
+        value_name = "USER",
+        env = "MTPSPEC_LOCAL_USERS",
+        value_delimiter = ','
+    )]
     local_users: Vec<String>,
     /// The target's submission listener (AUTH), for cases with `listener: submission`.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", env = "MTPSPEC_SUBMISSION")]
     submission: Option<String>,
     /// The target's implicit-TLS listener, for cases with `listener: smtps`.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", env = "MTPSPEC_SMTPS")]
     smtps: Option<String>,
     /// The target's MMTP listener (plain TCP), for the MMTP cases next to an SMTP target.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", env = "MTPSPEC_MMTP")]
     mmtp: Option<String>,
     /// The target's MMTP implicit-TLS listener, for cases with `listener: mmtps`.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", env = "MTPSPEC_MMTPS")]
     mmtps: Option<String>,
     /// The target's HTTP gateway, for the HTTP cases next to an SMTP target.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", env = "MTPSPEC_HTTP")]
     http: Option<String>,
     /// Another listener of the target, for the cases with `listener: NAME` (repeatable). The
     /// special listeners are servers configured for one requirement each (the embedded
@@ -100,53 +119,95 @@ pub struct RunArgs {
     /// client address), `mmtp-short-idle` (MMTP, an idle timeout of 5 s at most). Also
     /// `submission=`, `smtps=`, `mmtp=`, `mmtps=`, `http=` (as their own options). Without
     /// it, such cases are SKIP.
-    #[arg(long = "listener", value_name = "NAME=HOST:PORT", value_parser = parse_listener)]
+    #[arg(long = "listener", value_name = "NAME=HOST:PORT", value_parser = parse_listener, env = "MTPSPEC_LISTENER", value_delimiter = ',')]
     listeners: Vec<(Listener, String)>,
     /// Which MMTP cases run: `strict` (all: the original's behaviour and DESIGN's decisions)
     /// or `compat` (only what the original JavaScript implementation does).
-    #[arg(long, value_name = "PROFILE", default_value = "strict")]
+    #[arg(
+        long,
+        value_name = "PROFILE",
+        default_value = "strict",
+        env = "MTPSPEC_PROFILE"
+    )]
     profile: mtpspec::scenario::Profile,
     /// AUTH credentials for `{{auth_user}}`, `{{auth_password}}`, `{{auth_plain}}`
     /// [default: the target's own, for the reference alice:secret]
-    #[arg(long, value_name = "USER:PASSWORD")]
+    #[arg(long, value_name = "USER:PASSWORD", env = "MTPSPEC_AUTH")]
     auth: Option<String>,
     /// The name the harness sends in EHLO.
-    #[arg(long, value_name = "NAME", default_value = "client.example.org")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "client.example.org",
+        env = "MTPSPEC_HELO"
+    )]
     helo: String,
     /// Observe deliveries in this Maildir (or the Maildirs below it).
-    #[arg(long, value_name = "PATH", conflicts_with = "mailbox_cmd")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with = "mailbox_cmd",
+        env = "MTPSPEC_MAILDIR"
+    )]
     maildir: Option<PathBuf>,
     /// Observe deliveries with a command printing the mailbox JSON, e.g.
     /// "bash harness/targets/postfix.sh mailbox /tmp/pf".
-    #[arg(long, value_name = "COMMAND")]
+    #[arg(long, value_name = "COMMAND", env = "MTPSPEC_MAILBOX_CMD")]
     mailbox_cmd: Option<String>,
     /// How long a delivery check waits for messages to show up.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "MTPSPEC_MAILBOX_WAIT")]
     mailbox_wait: Duration,
     /// How reports name the target [default: the target as given]. For a target whose
     /// address or command holds local paths or ports that mean nothing to a reader.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", env = "MTPSPEC_TARGET_NAME")]
     target_name: Option<String>,
     /// The target is mtpspec's own reference (started with `mtpspec serve`): requirements
     /// that are only its design decisions (SPEC.md source `DESIGN`) bind it as written. On
     /// any other target they are MAY, so the reference's choices never fail another server.
     /// The embedded target always is the reference.
-    #[arg(long)]
+    #[arg(long, env = "MTPSPEC_REFERENCE_TARGET")]
     reference_target: bool,
+    #[command(flatten)]
+    robustness: RobustnessArgs,
     /// No progress output while running.
-    #[arg(long, short)]
+    #[arg(long, short, env = "MTPSPEC_QUIET")]
     quiet: bool,
+}
+
+/// The robustness cases (harness/src/robustness): attacks run one at a time after the
+/// scenarios, judged only on whether the target goes on serving others (WARN at worst).
+#[derive(clap::Args)]
+struct RobustnessArgs {
+    /// Do not run the robustness cases (for a server one must not stress); they are
+    /// reported as SKIP.
+    #[arg(long, env = "MTPSPEC_SKIP_ROBUSTNESS")]
+    skip_robustness: bool,
+    /// The most one robustness case takes, setup and attack (e.g. 15s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_positive_duration, env = "MTPSPEC_ROBUSTNESS_TIMEOUT")]
+    robustness_timeout: Duration,
+    /// The most attacking connections one robustness case opens (a fresh client comes on
+    /// top, one at a time).
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096), env = "MTPSPEC_ROBUSTNESS_CONNECTIONS")]
+    robustness_connections: u16,
+    /// How soon a fresh client must be greeted with 220 while an attack holds.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_positive_duration, env = "MTPSPEC_ROBUSTNESS_GREETING")]
+    robustness_greeting: Duration,
+    /// The PID of a local target, whose memory (VmRSS of it and its children, from /proc)
+    /// the robustness cases report [default: the harness's own for the embedded reference].
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..), env = "MTPSPEC_TARGET_PID")]
+    target_pid: Option<u32>,
 }
 
 pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let spec_target: TargetSpec = args.target.parse()?;
-    let paths = if args.scenarios.is_empty() {
-        default_scenarios()
-    } else {
-        args.scenarios.clone()
-    };
-    let all_cases = load_paths(&paths)?;
+    let all_cases = super::suite_files::suite_cases(&args.scenarios)?;
     let spec = load_spec(args.spec.as_deref())?;
+    if let Some(spec) = &spec {
+        mtpspec::scenario::check_citations(
+            &all_cases,
+            spec.requirements.iter().map(|r| r.id.as_str()),
+        )?;
+    }
     let filter = Filter::new(&args.filter).context("--filter")?;
     let mut cases: Vec<_> = all_cases
         .iter()
@@ -157,11 +218,21 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         let reference = args.reference_target || matches!(spec_target, TargetSpec::Embedded);
         spec.cap_levels(&mut cases, reference);
     }
-    if cases.is_empty() {
+    let attacks = robustness_selected(&args.filter)?;
+    if cases.is_empty() && attacks.is_empty() {
         anyhow::bail!("no case matches --filter {}", args.filter.join(","));
     }
     if args.list {
         print!("{}", terminal::list(&cases, spec.as_ref()));
+        for attack in &attacks {
+            let case = attack.case();
+            println!(
+                "{}  (robustness)  {}  {}",
+                case.id,
+                case.spec.join(","),
+                case.title
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let baseline = match &args.baseline {
@@ -172,7 +243,12 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let outcome = runtime.block_on(run(&args, &spec_target, &cases));
+    let robust = RobustnessPlan {
+        attacks,
+        spec: spec.as_ref(),
+        reference: args.reference_target || matches!(spec_target, TargetSpec::Embedded),
+    };
+    let outcome = runtime.block_on(run(&args, &spec_target, &cases, &robust));
     let Some(mut output) = outcome? else {
         return Ok(ExitCode::from(3));
     };
@@ -192,7 +268,8 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         cases: output.results,
         spec: spec.as_ref(),
         stale_baseline: stale,
-    });
+    })
+    .with_robustness(output.robustness);
     write_reports(&args, &report)?;
     let color = terminal::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     print!("{}", terminal::summary(&report, color));
@@ -203,8 +280,16 @@ struct RunOutput {
     target: String,
     caps: mtpspec::Capabilities,
     results: Vec<mtpspec::CaseResult>,
+    robustness: Vec<RobustnessResult>,
     started: SystemTime,
     duration: Duration,
+}
+
+/// Which robustness cases run, and what their levels come from.
+struct RobustnessPlan<'a> {
+    attacks: Vec<Attack>,
+    spec: Option<&'a Spec>,
+    reference: bool,
 }
 
 /// Runs the cases; `Ok(None)` when the target could not be used at all (already reported).
@@ -212,14 +297,16 @@ async fn run(
     args: &RunArgs,
     spec_target: &TargetSpec,
     cases: &[mtpspec::Case],
+    robust: &RobustnessPlan<'_>,
 ) -> anyhow::Result<Option<RunOutput>> {
-    let target = match mtpspec::target::open(spec_target).await {
-        Ok(target) => with_listeners(target, args)?,
+    let opened = match robustness::endpoint::open(spec_target, args.smtps.as_deref()).await {
+        Ok(opened) => opened,
         Err(e) => {
             eprintln!("mtpspec: {e}");
             return Ok(None);
         }
     };
+    let target = with_listeners(opened.target.clone(), args)?;
     let auth = match &args.auth {
         Some(pair) => {
             let (user, password) = pair.split_once(':').context("--auth takes USER:PASSWORD")?;
@@ -274,14 +361,112 @@ async fn run(
         in_file_order[i] = Some(result);
     }
     let results = in_file_order.into_iter().flatten().collect();
+    let robustness = run_robustness(args, robust, &opened, &runner).await;
     target.shutdown().await;
     Ok(Some(RunOutput {
         target: args.target_name.clone().unwrap_or_else(|| target.name()),
         caps,
         results,
+        robustness,
         started,
         duration: clock.elapsed(),
     }))
+}
+
+/// Runs the robustness cases after the scenarios, one at a time (or reports them SKIP with
+/// why: `--skip-robustness`, or a target they do not apply to).
+async fn run_robustness(
+    args: &RunArgs,
+    plan: &RobustnessPlan<'_>,
+    opened: &robustness::Opened,
+    runner: &Runner,
+) -> Vec<RobustnessResult> {
+    let level = |case: &robustness::CaseInfo| robustness::level(plan.spec, case, plan.reference);
+    let endpoint = match (&opened.endpoint, args.robustness.skip_robustness) {
+        (_, true) => {
+            let why = "turned off with --skip-robustness";
+            return robustness::skipped_all(&plan.attacks, level, why);
+        }
+        (Err(why), false) => {
+            let why = format!("not applicable: {why}");
+            return robustness::skipped_all(&plan.attacks, level, &why);
+        }
+        (Ok(endpoint), false) => endpoint.clone(),
+    };
+    if plan.attacks.is_empty() {
+        return Vec::new();
+    }
+    let vars = &runner.options().vars;
+    let options = RobustnessOptions {
+        case_cap: args.robustness.robustness_timeout,
+        max_connections: usize::from(args.robustness.robustness_connections),
+        greeting_bound: args.robustness.robustness_greeting,
+        domain: vars.domain.clone(),
+        helo: vars.helo.clone(),
+        ..RobustnessOptions::default()
+    };
+    let process = match args.robustness.target_pid {
+        Some(pid) => Some(TargetProcess {
+            pid,
+            in_process: false,
+        }),
+        None => opened.process,
+    };
+    let mut ctx = robustness::Context::new(endpoint, options, process);
+    let quiet = args.quiet;
+    if !quiet {
+        eprintln!(
+            "robustness: {} attacks, one at a time, at most {:.0} s each",
+            plan.attacks.len(),
+            args.robustness.robustness_timeout.as_secs_f64()
+        );
+    }
+    ctx.run(&plan.attacks, level, |r| {
+        if !quiet {
+            eprintln!(
+                "robustness: {} {} ({:.1} s)",
+                r.verdict,
+                r.id,
+                r.duration.as_secs_f64()
+            );
+        }
+    })
+    .await
+}
+
+/// The robustness cases `--filter` selects (all without one): by id, cited requirement or
+/// section, as for the scenarios.
+fn robustness_selected(patterns: &[String]) -> anyhow::Result<Vec<Attack>> {
+    let globs: Vec<&str> = patterns
+        .iter()
+        .flat_map(|p| p.split(','))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if globs.is_empty() {
+        return Ok(Attack::ALL.to_vec());
+    }
+    let mut builder = globset::GlobSetBuilder::new();
+    for glob in globs {
+        builder.add(
+            globset::GlobBuilder::new(glob)
+                .case_insensitive(true)
+                .build()
+                .context("--filter")?,
+        );
+    }
+    let set = builder.build().context("--filter")?;
+    Ok(Attack::ALL
+        .into_iter()
+        .filter(|a| {
+            let case = a.case();
+            set.is_match(case.id)
+                || case
+                    .spec
+                    .iter()
+                    .any(|id| set.is_match(id) || set.is_match(mtpspec::spec::section_of(id)))
+        })
+        .collect())
 }
 
 /// The order in which the cases start: those that wait longest (their sleeps, expected
@@ -321,35 +506,12 @@ fn with_listeners(target: Arc<dyn Target>, args: &RunArgs) -> anyhow::Result<Arc
         (Listener::Mmtps, &args.mmtps),
         (Listener::Http, &args.http),
     ];
-    let extra: Vec<(Listener, &String, String)> = named
+    let extra: Vec<(Listener, String)> = named
         .into_iter()
-        .filter_map(|(l, addr)| Some((l, addr.as_ref()?, format!("--{l}"))))
-        .chain(
-            args.listeners
-                .iter()
-                .map(|(l, addr)| (*l, addr, format!("--listener {l}="))),
-        )
+        .filter_map(|(l, addr)| Some((l, addr.clone()?)))
+        .chain(args.listeners.iter().cloned())
         .collect();
-    if extra.is_empty() {
-        return Ok(target);
-    }
-    let mut multi = MultiTarget::new(target);
-    for (listener, addr, option) in extra {
-        let (host, port) = addr
-            .rsplit_once(':')
-            .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
-            .with_context(|| format!("{option} takes HOST:PORT, not {addr:?}"))?;
-        let tls = listener.is_implicit_tls();
-        let target: Arc<dyn Target> = if listener == Listener::Http {
-            Arc::new(mtpspec::target::HttpTarget::new(host, port))
-        } else if listener.is_mmtp() {
-            Arc::new(TcpTarget::mmtp(host, port, tls))
-        } else {
-            Arc::new(TcpTarget::new(host, port, tls))
-        };
-        multi = multi.with(listener, target);
-    }
-    Ok(Arc::new(multi))
+    Ok(mtpspec::target::with_listeners(target, &extra)?)
 }
 
 /// `NAME=HOST:PORT` for `--listener`.
@@ -380,60 +542,20 @@ fn write_reports(args: &RunArgs, report: &RunReport) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SPEC.md from `--spec`, else the repository's, else none (reports then lack texts).
+/// SPEC.md: the one given, the checkout's, or the one bundled into this binary.
 pub(crate) fn load_spec(path: Option<&Path>) -> anyhow::Result<Option<Spec>> {
-    match path {
-        Some(path) => Ok(Some(Spec::load(path)?)),
-        None => {
-            let path = repo_path("SPEC.md");
-            if path.exists() {
-                Ok(Some(Spec::load(&path)?))
-            } else {
-                eprintln!("mtpspec: no SPEC.md found; reports will not quote requirements");
-                Ok(None)
-            }
-        }
+    super::suite_files::spec(path).map(Some)
+}
+
+/// A duration above zero and at most a day (a bound on an attack, not a schedule).
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() || duration > Duration::from_secs(24 * 3600) {
+        return Err(format!(
+            "{text:?} must be more than zero and at most a day (1440m)"
+        ));
     }
-}
-
-/// The scenario directories the harness can run: `scenarios/smtp`, `scenarios/vmtp`,
-/// `scenarios/mmtp` and `scenarios/http`.
-pub(crate) fn default_scenarios() -> Vec<PathBuf> {
-    let root = repo_path("scenarios");
-    ["smtp", "vmtp", "mmtp", "http"]
-        .iter()
-        .map(|d| root.join(d))
-        .filter(|d| d.is_dir())
-        .collect()
-}
-
-/// `NAME` in the current directory if it exists there, else in the repository this binary
-/// was built from.
-pub(crate) fn repo_path(name: &str) -> PathBuf {
-    let here = PathBuf::from(name);
-    if here.exists() {
-        return here;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
-}
-
-/// `500ms`, `5s`, `2m`; a bare number is seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("bad duration {text:?}"))?;
-    let secs = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("bad duration unit in {text:?} (use ms, s or m)")),
-    };
-    Ok(Duration::from_secs_f64(secs))
+    Ok(duration)
 }
 
 #[cfg(test)]

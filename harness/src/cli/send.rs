@@ -53,7 +53,7 @@ pub struct ConnArgs {
     pub helo: String,
     /// Wait at most this long for any reply, e.g. 30s or 2m (default: RFC 5321's 2 to 10
     /// minutes depending on the command).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::units::parse_duration)]
     pub timeout: Option<Duration>,
     /// Print the wire exchange: every command sent and reply received.
     #[arg(long)]
@@ -160,7 +160,7 @@ pub struct SendArgs {
     pub no_pipelining: bool,
     /// Keep retrying transient failures (4yz replies, lost connections) for this long, with
     /// growing pauses, e.g. 10m or 2h. Default: a single attempt.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::units::parse_duration)]
     pub retry_for: Option<Duration>,
     /// BODY is a complete RFC 5322 message (headers included): send it as it is.
     #[arg(long, conflicts_with = "attach")]
@@ -328,30 +328,6 @@ fn parse_pair(text: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("expected KEY=VALUE, got {text:?}")),
     }
-}
-
-/// `500ms`, `30s`, `10m`, `2h`, `1d`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("expected a duration like 30s, 10m or 2h, got {text:?}"))?;
-    let ms = match unit {
-        "ms" => 1,
-        "" | "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {text:?} (use ms, s, m, h or d)"
-            ));
-        }
-    };
-    Ok(Duration::from_millis(n.saturating_mul(ms)))
 }
 
 #[cfg(test)]

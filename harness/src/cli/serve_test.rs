@@ -10,8 +10,6 @@ use anyhow::Context;
 use globset::Glob;
 use mtpspec::servetest::{self, ClientReport, Feature, ServeOptions};
 
-use super::run::repo_path;
-
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  \
     mtpspec serve-test --listen 127.0.0.1:2600 --client-name swaks \\\n      \
@@ -22,7 +20,8 @@ pub struct ServeTestArgs {
     /// Where the fake server listens (loopback; port 0 picks a free one and prints it).
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:2600")]
     listen: String,
-    /// Client scenario files or directories [default: the repository's scenarios/clients]
+    /// Client scenario files or directories [default: ./scenarios/clients in a checkout, else
+    /// the set bundled into this binary]
     #[arg(long = "scenarios", value_name = "PATH")]
     scenarios: Vec<PathBuf>,
     /// Only cases whose id matches this glob; repeatable.
@@ -54,12 +53,7 @@ pub struct ServeTestArgs {
 }
 
 pub fn main(args: ServeTestArgs) -> anyhow::Result<ExitCode> {
-    let paths = if args.scenarios.is_empty() {
-        vec![repo_path("scenarios").join("clients")]
-    } else {
-        args.scenarios.clone()
-    };
-    let mut cases = servetest::load_paths(&paths)?;
+    let mut cases = super::suite_files::client_cases(&args.scenarios)?;
     if !args.cases.is_empty() {
         let globs = args
             .cases
@@ -118,7 +112,7 @@ pub fn main(args: ServeTestArgs) -> anyhow::Result<ExitCode> {
                     case.body
                 );
             }
-            let outcome = servetest::run_case(case, &listener, &options).await;
+            let outcome = servetest::run_case(case, &listener, &options).await?;
             if !args.quiet {
                 let reason = outcome.reason.as_deref().unwrap_or("");
                 println!("{:<11} {}  {reason}", outcome.verdict, outcome.id);
@@ -127,7 +121,17 @@ pub fn main(args: ServeTestArgs) -> anyhow::Result<ExitCode> {
             outcomes.push(outcome);
         }
         anyhow::Ok(ClientReport::new(name, args.client_cmd.clone(), outcomes))
-    })?;
+    });
+    let report = match report {
+        Ok(report) => report,
+        Err(error) => match error.downcast::<servetest::ClientCannotRun>() {
+            Ok(cannot) => {
+                eprintln!("mtpspec serve-test: ERROR: {cannot}; no verdicts were given");
+                return Ok(ExitCode::from(3));
+            }
+            Err(error) => return Err(error),
+        },
+    };
     println!("{}", report.summary_line());
     if let Some(path) = &args.report_json {
         std::fs::write(path, report.to_json())

@@ -13,6 +13,9 @@ use mtpspec::sim::scenario::SyncSpec;
 use mtpspec::sim::{RunOptions, Scenario, SeedRun, load_paths, report, run_seed};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    mtpspec sim scenarios/sim --seeds 0..40 --quiet\n  \
+    mtpspec sim scenarios/sim/crash-restart.yaml --seed 7 --verbose --trace-dir traces")]
 pub struct SimArgs {
     /// Scenario files or directories (scenarios/sim).
     #[arg(required = true, value_name = "FILE")]
@@ -110,9 +113,14 @@ fn run_scenario(
     let started = Instant::now();
     let (mut runs, mut failed, mut sessions) = (0, 0, 0);
     let (mut ambiguous, mut unconfirmed, mut duplicates) = (0, 0, 0);
+    let progress = super::progress::Progress::new(
+        &format!("seeds of {}", scenario.id),
+        seeds.end.saturating_sub(seeds.start),
+    );
     for seed in seeds {
         let run = run_seed(scenario, seed, options);
         runs += 1;
+        progress.set(runs as u64);
         sessions += run.stats.sessions;
         ambiguous += run.stats.ambiguous;
         unconfirmed += run.stats.unconfirmed;
@@ -136,6 +144,7 @@ fn run_scenario(
             }
         }
     }
+    progress.finish();
     let wall = started.elapsed().as_secs_f64();
     println!(
         "{}: {runs} seeds, {} passed, {failed} failed; {sessions} simulated sessions in \

@@ -57,6 +57,8 @@ pub fn main(args: StatusArgs) -> anyhow::Result<ExitCode> {
             println!("the server does not offer VMTP STATUS{said}");
             Ok(ExitCode::from(3))
         }
-        StatusAnswer::Failed(failure) => anyhow::bail!("STATUS lookup failed: {failure}"),
+        StatusAnswer::Failed(failure) => {
+            Err(super::Unreachable(format!("STATUS lookup failed: {failure}")).into())
+        }
     }
 }

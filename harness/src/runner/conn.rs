@@ -131,6 +131,31 @@ pub enum ReadFailure {
     Io(String),
 }
 
+impl std::fmt::Display for ReadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let partial = |f: &mut std::fmt::Formatter<'_>, bytes: &[u8]| {
+            if bytes.is_empty() {
+                Ok(())
+            } else {
+                write!(f, " after {:?}", String::from_utf8_lossy(bytes))
+            }
+        };
+        match self {
+            Self::Timeout { partial: bytes } => {
+                f.write_str("no complete reply in time")?;
+                partial(f, bytes)
+            }
+            Self::Closed { partial: bytes } => {
+                f.write_str("the connection was closed")?;
+                partial(f, bytes)
+            }
+            Self::Malformed(e) => write!(f, "not an SMTP reply: {e}"),
+            Self::NotJson(e) => write!(f, "not a JSON value: {}", e.error),
+            Self::Io(e) => f.write_str(e),
+        }
+    }
+}
+
 enum ReadOutcome {
     Data,
     Eof,

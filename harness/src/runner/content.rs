@@ -69,7 +69,7 @@ const ADDED_ON_TOP: [&str; 8] = [
     "x-",
 ];
 
-/// The content after the header fields a receiving server puts on top ([`ADDED_ON_TOP`]),
+/// The content after the header fields a receiving server puts on top (`ADDED_ON_TOP`),
 /// with their continuation lines.
 pub fn content_after_trace(data: &[u8]) -> &[u8] {
     let mut rest = data;

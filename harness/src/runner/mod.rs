@@ -30,7 +30,7 @@ pub use mmtp_probe::MmtpWelcome;
 pub use probe::Capabilities;
 pub use verdict::{BaselineMark, CaseResult, FailureDetail, Verdict};
 
-use crate::scenario::{Case, LocatedStep, VarConfig, Vars};
+use crate::scenario::{Case, Level, LocatedStep, VarConfig, Vars};
 use crate::target::{Observer, Target, TargetError};
 use steps::{Session, StepError};
 
@@ -192,40 +192,39 @@ impl Runner {
         }
     }
 
-    /// Runs one case on fresh connections.
-    pub async fn run_case(&self, case: &Case, caps: &Capabilities) -> CaseResult {
-        let started = Instant::now();
-        let options = &self.inner.options;
+    /// Why `case` cannot run on this target at all (SKIP before any connection): a listener
+    /// the target lacks, or a `requires` keyword it does not advertise with no `fallback`.
+    pub fn not_applicable(&self, case: &Case, caps: &Capabilities) -> Option<String> {
         if !self.inner.target.listeners().contains(&case.listener) {
-            let mut result = base_result(case, Verdict::Skip);
-            result.reason = Some(match case.listener {
+            return Some(match case.listener {
                 crate::target::Listener::Smtp => format!(
                     "a {} case: the target has no SMTP listener (--target smtp://HOST:PORT)",
                     case.protocol
                 ),
                 l => format!("the target has no {l} listener ({})", l.run_option()),
             });
-            return result;
         }
         if let Some(why) = http::missing_listener(case, self.inner.target.as_ref()) {
+            return Some(why);
+        }
+        let missing = missing_keywords(case, caps);
+        (case.fallback.is_none() && !missing.is_empty())
+            .then(|| format!("{} not advertised", missing.join(", ")))
+    }
+
+    /// Runs one case on fresh connections.
+    pub async fn run_case(&self, case: &Case, caps: &Capabilities) -> CaseResult {
+        let started = Instant::now();
+        let options = &self.inner.options;
+        if let Some(why) = self.not_applicable(case, caps) {
             let mut result = base_result(case, Verdict::Skip);
             result.reason = Some(why);
             return result;
         }
-        let missing: Vec<String> = case
-            .requires
-            .iter()
-            .filter(|k| !caps.offers_for(case.protocol, k))
-            .map(ToString::to_string)
-            .collect();
-        let (steps, fallback): (&[LocatedStep], bool) = match (&case.fallback, missing.is_empty()) {
-            (_, true) => (&case.steps, false),
-            (Some(fallback), false) => (fallback, true),
-            (None, false) => {
-                let mut result = base_result(case, Verdict::Skip);
-                result.reason = Some(format!("{} not advertised", missing.join(", ")));
-                return result;
-            }
+        let missing = missing_keywords(case, caps);
+        let (steps, fallback): (&[LocatedStep], bool) = match &case.fallback {
+            Some(fallback) if !missing.is_empty() => (fallback, true),
+            _ => (&case.steps, false),
         };
         let mut vars = Vars::for_case(&case.id, &options.vars);
         if let Some(max) = caps.size_max().filter(|&max| max <= MAX_SIZE_TO_EXCEED) {
@@ -299,6 +298,15 @@ impl Runner {
                         result.refused = true;
                         (Verdict::Error, String::new(), message)
                     }
+                    StepError::MalformedReply(actual) => {
+                        // A MUST of RFC 5321 (§2.3.8, §4.2.1) however low the case: a server
+                        // that echoes a bare LF into its reply broke the reply syntax, not the
+                        // case's requirement (the bare-LF case's server kept the line whole).
+                        result.spec = vec![steps::REPLY_SYNTAX.to_string()];
+                        result.level = Level::Must;
+                        let expected = "a well-formed reply".to_string();
+                        (Verdict::for_failure(Level::Must), expected, actual)
+                    }
                     StepError::InBranch { .. } => unreachable!("locate unwraps every branch"),
                 };
                 result.verdict = verdict;
@@ -330,6 +338,15 @@ impl Runner {
         }
         result
     }
+}
+
+/// The `requires` keywords of `case` the target does not advertise.
+fn missing_keywords(case: &Case, caps: &Capabilities) -> Vec<String> {
+    case.requires
+        .iter()
+        .filter(|k| !caps.offers_for(case.protocol, k))
+        .map(ToString::to_string)
+        .collect()
 }
 
 fn base_result(case: &Case, verdict: Verdict) -> CaseResult {

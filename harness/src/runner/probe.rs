@@ -135,7 +135,7 @@ async fn smtp_probe(
     let greeting = conn
         .read_reply(timeout)
         .await
-        .map_err(|e| probe_error(&format!("sent no greeting: {e:?}")))?;
+        .map_err(|e| probe_error(&format!("sent no greeting: {e}")))?;
     if !greeting.code.is_positive() {
         return Err(probe_error(&format!(
             "greeted with {}",

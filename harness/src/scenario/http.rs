@@ -27,7 +27,7 @@ const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPT
 /// `http:` one request to the target's HTTP listener.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HttpRequest {
-    /// Upper case, one of [`METHODS`] (default GET, POST when there is a body).
+    /// Upper case, one of `METHODS` (default GET, POST when there is a body).
     pub method: String,
     /// The path and query, starting with `/` (`/deliveries/{{id}}`).
     pub path: Template,

@@ -181,6 +181,19 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Case>, ScenarioError> {
     Ok(cases)
 }
 
+/// Loads cases from files already in memory (path, contents), as [`load_paths`] does from
+/// disk: the paths name the files in errors and reports.
+pub fn load_sources<'a>(
+    files: impl IntoIterator<Item = (&'a Path, &'a str)>,
+) -> Result<Vec<Case>, ScenarioError> {
+    let mut cases = Vec::new();
+    for (path, source) in files {
+        cases.extend(load_str(source, path)?);
+    }
+    check_unique(&cases)?;
+    Ok(cases)
+}
+
 /// The scenario files `paths` name: each file as given, each directory's `*.yaml`/`*.yml`
 /// files (recursively, in path order). A directory without any is an error. Shared with the
 /// client scenarios of `serve-test`.
@@ -370,6 +383,7 @@ fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<Case, ScenarioError>
     }
     let listener = check_protocol(&raw.id, raw.protocol, raw.profile, raw.listener)
         .map_err(|(field, message)| invalid(field, message))?;
+    super::names::check_requires(&raw.requires.0, raw.protocol, path, line, column)?;
     check_steps(&steps, path, "steps", raw.protocol)?;
     if let Some(fallback) = &fallback {
         check_steps(fallback, path, "fallback", raw.protocol)?;

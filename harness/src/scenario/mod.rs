@@ -7,6 +7,7 @@ pub mod json_pattern;
 pub mod json_template;
 pub mod load;
 pub mod model;
+pub mod names;
 pub mod transcript;
 pub mod vars;
 
@@ -16,9 +17,10 @@ pub use expect::{
 pub use filter::Filter;
 pub use json_pattern::JsonPattern;
 pub use json_template::JsonTemplate;
-pub use load::{ScenarioError, is_spec_id, load_file, load_paths, load_str};
+pub use load::{ScenarioError, is_spec_id, load_file, load_paths, load_sources, load_str};
 pub use model::{
     BdatStep, Branch, BranchOn, Branches, Case, Level, LocatedStep, MailboxCheck, MessageCheck,
     Payload, Profile, Protocol, Step, WriteJsonStep, WriteStep,
 };
+pub use names::check_citations;
 pub use vars::{Template, VarConfig, Vars};

@@ -56,6 +56,24 @@ fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_millis() as u64)
 }
 
+impl ClientRun {
+    /// Why the command could not run at all, when its shell said so: POSIX sh exits 127 when
+    /// a command is not found and 126 when it is found but cannot be executed. A client that
+    /// never connected and ended so has not been tested.
+    pub fn could_not_run(&self) -> Option<String> {
+        let why = match self.exit_code? {
+            127 => "exit 127: a command was not found",
+            126 => "exit 126: a command could not be executed",
+            _ => return None,
+        };
+        let said = self.output.lines().find(|l| !l.trim().is_empty());
+        Some(match said {
+            Some(line) => format!("{why} ({})", line.trim()),
+            None => why.to_string(),
+        })
+    }
+}
+
 /// A started client.
 pub struct Running {
     child: Child,

@@ -129,6 +129,18 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<ClientCase>, ScenarioError> {
     Ok(cases)
 }
 
+/// Loads client cases from files already in memory (path, contents).
+pub fn load_sources<'a>(
+    files: impl IntoIterator<Item = (&'a Path, &'a str)>,
+) -> Result<Vec<ClientCase>, ScenarioError> {
+    let mut cases = Vec::new();
+    for (path, source) in files {
+        cases.extend(load_str(source, path)?);
+    }
+    check_unique(&cases)?;
+    Ok(cases)
+}
+
 /// Loads the client cases in `source`, reporting errors against `path`.
 pub fn load_str(source: &str, path: &Path) -> Result<Vec<ClientCase>, ScenarioError> {
     let raw: Vec<Spanned<RawCase>> =

@@ -55,44 +55,71 @@ pub fn tls_config() -> Result<Arc<ServerConfig>, mtp_server::tls::TlsError> {
     Ok(config.expect("a self-signed TLS configuration"))
 }
 
+/// The client command never connected and its shell said it could not run it (not installed,
+/// not executable): the client was not tested, so the run gives no verdicts at all.
+#[derive(Clone, Debug)]
+pub struct ClientCannotRun {
+    pub command: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for ClientCannotRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the client command cannot run ({}): `{}`; is the client installed?",
+            self.reason, self.command
+        )
+    }
+}
+
+impl std::error::Error for ClientCannotRun {}
+
 /// Runs one case against the client on `listener`.
 pub async fn run_case(
     case: &ClientCase,
     listener: &TcpListener,
     opts: &ServeOptions,
-) -> CaseOutcome {
+) -> Result<CaseOutcome, ClientCannotRun> {
     let started = Instant::now();
     if let Some(missing) = case.requires.iter().find(|f| !opts.features.contains(f)) {
-        return CaseOutcome::not_run(
+        return Ok(CaseOutcome::not_run(
             case,
             Verdict::Skip,
             format!("the client does not declare the `{missing:?}` feature (--client-features)"),
-        );
+        ));
     }
-    match play(case, listener, opts).await {
+    Ok(match play(case, listener, opts).await? {
         Ok((events, client)) => {
             let judged = judge_all(&case.judge, &events, client.as_ref());
             let verdict = case_verdict(&judged);
             CaseOutcome::judged(case, verdict, judged, events, client, started.elapsed())
         }
         Err(error) => CaseOutcome::not_run(case, Verdict::Error, error),
-    }
+    })
 }
 
 /// Serves the case's connections: until the client command exits (or the deadline), or,
 /// without one, for the first connection.
+/// The outer error stops the whole run; the inner one makes this case an ERROR.
 async fn play(
     case: &ClientCase,
     listener: &TcpListener,
     opts: &ServeOptions,
-) -> Result<(Vec<record::Event>, Option<ClientRun>), String> {
+) -> Result<Result<(Vec<record::Event>, Option<ClientRun>), String>, ClientCannotRun> {
     let rec = Recorder::new();
-    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let Ok(dir) = tempfile::tempdir() else {
+        return Ok(Err("could not make a temporary directory".into()));
+    };
     let body = dir.path().join("body.eml");
-    std::fs::write(&body, &case.body).map_err(|e| format!("writing the message: {e}"))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("listener address: {e}"))?;
+    if let Err(e) = std::fs::write(&body, &case.body) {
+        return Ok(Err(format!("writing the message: {e}")));
+    }
+    let addr = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(e) => return Ok(Err(format!("listener address: {e}"))),
+    };
+    let mut command_line = String::new();
     let mut running = match &opts.client_cmd {
         Some(template) => {
             let inv = Invocation {
@@ -103,11 +130,11 @@ async fn play(
                 body: &body,
                 mode: case.mode,
             };
-            let command = client::substitute(template, &inv);
-            Some(
-                client::start(&command, dir.path())
-                    .map_err(|e| format!("starting `{command}`: {e}"))?,
-            )
+            command_line = client::substitute(template, &inv);
+            match client::start(&command_line, dir.path()) {
+                Ok(running) => Some(running),
+                Err(e) => return Ok(Err(format!("starting `{command_line}`: {e}"))),
+            }
         }
         None => None,
     };
@@ -140,6 +167,14 @@ async fn play(
         Some(r) => Some(r.finish(deadline).await),
         None => None,
     };
+    if let Some(reason) = client.as_ref().and_then(ClientRun::could_not_run)
+        && conn == 0
+    {
+        return Err(ClientCannotRun {
+            command: redact(&command_line, dir.path(), addr.port()),
+            reason,
+        });
+    }
     // Connections end when the client exits; give them a moment to record it.
     let drain = Instant::now() + Duration::from_secs(2);
     while tokio::time::timeout_at(drain, sessions.join_next())
@@ -152,7 +187,7 @@ async fn play(
         c.output = redact(std::mem::take(&mut c.output));
         c
     });
-    Ok((rec.events(), client))
+    Ok(Ok((rec.events(), client)))
 }
 
 /// Resolves when the client exits; never without a client.

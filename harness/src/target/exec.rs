@@ -19,6 +19,32 @@ impl ExecTarget {
             command: command.to_string(),
         }
     }
+
+    /// [`ExecTarget::new`], after checking that the command's program exists: a missing one
+    /// would otherwise show only as a connection closed before any greeting.
+    pub fn open(command: &str) -> Result<Self, TargetError> {
+        // The first word that is not a `NAME=value` assignment.
+        let program = command
+            .split_whitespace()
+            .find(|w| w.split_once('=').is_none_or(|(name, _)| name.is_empty()))
+            .unwrap_or_default();
+        let found = std::process::Command::new("sh")
+            .args(["-c", "command -v -- \"$1\"", "sh", program])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            return Err(TargetError::Spawn {
+                command: command.to_string(),
+                error: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("{program}: not found (not installed, or not on PATH)"),
+                ),
+            });
+        }
+        Ok(Self::new(command))
+    }
 }
 
 impl Target for ExecTarget {

@@ -250,6 +250,11 @@ pub trait Target: Send + Sync {
 pub enum TargetError {
     /// `--target` is not one of the known forms.
     BadSpec(String),
+    /// A listener's address is not `HOST:PORT`.
+    BadListener {
+        listener: Listener,
+        addr: String,
+    },
     Connect {
         target: String,
         error: std::io::Error,
@@ -280,6 +285,9 @@ impl fmt::Display for TargetError {
                 f,
                 "bad target {s:?}: expected `embedded`, smtp://HOST:PORT, smtps://HOST:PORT, mmtp://HOST:PORT, mmtps://HOST:PORT, http://HOST:PORT or exec:COMMAND"
             ),
+            Self::BadListener { listener, addr } => {
+                write!(f, "the {listener} listener takes HOST:PORT, not {addr:?}")
+            }
             Self::Connect { target, error } => write!(f, "cannot connect to {target}: {error}"),
             Self::ConnectTimeout { target, ms } => {
                 write!(f, "connecting to {target} took longer than {ms} ms")
@@ -376,8 +384,39 @@ pub async fn open(spec: &TargetSpec) -> Result<Arc<dyn Target>, TargetError> {
         TargetSpec::Mmtp { host, port } => Arc::new(TcpTarget::mmtp(host, *port, false)),
         TargetSpec::Mmtps { host, port } => Arc::new(TcpTarget::mmtp(host, *port, true)),
         TargetSpec::Http { host, port } => Arc::new(HttpTarget::new(host, *port)),
-        TargetSpec::Exec(command) => Arc::new(ExecTarget::new(command)),
+        TargetSpec::Exec(command) => Arc::new(ExecTarget::open(command)?),
     })
+}
+
+/// `target` with more listeners (`--submission`, `--smtps`, `--mmtp`, `--mmtps`, `--http`,
+/// `--listener NAME=`), each at `HOST:PORT`.
+pub fn with_listeners(
+    target: Arc<dyn Target>,
+    extra: &[(Listener, String)],
+) -> Result<Arc<dyn Target>, TargetError> {
+    if extra.is_empty() {
+        return Ok(target);
+    }
+    let mut multi = MultiTarget::new(target);
+    for (listener, addr) in extra {
+        let (host, port) = addr
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
+            .ok_or_else(|| TargetError::BadListener {
+                listener: *listener,
+                addr: addr.clone(),
+            })?;
+        let tls = listener.is_implicit_tls();
+        let target: Arc<dyn Target> = if *listener == Listener::Http {
+            Arc::new(HttpTarget::new(host, port))
+        } else if listener.is_mmtp() {
+            Arc::new(TcpTarget::mmtp(host, port, tls))
+        } else {
+            Arc::new(TcpTarget::new(host, port, tls))
+        };
+        multi = multi.with(*listener, target);
+    }
+    Ok(Arc::new(multi))
 }
 
 /// The SNI name for a host: a DNS name, or an IP address.

@@ -92,7 +92,7 @@ pub async fn connect(
     let tls = connector
         .connect(name, stream)
         .await
-        .map_err(|e| TargetError::Tls(e.to_string()))?;
+        .map_err(|e| TargetError::Tls(explain_handshake_error(&e)))?;
     let (_, session) = tls.get_ref();
     let info = TlsInfo {
         version: session
@@ -103,4 +103,18 @@ pub async fn connect(
             .map_or("?".into(), |c| format!("{:?}", c.suite())),
     };
     Ok((Box::new(tls), info))
+}
+
+/// The handshake error, and what to do when the port does not speak TLS at all: rustls then
+/// sees a plain-text greeting where a TLS record should be.
+fn explain_handshake_error(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    if text.contains("InvalidContentType") || text.contains("corrupt message") {
+        format!(
+            "this port did not answer TLS ({text}); a plain port takes smtp:// or mmtp:// \
+             (STARTTLS is tried there)"
+        )
+    } else {
+        text
+    }
 }
