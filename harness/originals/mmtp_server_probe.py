@@ -11,33 +11,21 @@ Every wait is bounded; every socket is closed before exit.
 """
 
 import json
-import socket
 import sys
 import time
+
+import probe_io
 
 PORT = int(sys.argv[1])
 TAGS = b'{"action":"GET_TAG_CATEGORIES","data":{}}'
 
 
 def connect():
-    s = socket.create_connection(("127.0.0.1", PORT), timeout=3)
-    return s
+    return probe_io.connect(PORT)
 
 
 def read_for(s, seconds):
-    """Everything the server sends within `seconds` (or until it closes)."""
-    s.settimeout(0.2)
-    data = b""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            continue
-        if not chunk:
-            break
-        data += chunk
-    return data
+    return probe_io.read_for(s, seconds)
 
 
 def show(label, data):

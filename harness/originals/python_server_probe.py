@@ -10,35 +10,20 @@ Each probe opens its own connection and waits at most a few seconds for any repl
 """
 
 import json
-import socket
 import sys
-import time
+
+import probe_io
 
 PORT = int(sys.argv[1])
 
 
 def session():
-    s = socket.create_connection(("127.0.0.1", PORT), timeout=3)
-    return s
+    return probe_io.connect(PORT)
 
 
 def read_for(s, seconds):
-    s.settimeout(0.2)
-    data = b""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            if data.endswith(b"\r\n") and seconds < 2:
-                break
-            continue
-        except ConnectionResetError:
-            return data + b"[connection reset]"
-        if not chunk:
-            return data + b"[connection closed]"
-        data += chunk
-    return data
+    # Short reads end at a pause after a complete reply line.
+    return probe_io.read_for(s, seconds, stop_after_line=seconds < 2)
 
 
 def say(s, line, wait=1.0):

@@ -235,6 +235,14 @@ fn malformed_scenario_names_file_line_column_and_field() -> Result<(), Failed> {
             "bad_transcript.yaml",
             ":8:5: field `transcript`: transcript lines start with",
         ),
+        (
+            "bad_level.yaml",
+            ":5:10: field `level`: unknown variant `mandatory`",
+        ),
+        (
+            "unknown_step.yaml",
+            ":8:7: field `snd`: unknown variant `snd`",
+        ),
     ];
     for (file, wanted) in expectations {
         let path = fixtures.join(file);

@@ -208,6 +208,14 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
             spec.requirements.iter().map(|r| r.id.as_str()),
         )?;
     }
+    if all_cases.is_empty() {
+        let files: Vec<String> = args
+            .scenarios
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        anyhow::bail!("{}: the scenario files hold no case", files.join(", "));
+    }
     let filter = Filter::new(&args.filter).context("--filter")?;
     let mut cases: Vec<_> = all_cases
         .iter()
@@ -437,34 +445,12 @@ async fn run_robustness(
 /// The robustness cases `--filter` selects (all without one): by id, cited requirement or
 /// section, as for the scenarios.
 fn robustness_selected(patterns: &[String]) -> anyhow::Result<Vec<Attack>> {
-    let globs: Vec<&str> = patterns
-        .iter()
-        .flat_map(|p| p.split(','))
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect();
-    if globs.is_empty() {
-        return Ok(Attack::ALL.to_vec());
-    }
-    let mut builder = globset::GlobSetBuilder::new();
-    for glob in globs {
-        builder.add(
-            globset::GlobBuilder::new(glob)
-                .case_insensitive(true)
-                .build()
-                .context("--filter")?,
-        );
-    }
-    let set = builder.build().context("--filter")?;
+    let filter = Filter::new(patterns).context("--filter")?;
     Ok(Attack::ALL
         .into_iter()
         .filter(|a| {
             let case = a.case();
-            set.is_match(case.id)
-                || case
-                    .spec
-                    .iter()
-                    .any(|id| set.is_match(id) || set.is_match(mtpspec::spec::section_of(id)))
+            filter.matches_cited(case.id, case.spec)
         })
         .collect())
 }

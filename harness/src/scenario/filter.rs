@@ -33,10 +33,18 @@ impl Filter {
     }
 
     pub fn matches(&self, case: &Case) -> bool {
+        self.matches_cited(&case.id, &case.spec)
+    }
+
+    /// Whether a case with this id, citing these requirement IDs, is selected: by its id, an
+    /// ID it cites, or the section of one (`SMTP-DATA` for `SMTP-DATA-3`).
+    pub fn matches_cited<S: AsRef<str>>(&self, id: &str, spec: &[S]) -> bool {
         let Some(set) = &self.set else { return true };
-        set.is_match(&case.id)
-            || case.spec.iter().any(|id| set.is_match(id))
-            || case.sections().iter().any(|s| set.is_match(s))
+        set.is_match(id)
+            || spec.iter().any(|cited| {
+                let cited = cited.as_ref();
+                set.is_match(cited) || set.is_match(crate::spec::section_of(cited))
+            })
     }
 }
 

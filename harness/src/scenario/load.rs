@@ -317,11 +317,22 @@ pub(crate) fn syntax_error(
 /// The field an error is about: named in the message (unknown or missing field, unknown step
 /// kind), else the mapping key written before the error's column on its line.
 fn field_name(message: &str, source: &str, line: u64, column: u64) -> Option<String> {
-    for prefix in ["unknown field `", "missing field `", "unknown variant `"] {
+    for prefix in ["unknown field `", "missing field `"] {
         if let Some(rest) = message.split(prefix).nth(1) {
             return rest.split('`').next().map(str::to_string);
         }
     }
+    // An unknown variant written as a value (`level: mandatory`) is about the key before it;
+    // one written as a key (an unknown step kind) names itself.
+    if let Some(rest) = message.split("unknown variant `").nth(1) {
+        return key_before(source, line, column)
+            .or_else(|| rest.split('`').next().map(str::to_string));
+    }
+    key_before(source, line, column)
+}
+
+/// The mapping key written before `column` on `line`, if any.
+fn key_before(source: &str, line: u64, column: u64) -> Option<String> {
     // YAML 1.2 §5.4: line breaks are CR LF, CR or LF, and the parser numbers lines by them.
     let text = source
         .replace("\r\n", "\n")

@@ -167,6 +167,16 @@ impl SendJob {
     /// The packet as stored and handed to the recipient: tags processed, `signatureVerified`
     /// the server's own finding or absent.
     pub fn finished_packet(&mut self) -> String {
+        // A claim of verification the client put beside its signature is not the server's
+        // finding either (MMTP-SIGNATURE-3): it goes.
+        if let Some(verification) = self
+            .packet
+            .as_object_mut()
+            .and_then(|p| p.get_mut("verification"))
+            .and_then(Json::as_object_mut)
+        {
+            verification.remove("signatureVerified");
+        }
         // `meta` is an object: the typed view was read from this value.
         let meta = self
             .packet

@@ -369,13 +369,13 @@ fn a_client_claimed_signature_verification_is_never_kept() {
     driver.responses();
     let mut p = packet(None, NOW);
     set(&mut p, &["meta", "signatureVerified"], true);
+    set(&mut p, &["verification", "signatureVerified"], true);
     driver.request(send(&p));
     let received = driver.request(email_request("RECEIVE", BOB));
-    assert!(
-        received["messages"][0]["meta"]
-            .get("signatureVerified")
-            .is_none()
-    );
+    let stored = &received["messages"][0];
+    assert!(stored["meta"].get("signatureVerified").is_none());
+    assert!(stored["verification"].get("signatureVerified").is_none());
+    assert!(stored["verification"].get("messageHash").is_some());
 }
 
 #[test]

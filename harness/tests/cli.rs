@@ -1,0 +1,215 @@
+//! The command line as a user meets it: one exit-code table for every subcommand, one duration
+//! grammar, load errors that name what to fix, target errors that say what to do, and a binary
+//! that carries its own scenarios (run from a directory with no checkout). Every test runs the
+//! real binary; servers are loopback sockets the test opens itself.
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn mtpspec(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mtpspec"))
+        .current_dir(dir)
+        .env_remove("MTPSPEC_TARGET")
+        .args(args)
+        .output()
+        .expect("run mtpspec")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A loopback port nothing listens on.
+fn closed_port() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+#[test]
+fn an_unreachable_server_exits_3_from_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = closed_port();
+    let body = dir.path().join("body.txt");
+    std::fs::write(&body, "hi\n").unwrap();
+    let body = body.to_str().unwrap();
+    let target = format!("smtp://{addr}");
+    let runs: [&[&str]; 5] = [
+        &["status", "--server", &addr, "00000000002A"],
+        &[
+            "mmtp",
+            "--server",
+            &addr,
+            "check",
+            "--email",
+            "(a)%(b.example)",
+        ],
+        &["load", "--target", &addr, "--messages", "2"],
+        &[
+            "send",
+            "--server",
+            &addr,
+            "--from",
+            "a@b.example",
+            "c@d.example",
+            body,
+        ],
+        &["run", "--target", &target],
+    ];
+    for args in runs {
+        let output = mtpspec(dir.path(), args);
+        assert_eq!(output.status.code(), Some(3), "{args:?}: {}", text(&output));
+    }
+}
+
+#[test]
+fn every_duration_option_takes_the_same_grammar() {
+    let dir = tempfile::tempdir().unwrap();
+    let parse = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mtpspec"))
+            .current_dir(dir.path())
+            .env("MTPSPEC_PARSE_ONLY", "1")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["run", "--deadline", "1h", "--step-timeout", "1.5s"][..],
+        &[
+            "send",
+            "--timeout",
+            "1.5s",
+            "--server",
+            "a:1",
+            "--from",
+            "a@b.example",
+            "c@d.example",
+            "-",
+        ],
+        &["load", "--duration", "5s", "--target", "a:1"],
+        &[
+            "fuzz",
+            "--duration",
+            "5s",
+            "--reply-timeout",
+            "2s",
+            "--settle",
+            "30",
+        ],
+        &[
+            "mmtp",
+            "--timeout",
+            "2m30s",
+            "check",
+            "--email",
+            "(a)%(b.example)",
+        ],
+    ] {
+        let output = parse(args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output));
+    }
+    let output = parse(&["run", "--deadline", "1x"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("expected a duration like"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn scenario_mistakes_are_load_errors_that_name_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, yaml: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, yaml).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let empty = write("empty.yaml", "");
+    let output = mtpspec(dir.path(), &["run", "--scenarios", &empty]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).contains("hold no case"), "{}", text(&output));
+
+    let case = "- id: a\n  title: t\n  spec: [SMTP-DTA-3]\n  level: must\n  steps: [ehlo]\n";
+    let typo = write("typo.yaml", case);
+    let output = mtpspec(dir.path(), &["run", "--scenarios", &typo]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output).contains("did you mean SMTP-DATA-3?"),
+        "{}",
+        text(&output)
+    );
+
+    let requires = case.replace("SMTP-DTA-3", "SMTP-DATA-3") + "  requires: PIPELINNG\n";
+    let typo = write("requires.yaml", &requires);
+    let output = mtpspec(dir.path(), &["run", "--scenarios", &typo]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output).contains("did you mean PIPELINING?"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn target_errors_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    // A plain SMTP port, given as smtps://.
+    let plain = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = plain.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = plain.accept() {
+            let _ = stream.write_all(b"220 plain.example ESMTP\r\n");
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    });
+    let output = mtpspec(dir.path(), &["run", "--target", &format!("smtps://{addr}")]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert!(
+        text(&output).contains("did not answer TLS"),
+        "{}",
+        text(&output)
+    );
+    assert!(text(&output).contains("smtp://"), "{}", text(&output));
+    server.join().unwrap();
+
+    let output = mtpspec(
+        dir.path(),
+        &["run", "--target", "exec:mtpspec-no-such-server -bs"],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert!(text(&output).contains("not found"), "{}", text(&output));
+}
+
+#[test]
+fn the_binary_runs_its_bundled_suite_from_a_directory_without_a_checkout() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = mtpspec(dir.path(), &["--version"]);
+    assert!(
+        text(&version).contains("scenario set"),
+        "{}",
+        text(&version)
+    );
+    let list = mtpspec(dir.path(), &["run", "--list"]);
+    assert_eq!(list.status.code(), Some(0), "{}", text(&list));
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/smtp");
+    let checkout_ids = mtpspec::scenario::load_paths(&[checkout]).unwrap();
+    let listed = String::from_utf8_lossy(&list.stdout);
+    for case in &checkout_ids {
+        assert!(
+            listed.contains(&case.id),
+            "{} missing from the bundled list",
+            case.id
+        );
+    }
+    let coverage = mtpspec(dir.path(), &["coverage", "--uncovered"]);
+    assert_eq!(coverage.status.code(), Some(0), "{}", text(&coverage));
+}
