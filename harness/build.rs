@@ -1,11 +1,16 @@
 //! Bundles the scenario library and SPEC.md into the binary, so that an installed `mtpspec`
 //! runs the suite it was built with wherever the checkout is. Writes `$OUT_DIR/bundled.rs`: the
 //! files (path relative to the repository, contents) and a fingerprint of them all.
+//!
+//! Also finds the external programs some tests drive (swaks, Python, aiosmtpd) and sets a cfg
+//! for each one present, so that a test whose program is missing shows as *ignored* with the
+//! reason; with `MTPSPEC_REQUIRE_TOOLS` set (CI) a missing program fails the build instead.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
+    find_tools();
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let repo = manifest.join("..");
     let mut files = vec![repo.join("SPEC.md")];
@@ -70,6 +75,34 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
         {
             println!("cargo:rerun-if-changed={}", path.display());
             files.push(path);
+        }
+    }
+}
+
+/// `has_swaks`, `has_python3`, `has_aiosmtpd`: the programs the tests drive that are present.
+fn find_tools() {
+    println!("cargo:rerun-if-env-changed=MTPSPEC_REQUIRE_TOOLS");
+    println!("cargo:rerun-if-env-changed=PATH");
+    let require = std::env::var_os("MTPSPEC_REQUIRE_TOOLS").is_some();
+    for (cfg, program, args) in [
+        ("has_swaks", "swaks", &["--version"][..]),
+        ("has_python3", "python3", &["--version"][..]),
+        ("has_aiosmtpd", "python3", &["-c", "import aiosmtpd"][..]),
+    ] {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        let present = std::process::Command::new(program)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if present {
+            println!("cargo:rustc-cfg={cfg}");
+        } else if require {
+            panic!(
+                "`{program} {}` failed: required (MTPSPEC_REQUIRE_TOOLS is set)",
+                args.join(" ")
+            );
         }
     }
 }

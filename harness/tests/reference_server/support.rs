@@ -157,25 +157,6 @@ impl Smtp {
     }
 }
 
-/// Whether an external tool is present; when `MTPSPEC_REQUIRE_TOOLS=1` (set by CI) a missing
-/// tool fails the test instead of skipping it.
-pub fn tool_available(program: &str, probe_args: &[&str]) -> bool {
-    let present = Command::new(program)
-        .args(probe_args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !present {
-        assert!(
-            std::env::var("MTPSPEC_REQUIRE_TOOLS").is_err(),
-            "{program} is required (MTPSPEC_REQUIRE_TOOLS is set) but missing"
-        );
-        eprintln!("skipping: {program} is not installed (CI installs it; see .ci/run)");
-    }
-    present
-}
-
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use mtp_server::client::queue::RetryPolicy;
@@ -159,25 +159,8 @@ pub struct Aiosmtpd {
 }
 
 impl Aiosmtpd {
-    /// `None` (with a message) when aiosmtpd is not installed, unless MTPSPEC_REQUIRE_TOOLS
-    /// is set: then a missing aiosmtpd fails the test.
-    pub fn start(dir: &Path) -> Option<Self> {
-        let present = Command::new("python3")
-            .args(["-c", "import aiosmtpd"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !present {
-            assert!(
-                std::env::var_os("MTPSPEC_REQUIRE_TOOLS").is_none(),
-                "aiosmtpd is required (MTPSPEC_REQUIRE_TOOLS is set) but `import aiosmtpd` fails"
-            );
-            eprintln!(
-                "skipping: aiosmtpd is not installed (bash harness/targets/aiosmtpd.sh install)"
-            );
-            return None;
-        }
+    /// Starts aiosmtpd on a free port (the test is ignored when it is not installed).
+    pub fn start(dir: &Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -192,7 +175,7 @@ impl Aiosmtpd {
             .unwrap()
             .success();
         assert!(ok, "aiosmtpd started");
-        Some(Self { state, port })
+        Self { state, port }
     }
 
     pub fn mailbox(&self) -> Vec<Value> {
