@@ -59,7 +59,8 @@ fn main() {
     std::fs::write(dest, out).expect("OUT_DIR is writable");
 }
 
-/// Every `*.yaml`, `*.yml` and `*.md` file under `dir`, and a rerun trigger for each directory.
+/// Every `*.yaml`, `*.yml` and `*.md` file under `dir` and the cases' fixture keys (`*.asc`),
+/// and a rerun trigger for each directory.
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
     println!("cargo:rerun-if-changed={}", dir.display());
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -71,7 +72,7 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
             collect(&path, files);
         } else if path
             .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml" || e == "md")
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "md" || e == "asc")
         {
             println!("cargo:rerun-if-changed={}", path.display());
             files.push(path);

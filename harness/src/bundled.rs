@@ -46,6 +46,19 @@ pub fn file(path: &str) -> Option<&'static str> {
         .map(|(_, text)| *text)
 }
 
+/// A fixture a case reads (an MMTP key under `scenarios/mmtp/keys/`): the file on disk, else,
+/// for the bundled cases, whose paths are relative to the repository, the bundled one.
+pub fn read_fixture(path: &Path) -> std::io::Result<String> {
+    std::fs::read_to_string(path).or_else(|error| {
+        let bundled = path.to_str().map(|p| p.replace('\\', "/"));
+        bundled
+            .as_deref()
+            .and_then(file)
+            .map(str::to_string)
+            .ok_or(error)
+    })
+}
+
 /// The bundled SPEC.md.
 pub fn spec() -> Result<Spec, SpecError> {
     Spec::parse(file("SPEC.md").unwrap_or_default())

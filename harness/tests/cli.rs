@@ -212,4 +212,16 @@ fn the_binary_runs_its_bundled_suite_from_a_directory_without_a_checkout() {
     }
     let coverage = mtpspec(dir.path(), &["coverage", "--uncovered"]);
     assert_eq!(coverage.status.code(), Some(0), "{}", text(&coverage));
+    // Cases that read fixture files (MMTP keys) find them in the bundle too.
+    let keys = mtpspec(
+        dir.path(),
+        &[
+            "run",
+            "--filter",
+            "MMTP-KEYS-*,MMTP-SIGNATURE-*",
+            "--skip-robustness",
+            "-q",
+        ],
+    );
+    assert_eq!(keys.status.code(), Some(0), "{}", text(&keys));
 }

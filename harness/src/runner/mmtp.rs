@@ -155,7 +155,7 @@ fn standalone(computed: &Computed, ctx: &mut EvalContext<'_>) -> Result<Json, St
         }
         Computed::PublicKey(name) => {
             let path = ctx.keys_dir.join(format!("{name}.pub.asc"));
-            std::fs::read_to_string(&path)
+            crate::bundled::read_fixture(&path)
                 .map(Json::String)
                 .map_err(|e| harness(format!("fixture key {}: {e}", path.display())))
         }
@@ -183,7 +183,7 @@ fn build_plain(template: &JsonTemplate, ctx: &mut EvalContext<'_>) -> Result<Jso
 
 fn sign(key: &str, content: &Json, ctx: &mut EvalContext<'_>) -> Result<Json, StepError> {
     let path = ctx.keys_dir.join(format!("{key}.priv.asc"));
-    let armored = std::fs::read_to_string(&path)
+    let armored = crate::bundled::read_fixture(&path)
         .map_err(|e| harness(format!("fixture key {}: {e}", path.display())))?;
     let secret = SecretKey::parse(&armored, None)
         .map_err(|e| harness(format!("fixture key {}: {e}", path.display())))?;
