@@ -3,6 +3,7 @@
 //! The JSON form is the harness's mailbox-observer schema (harness/targets/README.md):
 //! `[{"id","from","to","metadata","status","data"(base64)}]`, plus reference-only fields.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,36 +33,50 @@ pub fn main(args: MailboxArgs) -> anyhow::Result<ExitCode> {
         Some(address) => store.for_recipient(address),
         None => store.list(),
     };
+    match print(&args, &store, &messages) {
+        // A reader that stopped early (`| head`) has what it wanted: not an error.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>().map(std::io::Error::kind)
+                == Some(std::io::ErrorKind::BrokenPipe) => {}
+        other => other?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the listing to standard output; a closed pipe is an `io::Error`, not a panic.
+fn print(args: &MailboxArgs, store: &Store, messages: &[StoredMessage]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
     if args.json {
         let entries = messages
             .iter()
-            .map(|m| entry(&store, m))
+            .map(|m| entry(store, m))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        println!("{}", serde_json::to_string_pretty(&entries)?);
-    } else {
-        for m in &messages {
-            let data = store.data(&m.id)?;
-            let subject = subject(&data).unwrap_or_default();
-            let from = if m.message.reverse_path.is_empty() {
-                "<>"
-            } else {
-                &m.message.reverse_path
-            };
-            println!(
-                "{}  {:?}  {} -> {}  {} octets  {subject}",
-                m.id,
-                m.status,
-                from,
-                m.message.recipients.join(","),
-                data.len()
-            );
-            for (k, v) in &m.message.metadata {
-                println!("    metadata {k} = {v}");
-            }
-        }
-        eprintln!("{} message(s)", messages.len());
+        writeln!(out, "{}", serde_json::to_string_pretty(&entries)?)?;
+        return Ok(());
     }
-    Ok(ExitCode::SUCCESS)
+    for m in messages {
+        let data = store.data(&m.id)?;
+        let subject = subject(&data).unwrap_or_default();
+        let from = if m.message.reverse_path.is_empty() {
+            "<>"
+        } else {
+            &m.message.reverse_path
+        };
+        writeln!(
+            out,
+            "{}  {:?}  {} -> {}  {} octets  {subject}",
+            m.id,
+            m.status,
+            from,
+            m.message.recipients.join(","),
+            data.len()
+        )?;
+        for (k, v) in &m.message.metadata {
+            writeln!(out, "    metadata {k} = {v}")?;
+        }
+    }
+    eprintln!("{} message(s)", messages.len());
+    Ok(())
 }
 
 fn entry(store: &Store, m: &StoredMessage) -> anyhow::Result<serde_json::Value> {

@@ -175,3 +175,33 @@ fn mmtp_send_then_receive_round_trips() {
     assert_eq!(summary["phases"]["send"]["samples"], 60);
     assert_eq!(summary["phases"]["receive"]["samples"], 60);
 }
+
+/// `mtpspec mailbox --json | head -c 1`: a reader that closes early is not an error (before:
+/// a panic on the closed pipe, exit 101).
+#[test]
+fn mailbox_output_to_a_reader_that_stops_early_is_not_a_panic() {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("store"), &[]);
+    let target = server.smtp.to_string();
+    load(&["--target", &target, "--messages", "200", "--size", "20000"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mtpspec"))
+        .args(["mailbox", "--json", "--data-dir"])
+        .arg(&server.data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mtpspec mailbox");
+    let mut first = [0u8; 1];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The read end is closed here, with megabytes of JSON still to come.
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(first, *b"[");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
