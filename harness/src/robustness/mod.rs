@@ -7,8 +7,8 @@
 //! cases run one at a time, after the scenario cases, so that the fresh client measures the
 //! attack alone.
 //!
-//! One file per attack ([`tls_stall`], [`never_reads`], [`slow_command`], [`slow_data`],
-//! [`idle_connections`], [`unfinished_data`]); the fresh client ([`fresh_client`]), the
+//! One file per attack (`tls_stall`, `never_reads`, `slow_command`, `slow_data`,
+//! `idle_connections`, `unfinished_data`); the fresh client ([`fresh_client`]), the
 //! measurement they share ([`measure`]) and the memory reader ([`rss`]) are used by the
 //! network fuzzer's oracles too.
 

@@ -1,7 +1,7 @@
 //! The DATA receiver (dot-unstuffing) and the matching dot-stuffing encoder.
 //!
 //! RFC 5321 §4.1.1.4: "The mail data are terminated by a line containing only a period, that
-//! is, the character sequence "<CRLF>.<CRLF>"". §4.5.2: "If the first character [of a line] is
+//! is, the character sequence "`<CRLF>.<CRLF>`"". §4.5.2: "If the first character [of a line] is
 //! a period and there are other characters on the line, the first character is deleted."
 //!
 //! Policy (SPEC: SMTP-DATA, SMTP-SMUGGLING): a line starts only after CRLF. A bare CR or a bare
