@@ -6,6 +6,9 @@
 //! for each one present, so that a test whose program is missing shows as *ignored* with the
 //! reason; with `MTPSPEC_REQUIRE_TOOLS` set (CI) a missing program fails the build instead.
 
+#[path = "../reference-impl/server/build_tools.rs"]
+mod build_tools;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -82,28 +85,9 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
 
 /// `has_swaks`, `has_python3`, `has_aiosmtpd`: the programs the tests drive that are present.
 fn find_tools() {
-    println!("cargo:rerun-if-env-changed=MTPSPEC_REQUIRE_TOOLS");
-    println!("cargo:rerun-if-env-changed=PATH");
-    let require = std::env::var_os("MTPSPEC_REQUIRE_TOOLS").is_some();
-    for (cfg, program, args) in [
-        ("has_swaks", "swaks", &["--version"][..]),
-        ("has_python3", "python3", &["--version"][..]),
-        ("has_aiosmtpd", "python3", &["-c", "import aiosmtpd"][..]),
-    ] {
-        println!("cargo::rustc-check-cfg=cfg({cfg})");
-        let present = std::process::Command::new(program)
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if present {
-            println!("cargo:rustc-cfg={cfg}");
-        } else if require {
-            panic!(
-                "`{program} {}` failed: required (MTPSPEC_REQUIRE_TOOLS is set)",
-                args.join(" ")
-            );
-        }
-    }
+    build_tools::find_tools(&[
+        ("has_swaks", "swaks", &["--version"]),
+        ("has_python3", "python3", &["--version"]),
+        ("has_aiosmtpd", "python3", &["-c", "import aiosmtpd"]),
+    ]);
 }

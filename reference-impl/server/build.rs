@@ -1,29 +1,12 @@
-//! Finds the external programs some of this crate's tests drive (aiosmtpd, GnuPG) and sets a cfg
-//! for each one present, so that a test whose program is missing shows as *ignored* with the
-//! reason; with `MTPSPEC_REQUIRE_TOOLS` set (CI) a missing program fails the build instead.
+//! Finds the external programs some of this crate's tests drive (aiosmtpd, GnuPG): see
+//! build_tools.rs.
+
+#[path = "build_tools.rs"]
+mod build_tools;
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=MTPSPEC_REQUIRE_TOOLS");
-    println!("cargo:rerun-if-env-changed=PATH");
-    let require = std::env::var_os("MTPSPEC_REQUIRE_TOOLS").is_some();
-    for (cfg, program, args) in [
-        ("has_aiosmtpd", "python3", &["-c", "import aiosmtpd"][..]),
-        ("has_gpg", "gpg", &["--version"][..]),
-    ] {
-        println!("cargo::rustc-check-cfg=cfg({cfg})");
-        let present = std::process::Command::new(program)
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if present {
-            println!("cargo:rustc-cfg={cfg}");
-        } else if require {
-            panic!(
-                "`{program} {}` failed: required (MTPSPEC_REQUIRE_TOOLS is set)",
-                args.join(" ")
-            );
-        }
-    }
+    build_tools::find_tools(&[
+        ("has_aiosmtpd", "python3", &["-c", "import aiosmtpd"]),
+        ("has_gpg", "gpg", &["--version"]),
+    ]);
 }
