@@ -6,20 +6,60 @@
 //! # baselines/aiosmtpd.yaml: case id -> why it fails
 //! smtp-pipelining-advertised: aiosmtpd 1.4 does not advertise PIPELINING
 //! smtp-data-trace-fields: aiosmtpd stores the content without trace fields
+//! # or, when the server has a setting that fixes it, the setting as its remedy:
+//! smtp-smuggling-lf-dot-lf:
+//!   reason: <LF>.<LF> ends the data
+//!   remedy: "Postfix: smtpd_forbid_bare_newline = normalize"
 //! ```
+//!
+//! The reports show a remedy beside its finding, so that an operator reads the server's own
+//! setting, not the harness's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::runner::{BaselineMark, CaseResult, Verdict};
 
 #[derive(Clone, Debug, Default)]
 pub struct Baseline {
-    /// Case id to reason.
-    pub entries: BTreeMap<String, String>,
+    pub entries: BTreeMap<String, Entry>,
+}
+
+/// Why a listed case fails, and the server's own setting that fixes it, when one does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub reason: String,
+    pub remedy: Option<String>,
+}
+
+/// An entry as written: the reason alone, or a mapping with `reason` and `remedy`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum EntryText {
+    Reason(String),
+    Full(FullEntry),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FullEntry {
+    reason: String,
+    remedy: Option<String>,
+}
+
+impl From<EntryText> for Entry {
+    fn from(text: EntryText) -> Entry {
+        match text {
+            EntryText::Reason(reason) => Entry {
+                reason,
+                remedy: None,
+            },
+            EntryText::Full(FullEntry { reason, remedy }) => Entry { reason, remedy },
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -75,9 +115,20 @@ impl Baseline {
         {
             return Ok(Baseline::default());
         }
-        let entries: BTreeMap<String, String> =
-            serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
-        Ok(Baseline { entries })
+        let entries: BTreeMap<String, EntryText> = serde_saphyr::from_str(text).map_err(|e| {
+            format!("{e} (each entry is `case-id: reason`, or `case-id:` with `reason:` and `remedy:` under it)")
+        })?;
+        Ok(Baseline {
+            entries: entries.into_iter().map(|(id, e)| (id, e.into())).collect(),
+        })
+    }
+
+    /// Case id to remedy, for the entries that have one.
+    pub fn remedies(&self) -> BTreeMap<String, String> {
+        self.entries
+            .iter()
+            .filter_map(|(id, e)| Some((id.clone(), e.remedy.clone()?)))
+            .collect()
     }
 
     /// Marks the results the baseline lists and returns its stale entries: listed cases that
@@ -89,7 +140,7 @@ impl Baseline {
     ) -> Vec<StaleEntry> {
         let mut stale = Vec::new();
         for result in results.iter_mut() {
-            let Some(reason) = self.entries.get(&result.id) else {
+            let Some(Entry { reason, .. }) = self.entries.get(&result.id) else {
                 continue;
             };
             match result.verdict {
@@ -107,7 +158,7 @@ impl Baseline {
                 Verdict::Skip | Verdict::Error => {}
             }
         }
-        for (id, reason) in &self.entries {
+        for (id, Entry { reason, .. }) in &self.entries {
             if !known_ids.contains(id) {
                 stale.push(StaleEntry {
                     id: id.clone(),
@@ -129,7 +180,26 @@ mod tests {
         let b = Baseline::parse("# none yet\n").unwrap();
         assert!(b.entries.is_empty());
         let b = Baseline::parse("smtp-a: reason one\nsmtp-b: \"reason: two\"\n").unwrap();
-        assert_eq!(b.entries["smtp-b"], "reason: two");
+        assert_eq!(b.entries["smtp-b"].reason, "reason: two");
         assert!(Baseline::parse("- a\n- b\n").is_err());
+    }
+
+    #[test]
+    fn an_entry_may_name_the_remedy() {
+        let b = Baseline::parse(
+            "smtp-a: plain reason\nsmtp-b:\n  reason: bare LF ends the data\n  remedy: \"Postfix: smtpd_forbid_bare_newline = normalize\"\n",
+        )
+        .unwrap();
+        assert_eq!(b.entries["smtp-a"].remedy, None);
+        assert_eq!(b.entries["smtp-b"].reason, "bare LF ends the data");
+        assert_eq!(
+            b.remedies(),
+            BTreeMap::from([(
+                "smtp-b".to_string(),
+                "Postfix: smtpd_forbid_bare_newline = normalize".to_string()
+            )])
+        );
+        let typo = Baseline::parse("smtp-b:\n  reason: r\n  remedie: x\n").unwrap_err();
+        assert!(typo.contains("`reason:` and `remedy:`"), "{typo}");
     }
 }

@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use crate::scenario::{Case, ScenarioError};
-use crate::servetest::ClientCase;
 use crate::spec::{Spec, SpecError};
 
 mod files {
@@ -16,7 +15,7 @@ mod files {
 pub const SUITE_DIRS: [&str; 4] = ["smtp", "vmtp", "mmtp", "http"];
 
 /// The scenario files under `dir` (`scenarios/smtp`), in path order.
-fn yaml_under(dir: &str) -> impl Iterator<Item = (&'static Path, &'static str)> + '_ {
+pub fn yaml_under(dir: &str) -> impl Iterator<Item = (&'static Path, &'static str)> + '_ {
     files::FILES
         .iter()
         .filter(move |(path, _)| {
@@ -31,11 +30,6 @@ fn yaml_under(dir: &str) -> impl Iterator<Item = (&'static Path, &'static str)> 
 pub fn suite_cases(dirs: &[&str]) -> Result<Vec<Case>, ScenarioError> {
     let dirs: Vec<String> = dirs.iter().map(|d| format!("scenarios/{d}")).collect();
     crate::scenario::load_sources(dirs.iter().flat_map(|d| yaml_under(d)))
-}
-
-/// The bundled client cases (`scenarios/clients`), for `serve-test`.
-pub fn client_cases() -> Result<Vec<ClientCase>, ScenarioError> {
-    crate::servetest::load::load_sources(yaml_under("scenarios/clients"))
 }
 
 /// One bundled file by its path (`SPEC.md`, `scenarios/UNCOVERED.md`).
@@ -84,7 +78,7 @@ mod tests {
             VERSION.contains(&format!(": {} cases", bundled.len())),
             "{VERSION}"
         );
-        assert!(!client_cases().unwrap().is_empty());
+        assert!(!crate::servetest::load::bundled_cases().unwrap().is_empty());
         assert!(spec().unwrap().requirements.len() > 100);
     }
 }

@@ -22,6 +22,7 @@ pub mod fuzzing;
 pub mod netfuzz;
 pub mod proxy;
 pub mod report;
+pub mod rng;
 pub mod robustness;
 pub mod runner;
 pub mod scenario;
@@ -30,6 +31,8 @@ pub mod sim;
 pub mod spec;
 pub mod target;
 pub mod testing;
+pub mod units;
+pub mod wire;
 
 pub use baseline::Baseline;
 pub use report::RunReport;

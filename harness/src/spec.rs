@@ -1,5 +1,7 @@
 //! SPEC.md, read mechanically: the requirement tables under `## SECTION: title` headings in
-//! `# PART` parts, and the coverage of those requirements by the scenarios.
+//! `# PART` parts, the `# Consequences` table that says what breaking a requirement lets
+//! happen (the order in which reports list findings), and the coverage of those requirements
+//! by the scenarios.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::scenario::{Case, Level, is_spec_id};
+use crate::scenario::{Case, Level, is_spec_id, section_of};
 
 /// A requirement's level as SPEC.md writes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -121,11 +123,28 @@ pub struct Section {
     pub title: String,
 }
 
+/// One row of SPEC.md's `# Consequences` table: what breaking its requirements lets happen.
+/// Rows are in order of seriousness, the first the most serious.
+#[derive(Clone, Debug, Serialize)]
+pub struct Consequence {
+    /// `smuggling`, `relay`, `injection`, `authentication`, `lost mail`.
+    pub name: String,
+    pub description: String,
+    pub requirements: Vec<String>,
+    /// 1-based line in SPEC.md.
+    pub line: usize,
+}
+
+/// The part of SPEC.md that holds the consequences table.
+const CONSEQUENCES_PART: &str = "Consequences";
+
 /// The parsed SPEC.md.
 #[derive(Clone, Debug, Default)]
 pub struct Spec {
     pub requirements: Vec<Requirement>,
     pub sections: Vec<Section>,
+    /// Most serious first.
+    pub consequences: Vec<Consequence>,
     by_id: BTreeMap<String, usize>,
 }
 
@@ -152,11 +171,6 @@ impl fmt::Display for SpecError {
 }
 
 impl std::error::Error for SpecError {}
-
-/// `SMTP-DATA` for `SMTP-DATA-3` (everything before the last `-`).
-pub fn section_of(id: &str) -> &str {
-    id.rsplit_once('-').map_or(id, |(section, _)| section)
-}
 
 impl Spec {
     pub fn load(path: &Path) -> Result<Spec, SpecError> {
@@ -192,10 +206,80 @@ impl Spec {
                 let cells = split_row(line);
                 if cells.first().is_some_and(|c| is_spec_id(c)) {
                     spec.add_row(&cells, line_no)?;
+                } else if part == CONSEQUENCES_PART {
+                    spec.add_consequence(&cells, line_no)?;
                 }
             }
         }
+        spec.check_consequences()?;
         Ok(spec)
+    }
+
+    /// A row of the consequences table (its header and separator rows are skipped).
+    fn add_consequence(&mut self, cells: &[String], line: usize) -> Result<(), SpecError> {
+        let [name, description, requirements] = cells else {
+            return Err(SpecError::Row {
+                line,
+                message: format!(
+                    "a consequence row has 3 cells (Consequence, What a failure lets happen, \
+                     Requirements), not {}",
+                    cells.len()
+                ),
+            });
+        };
+        if name == "Consequence" || name.starts_with("---") {
+            return Ok(());
+        }
+        self.consequences.push(Consequence {
+            name: name.clone(),
+            description: description.clone(),
+            requirements: requirements
+                .split(',')
+                .map(|id| id.trim().to_string())
+                .filter(|id| !id.is_empty())
+                .collect(),
+            line,
+        });
+        Ok(())
+    }
+
+    /// Every ID in the consequences table is a requirement, listed under one consequence.
+    fn check_consequences(&self) -> Result<(), SpecError> {
+        let mut seen = BTreeMap::new();
+        for consequence in &self.consequences {
+            for id in &consequence.requirements {
+                let problem = if self.get(id).is_none() {
+                    Some(format!(
+                        "consequence {:?} lists {id}, which is not a requirement",
+                        consequence.name
+                    ))
+                } else {
+                    seen.insert(id.as_str(), consequence.name.as_str())
+                        .map(|first| {
+                            format!(
+                                "{id} is under two consequences, {first:?} and {:?}",
+                                consequence.name
+                            )
+                        })
+                };
+                if let Some(message) = problem {
+                    return Err(SpecError::Row {
+                        line: consequence.line,
+                        message,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The most serious consequence of breaking any of `ids`, with its rank (0 the most
+    /// serious), or `None` when breaking them is only a departure from the protocol.
+    pub fn consequence_of<'s>(&'s self, ids: &[String]) -> Option<(usize, &'s Consequence)> {
+        self.consequences
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.requirements.iter().any(|r| ids.contains(r)))
     }
 
     fn add_row(&mut self, cells: &[String], line: usize) -> Result<(), SpecError> {
@@ -462,6 +546,41 @@ mod tests {
             assert!(!r.is_design_only(), "{} is DESIGN only", r.id);
             assert!(cited.contains(&r.id), "no robustness case cites {}", r.id);
         }
+    }
+
+    #[test]
+    fn consequences_are_read_in_order_and_must_name_requirements() {
+        let table = "\n# Consequences\n\n| Consequence | What | Requirements |\n| --- | --- | --- |\n| smuggling | forged mail | SMTP-DATA-2 |\n| lost mail | gone | SMTP-DATA-1, VMTP-BATCH-1 |\n";
+        let spec = Spec::parse(&format!("{SPEC}{table}")).unwrap();
+        let names: Vec<&str> = spec.consequences.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["smuggling", "lost mail"]);
+        let ids = |list: &[&str]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let of = |list: &[&str]| {
+            spec.consequence_of(&ids(list))
+                .map(|(rank, c)| (rank, c.name.clone()))
+        };
+        assert_eq!(
+            of(&["VMTP-BATCH-1", "SMTP-DATA-2"]),
+            Some((0, "smuggling".into()))
+        );
+        assert_eq!(of(&["VMTP-BATCH-1"]), Some((1, "lost mail".into())));
+        assert_eq!(of(&["SMTP-DATA-3"]), None);
+        let unknown = table.replace("SMTP-DATA-2 |", "SMTP-DATA-9 |");
+        let error = Spec::parse(&format!("{SPEC}{unknown}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("SMTP-DATA-9, which is not a requirement"),
+            "{error}"
+        );
+        let twice = table.replace("SMTP-DATA-1,", "SMTP-DATA-2,");
+        let error = Spec::parse(&format!("{SPEC}{twice}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("SMTP-DATA-2 is under two consequences"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -145,6 +145,7 @@ impl Conformance {
             .block_on(self.runner.run_all(cases, &self.caps, |_| {}));
         RunReport::new(ReportInput {
             target: self.runner.target().name(),
+            address: self.runner.target().name(),
             started,
             duration: clock.elapsed(),
             strict: false,
@@ -152,6 +153,7 @@ impl Conformance {
             cases: results,
             spec: None,
             stale_baseline: Vec::new(),
+            remedies: Default::default(),
         })
     }
 

@@ -2,9 +2,11 @@
 # Regenerates every committed run in reports/: builds mtpspec (release), runs the suite against
 # each target with run-suite.sh (which installs, starts and stops the server by PID, and gates
 # on reports/baselines/<name>.yaml), writes reports/<name>/report.{json,md}, then the HTML
-# page that shows every target side by side (reports/index.html, by `mtpspec compare`), the
-# generated tables of reports/README.md (readme_tables.py: counts, every FAIL with its MUST), and,
-# when no NAME is given, the client reports in reports/clients (harness/clients/run-all.sh).
+# page that shows every target side by side (reports/index.html, by `mtpspec compare`) with a
+# page of transcripts per target next to it (reports/index-<name>.html; compare removes the
+# page of a target whose report is gone), the generated tables of reports/README.md
+# (readme_tables.py: counts, every FAIL with its MUST), and, when no NAME is given, the client
+# reports in reports/clients (harness/clients/run-all.sh).
 #
 # usage: bash harness/targets/regenerate-reports.sh [NAME...]
 #   NAME: reference aiosmtpd postfix postfix-normalize postfix-reject exim exim-bs opensmtpd
@@ -54,12 +56,14 @@ for name in "${ALL[@]}"; do
         html_args+=(--from-json "$name=reports/$name/report.json")
     fi
 done
+# It writes reports/index.html and reports/index-NAME.html (NAME's transcripts, which the
+# cells link to); commit them together.
 if ! "$MTPSPEC_BIN" compare "${html_args[@]}" --html reports/index.html \
     --title "mtpspec: the reference and third-party SMTP servers side by side"; then
     echo "mtpspec compare failed: reports/index.html not written" >&2
     exit 3
 fi
-echo "wrote reports/index.html"
+echo "wrote reports/index.html and its transcript pages, reports/index-*.html"
 
 # The generated tables of reports/README.md: the counts, and every FAIL with the MUST it breaks.
 present=()

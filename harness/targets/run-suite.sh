@@ -58,6 +58,9 @@ else
 fi
 args=(run "${target_args[@]}" --mailbox-cmd "bash $script mailbox $state"
       --report-json "$out/report.json" --report-md "$out/report.md" --quiet)
+# The report's title names the target by its script's name (the address follows it), unless
+# the script's run-args name it.
+[[ " ${target_args[*]} " == *" --target-name "* ]] || args+=(--target-name "$name")
 # The server's PID, when its script records one: the robustness cases report its memory.
 [ -s "$state/pid" ] && args+=(--target-pid "$(<"$state/pid")")
 baseline="reports/baselines/$name.yaml"

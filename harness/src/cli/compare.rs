@@ -1,19 +1,23 @@
 //! `mtpspec compare`: runs the suite against several targets and/or reads existing JSON
-//! reports, and writes one static HTML page with the targets side by side (see
-//! `mtpspec::report::html`).
+//! reports, and writes a static HTML page with the targets side by side and, next to it, one
+//! page per target with that target's transcripts (see `mtpspec::report::html`).
 //!
 //! Each `--target NAME=TARGET` is run by this same binary's `run` subcommand in a child
 //! process, so a compared run is exactly what `mtpspec run` does (options, observers, baseline,
-//! JSON report); the page is built from the JSON reports alone. Exit codes: 0 the page was
-//! written (whatever the verdicts: `run` is the gate), 2 usage or scenario error, 3 a target
-//! could not be run at all (no report).
+//! JSON report); the pages are built from the JSON reports alone. Before any run, the
+//! transcript pages' files are checked: a file in the way that is not a transcript page of the
+//! same main page is never overwritten (exit 2). The transcript pages are written first and
+//! the main page last, so the main page never links to a page that is not there; then the
+//! transcript pages of the same main page that this comparison no longer has (a target
+//! dropped) are removed. Exit codes: 0 the pages were written (whatever the verdicts: `run` is
+//! the gate), 2 usage or scenario error, 3 a target could not be run at all (no report).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::str::FromStr;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use mtpspec::report::html::{self, Column, Page};
 
 #[derive(clap::Args)]
@@ -28,7 +32,10 @@ pub struct CompareArgs {
     /// Show an existing JSON report (`run --report-json`) as column NAME. Repeatable.
     #[arg(long = "from-json", value_name = "NAME=FILE")]
     from_json: Vec<Named>,
-    /// The page to write.
+    /// The main page to write. Each target's transcripts go next to it, a page per target
+    /// named after FILE and the target (`index.html`: `index-postfix.html`); only files that
+    /// are transcript pages of FILE are overwritten, and those of targets no longer compared
+    /// are removed.
     #[arg(long, value_name = "FILE")]
     html: PathBuf,
     /// Keep each run's JSON report here as NAME.json [default: a temporary directory, removed
@@ -115,6 +122,9 @@ impl FromStr for Named {
 
 pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let order = column_order(&args)?;
+    let (dir, file) = location(&args.html)?;
+    let names: Vec<&str> = order.iter().map(String::as_str).collect();
+    check_overwrites(&dir, &file, &html::transcript_files(&file, &names))?;
     let spec = super::run::load_spec(args.spec.as_deref())?;
     let temp;
     let json_dir = match &args.json_dir {
@@ -147,31 +157,122 @@ pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter_map(|name| columns.remove(name))
         .collect();
-    let page = html::render(&Page {
+    let pages = html::render(&Page {
         title: &args.title,
         columns: &columns,
         spec: spec.as_ref(),
+        file: &file,
     });
-    std::fs::write(&args.html, &page)
+    // The transcript pages first: the main page must not link to a page not yet there.
+    let mut transcript_bytes = 0;
+    for page in &pages.transcripts {
+        let path = dir.join(&page.file);
+        std::fs::write(&path, &page.html).with_context(|| format!("writing {}", path.display()))?;
+        transcript_bytes += page.html.len();
+    }
+    std::fs::write(&args.html, &pages.main)
         .with_context(|| format!("writing {}", args.html.display()))?;
+    let written: Vec<&str> = pages.transcripts.iter().map(|p| p.file.as_str()).collect();
+    let removed = remove_stale(&dir, &file, &written)?;
     let summary: Vec<String> = columns
         .iter()
-        .map(|c| {
+        .zip(&pages.transcripts)
+        .map(|(c, page)| {
             let counts: Vec<String> = html::VERDICTS
                 .iter()
                 .map(|(v, _, _)| format!("{} {v}", c.count(*v)))
                 .collect();
-            format!("  {}: {}", c.name, counts.join(", "))
+            format!("  {}: {} ({})", c.name, counts.join(", "), page.file)
         })
         .collect();
     println!(
-        "mtpspec compare: wrote {} ({} KiB, {} targets)\n{}",
+        "mtpspec compare: wrote {} ({} KiB, {} targets) and {} transcript pages next to it \
+         ({} KiB in all)\n{}",
         args.html.display(),
-        page.len() / 1024,
+        pages.main.len() / 1024,
         columns.len(),
+        pages.transcripts.len(),
+        transcript_bytes / 1024,
         summary.join("\n")
     );
+    for name in removed {
+        println!("  removed {name}, a transcript page of a target no longer compared");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The directory of the `--html` page (where the transcript pages go too) and its file name.
+fn location(html: &Path) -> anyhow::Result<(PathBuf, String)> {
+    let file = html
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow!("--html {}: give a file name in UTF-8", html.display()))?;
+    let dir = match html.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((dir, file.to_string()))
+}
+
+/// The first 4 KiB of a file, or None when there is no file.
+fn head_of(path: &Path) -> anyhow::Result<Option<String>> {
+    use std::io::Read as _;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut head = Vec::with_capacity(4096);
+    file.by_ref()
+        .take(4096)
+        .read_to_end(&mut head)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(String::from_utf8_lossy(&head).into_owned()))
+}
+
+/// Refuses to go on when a transcript page would overwrite a file that is not a transcript
+/// page of the same main page (a page of the user's own, another comparison's main page).
+fn check_overwrites(dir: &Path, main: &str, files: &[String]) -> anyhow::Result<()> {
+    for file in files {
+        let path = dir.join(file);
+        if let Some(head) = head_of(&path)?
+            && !html::is_transcript_page_of(&head, main)
+        {
+            bail!(
+                "{} is in the way of a transcript page and is not one of {main}'s: move it, \
+                 or give --html another name",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Removes the transcript pages of `main` in `dir` other than `written` (those of targets no
+/// longer compared); returns their names. Only files marked as transcript pages of `main` are
+/// touched.
+fn remove_stale(dir: &Path, main: &str, written: &[&str]) -> anyhow::Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let entries = std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if !name.ends_with(".html") || name == main || written.contains(&name.as_str()) {
+            continue;
+        }
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let path = entry.path();
+        if head_of(&path)?.is_some_and(|head| html::is_transcript_page_of(&head, main)) {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+            removed.push(name);
+        }
+    }
+    removed.sort();
+    Ok(removed)
 }
 
 /// The columns in page order; checks that names are unique and that per-target options
@@ -454,5 +555,108 @@ mod tests {
         let reference = run_arguments(&args, &args.targets[1], Path::new("d/ref.json"));
         assert!(!reference.iter().any(|a| a.contains("mailbox")));
         assert!(!reference.iter().any(|a| a.contains("bob")));
+    }
+
+    /// A report in the JSON schema: one case `a`, with the verdict and a wire line given.
+    fn report(verdict: &str, wire: &str) -> String {
+        format!(
+            r#"{{"schema": "mtpspec-report", "schema_version": 1,
+              "tool": {{"name": "mtpspec", "version": "0.1.0"}},
+              "target": "smtp://127.0.0.1:2525", "started_at": "2026-01-01T00:00:00Z",
+              "duration_ms": 5, "gate": "passed", "exit_code": 0,
+              "summary": {{"expected_failures": 0}},
+              "cases": [{{"id": "a", "title": "A", "file": "s.yaml", "line": 1,
+                "spec": ["SMTP-DATA-3"], "level": "must", "verdict": "{verdict}",
+                "reason": null, "failure": null, "baseline": null,
+                "wire": [{{"at_ms": 1.0, "conn": 1, "kind": "received", "tls": false,
+                           "data": "{wire}\r\n"}}]}}]}}"#
+        )
+    }
+
+    #[test]
+    fn writes_the_main_page_and_a_transcript_page_per_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let spec = d.join("SPEC.md");
+        std::fs::write(
+            &spec,
+            "# SMTP\n\n## DATA: Mail data\n\n| ID | Level | Requirement | Source |\n| --- | --- | --- | --- |\n| SMTP-DATA-3 | MUST | ends | x |\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("pf.json"), report("FAIL", "250 <smuggled>")).unwrap();
+        std::fs::write(d.join("ref.json"), report("PASS", "550 no")).unwrap();
+        let page = d.join("index.html");
+        let at = |name: &str| d.join(name).display().to_string();
+        let compare = |columns: &[&str]| {
+            let mut argv = vec![
+                "--html".to_string(),
+                page.display().to_string(),
+                "--spec".to_string(),
+                spec.display().to_string(),
+                "--quiet".to_string(),
+            ];
+            for name in columns {
+                argv.push("--from-json".into());
+                argv.push(format!("{name}={}", at(&format!("{name}.json"))));
+            }
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            main(parse(&argv).expect("parses"))
+        };
+        let read = |name: &str| std::fs::read_to_string(d.join(name)).unwrap();
+
+        assert_eq!(compare(&["pf", "ref"]).unwrap(), ExitCode::SUCCESS);
+        let main_page = read("index.html");
+        assert!(main_page.contains("<a href=\"index-pf.html#case-a\""));
+        assert!(main_page.contains("<a href=\"index-ref.html#case-a\""));
+        assert!(
+            !main_page.contains("smuggled"),
+            "no transcript on the main page"
+        );
+        let pf = read("index-pf.html");
+        assert!(pf.contains("id=\"case-a\""));
+        assert!(pf.contains("S: 250 &lt;smuggled&gt;"), "{pf}");
+        assert!(pf.contains("<a href=\"index.html#case-a\">"));
+        assert!(read("index-ref.html").contains("S: 550 no"));
+
+        // A file of the user's own where a transcript page would go is never overwritten, and
+        // nothing is written (not even the main page).
+        std::fs::write(d.join("index-ai.html"), "<p>my notes</p>").unwrap();
+        std::fs::write(d.join("ai.json"), report("WARN", "250 ok")).unwrap();
+        std::fs::remove_file(&page).unwrap();
+        let refused = compare(&["ai", "pf"]).unwrap_err().to_string();
+        assert!(refused.contains("index-ai.html"), "{refused}");
+        assert_eq!(read("index-ai.html"), "<p>my notes</p>");
+        assert!(!page.exists());
+        std::fs::remove_file(d.join("index-ai.html")).unwrap();
+
+        // Run again without ref: ref's page goes (it is index.html's), other HTML files stay.
+        std::fs::write(d.join("other.html"), "<p>kept</p>").unwrap();
+        let other_pf = pf.replace("content=\"index.html\"", "content=\"other-main.html\"");
+        assert_ne!(other_pf, pf, "the marker is in the page");
+        std::fs::write(d.join("other-main-pf.html"), &other_pf).unwrap();
+        assert_eq!(compare(&["ai", "pf"]).unwrap(), ExitCode::SUCCESS);
+        assert!(!d.join("index-ref.html").exists(), "stale page removed");
+        assert!(read("index-ai.html").contains("S: 250 ok"));
+        assert!(read("index.html").contains("<a href=\"index-ai.html#case-a\""));
+        assert!(!read("index.html").contains("index-ref.html"));
+        assert_eq!(read("other.html"), "<p>kept</p>");
+        assert_eq!(
+            read("other-main-pf.html"),
+            other_pf,
+            "another page's transcripts stay"
+        );
+    }
+
+    #[test]
+    fn pages_go_next_to_the_html_file() {
+        assert_eq!(
+            location(Path::new("out/cmp.html")).unwrap(),
+            (PathBuf::from("out"), "cmp.html".to_string())
+        );
+        assert_eq!(
+            location(Path::new("cmp.html")).unwrap(),
+            (PathBuf::from("."), "cmp.html".to_string())
+        );
+        assert!(location(Path::new("/")).is_err());
     }
 }

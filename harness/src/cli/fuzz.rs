@@ -20,7 +20,7 @@ pub struct FuzzArgs {
     target: String,
     /// How long to spend starting sessions, e.g. 60s or 5m (minimizing a finding may add its
     /// budget).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::units::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = mtpspec::units::parse_duration)]
     duration: Duration,
     /// The seed: the same seed sends the same sessions.
     #[arg(long, default_value_t = 0)]
@@ -29,14 +29,14 @@ pub struct FuzzArgs {
     #[arg(long, value_name = "N")]
     sessions: Option<u64>,
     /// How long a reply owed may take before it is a hang (a bare number is milliseconds).
-    #[arg(long, value_name = "DURATION", default_value = "5000", value_parser = super::units::parse_duration_ms)]
+    #[arg(long, value_name = "DURATION", default_value = "5000", value_parser = mtpspec::units::parse_duration_ms)]
     reply_timeout: Duration,
     /// How long to listen after the replies owed, for a reply to nothing (a bare number is
     /// milliseconds).
-    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = super::units::parse_duration_ms)]
+    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = mtpspec::units::parse_duration_ms)]
     settle: Duration,
     /// How long minimizing one finding may take (a bare number is seconds).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::units::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = mtpspec::units::parse_duration)]
     minimize_budget: Duration,
     /// Distinct findings to minimize; more are counted only.
     #[arg(long, value_name = "N", default_value_t = 20)]
@@ -58,10 +58,10 @@ pub struct FuzzArgs {
     label: Option<String>,
     /// The time between fresh clients sent while sessions are open (the service oracle; 0
     /// turns it off; a bare number is milliseconds).
-    #[arg(long, value_name = "DURATION", default_value = "1000", value_parser = super::units::parse_duration_ms)]
+    #[arg(long, value_name = "DURATION", default_value = "1000", value_parser = mtpspec::units::parse_duration_ms)]
     service_interval: Duration,
     /// How soon a fresh client must be greeted with 220 (a bare number is milliseconds).
-    #[arg(long, value_name = "DURATION", default_value = "5000", value_parser = super::units::parse_duration_ms)]
+    #[arg(long, value_name = "DURATION", default_value = "5000", value_parser = mtpspec::units::parse_duration_ms)]
     greeting_timeout: Duration,
     /// The PID of a local target, whose memory (VmRSS of it and its children) the memory
     /// oracle samples [default: the harness's own for the embedded reference].

@@ -52,7 +52,7 @@ pub struct LoadArgs {
     #[arg(long)]
     rate: Option<f64>,
     /// Stop after this long (e.g. 30s, 5m; a bare number is seconds).
-    #[arg(long, value_name = "DURATION", value_parser = super::units::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = mtpspec::units::parse_duration)]
     duration: Option<Duration>,
     /// Print the summary as JSON (messages/s, percentiles in ms per phase, errors).
     #[arg(long)]
@@ -62,7 +62,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N", conflicts_with_all = ["pipelining", "reuse", "starttls", "rate"])]
     idle: Option<usize>,
     /// How long to hold --idle connections open.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::units::parse_duration, requires = "idle")]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = mtpspec::units::parse_duration, requires = "idle")]
     hold: Duration,
 }
 

@@ -24,7 +24,7 @@ use mtp_server::mmtp::mint::{MintOptions, Progress};
 use mtp_server::mmtp::pgp::{PublicKey, SecretKey};
 use mtp_server::server::system_now_ms;
 
-use super::units::parse_duration;
+use mtpspec::units::parse_duration;
 
 /// Talk MMTP to a server. Exit status: 0 the server answered OK, 1 it answered ERROR (the
 /// code and message are printed), 2 usage, connection and key errors.

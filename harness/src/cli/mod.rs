@@ -16,7 +16,6 @@ pub mod serve_test;
 pub mod sim;
 pub mod status;
 pub mod suite_files;
-pub mod units;
 
 /// The server could not be reached or used (refused, timed out, broke off, failed TLS): the
 /// command exits 3, as every subcommand does for that (see `mtpspec --help`).

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 
-use super::units::parse_duration;
 use mtpspec::report::{self, ReportInput, RunReport, terminal};
 use mtpspec::robustness::{self, Attack, RobustnessOptions, RobustnessResult, TargetProcess};
 use mtpspec::scenario::{Filter, Step, VarConfig};
 use mtpspec::target::{
     CommandObserver, Listener, MaildirObserver, Observer, SHORT_IDLE, Target, TargetSpec,
 };
+use mtpspec::units::parse_duration;
 use mtpspec::{Baseline, RunOptions, Runner, Spec};
 
 #[derive(clap::Args)]
@@ -219,7 +219,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let filter = Filter::new(&args.filter).context("--filter")?;
     let mut cases: Vec<_> = all_cases
         .iter()
-        .filter(|c| filter.matches(c) && args.profile.includes(c))
+        .filter(|c| filter.matches(c) && args.profile.includes(c.profile))
         .cloned()
         .collect();
     if let Some(spec) = &spec {
@@ -269,6 +269,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let report = RunReport::new(ReportInput {
         target: output.target,
+        address: output.address,
         started: output.started,
         duration: output.duration,
         strict: args.strict,
@@ -276,6 +277,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         cases: output.results,
         spec: spec.as_ref(),
         stale_baseline: stale,
+        remedies: baseline.as_ref().map(|b| b.remedies()).unwrap_or_default(),
     })
     .with_robustness(output.robustness);
     write_reports(&args, &report)?;
@@ -286,6 +288,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 struct RunOutput {
     target: String,
+    address: String,
     caps: mtpspec::Capabilities,
     results: Vec<mtpspec::CaseResult>,
     robustness: Vec<RobustnessResult>,
@@ -373,6 +376,7 @@ async fn run(
     target.shutdown().await;
     Ok(Some(RunOutput {
         target: args.target_name.clone().unwrap_or_else(|| target.name()),
+        address: target.name(),
         caps,
         results,
         robustness,

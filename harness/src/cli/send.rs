@@ -53,7 +53,7 @@ pub struct ConnArgs {
     pub helo: String,
     /// Wait at most this long for any reply, e.g. 30s or 2m (default: RFC 5321's 2 to 10
     /// minutes depending on the command).
-    #[arg(long, value_name = "DURATION", value_parser = super::units::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = mtpspec::units::parse_duration)]
     pub timeout: Option<Duration>,
     /// Print the wire exchange: every command sent and reply received.
     #[arg(long)]
@@ -160,7 +160,7 @@ pub struct SendArgs {
     pub no_pipelining: bool,
     /// Keep retrying transient failures (4yz replies, lost connections) for this long, with
     /// growing pauses, e.g. 10m or 2h. Default: a single attempt.
-    #[arg(long, value_name = "DURATION", value_parser = super::units::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = mtpspec::units::parse_duration)]
     pub retry_for: Option<Duration>,
     /// BODY is a complete RFC 5322 message (headers included): send it as it is.
     #[arg(long, conflicts_with = "attach")]

@@ -41,7 +41,7 @@ pub fn client_cases(given: &[PathBuf]) -> Result<Vec<ClientCase>, ScenarioError>
     }
     match checkout().map(|root| root.join("clients")) {
         Some(dir) if dir.is_dir() => mtpspec::servetest::load_paths(&[dir]),
-        _ => bundled::client_cases(),
+        _ => mtpspec::servetest::load::bundled_cases(),
     }
 }
 

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::conn::{Conn, ReadFail};
 use super::oracle::{Kind, LineFault, RawReply, plain_known_verb};
-use super::render::escape;
 use super::session::{Op, Session};
 use crate::target::{Target, tls};
+use crate::wire::escape_runs as escape;
 
 /// Timeouts of one session.
 #[derive(Clone, Debug)]

@@ -4,7 +4,7 @@
 //! pipelines when the server offers PIPELINING, and cut into writes. Session `i` of seed `s`
 //! is drawn from its own generator forked from `s`, so it is the same whatever ran before it.
 
-use crate::sim::rng::Rng;
+use crate::rng::Rng;
 
 use super::mutate::{body, mutate_line};
 use super::session::{Chunking, Line, Op, Session};

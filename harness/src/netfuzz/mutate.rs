@@ -4,7 +4,7 @@
 //! result keeps the [`Session`](super::session::Session) invariants: no CRLF inside a command
 //! line, exactly one `CRLF . CRLF` at the end of a body.
 
-use crate::sim::rng::Rng;
+use crate::rng::Rng;
 
 use super::session::{Line, find, strip_crlf};
 

@@ -6,9 +6,10 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use super::driver::Event;
-use super::render::{escape, transcript};
+use super::render::transcript;
 use super::replay::{CaseInfo, scenario};
 use super::{Finding, FuzzRun};
+use crate::wire::escape_runs as escape;
 
 /// A finding's case id: `fuzz-<target>-<kind>-<n>`.
 pub fn case_id(target_slug: &str, n: usize, finding: &Finding) -> String {

@@ -16,7 +16,7 @@ pub fn to_string(report: &RunReport) -> String {
         let section = case
             .spec
             .first()
-            .map_or("UNCITED", |id| crate::spec::section_of(id))
+            .map_or("UNCITED", |id| crate::scenario::section_of(id))
             .to_string();
         suites.entry(section).or_default().push(case);
     }
@@ -140,13 +140,7 @@ fn details(case: &CaseResult, report: &RunReport) -> String {
         }
     }
     if let Some(f) = &case.failure {
-        let _ = writeln!(
-            text,
-            "step {} (line {}): {}",
-            f.step + 1,
-            f.line,
-            f.description
-        );
+        let _ = writeln!(text, "step {} (line {}): {}", f.step, f.line, f.description);
         if !f.expected.is_empty() {
             let _ = writeln!(text, "expected: {}", f.expected);
         }

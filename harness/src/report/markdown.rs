@@ -1,30 +1,67 @@
-//! The Markdown report: summary, counts by spec section, every non-passing case with its
-//! requirement text, expected and actual, and its transcript, then a table of all cases.
+//! The Markdown report, for an operator to triage: the target's name, the findings most
+//! serious first (security consequences, then MUSTs, then SHOULDs) and the gate's decision at
+//! the top; then the counts, by verdict and by spec section; every finding in the same order
+//! with its requirement text, expected and actual, and its transcript; then a table of all
+//! cases.
 
 use std::fmt::Write as _;
 
-use super::{RunReport, transcript};
+use super::{Finding, RunReport, transcript};
 use crate::runner::{BaselineMark, CaseResult, Verdict};
 
 pub fn to_string(report: &RunReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# mtpspec report: {}\n", report.target);
+    if report.address != report.target {
+        let _ = write!(out, "Target `{}`. ", report.address);
+    }
+    if !report.capabilities.greeting.is_empty() {
+        let _ = write!(out, "Greeting `{}`. ", report.capabilities.greeting);
+    }
     let _ = writeln!(
         out,
-        "Run at {} with mtpspec {}: {} cases in {:.1} s{}. Gate: **{}** (exit {}).\n",
+        "Run at {} with mtpspec {}: {} cases in {:.1} s{}.\n",
         report.started_at,
         report.tool.version,
         report.summary.total,
         report.duration.as_secs_f64(),
         if report.strict { ", strict" } else { "" },
-        match report.gate {
-            super::Gate::Passed => "passed",
-            super::Gate::Failed => "failed",
-            super::Gate::HarnessError => "harness error",
-        },
+    );
+    if report.findings.is_empty() {
+        out.push_str("## Findings\n\nNone: no FAIL, WARN or ERROR.\n\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "## Findings\n\nMost serious first: {}.\n",
+            report.findings_line()
+        );
+        out.push_str(
+            "| Kind | Verdict | Case | Title | Baseline |\n| --- | --- | --- | --- | --- |\n",
+        );
+        for (finding, case) in report.finding_cases() {
+            let _ = writeln!(
+                out,
+                "| {} | {} | `{}` | {} | {} |",
+                finding.kind(),
+                case.verdict,
+                case.id,
+                cell(&case.title),
+                if finding.expected_failure {
+                    "expected"
+                } else {
+                    ""
+                }
+            );
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "**Gate: {}** (exit {}).\n",
+        report.gate_text(),
         report.exit_code
     );
-    out.push_str("| Verdict | Cases |\n| --- | ---: |\n");
+    out.push_str("## Counts\n\n| Verdict | Cases |\n| --- | ---: |\n");
     for v in Verdict::ALL {
         let _ = writeln!(out, "| {v} | {} |", report.count(v));
     }
@@ -35,7 +72,7 @@ pub fn to_string(report: &RunReport) -> String {
             report.summary.expected_failures
         );
     }
-    out.push_str("\n## By spec section\n\n| Section | Title | PASS | FAIL | WARN | UNSUPPORTED | SKIP | ERROR |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    out.push_str("\n## By spec section\n\nA case counts once in each section it cites, so the sections add up to more than the cases.\n\n| Section | Title | PASS | FAIL | WARN | UNSUPPORTED | SKIP | ERROR |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for s in &report.sections {
         let n = |v| s.counts.get(&v).copied().unwrap_or(0);
         let _ = writeln!(
@@ -61,15 +98,10 @@ pub fn to_string(report: &RunReport) -> String {
             );
         }
     }
-    let notable: Vec<&CaseResult> = report
-        .cases
-        .iter()
-        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
-        .collect();
-    if !notable.is_empty() {
-        out.push_str("\n## Failures, warnings and errors\n");
-        for case in notable {
-            case_details(&mut out, case, report);
+    if !report.findings.is_empty() {
+        out.push_str("\n## Failures, warnings and errors, most serious first\n");
+        for (finding, case) in report.finding_cases() {
+            case_details(&mut out, finding, case, report);
         }
     }
     out.push_str(&super::robustness::markdown(report));
@@ -88,10 +120,15 @@ pub fn to_string(report: &RunReport) -> String {
     out
 }
 
-fn case_details(out: &mut String, case: &CaseResult, report: &RunReport) {
+fn case_details(out: &mut String, finding: &Finding, case: &CaseResult, report: &RunReport) {
+    let consequence = finding
+        .consequence
+        .as_ref()
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "\n### {} `{}`: {}\n",
+        "\n### {}{consequence} `{}`: {}\n",
         case.verdict, case.id, case.title
     );
     let _ = writeln!(
@@ -101,6 +138,9 @@ fn case_details(out: &mut String, case: &CaseResult, report: &RunReport) {
     );
     if let Some(BaselineMark::ExpectedFailure(reason)) = &case.baseline {
         let _ = writeln!(out, "- Expected failure (baseline): {reason}");
+    }
+    if let Some(remedy) = &finding.remedy {
+        let _ = writeln!(out, "- Remedy: {remedy}");
     }
     for id in &case.spec {
         match report.requirements.get(id) {
@@ -119,9 +159,7 @@ fn case_details(out: &mut String, case: &CaseResult, report: &RunReport) {
         let _ = writeln!(
             out,
             "- Step {} (line {}): {}",
-            f.step + 1,
-            f.line,
-            f.description
+            f.step, f.line, f.description
         );
         if !f.expected.is_empty() {
             let _ = writeln!(out, "- Expected: {}", f.expected);

@@ -15,6 +15,9 @@ pub mod robustness;
 pub mod terminal;
 pub mod transcript;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
@@ -27,7 +30,9 @@ use crate::spec::Spec;
 
 /// The JSON schema's name and version; bump the version on any incompatible change.
 pub const SCHEMA: &str = "mtpspec-report";
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2: `failure.step` counts from 1, as every text report does (it counted from 0);
+/// added `address`, `findings` and a requirement's `consequence`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What the gate decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -56,6 +61,41 @@ pub struct RequirementRef {
     /// The RFC sentence the level comes from (SPEC.md's `RFC text` column), when it has one.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub rfc_text: String,
+    /// What breaking it lets happen (SPEC.md's `# Consequences` table), when that is worse
+    /// than a departure from the protocol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consequence: Option<String>,
+}
+
+/// One FAIL, WARN or ERROR, in the order the reports list them: most serious first. First
+/// the cases with a consequence (SPEC.md's `# Consequences` order: smuggling, relay,
+/// injection, authentication, lost mail), then the other FAILs (a MUST broken), then the
+/// other WARNs (a SHOULD broken), then ERRORs (the harness or network failed); in file order
+/// within each.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    /// The case's id (`cases[].id`).
+    pub case: String,
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consequence: Option<String>,
+    /// Excused by the baseline: listed, but not counted against the gate.
+    pub expected_failure: bool,
+    /// The server's own setting that fixes it, from the baseline (`remedy:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
+}
+
+impl Finding {
+    /// Its consequence, or else what was broken: `smuggling`, `MUST`, `SHOULD`, `ERROR`.
+    pub fn kind(&self) -> &str {
+        match (&self.consequence, self.verdict) {
+            (_, Verdict::Error) => "ERROR",
+            (Some(consequence), _) => consequence,
+            (None, Verdict::Fail) => "MUST",
+            (None, _) => "SHOULD",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -87,7 +127,10 @@ pub struct RunReport {
     pub schema: &'static str,
     pub schema_version: u32,
     pub tool: ToolInfo,
+    /// The target's name (`--target-name`, or its address).
     pub target: String,
+    /// The target as given (`smtp://127.0.0.1:2525`, `embedded`, ...).
+    pub address: String,
     pub started_at: String,
     #[serde(serialize_with = "millis", rename = "duration_ms")]
     pub duration: Duration,
@@ -95,6 +138,10 @@ pub struct RunReport {
     pub gate: Gate,
     pub exit_code: u8,
     pub summary: Summary,
+    /// Every FAIL, WARN and ERROR among `cases`, most serious first (see [`Finding`]).
+    pub findings: Vec<Finding>,
+    /// Verdict counts per spec section: a case counts once in each section it cites, so the
+    /// sections' counts add up to more than the cases.
     pub sections: Vec<SectionSummary>,
     pub capabilities: Capabilities,
     /// The SPEC.md requirements the cases cite (when SPEC.md was found).
@@ -113,6 +160,7 @@ fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 /// What a report is built from.
 pub struct ReportInput<'a> {
     pub target: String,
+    pub address: String,
     pub started: SystemTime,
     pub duration: Duration,
     pub strict: bool,
@@ -120,6 +168,8 @@ pub struct ReportInput<'a> {
     pub cases: Vec<CaseResult>,
     pub spec: Option<&'a Spec>,
     pub stale_baseline: Vec<StaleEntry>,
+    /// Case id to the server's setting that fixes it (the baseline's remedies).
+    pub remedies: BTreeMap<String, String>,
 }
 
 impl RunReport {
@@ -151,12 +201,14 @@ impl RunReport {
                 version: env!("CARGO_PKG_VERSION"),
             },
             target: input.target,
+            address: input.address,
             started_at: crate::scenario::vars::rfc3339(input.started),
             duration: input.duration,
             strict: input.strict,
             gate,
             exit_code: gate.exit_code(),
             summary,
+            findings: findings(&input.cases, input.spec, &input.remedies),
             sections: sections(&input.cases, input.spec),
             capabilities: input.capabilities,
             requirements,
@@ -189,6 +241,67 @@ impl RunReport {
     pub fn count(&self, verdict: Verdict) -> usize {
         self.summary.counts.get(&verdict).copied().unwrap_or(0)
     }
+
+    /// The findings with their cases, most serious first.
+    pub fn finding_cases(&self) -> impl Iterator<Item = (&Finding, &CaseResult)> {
+        self.findings
+            .iter()
+            .filter_map(|f| Some((f, self.cases.iter().find(|c| c.id == f.case)?)))
+    }
+
+    /// What the gate decided, in words: `PASSED: every MUST passed`, `FAILED: 3 case(s)
+    /// failed, 0 stale baseline entries`, ...
+    pub fn gate_text(&self) -> String {
+        match self.gate {
+            Gate::Passed if self.strict => "PASSED: every MUST and SHOULD passed".to_string(),
+            Gate::Passed => "PASSED: every MUST passed".to_string(),
+            Gate::Failed => {
+                let robustness = if self.strict {
+                    self.robustness_count(Verdict::Warn)
+                } else {
+                    0
+                };
+                let n = self
+                    .cases
+                    .iter()
+                    .filter(|c| c.is_gate_failure(self.strict))
+                    .count()
+                    + robustness;
+                format!(
+                    "FAILED: {n} case(s) failed, {} stale baseline entries",
+                    self.stale_baseline.len()
+                )
+            }
+            Gate::HarnessError => {
+                "ERROR: the harness or the network failed; no failure was found".into()
+            }
+        }
+    }
+
+    /// One line that counts the findings by kind: `7 smuggling, 3 MUST broken, 2 SHOULD
+    /// broken, 1 ERROR`, or `none` (expected failures included, and said so).
+    pub fn findings_line(&self) -> String {
+        let mut parts: Vec<(String, usize)> = Vec::new();
+        for f in &self.findings {
+            let kind = match f.kind() {
+                "MUST" | "SHOULD" => format!("{} broken", f.kind()),
+                kind => kind.to_string(),
+            };
+            match parts.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => parts.push((kind, 1)),
+            }
+        }
+        if parts.is_empty() {
+            return "none".to_string();
+        }
+        let mut line: Vec<String> = parts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let expected = self.findings.iter().filter(|f| f.expected_failure).count();
+        if expected > 0 {
+            line.push(format!("of which {expected} expected (baseline)"));
+        }
+        line.join(", ")
+    }
 }
 
 /// The gate over a set of results (see the module documentation for the exit codes).
@@ -218,10 +331,48 @@ fn requirement_refs(cases: &[CaseResult], spec: Option<&Spec>) -> BTreeMap<Strin
                     text: r.text.clone(),
                     section: r.section.clone(),
                     rfc_text: r.quote.clone(),
+                    consequence: spec
+                        .consequence_of(std::slice::from_ref(id))
+                        .map(|(_, c)| c.name.clone()),
                 },
             ))
         })
         .collect()
+}
+
+/// The FAIL, WARN and ERROR results, most serious first (see [`Finding`]).
+fn findings(
+    cases: &[CaseResult],
+    spec: Option<&Spec>,
+    remedies: &BTreeMap<String, String>,
+) -> Vec<Finding> {
+    let mut ranked: Vec<((u8, usize, bool), Finding)> = cases
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
+        .map(|c| {
+            let consequence = spec.and_then(|s| s.consequence_of(&c.spec));
+            let rank = match (c.verdict, consequence) {
+                (Verdict::Error, _) => (3, 0, false),
+                (verdict, Some((rank, _))) => (0, rank, verdict != Verdict::Fail),
+                (Verdict::Fail, None) => (1, 0, false),
+                (_, None) => (2, 0, false),
+            };
+            let finding = Finding {
+                case: c.id.clone(),
+                verdict: c.verdict,
+                consequence: consequence.map(|(_, c)| c.name.clone()),
+                expected_failure: matches!(
+                    c.baseline,
+                    Some(crate::runner::BaselineMark::ExpectedFailure(_))
+                ),
+                remedy: remedies.get(&c.id).cloned(),
+            };
+            (rank, finding)
+        })
+        .collect();
+    // Stable: file order within a rank.
+    ranked.sort_by_key(|(rank, _)| *rank);
+    ranked.into_iter().map(|(_, f)| f).collect()
 }
 
 /// Verdict counts per cited section, in SPEC.md order (sections SPEC.md lacks come last).
@@ -230,7 +381,7 @@ fn sections(cases: &[CaseResult], spec: Option<&Spec>) -> Vec<SectionSummary> {
     for case in cases {
         let mut seen = Vec::new();
         for id in &case.spec {
-            let section = crate::spec::section_of(id).to_string();
+            let section = crate::scenario::section_of(id).to_string();
             if !seen.contains(&section) {
                 *by_section
                     .entry(section.clone())

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
-use super::{Gate, RunReport, transcript};
+use super::{Finding, RunReport, transcript};
 use crate::runner::{BaselineMark, CaseResult, Verdict};
 use crate::scenario::Case;
 use crate::spec::Spec;
@@ -146,15 +146,10 @@ pub fn summary(report: &RunReport, color: bool) -> String {
         let _ = writeln!(out, "Probe: {note}");
     }
     sections(&mut out, report);
-    let failures: Vec<&CaseResult> = report
-        .cases
-        .iter()
-        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
-        .collect();
-    if !failures.is_empty() {
-        out.push_str("\nFailures, warnings and errors\n\n");
-        for case in failures {
-            failure(&mut out, case, report, color);
+    if !report.findings.is_empty() {
+        out.push_str("\nFailures, warnings and errors, most serious first\n\n");
+        for (finding, case) in report.finding_cases() {
+            failure(&mut out, finding, case, report, color);
         }
     }
     let others: Vec<&CaseResult> = report
@@ -212,9 +207,19 @@ fn sections(out: &mut String, report: &RunReport) {
             n(Verdict::Error)
         );
     }
+    let _ = writeln!(
+        out,
+        "(a case counts once in each section it cites, so the sections add up to more than the cases)"
+    );
 }
 
-fn failure(out: &mut String, case: &CaseResult, report: &RunReport, color: bool) {
+fn failure(
+    out: &mut String,
+    finding: &Finding,
+    case: &CaseResult,
+    report: &RunReport,
+    color: bool,
+) {
     let verdict = paint(
         &format!("{:<5}", case.verdict.as_str()),
         case.verdict,
@@ -225,6 +230,12 @@ fn failure(out: &mut String, case: &CaseResult, report: &RunReport, color: bool)
         "{verdict} {}: {} ({}:{})",
         case.id, case.title, case.file, case.line
     );
+    if let Some(consequence) = &finding.consequence {
+        let _ = writeln!(out, "      consequence: {consequence}");
+    }
+    if let Some(remedy) = &finding.remedy {
+        let _ = writeln!(out, "      remedy: {remedy}");
+    }
     if let Some(BaselineMark::ExpectedFailure(reason)) = &case.baseline {
         let _ = writeln!(out, "      expected failure (baseline): {reason}");
     }
@@ -252,9 +263,7 @@ fn failure(out: &mut String, case: &CaseResult, report: &RunReport, color: bool)
         let _ = writeln!(
             out,
             "      step {} (line {}): {}",
-            f.step + 1,
-            f.line,
-            f.description
+            f.step, f.line, f.description
         );
         if !f.expected.is_empty() {
             let _ = writeln!(out, "        expected: {}", f.expected);
@@ -281,7 +290,46 @@ fn failure(out: &mut String, case: &CaseResult, report: &RunReport, color: bool)
     out.push('\n');
 }
 
+/// The findings, one line each, most serious first: the summary right above the gate.
+fn findings(out: &mut String, report: &RunReport, color: bool) {
+    if report.findings.is_empty() {
+        let _ = writeln!(out, "\nFindings: none (no FAIL, WARN or ERROR)");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nFindings, most serious first: {}",
+        report.findings_line()
+    );
+    let width = report
+        .findings
+        .iter()
+        .map(|f| f.kind().len())
+        .max()
+        .unwrap_or(0);
+    for (finding, case) in report.finding_cases() {
+        let verdict = paint(
+            &format!("{:<5}", case.verdict.as_str()),
+            case.verdict,
+            color,
+        );
+        let expected = if finding.expected_failure {
+            " (expected, baseline)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {verdict} {}: {}{expected}",
+            finding.kind(),
+            case.id,
+            case.title
+        );
+    }
+}
+
 fn footer(out: &mut String, report: &RunReport, color: bool) {
+    findings(out, report, color);
     let counts: Vec<String> = Verdict::ALL
         .iter()
         .map(|v| {
@@ -316,30 +364,12 @@ fn footer(out: &mut String, report: &RunReport, color: bool) {
     for s in &report.stale_baseline {
         let _ = writeln!(out, "Stale baseline entry `{}`: {}", s.id, s.problem);
     }
-    let gate = match report.gate {
-        Gate::Passed if report.strict => "PASSED: every MUST and SHOULD passed".to_string(),
-        Gate::Passed => "PASSED: every MUST passed".to_string(),
-        Gate::Failed => {
-            let n = report
-                .cases
-                .iter()
-                .filter(|c| c.is_gate_failure(report.strict))
-                .count()
-                + if report.strict {
-                    report.robustness_count(Verdict::Warn)
-                } else {
-                    0
-                };
-            format!(
-                "FAILED: {n} case(s) failed, {} stale baseline entries",
-                report.stale_baseline.len()
-            )
-        }
-        Gate::HarnessError => {
-            "ERROR: the harness or the network failed; no failure was found".into()
-        }
-    };
-    let _ = writeln!(out, "Gate: {gate} (exit {})", report.exit_code);
+    let _ = writeln!(
+        out,
+        "Gate: {} (exit {})",
+        report.gate_text(),
+        report.exit_code
+    );
 }
 
 /// `--list`: the cases that would run.

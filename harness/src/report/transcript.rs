@@ -7,7 +7,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::runner::{CaseResult, WireEvent, WireKind};
+use crate::runner::CaseResult;
+use crate::wire::{WireEvent, WireKind, escape};
 
 /// Lines longer than this are shortened (start, byte count, end).
 const LONG_LINE: usize = 1024;
@@ -139,29 +140,6 @@ fn shorten(line: &str) -> String {
         "{head}<… {} more …>{tail}",
         line.len() - head.len() - tail.len()
     )
-}
-
-/// Printable text as is; CR, NUL, other controls and invalid UTF-8 as `<CR>`, `<NUL>`, `<xHH>`.
-pub fn escape(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\r' => out.push_str("<CR>"),
-                '\n' => out.push_str("<LF>"),
-                '\0' => out.push_str("<NUL>"),
-                '\t' => out.push('\t'),
-                c if c.is_control() => {
-                    let _ = write!(out, "<x{:02X}>", c as u32);
-                }
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            let _ = write!(out, "<x{b:02X}>");
-        }
-    }
-    out
 }
 
 static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {

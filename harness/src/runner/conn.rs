@@ -1,120 +1,15 @@
-//! One client connection of a case, and the wire log every connection of the case writes to:
-//! each chunk of bytes in both directions with its time and TLS leg, plus connection events.
-//! The log is shared so that what happened before a deadline cut the case off is kept.
+//! One client connection of a case. Every connection of the case writes what it sends and
+//! receives to the case's wire log ([`crate::wire::WireLog`]).
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mtp_proto::smtp::reply::{Reply, ReplyError, ReplyParser};
-use serde::{Serialize, Serializer};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::json_reader::{JsonReader, NotJson};
 use crate::target::{BoxStream, Listener, Target, TargetError, tls};
-
-/// What happened on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WireKind {
-    /// The connection was opened.
-    Connected,
-    /// Bytes the harness wrote.
-    Sent,
-    /// Bytes the target sent.
-    Received,
-    /// A TLS handshake completed (data: version and cipher).
-    TlsStarted,
-    /// Bytes received before a TLS handshake and thrown away.
-    Discarded,
-    /// The target closed the connection (or reset it).
-    PeerClosed,
-    /// The harness closed the connection.
-    ClientClosed,
-    /// A remark by the harness.
-    Note,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WireEvent {
-    /// Since the case started.
-    pub at: Duration,
-    pub conn: u8,
-    pub kind: WireKind,
-    pub tls: bool,
-    pub data: Vec<u8>,
-}
-
-impl Serialize for WireEvent {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use base64::Engine;
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(5))?;
-        // Milliseconds with microsecond precision.
-        map.serialize_entry("at_ms", &(self.at.as_micros() as f64 / 1000.0))?;
-        map.serialize_entry("conn", &self.conn)?;
-        map.serialize_entry("kind", &self.kind)?;
-        map.serialize_entry("tls", &self.tls)?;
-        match std::str::from_utf8(&self.data) {
-            Ok(text) => map.serialize_entry("data", text)?,
-            Err(_) => map.serialize_entry(
-                "data_base64",
-                &base64::engine::general_purpose::STANDARD.encode(&self.data),
-            )?,
-        }
-        map.end()
-    }
-}
-
-/// The case's wire log, shared by its connections.
-#[derive(Clone, Debug)]
-pub struct WireLog {
-    inner: Arc<Mutex<LogInner>>,
-}
-
-#[derive(Debug)]
-struct LogInner {
-    start: Instant,
-    events: Vec<WireEvent>,
-}
-
-impl WireLog {
-    pub fn new() -> Self {
-        Self {
-            inner: Arc::new(Mutex::new(LogInner {
-                start: Instant::now(),
-                events: Vec::new(),
-            })),
-        }
-    }
-
-    pub fn record(&self, conn: u8, kind: WireKind, tls: bool, data: &[u8]) {
-        // Events are appended whole; a poisoned lock still holds a consistent list.
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let at = inner.start.elapsed();
-        inner.events.push(WireEvent {
-            at,
-            conn,
-            kind,
-            tls,
-            data: data.to_vec(),
-        });
-    }
-
-    pub fn events(&self) -> Vec<WireEvent> {
-        self.inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .events
-            .clone()
-    }
-}
-
-impl Default for WireLog {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+use crate::wire::{WireKind, WireLog};
 
 /// Why no reply could be read.
 #[derive(Debug)]

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::conn::{WireKind, WireLog};
 use crate::scenario::Case;
 use crate::scenario::Step;
 use crate::target::{Listener, Target};
+use crate::wire::{WireKind, WireLog};
 
 /// The wire log's connection number for HTTP exchanges (SMTP connections are 1 to 9).
 pub const HTTP_CONN: u8 = 0;

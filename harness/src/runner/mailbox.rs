@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::content;
-use super::steps::StepError;
+use super::step_error::StepError;
 use crate::scenario::{MailboxCheck, MessageCheck, Vars};
 use crate::target::{ObservedMessage, Observer};
 
@@ -173,10 +173,7 @@ fn check_message(want: &MessageCheck, got: &ObservedMessage, vars: &Vars) -> Res
     }
     if let Some(needle) = want.contains_hex.iter().find(|n| !contains(content, n)) {
         return Err((
-            format!(
-                "content containing {}",
-                crate::report::transcript::escape(needle)
-            ),
+            format!("content containing {}", crate::wire::escape(needle)),
             excerpt(content),
         ));
     }

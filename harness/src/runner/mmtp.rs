@@ -15,7 +15,7 @@ use mtp_proto::mmtp::hashcash::{self, HashcashToken, Stamp};
 use mtp_proto::mmtp::json::{Json, Object};
 use mtp_server::mmtp::pgp::SecretKey;
 
-use super::steps::StepError;
+use super::step_error::StepError;
 use crate::scenario::Vars;
 use crate::scenario::json_template::{BrokenStamp, Computed, JsonTemplate};
 

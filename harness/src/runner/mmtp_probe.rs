@@ -6,8 +6,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::RunOptions;
-use super::conn::{Conn, WireLog};
+use super::conn::Conn;
 use crate::target::{Listener, Target, TargetError};
+use crate::wire::WireLog;
 
 /// What an MMTP welcome said.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

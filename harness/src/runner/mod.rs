@@ -10,6 +10,7 @@ mod mailbox;
 pub mod mmtp;
 mod mmtp_probe;
 pub mod probe;
+mod step_error;
 mod steps;
 #[cfg(test)]
 mod truth_tests;
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::{self, JoinSet};
 
-pub use conn::{WireEvent, WireKind, WireLog};
+pub use crate::wire::{WireEvent, WireKind, WireLog};
 pub use content::content_after_trace;
 pub use mmtp_probe::MmtpWelcome;
 pub use probe::Capabilities;
@@ -32,7 +33,8 @@ pub use verdict::{BaselineMark, CaseResult, FailureDetail, Verdict};
 
 use crate::scenario::{Case, Level, LocatedStep, VarConfig, Vars};
 use crate::target::{Observer, Target, TargetError};
-use steps::{Session, StepError};
+use step_error::StepError;
+use steps::Session;
 
 /// The largest advertised SIZE maximum the over-size cases send more than.
 const MAX_SIZE_TO_EXCEED: u64 = 64 << 20;
@@ -261,7 +263,7 @@ impl Runner {
                     step.line
                 ));
                 result.failure = Some(FailureDetail {
-                    step: i,
+                    step: i + 1,
                     line: step.line,
                     description,
                     expected: format!("the case to finish within {} ms", deadline.as_millis()),
@@ -302,7 +304,7 @@ impl Runner {
                         // A MUST of RFC 5321 (§2.3.8, §4.2.1) however low the case: a server
                         // that echoes a bare LF into its reply broke the reply syntax, not the
                         // case's requirement (the bare-LF case's server kept the line whole).
-                        result.spec = vec![steps::REPLY_SYNTAX.to_string()];
+                        result.spec = vec![step_error::REPLY_SYNTAX.to_string()];
                         result.level = Level::Must;
                         let expected = "a well-formed reply".to_string();
                         (Verdict::for_failure(Level::Must), expected, actual)
@@ -320,7 +322,7 @@ impl Runner {
                     )
                 });
                 result.failure = Some(FailureDetail {
-                    step: i,
+                    step: i + 1,
                     line,
                     description,
                     expected,

@@ -9,9 +9,10 @@ use mtp_proto::smtp::extension::Extensions;
 use serde::Serialize;
 
 use super::RunOptions;
-use super::conn::{Conn, WireLog};
+use super::conn::Conn;
 use crate::scenario::Keyword;
 use crate::target::{Listener, Target, TargetError};
+use crate::wire::WireLog;
 
 /// What the target advertised.
 #[derive(Clone, Debug, Default, Serialize)]

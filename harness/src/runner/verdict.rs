@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use super::conn::WireEvent;
 use crate::scenario::{Level, Protocol};
+use crate::wire::WireEvent;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -64,7 +64,7 @@ impl fmt::Display for Verdict {
 /// The step that went wrong, and how.
 #[derive(Clone, Debug, Serialize)]
 pub struct FailureDetail {
-    /// 0-based index in the list that ran (`steps` or `fallback`).
+    /// The step's number in the list that ran (`steps` or `fallback`), counting from 1.
     pub step: usize,
     /// Where the step is written.
     pub line: u64,

@@ -4,7 +4,7 @@
 //! message sent to test a size limit is then a few dozen lines in every report instead of
 //! 131,000, while what a reader needs (how it starts, how it ends, how long it was) stays.
 
-use super::conn::{WireEvent, WireKind};
+use crate::wire::{WireEvent, WireKind};
 
 /// Octets kept from the start of a long run (cut back to a line end when there is one).
 pub const KEEP_HEAD: usize = 4 * 1024;

@@ -43,7 +43,7 @@ impl Filter {
         set.is_match(id)
             || spec.iter().any(|cited| {
                 let cited = cited.as_ref();
-                set.is_match(cited) || set.is_match(crate::spec::section_of(cited))
+                set.is_match(cited) || set.is_match(super::section_of(cited))
             })
     }
 }

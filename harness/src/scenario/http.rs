@@ -15,11 +15,12 @@ use base64::Engine;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
+use super::Listener;
 use super::json_pattern::JsonPattern;
 use super::json_template::JsonTemplate;
-use super::model::{Payload, Profile, decode_hex};
+use super::payload::{Payload, decode_hex};
+use super::profile::Profile;
 use super::vars::Template;
-use crate::target::Listener;
 
 /// Methods a request may use.
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];

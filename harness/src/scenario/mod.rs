@@ -1,26 +1,34 @@
 //! Scenarios: the YAML model, the terse transcript form, variables and loading.
 
+pub mod error;
 pub mod expect;
 pub mod filter;
 pub mod http;
 pub mod json_pattern;
 pub mod json_template;
+pub mod listener;
 pub mod load;
 pub mod model;
 pub mod names;
+pub mod payload;
+pub mod profile;
 pub mod transcript;
 pub mod vars;
 
+pub use error::ScenarioError;
 pub use expect::{
     CodePattern, CodeSet, EnhancedPattern, ExpectReply, Keyword, Pattern, ReplyMatch,
 };
 pub use filter::Filter;
 pub use json_pattern::JsonPattern;
 pub use json_template::JsonTemplate;
-pub use load::{ScenarioError, is_spec_id, load_file, load_paths, load_sources, load_str};
+pub use listener::Listener;
+pub use load::{is_spec_id, load_file, load_paths, load_sources, load_str, section_of};
 pub use model::{
     BdatStep, Branch, BranchOn, Branches, Case, Level, LocatedStep, MailboxCheck, MessageCheck,
-    Payload, Profile, Protocol, Step, WriteJsonStep, WriteStep,
+    Protocol, Step, WriteJsonStep, WriteStep,
 };
 pub use names::check_citations;
+pub use payload::Payload;
+pub use profile::Profile;
 pub use vars::{Template, VarConfig, Vars};

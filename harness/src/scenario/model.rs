@@ -9,7 +9,6 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use base64::Engine;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +16,8 @@ use super::expect::{ExpectReply, Keyword};
 use super::http::{ExpectHttp, HttpRequest, PollHttp};
 use super::json_pattern::JsonPattern;
 use super::json_template::JsonTemplate;
+use super::payload::{Payload, PayloadParts, decode_hex};
+use super::profile::Profile;
 use super::vars::{Template, UnknownVariable, Vars};
 
 /// How bad it is when the target does otherwise (RFC 2119, as SPEC.md uses it).
@@ -62,49 +63,6 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// Whose behaviour an MMTP case checks: `compat`, what the original JavaScript implementation
-/// does (run in both profiles); `strict`, a decision of DESIGN beyond it (run only in the
-/// strict profile, the default).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Profile {
-    Compat,
-    #[default]
-    Strict,
-}
-
-impl Profile {
-    /// Whether a run in this profile includes `case`: strict runs everything, compat the
-    /// cases marked compat and those with no profile (SMTP, VMTP).
-    pub fn includes(self, case: &Case) -> bool {
-        match self {
-            Self::Strict => true,
-            Self::Compat => case.profile != Some(Profile::Strict),
-        }
-    }
-}
-
-impl fmt::Display for Profile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Compat => "compat",
-            Self::Strict => "strict",
-        })
-    }
-}
-
-impl std::str::FromStr for Profile {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "compat" => Ok(Self::Compat),
-            "strict" => Ok(Self::Strict),
-            _ => Err(format!("expected compat or strict, got {s:?}")),
-        }
-    }
-}
-
 /// One loaded case.
 #[derive(Clone, Debug)]
 pub struct Case {
@@ -117,7 +75,7 @@ pub struct Case {
     /// For MMTP cases: compat (the original's behaviour) or strict (DESIGN's decisions).
     pub profile: Option<Profile>,
     /// The listener the case's connections go to (submission for AUTH, smtps for implicit TLS).
-    pub listener: crate::target::Listener,
+    pub listener: super::Listener,
     /// EHLO keywords the target must advertise for `steps` to apply.
     pub requires: Vec<Keyword>,
     pub description: Option<String>,
@@ -135,7 +93,7 @@ impl Case {
     pub fn sections(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for id in &self.spec {
-            let section = crate::spec::section_of(id).to_string();
+            let section = super::section_of(id).to_string();
             if !out.contains(&section) {
                 out.push(section);
             }
@@ -489,71 +447,6 @@ impl<'de> Deserialize<'de> for WriteJsonStep {
     }
 }
 
-/// Bytes given as text (with variables), hex or base64.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Payload {
-    Text(Template),
-    Bytes(Vec<u8>),
-}
-
-impl Payload {
-    pub fn expand(&self, vars: &Vars) -> Result<Vec<u8>, UnknownVariable> {
-        match self {
-            Payload::Text(t) => t.expand(vars).map(String::into_bytes),
-            Payload::Bytes(b) => Ok(b.clone()),
-        }
-    }
-
-    fn from_parts(parts: PayloadParts, what: &str) -> Result<Option<Self>, String> {
-        let lines = parts.lines.map(|lines| {
-            let text: String = lines
-                .iter()
-                .map(|l| format!("{}\r\n", l.as_str()))
-                .collect();
-            Template::parse(&text)
-        });
-        match (parts.text, lines, parts.hex, parts.base64) {
-            (None, None, None, None) => Ok(None),
-            (Some(t), None, None, None) => Ok(Some(Payload::Text(t))),
-            (None, Some(t), None, None) => t.map(|t| Some(Payload::Text(t))),
-            (None, None, Some(h), None) => decode_hex(&h).map(|b| Some(Payload::Bytes(b))),
-            (None, None, None, Some(b)) => base64::engine::general_purpose::STANDARD
-                .decode(b.split_whitespace().collect::<String>())
-                .map(|b| Some(Payload::Bytes(b)))
-                .map_err(|e| format!("bad base64 in {what}: {e}")),
-            _ => Err(format!(
-                "{what}: give only one of text, lines, hex and base64"
-            )),
-        }
-    }
-}
-
-/// The ways to give bytes; at most one may be present.
-struct PayloadParts {
-    text: Option<Template>,
-    /// Each line gets CRLF.
-    lines: Option<Vec<Template>>,
-    hex: Option<String>,
-    base64: Option<String>,
-}
-
-/// Hex digits, with optional whitespace between bytes (`0d 0a 2e 0d 0a`).
-pub fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if !digits.len().is_multiple_of(2) {
-        return Err(format!("odd number of hex digits in {text:?}"));
-    }
-    digits
-        .chunks(2)
-        .map(|pair| {
-            std::str::from_utf8(pair)
-                .ok()
-                .and_then(|s| u8::from_str_radix(s, 16).ok())
-                .ok_or_else(|| format!("bad hex digits {:?}", String::from_utf8_lossy(pair)))
-        })
-        .collect()
-}
-
 /// `write:` raw bytes: exactly one of `text`, `lines` (each gets CRLF), `hex`, `base64`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WriteStep {
@@ -821,17 +714,5 @@ impl<'de> Deserialize<'de> for MessageCheck {
             received_from: raw.received_from,
             fields_only_above: raw.fields_only_above,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex() {
-        assert_eq!(decode_hex("0d 0a2e").unwrap(), b"\r\n.");
-        assert!(decode_hex("0d0").is_err());
-        assert!(decode_hex("zz").is_err());
     }
 }

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use super::error::ScenarioError;
 use super::expect::Keyword;
-use super::load::ScenarioError;
 use super::model::{Case, Protocol};
 
 /// SMTP service extension keywords from the IANA registry ("SMTP Service Extensions"), the

@@ -129,6 +129,11 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<ClientCase>, ScenarioError> {
     Ok(cases)
 }
 
+/// The client cases bundled with this binary (`scenarios/clients`, [`crate::bundled`]).
+pub fn bundled_cases() -> Result<Vec<ClientCase>, ScenarioError> {
+    load_sources(crate::bundled::yaml_under("scenarios/clients"))
+}
+
 /// Loads client cases from files already in memory (path, contents).
 pub fn load_sources<'a>(
     files: impl IntoIterator<Item = (&'a Path, &'a str)>,

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::wire::escape;
+
 /// One thing seen or done on a connection.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -119,26 +121,26 @@ pub fn render(events: &[Event]) -> String {
             EventKind::Connected => out += &format!("{prefix}-- connected\n"),
             EventKind::Command { line, tls } => {
                 let lock = if *tls { " (tls)" } else { "" };
-                out += &format!("{prefix}C: {}{lock}\n", escape(line));
+                out += &format!("{prefix}C: {}{lock}\n", escape(line.as_bytes()));
             }
             EventKind::Reply { lines, .. } if lines.is_empty() => {
                 out += &format!("{prefix}S: (no reply)\n");
             }
             EventKind::Reply { lines, .. } => {
                 for l in lines {
-                    out += &format!("{prefix}S: {}\n", escape(l));
+                    out += &format!("{prefix}S: {}\n", escape(l.as_bytes()));
                 }
             }
             EventKind::Injected { lines } => {
                 for l in lines {
-                    out += &format!("{prefix}S: {} (injected)\n", escape(l));
+                    out += &format!("{prefix}S: {} (injected)\n", escape(l.as_bytes()));
                 }
             }
             EventKind::Data { text, complete } => {
                 let end = if *complete { "" } else { " (incomplete)" };
                 out += &format!("{prefix}C: <data {} octets{end}>\n", text.len());
                 for l in text.split_inclusive("\r\n").take(40) {
-                    out += &format!("{prefix}   | {}\n", escape(l));
+                    out += &format!("{prefix}   | {}\n", escape(l.as_bytes()));
                 }
             }
             EventKind::TlsStarted => out += &format!("{prefix}-- TLS handshake done\n"),
@@ -156,20 +158,6 @@ pub fn render(events: &[Event]) -> String {
                 out += &format!("{prefix}-- closed by the {who}\n");
             }
             EventKind::TimedOut => out += &format!("{prefix}-- case deadline reached\n"),
-        }
-    }
-    out
-}
-
-/// Shows CR and LF (and other controls) so line endings can be read in a report.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\r' => out.push_str("\\r"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
         }
     }
     out

@@ -19,7 +19,6 @@ pub mod load;
 pub mod net;
 mod panics;
 pub mod report;
-pub mod rng;
 pub mod run;
 pub mod scenario;
 pub mod server;

@@ -20,12 +20,12 @@ use super::check::{self, Observed, Stats, Violation};
 use super::client::{self, ClientEnv, ClientLog};
 use super::disturb::Disturbances;
 use super::panics;
-use super::rng::Rng;
 use super::scenario::{Action, SERVER, Scenario, When};
 use super::server::{self, ServerEnv};
 use super::trace::{SharedTrace, Trace};
 use super::units::millis;
 use super::workload;
+use crate::rng::Rng;
 
 /// The simulation's wall clock starts at 2026-01-01T00:00:00Z, whatever the real date.
 pub const EPOCH_UNIX_SECS: u64 = 1_767_225_600;

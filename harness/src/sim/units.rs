@@ -1,14 +1,17 @@
-//! Durations and ranges as scenario files write them: `250ms`, `2s`, `1.5s`, `3m`, and
-//! `1s..5s` for a time the seed picks (uniformly, to the millisecond).
+//! Durations and ranges as scenario files write them: a duration in the grammar of every
+//! other duration of the harness ([`crate::units::parse_duration`]: `250ms`, `1.5s`, `3m`,
+//! `2m30s`, or a bare number of seconds), and `1s..5s` for a time the seed picks (uniformly,
+//! to the millisecond).
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use super::rng::Rng;
+use crate::rng::Rng;
+use crate::units::parse_duration;
 
-/// A duration written `<number><unit>` with unit `ms`, `s`, `m` or `h`.
+/// A duration, written as [`crate::units::parse_duration`] reads it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);
 
@@ -33,26 +36,6 @@ impl DurRange {
 
 pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Parses `250ms`, `2s`, `1.5s`, `3m`, `1h`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("{text:?} has no unit (ms, s, m or h)"))?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} does not start with a number"))?;
-    let scale = match unit {
-        "ms" => 0.001,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?} (ms, s, m or h)")),
-    };
-    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("{text:?}: {e}"))
 }
 
 fn parse_range(text: &str) -> Result<DurRange, String> {
@@ -102,8 +85,14 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("5").is_err());
+        // The grammar of every duration option: a bare number is seconds.
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
         assert!(parse_duration("5 parsecs").is_err());
+        let range = parse_range("0.5..2").unwrap();
+        assert_eq!(
+            (range.min, range.max),
+            (Duration::from_millis(500), Duration::from_secs(2))
+        );
         let range = parse_range("1s..3s").unwrap();
         assert_eq!(
             (range.min, range.max),

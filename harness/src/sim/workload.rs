@@ -6,8 +6,8 @@
 use mtp_proto::smtp::Mailbox;
 use mtp_proto::smtp::client::Message;
 
-use super::rng::Rng;
 use super::scenario::ClientSpec;
+use crate::rng::Rng;
 
 /// The domain the server delivers locally.
 pub const LOCAL_DOMAIN: &str = "example.test";

@@ -1,77 +1,23 @@
-//! The harness's TLS client: rustls with the ring provider and a verifier that accepts any
-//! certificate. A conformance tester checks the protocol, not the PKI; signatures over the
-//! handshake are still verified, so a broken TLS stack is still noticed.
+//! The harness's TLS client: the reference client's configuration that accepts any
+//! certificate (`mtp_server::client::tls`, rustls with the ring provider). A conformance
+//! tester checks the protocol, not the PKI; signatures over the handshake are still verified,
+//! so a broken TLS stack is still noticed.
 
 use std::sync::{Arc, OnceLock};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use mtp_server::client::tls::{self, Verify};
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
 use super::{BoxStream, TargetError};
 
-#[derive(Debug)]
-struct AcceptAnyCertificate {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
+/// The reference client's "insecure" configuration (any certificate; handshake signatures
+/// still checked), built once.
 fn client_config() -> Result<Arc<ClientConfig>, TargetError> {
     static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
     CONFIG
-        .get_or_init(|| {
-            let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
-            let verifier = Arc::new(AcceptAnyCertificate {
-                algorithms: provider.signature_verification_algorithms,
-            });
-            ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map(|builder| {
-                    Arc::new(
-                        builder
-                            .dangerous()
-                            .with_custom_certificate_verifier(verifier)
-                            .with_no_client_auth(),
-                    )
-                })
-                .map_err(|e| e.to_string())
-        })
+        .get_or_init(|| tls::client_config(&Verify::Insecure).map_err(|e| e.to_string()))
         .clone()
         .map_err(TargetError::Tls)
 }

@@ -1,5 +1,6 @@
 //! One column of the comparison page: a run read back from its JSON report (schema
-//! `mtpspec-report`, version 1). Only what the page shows is kept; each case's wire log is
+//! `mtpspec-report`, any version from 1 to the one this build writes: what the page reads is
+//! the same in all of them). Only what the page shows is kept; each case's wire log is
 //! rendered to a transcript as it is read and clipped, so a 10 MB DATA case does not become a
 //! 10 MB table cell.
 
@@ -103,7 +104,7 @@ impl fmt::Display for LoadError {
             Self::Json(e) => write!(f, "not a JSON report: {e}"),
             Self::Schema { schema, version } => write!(
                 f,
-                "schema {schema:?} version {version}; this build reads {SCHEMA:?} version {SCHEMA_VERSION}"
+                "schema {schema:?} version {version}; this build reads {SCHEMA:?} versions 1 to {SCHEMA_VERSION}"
             ),
             Self::UnknownVerdict { case, verdict } => {
                 write!(f, "case {case}: unknown verdict {verdict:?}")
@@ -117,7 +118,7 @@ impl fmt::Display for LoadError {
 impl std::error::Error for LoadError {}
 
 // The subset of the report schema the page reads; other fields are ignored so that additions
-// within version 1 still load.
+// still load. Versions 1 and 2 differ in nothing read here but `address` (2 only).
 #[derive(Deserialize)]
 struct Doc {
     schema: String,
@@ -128,6 +129,9 @@ struct Doc {
 struct JsonReport {
     tool: JsonTool,
     target: String,
+    /// The target as given, when `target` is its name (version 2).
+    #[serde(default)]
+    address: Option<String>,
     started_at: String,
     duration_ms: u64,
     gate: String,
@@ -227,7 +231,7 @@ impl Column {
     /// Reads a JSON report written by `mtpspec run --report-json`.
     pub fn from_json(name: &str, text: &str) -> Result<Column, LoadError> {
         let doc: Doc = serde_json::from_str(text).map_err(LoadError::Json)?;
-        if doc.schema != SCHEMA || doc.schema_version != SCHEMA_VERSION {
+        if doc.schema != SCHEMA || !(1..=SCHEMA_VERSION).contains(&doc.schema_version) {
             return Err(LoadError::Schema {
                 schema: doc.schema,
                 version: doc.schema_version,
@@ -258,7 +262,7 @@ impl Column {
             .collect::<Result<Vec<_>, LoadError>>()?;
         Ok(Column {
             name: name.to_string(),
-            target: report.target,
+            target: report.address.unwrap_or(report.target),
             started_at: report.started_at,
             duration_ms: report.duration_ms,
             tool_version: report.tool.version,
@@ -477,11 +481,31 @@ mod tests {
 
     #[test]
     fn refuses_other_schemas_and_verdicts() {
-        let other = SAMPLE.replace("\"schema_version\": 1", "\"schema_version\": 2");
-        assert!(matches!(
-            Column::from_json("x", &other),
-            Err(LoadError::Schema { version: 2, .. })
-        ));
+        let newer = SCHEMA_VERSION + 1;
+        for version in [0, newer] {
+            let other = SAMPLE.replace(
+                "\"schema_version\": 1",
+                &format!("\"schema_version\": {version}"),
+            );
+            assert!(matches!(
+                Column::from_json("x", &other),
+                Err(LoadError::Schema { version: v, .. }) if v == version
+            ));
+        }
+        let named = SAMPLE
+            .replace(
+                "\"schema_version\": 1",
+                &format!("\"schema_version\": {SCHEMA_VERSION}"),
+            )
+            .replace(
+                "\"target\": \"smtp://127.0.0.1:2525\"",
+                "\"target\": \"postfix\", \"address\": \"smtp://127.0.0.1:2525\"",
+            );
+        let column = Column::from_json("x", &named).expect("the current version loads");
+        assert_eq!(
+            column.target, "smtp://127.0.0.1:2525",
+            "the address, not the name"
+        );
         let bad = SAMPLE.replace("\"PASS\", \"reason\"", "\"MAYBE\", \"reason\"");
         assert!(matches!(
             Column::from_json("x", &bad),

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use super::{Session, StepError, read_failure, show_reply};
+use super::{Session, read_failure, show_reply};
 use crate::runner::conn::ReadFailure;
+use crate::runner::step_error::StepError;
 use crate::scenario::{Branch, BranchOn, Branches};
 
 impl Session<'_> {
@@ -207,7 +208,7 @@ mod tests {
         let failure = result.failure.unwrap();
         // The capture was made and used: the NOOP carried the reply's text.
         assert_eq!(failure.line, 18, "{failure:?}");
-        assert_eq!(failure.step, 3);
+        assert_eq!(failure.step, 4, "counted from 1");
         assert!(
             failure
                 .description

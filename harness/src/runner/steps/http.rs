@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{Session, StepError, missing_variable};
+use super::{Session, missing_variable};
 use crate::runner::http::{HttpResponse, Outgoing};
 use crate::runner::mmtp::{DEFAULT_DIFFICULTY, EvalContext, evaluate};
+use crate::runner::step_error::StepError;
 use crate::scenario::http::{BodyPart, ExpectHttp, HttpBody, HttpRequest, PollHttp};
 use crate::scenario::json_pattern::{JsonPattern, PatternError, show};
 

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use super::{Session, StepError, missing_variable, with_partial};
+use super::{Session, missing_variable, with_partial};
 use crate::runner::conn::ReadFailure;
 use crate::runner::mmtp::{DEFAULT_DIFFICULTY, EvalContext, evaluate};
+use crate::runner::step_error::StepError;
 use crate::scenario::json_pattern::{JsonPattern, PatternError, show};
 use crate::scenario::{JsonTemplate, WriteJsonStep};
 

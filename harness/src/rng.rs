@@ -1,6 +1,7 @@
-//! The simulation's own random numbers: SplitMix64, seeded from the run's seed, so every
-//! choice the harness makes (fault times, torn writes, which messages are read) replays
-//! exactly. Turmoil draws its own (latency, loss) from the same seed.
+//! The harness's one random number generator: SplitMix64, seeded from a run's seed, so that
+//! every choice a simulation or a fuzzing run makes (fault times, torn writes, which messages
+//! are read, which mutation comes next) replays exactly from the seed. Turmoil draws its own
+//! (latency, loss) from the same seed.
 
 /// A small, fast, seedable generator (SplitMix64; not for cryptography).
 #[derive(Clone, Debug)]

@@ -1,0 +1,194 @@
+//! The reports an operator triages: findings most serious first (SPEC.md's consequences,
+//! then MUSTs, then SHOULDs, then errors), the target named in the title, the findings'
+//! summary above the gate line, and step numbers counted from 1 in every format.
+
+use std::time::{Duration, SystemTime};
+
+use super::{ReportInput, RunReport, markdown, terminal};
+use crate::runner::{BaselineMark, Capabilities, CaseResult, FailureDetail, Verdict};
+use crate::scenario::{Level, Protocol};
+use crate::spec::Spec;
+
+const SPEC: &str = "# SMTP\n\n## DATA: Mail data\n\n\
+| ID | Level | Requirement | Source |\n| --- | --- | --- | --- |\n\
+| SMTP-DATA-1 | MUST | a MUST | RFC 5321 |\n\
+| SMTP-DATA-2 | SHOULD | a SHOULD | RFC 5321 |\n\
+| SMTP-DATA-6 | MUST | durable | RFC 5321 |\n\
+| SMTP-DATA-14 | MUST | bare LF dot | RFC 5321 |\n\n\
+# Consequences\n\n| Consequence | What a failure lets happen | Requirements |\n| --- | --- | --- |\n\
+| smuggling | forged mail | SMTP-DATA-14 |\n\
+| lost mail | mail gone | SMTP-DATA-6 |\n";
+
+fn case(id: &str, spec: &str, verdict: Verdict) -> CaseResult {
+    CaseResult {
+        id: id.into(),
+        title: format!("title of {id}"),
+        file: "scenarios/x.yaml".into(),
+        line: 1,
+        spec: vec![spec.into()],
+        level: Level::Must,
+        protocol: Protocol::Smtp,
+        verdict,
+        reason: Some("why".into()),
+        failure: None,
+        timed_out: false,
+        refused: false,
+        fallback: false,
+        duration: Duration::ZERO,
+        baseline: None,
+        wire: Vec::new(),
+        redactions: Vec::new(),
+    }
+}
+
+/// In file order: a WARN, a MUST broken, an error, lost mail, a pass and smuggling (an
+/// expected failure, whose failing step is the third).
+fn report() -> RunReport {
+    let spec = Spec::parse(SPEC).unwrap();
+    let mut smuggled = case("smuggled", "SMTP-DATA-14", Verdict::Fail);
+    smuggled.baseline = Some(BaselineMark::ExpectedFailure("known".into()));
+    smuggled.failure = Some(FailureDetail {
+        step: 3,
+        line: 12,
+        description: "expect 250".into(),
+        expected: "message 1".into(),
+        actual: "two messages".into(),
+    });
+    let cases = vec![
+        case("should-broken", "SMTP-DATA-2", Verdict::Warn),
+        case("must-broken", "SMTP-DATA-1", Verdict::Fail),
+        case("harness-error", "SMTP-DATA-1", Verdict::Error),
+        case("lost", "SMTP-DATA-6", Verdict::Fail),
+        case("passed", "SMTP-DATA-14", Verdict::Pass),
+        smuggled,
+    ];
+    RunReport::new(ReportInput {
+        target: "postfix".into(),
+        address: "smtp://127.0.0.1:2525".into(),
+        started: SystemTime::UNIX_EPOCH,
+        duration: Duration::from_secs(1),
+        strict: false,
+        capabilities: Capabilities::default(),
+        cases,
+        spec: Some(&spec),
+        stale_baseline: Vec::new(),
+        remedies: [(
+            "smuggled".to_string(),
+            "Postfix: smtpd_forbid_bare_newline = normalize".to_string(),
+        )]
+        .into(),
+    })
+}
+
+/// Where each of `needles` first appears in `text`, in the order given.
+fn positions(text: &str, needles: &[&str]) -> Vec<usize> {
+    needles
+        .iter()
+        .map(|n| {
+            text.find(n)
+                .unwrap_or_else(|| panic!("{n:?} not in:\n{text}"))
+        })
+        .collect()
+}
+
+fn is_ascending(list: &[usize]) -> bool {
+    list.windows(2).all(|w| w[0] < w[1])
+}
+
+const MOST_SERIOUS_FIRST: [&str; 5] = [
+    "smuggled",
+    "lost",
+    "must-broken",
+    "should-broken",
+    "harness-error",
+];
+
+#[test]
+fn findings_are_ordered_by_consequence_then_level() {
+    let report = report();
+    let order: Vec<&str> = report.findings.iter().map(|f| f.case.as_str()).collect();
+    assert_eq!(order, MOST_SERIOUS_FIRST);
+    let kinds: Vec<&str> = report.findings.iter().map(|f| f.kind()).collect();
+    assert_eq!(kinds, ["smuggling", "lost mail", "MUST", "SHOULD", "ERROR"]);
+    assert_eq!(
+        report.findings_line(),
+        "1 smuggling, 1 lost mail, 1 MUST broken, 1 SHOULD broken, 1 ERROR, of which 1 expected (baseline)"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["findings"][0]["consequence"], "smuggling");
+    assert_eq!(json["findings"][0]["expected_failure"], true);
+    assert_eq!(
+        json["findings"][0]["remedy"],
+        "Postfix: smtpd_forbid_bare_newline = normalize"
+    );
+    assert_eq!(
+        json["requirements"]["SMTP-DATA-6"]["consequence"],
+        "lost mail"
+    );
+    assert_eq!(json["address"], "smtp://127.0.0.1:2525");
+    assert_eq!(json["schema_version"], super::SCHEMA_VERSION);
+}
+
+#[test]
+fn the_markdown_names_the_target_and_summarises_before_the_gate() {
+    let md = markdown::to_string(&report());
+    assert!(md.starts_with("# mtpspec report: postfix\n"), "{md}");
+    assert!(md.contains("Target `smtp://127.0.0.1:2525`"), "{md}");
+    let top = positions(&md, &["## Findings", "**Gate: FAILED", "## Counts"]);
+    assert!(is_ascending(&top), "{top:?}");
+    // The summary table and the details, most serious first.
+    let table: Vec<String> = MOST_SERIOUS_FIRST
+        .iter()
+        .map(|id| format!("| `{id}` |"))
+        .collect();
+    let table: Vec<&str> = table.iter().map(String::as_str).collect();
+    assert!(is_ascending(&positions(&md, &table)));
+    let details_at = md.find("## Failures, warnings and errors").unwrap();
+    let details = &md[details_at..md.find("## All cases").unwrap()];
+    let headings: Vec<String> = MOST_SERIOUS_FIRST
+        .iter()
+        .map(|id| format!("`{id}`:"))
+        .collect();
+    let headings: Vec<&str> = headings.iter().map(String::as_str).collect();
+    assert!(is_ascending(&positions(details, &headings)), "{details}");
+    assert!(
+        details.contains("### FAIL (smuggling) `smuggled`"),
+        "{details}"
+    );
+    assert!(
+        details.contains("- Step 3 (line 12): expect 250")
+            && details.contains("- Remedy: Postfix: smtpd_forbid_bare_newline = normalize"),
+        "{details}"
+    );
+    assert!(md.contains("A case counts once in each section it cites"));
+}
+
+#[test]
+fn the_terminal_lists_the_findings_right_above_the_gate() {
+    let text = terminal::summary(&report(), false);
+    let findings_at = text
+        .find("Findings, most serious first: 1 smuggling")
+        .unwrap();
+    let gate_at = text.find("Gate: FAILED").unwrap();
+    let tail = &text[findings_at..gate_at];
+    let lines: Vec<String> = MOST_SERIOUS_FIRST
+        .iter()
+        .map(|id| format!(" {id}: "))
+        .collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert!(is_ascending(&positions(tail, &lines)), "{tail}");
+    assert!(
+        tail.contains("smuggled: title of smuggled (expected, baseline)"),
+        "{tail}"
+    );
+    let details = &text[..findings_at];
+    assert!(
+        details.contains("step 3 (line 12): expect 250"),
+        "{details}"
+    );
+    assert!(details.contains("consequence: smuggling"), "{details}");
+    assert!(
+        details.contains("remedy: Postfix: smtpd_forbid_bare_newline = normalize"),
+        "{details}"
+    );
+}
