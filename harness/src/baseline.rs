@@ -87,7 +87,7 @@ impl fmt::Display for BaselineError {
 impl std::error::Error for BaselineError {}
 
 /// A baseline entry that no longer describes the target.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaleEntry {
     pub id: String,
     pub reason: String,

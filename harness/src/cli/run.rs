@@ -74,7 +74,7 @@ pub struct RunArgs {
     /// Expected failures with reasons (YAML: `case-id: reason`).
     #[arg(long, value_name = "FILE", env = "MTPSPEC_BASELINE")]
     baseline: Option<PathBuf>,
-    /// Write the JSON report (schema mtpspec-report, version 1).
+    /// Write the JSON report (schema mtpspec-report, version 2; harness/README.md).
     #[arg(long, value_name = "FILE", env = "MTPSPEC_REPORT_JSON")]
     report_json: Option<PathBuf>,
     /// Write a JUnit XML report.

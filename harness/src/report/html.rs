@@ -37,7 +37,7 @@ mod transcripts;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-pub use column::{Column, ColumnCase, ColumnRobustness, LoadError, TRANSCRIPT_LINES, clip};
+pub use column::{Column, ColumnCase, ColumnRobustness, TRANSCRIPT_LINES, clip};
 pub use transcripts::{is_transcript_page_of, transcript_files};
 
 use crate::runner::Verdict;
@@ -496,8 +496,8 @@ pub fn esc(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::column::SAMPLE;
     use super::*;
+    use crate::report::json::SAMPLE;
 
     fn column(name: &str, json: &str) -> Column {
         Column::from_json(name, json).expect("sample loads")

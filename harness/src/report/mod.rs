@@ -21,7 +21,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::baseline::StaleEntry;
 use crate::robustness::RobustnessResult;
@@ -35,7 +35,7 @@ pub const SCHEMA: &str = "mtpspec-report";
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// What the gate decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Gate {
     Passed,
@@ -53,17 +53,17 @@ impl Gate {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RequirementRef {
     pub level: String,
     pub text: String,
     pub section: String,
     /// The RFC sentence the level comes from (SPEC.md's `RFC text` column), when it has one.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rfc_text: String,
     /// What breaking it lets happen (SPEC.md's `# Consequences` table), when that is worse
     /// than a departure from the protocol.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consequence: Option<String>,
 }
 
@@ -72,17 +72,17 @@ pub struct RequirementRef {
 /// injection, authentication, lost mail), then the other FAILs (a MUST broken), then the
 /// other WARNs (a SHOULD broken), then ERRORs (the harness or network failed); in file order
 /// within each.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Finding {
     /// The case's id (`cases[].id`).
     pub case: String,
     pub verdict: Verdict,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consequence: Option<String>,
     /// Excused by the baseline: listed, but not counted against the gate.
     pub expected_failure: bool,
     /// The server's own setting that fixes it, from the baseline (`remedy:`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remedy: Option<String>,
 }
 
@@ -98,7 +98,8 @@ impl Finding {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Summary {
     pub total: usize,
     pub counts: BTreeMap<Verdict, usize>,
@@ -108,53 +109,59 @@ pub struct Summary {
 }
 
 /// Verdict counts of one spec section.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SectionSummary {
     pub section: String,
     pub title: String,
     pub counts: BTreeMap<Verdict, usize>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ToolInfo {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: String,
+    pub version: String,
 }
 
-/// Everything about one run.
-#[derive(Clone, Debug, Serialize)]
+/// Everything about one run: the JSON report's schema, written by `mtpspec run
+/// --report-json` and read back by `mtpspec compare --from-json` ([`json::from_str`]).
+/// Fields added after version 1 default when a version 1 report is read.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunReport {
-    pub schema: &'static str,
+    pub schema: String,
     pub schema_version: u32,
     pub tool: ToolInfo,
     /// The target's name (`--target-name`, or its address).
     pub target: String,
     /// The target as given (`smtp://127.0.0.1:2525`, `embedded`, ...).
+    #[serde(default)]
     pub address: String,
     pub started_at: String,
-    #[serde(serialize_with = "millis", rename = "duration_ms")]
+    #[serde(with = "crate::units::millis", rename = "duration_ms")]
     pub duration: Duration,
+    #[serde(default)]
     pub strict: bool,
     pub gate: Gate,
     pub exit_code: u8,
     pub summary: Summary,
     /// Every FAIL, WARN and ERROR among `cases`, most serious first (see [`Finding`]).
+    #[serde(default)]
     pub findings: Vec<Finding>,
     /// Verdict counts per spec section: a case counts once in each section it cites, so the
     /// sections' counts add up to more than the cases.
+    #[serde(default)]
     pub sections: Vec<SectionSummary>,
+    #[serde(default)]
     pub capabilities: Capabilities,
     /// The SPEC.md requirements the cases cite (when SPEC.md was found).
+    #[serde(default)]
     pub requirements: BTreeMap<String, RequirementRef>,
+    #[serde(default)]
     pub stale_baseline: Vec<StaleEntry>,
     pub cases: Vec<CaseResult>,
     /// The robustness cases (harness/src/robustness), run after `cases`; not counted in
     /// `summary` or `sections`, which are about the scenarios.
+    #[serde(default)]
     pub robustness: Vec<RobustnessResult>,
-}
-
-fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
 }
 
 /// What a report is built from.
@@ -194,11 +201,11 @@ impl RunReport {
         let gate = gate(&input.cases, input.strict, &input.stale_baseline);
         let requirements = requirement_refs(&input.cases, input.spec);
         RunReport {
-            schema: SCHEMA,
+            schema: SCHEMA.to_string(),
             schema_version: SCHEMA_VERSION,
             tool: ToolInfo {
-                name: "mtpspec",
-                version: env!("CARGO_PKG_VERSION"),
+                name: "mtpspec".to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
             },
             target: input.target,
             address: input.address,

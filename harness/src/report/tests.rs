@@ -192,3 +192,41 @@ fn the_terminal_lists_the_findings_right_above_the_gate() {
         "{details}"
     );
 }
+
+/// The schema is one type both ways: a report written and read back is the same report, wire
+/// bytes (text and not), robustness figures and capabilities included.
+#[test]
+fn the_json_report_reads_back_as_written() {
+    use crate::robustness::RobustnessResult;
+    use crate::wire::{WireEvent, WireKind};
+
+    let mut report = report();
+    report.cases[0].wire = vec![
+        WireEvent {
+            at: Duration::from_micros(1_234),
+            conn: 1,
+            kind: WireKind::Received,
+            tls: false,
+            data: b"220 hi\r\n".to_vec(),
+        },
+        WireEvent {
+            at: Duration::from_micros(2_500),
+            conn: 1,
+            kind: WireKind::Sent,
+            tls: true,
+            data: b"\xff\x00 not UTF-8".to_vec(),
+        },
+    ];
+    report.capabilities = Capabilities::from_keywords(&["SIZE 1000", "PIPELINING"]);
+    let case = crate::robustness::Attack::TlsStall.case();
+    report.robustness = vec![RobustnessResult::skipped(case, Level::Should, "off".into())];
+    let written = super::json::to_string(&report).unwrap();
+    let read = super::json::from_str(&written).unwrap();
+    assert_eq!(super::json::to_string(&read).unwrap(), written);
+    assert_eq!(read.cases[0].wire, report.cases[0].wire);
+    assert_eq!(
+        read.capabilities.size_max(),
+        Some(1000),
+        "extensions parsed again"
+    );
+}

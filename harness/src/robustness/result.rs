@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::CaseInfo;
 use super::fresh_client::Greeting;
@@ -15,7 +15,7 @@ use crate::runner::Verdict;
 use crate::scenario::Level;
 
 /// One robustness case after it ran.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RobustnessResult {
     pub id: String,
     pub title: String,
@@ -31,12 +31,12 @@ pub struct RobustnessResult {
     pub figures: Vec<String>,
     /// The same figures as numbers (absent when the case did not run).
     pub measured: Option<Measured>,
-    #[serde(serialize_with = "millis", rename = "duration_ms")]
+    #[serde(with = "crate::units::millis", rename = "duration_ms")]
     pub duration: Duration,
 }
 
 /// The figures as numbers, for tools reading the JSON report.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Measured {
     pub connections: usize,
     /// Turned away before the stall (a limit's 421, a close).
@@ -53,10 +53,6 @@ pub struct Measured {
     pub greeted_after_attack: bool,
     pub sent_octets: u64,
     pub rss: Option<RssFigure>,
-}
-
-fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
 }
 
 impl RobustnessResult {

@@ -11,7 +11,7 @@ use crate::target::{Listener, Target, TargetError};
 use crate::wire::WireLog;
 
 /// What an MMTP welcome said.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct MmtpWelcome {
     /// `message`, as received.
     pub message: String,

@@ -14,8 +14,10 @@ use crate::scenario::Keyword;
 use crate::target::{Listener, Target, TargetError};
 use crate::wire::WireLog;
 
-/// What the target advertised.
-#[derive(Clone, Debug, Default, Serialize)]
+/// What the target advertised. Read back from a report, the extensions are parsed again from
+/// the keyword lines.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
+#[serde(from = "CapabilitiesRecord")]
 pub struct Capabilities {
     /// The greeting line, as received.
     pub greeting: String,
@@ -70,19 +72,51 @@ impl Capabilities {
 
     /// Capabilities from EHLO keyword lines (for tests and library users).
     pub fn from_keywords(keywords: &[&str]) -> Self {
-        let lines: Vec<String> = std::iter::once("probe".to_string())
-            .chain(keywords.iter().map(|k| k.to_string()))
-            .collect();
-        let reply = mtp_proto::smtp::reply::Reply::multiline(
-            mtp_proto::smtp::reply::ReplyCode::OK,
-            None,
-            lines,
-        );
-        let plain = Extensions::from_ehlo(&reply);
+        let keywords: Vec<String> = keywords.iter().map(|k| k.to_string()).collect();
         Self {
-            keywords: keywords.iter().map(|k| k.to_string()).collect(),
-            plain,
+            plain: extensions_of(&keywords),
+            keywords,
             ..Self::default()
+        }
+    }
+}
+
+/// The extensions that EHLO keyword lines (`SIZE 1000`, `PIPELINING`) advertise.
+fn extensions_of(keywords: &[String]) -> Extensions {
+    let lines: Vec<String> = std::iter::once("probe".to_string())
+        .chain(keywords.iter().cloned())
+        .collect();
+    let reply = mtp_proto::smtp::reply::Reply::multiline(
+        mtp_proto::smtp::reply::ReplyCode::OK,
+        None,
+        lines,
+    );
+    Extensions::from_ehlo(&reply)
+}
+
+/// [`Capabilities`] as a report holds them.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct CapabilitiesRecord {
+    greeting: String,
+    hostname: String,
+    keywords: Vec<String>,
+    tls_keywords: Option<Vec<String>>,
+    notes: Vec<String>,
+    mmtp: Option<super::mmtp_probe::MmtpWelcome>,
+}
+
+impl From<CapabilitiesRecord> for Capabilities {
+    fn from(record: CapabilitiesRecord) -> Capabilities {
+        Capabilities {
+            plain: extensions_of(&record.keywords),
+            tls: record.tls_keywords.as_deref().map(extensions_of),
+            greeting: record.greeting,
+            hostname: record.hostname,
+            keywords: record.keywords,
+            tls_keywords: record.tls_keywords,
+            notes: record.notes,
+            mmtp: record.mmtp,
         }
     }
 }

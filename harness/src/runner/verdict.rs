@@ -8,12 +8,12 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::scenario::{Level, Protocol};
 use crate::wire::WireEvent;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Verdict {
     Pass,
@@ -62,7 +62,7 @@ impl fmt::Display for Verdict {
 }
 
 /// The step that went wrong, and how.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FailureDetail {
     /// The step's number in the list that ran (`steps` or `fallback`), counting from 1.
     pub step: usize,
@@ -74,7 +74,7 @@ pub struct FailureDetail {
 }
 
 /// Whether a baseline lists the case.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "reason")]
 pub enum BaselineMark {
     /// Listed, and it failed as expected: not counted against the gate.
@@ -84,7 +84,7 @@ pub enum BaselineMark {
 }
 
 /// Everything known about one case after it ran.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CaseResult {
     pub id: String,
     pub title: String,
@@ -92,22 +92,27 @@ pub struct CaseResult {
     pub line: u64,
     pub spec: Vec<String>,
     pub level: Level,
+    // Defaults: what a report written before the field existed implies.
+    #[serde(default)]
     pub protocol: Protocol,
     pub verdict: Verdict,
     /// One line: why the verdict is not PASS.
     pub reason: Option<String>,
     pub failure: Option<FailureDetail>,
     /// The case hit its deadline.
+    #[serde(default)]
     pub timed_out: bool,
     /// The target refused the case's connection (a connection or rate limit): the runner
     /// runs it again alone.
     #[serde(skip)]
     pub refused: bool,
     /// The fallback steps ran instead of the main ones.
+    #[serde(default)]
     pub fallback: bool,
-    #[serde(serialize_with = "millis", rename = "duration_ms")]
+    #[serde(default, with = "crate::units::millis", rename = "duration_ms")]
     pub duration: Duration,
     pub baseline: Option<BaselineMark>,
+    #[serde(default)]
     pub wire: Vec<WireEvent>,
     /// `(value, placeholder)` pairs that make the transcript independent of the run.
     #[serde(skip)]
@@ -120,8 +125,4 @@ impl CaseResult {
         let bad = self.verdict == Verdict::Fail || (strict && self.verdict == Verdict::Warn);
         bad && !matches!(self.baseline, Some(BaselineMark::ExpectedFailure(_)))
     }
-}
-
-fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
 }

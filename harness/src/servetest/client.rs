@@ -46,14 +46,10 @@ pub struct ClientRun {
     /// `None` when it was killed (deadline) or died by a signal.
     pub exit_code: Option<i32>,
     pub timed_out: bool,
-    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    #[serde(rename = "duration_ms", with = "crate::units::millis")]
     pub duration: Duration,
     /// Standard output, then standard error (each cut to 16 KiB).
     pub output: String,
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
 }
 
 impl ClientRun {

@@ -61,14 +61,10 @@ pub enum Side {
 pub struct Event {
     /// Connection number, from 1.
     pub conn: u32,
-    #[serde(rename = "at_ms", serialize_with = "millis")]
+    #[serde(rename = "at_ms", with = "crate::units::millis")]
     pub at: Duration,
     #[serde(flatten)]
     pub kind: EventKind,
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
 }
 
 /// The shared log of a case: every connection appends to it.

@@ -32,12 +32,8 @@ pub struct CaseOutcome {
     pub judgements: Vec<Judged>,
     pub client: Option<ClientRun>,
     pub events: Vec<Event>,
-    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    #[serde(rename = "duration_ms", with = "crate::units::millis")]
     pub duration: Duration,
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
 }
 
 impl CaseOutcome {

@@ -5,10 +5,10 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// What happened on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WireKind {
     /// The connection was opened.
@@ -57,6 +57,49 @@ impl Serialize for WireEvent {
             )?,
         }
         map.end()
+    }
+}
+
+/// A [`WireEvent`] as the JSON report holds it.
+#[derive(Deserialize)]
+struct WireRecord {
+    at_ms: f64,
+    conn: u8,
+    kind: serde_json::Value,
+    tls: bool,
+    data: Option<String>,
+    data_base64: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for WireEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use base64::Engine;
+        let record = WireRecord::deserialize(deserializer)?;
+        let mut data = match (record.data, record.data_base64) {
+            (Some(text), _) => text.into_bytes(),
+            (None, Some(b64)) => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|e| serde::de::Error::custom(format!("data_base64: {e}")))?,
+            (None, None) => Vec::new(),
+        };
+        // A kind added after this build is kept, as a note naming it.
+        let kind = match WireKind::deserialize(&record.kind) {
+            Ok(kind) => kind,
+            Err(_) => {
+                let name = record.kind.as_str().unwrap_or("event");
+                let mut note = format!("{name}: ").into_bytes();
+                note.append(&mut data);
+                data = note;
+                WireKind::Note
+            }
+        };
+        Ok(WireEvent {
+            at: Duration::from_secs_f64(record.at_ms.max(0.0) / 1000.0),
+            conn: record.conn,
+            kind,
+            tls: record.tls,
+            data,
+        })
     }
 }
 
