@@ -29,6 +29,7 @@ pub mod scenario;
 pub mod servetest;
 pub mod sim;
 pub mod spec;
+pub mod suite;
 pub mod target;
 pub mod testing;
 pub mod units;

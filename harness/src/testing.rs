@@ -1,5 +1,6 @@
-//! A blocking façade for test suites: start or reach a target once, probe it, then run cases
-//! from ordinary `#[test]` functions or one libtest-mimic trial per case.
+//! A blocking façade over [`crate::suite`] for test suites: open a target once, probe it, then
+//! run cases from ordinary `#[test]` functions or one libtest-mimic trial per case, with the
+//! verdicts, baseline handling and gate of `mtpspec run`.
 //!
 //! ```no_run
 //! use mtpspec::testing::Conformance;
@@ -11,35 +12,41 @@
 //! }
 //! ```
 //!
+//! [`Conformance::from_options`] takes every option of `mtpspec run` ([`SuiteOptions`]: SPEC.md,
+//! a baseline, `--strict`, listeners, observers); [`Conformance::select`] and
+//! [`Conformance::run_selection`] then give the same report, gate and exit code as `mtpspec
+//! run` on the same scenarios.
+//!
 //! Owns a tokio runtime: create and drop it outside any async context.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
 
-use crate::report::{ReportInput, RunReport, transcript};
+use crate::report::{RunReport, transcript};
 use crate::runner::{Capabilities, CaseResult, RunOptions, Runner, Verdict};
-use crate::scenario::Case;
+use crate::scenario::{Case, Filter, Profile, ScenarioError};
+use crate::suite::{self, Quiet, Selection, Suite, SuiteOptions, SuiteTarget};
 use crate::target::{Listener, Observer, Target, TargetError, TargetSpec};
 
 /// A probed target and the runtime its cases run on.
 pub struct Conformance {
     // Dropped before the runtime: an embedded server's tasks live on it.
-    runner: Runner,
-    caps: Capabilities,
+    suite: Suite,
     runtime: tokio::runtime::Runtime,
 }
 
 impl Conformance {
     /// Opens `target` (`embedded`, `smtp://host:port`, `smtps://...`, `exec:...`) with default
-    /// options (the target's own domain, when it knows it) and probes it.
+    /// options (the target's own domain and credentials, when it knows them) and probes it.
     pub fn start(target: &str) -> Result<Self, TargetError> {
-        Self::open(target, |options, target| {
-            if let Some(domain) = target.domain() {
-                options.vars.domain = domain;
-            }
-            options.vars.auth = target.credentials();
-            None
-        })
+        Self::from_options(target, SuiteOptions::default())
+    }
+
+    /// Opens `target` with every option `mtpspec run` has, and probes it.
+    pub fn from_options(target: &str, options: SuiteOptions) -> Result<Self, TargetError> {
+        let spec: TargetSpec = target.parse()?;
+        let runtime = runtime()?;
+        let suite = runtime.block_on(Suite::open(SuiteTarget::Spec(spec), options))?;
+        Ok(Self { suite, runtime })
     }
 
     /// Opens `target`; `configure` sees it and the default options, may change them, and may
@@ -77,89 +84,103 @@ impl Conformance {
         Self::with_runtime(runtime()?, target, options, observer)
     }
 
+    /// A target already open, with `options` as given (their domain and credentials
+    /// included).
     fn with_runtime(
         runtime: tokio::runtime::Runtime,
         target: Arc<dyn Target>,
         options: RunOptions,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<Self, TargetError> {
-        let observer = observer.or_else(|| target.observer());
-        let runner = Runner::new(target, options).with_observer(observer);
-        let caps = runtime.block_on(runner.probe())?;
-        Ok(Self {
-            runner,
-            caps,
-            runtime,
-        })
+        let options = SuiteOptions {
+            domain: Some(options.vars.domain.clone()),
+            auth: options.vars.auth.clone(),
+            observer,
+            run: options,
+            ..SuiteOptions::default()
+        };
+        let suite = runtime.block_on(Suite::open(SuiteTarget::Given(target), options))?;
+        Ok(Self { suite, runtime })
     }
 
     pub fn runner(&self) -> &Runner {
-        &self.runner
+        self.suite.runner()
     }
 
     pub fn capabilities(&self) -> &Capabilities {
-        &self.caps
+        self.suite.capabilities()
     }
 
     /// Whether the target is mtpspec's own reference.
     pub fn is_reference(&self) -> bool {
-        self.runner.target().is_reference()
+        self.suite.is_reference()
+    }
+
+    /// The cases of `all` that `filter` and `profile` select, held to SPEC.md's levels, and
+    /// the robustness attacks `filter` names: what `mtpspec run` would run.
+    pub fn select(
+        &self,
+        all: &[Case],
+        filter: &Filter,
+        profile: Profile,
+    ) -> Result<Selection, ScenarioError> {
+        let spec = self.suite.options().spec.as_ref();
+        suite::select(all, filter, profile, spec, self.is_reference())
     }
 
     /// Why `case` cannot run on this target at all (a listener it lacks, an extension it does
     /// not advertise), known from the probe without a connection.
     pub fn not_applicable(&self, case: &Case) -> Option<String> {
-        self.runner.not_applicable(case, &self.caps)
+        self.runner().not_applicable(case, self.capabilities())
     }
 
+    /// Runs one case, marked as the baseline lists it.
     pub fn run_case(&self, case: &Case) -> CaseResult {
-        self.runtime
-            .block_on(self.runner.run_case(case, &self.caps))
+        self.runtime.block_on(self.suite.run_case(case))
     }
 
-    /// Runs `case`; PASS, UNSUPPORTED and SKIP are `Ok`, FAIL, WARN and ERROR an `Err` with the
-    /// reason and the transcript.
+    /// Runs `case`: `Ok` unless it fails the gate as `mtpspec run` would (a FAIL the baseline
+    /// does not expect, a WARN with `strict`) or ends in ERROR; the `Err` holds the reason and
+    /// the transcript.
     pub fn check(&self, case: &Case) -> Result<CaseResult, String> {
-        Self::judge(self.run_case(case))
+        self.judge(self.run_case(case))
     }
 
     /// [`Conformance::check`] for a result already in hand.
-    pub fn judge(result: CaseResult) -> Result<CaseResult, String> {
-        match result.verdict {
-            Verdict::Pass | Verdict::Unsupported | Verdict::Skip => Ok(result),
-            verdict => Err(format!(
-                "{verdict} {}: {}\n{}",
+    pub fn judge(&self, result: CaseResult) -> Result<CaseResult, String> {
+        let strict = self.suite.options().strict;
+        if result.is_gate_failure(strict) || result.verdict == Verdict::Error {
+            Err(format!(
+                "{} {}: {}\n{}",
+                result.verdict,
                 result.id,
                 result.reason.as_deref().unwrap_or(""),
                 transcript::render(&result.wire, true)
-            )),
+            ))
+        } else {
+            Ok(result)
         }
     }
 
-    /// Runs all `cases` in parallel and reports them.
+    /// Runs `cases` in parallel (no robustness attacks) and reports them.
     pub fn run(&self, cases: &[Case]) -> RunReport {
-        let started = SystemTime::now();
-        let clock = Instant::now();
-        let results = self
-            .runtime
-            .block_on(self.runner.run_all(cases, &self.caps, |_| {}));
-        RunReport::new(ReportInput {
-            target: self.runner.target().name(),
-            address: self.runner.target().name(),
-            started,
-            duration: clock.elapsed(),
-            strict: false,
-            capabilities: self.caps.clone(),
-            cases: results,
-            spec: None,
-            stale_baseline: Vec::new(),
-            remedies: Default::default(),
-        })
+        let selection = Selection {
+            cases: cases.to_vec(),
+            attacks: Vec::new(),
+            known_ids: cases.iter().map(|c| c.id.clone()).collect(),
+        };
+        self.run_selection(&selection)
+    }
+
+    /// Runs a [`Conformance::select`]ion as `mtpspec run` does: the report, its gate and exit
+    /// code are the command's.
+    pub fn run_selection(&self, selection: &Selection) -> RunReport {
+        self.runtime.block_on(self.suite.run(selection, &mut Quiet))
     }
 
     /// Stops what the target started (the embedded server) and drops everything.
     pub fn shutdown(self) {
-        self.runtime.block_on(self.runner.target().shutdown());
+        self.runtime.block_on(self.suite.shutdown());
     }
 }
 

@@ -225,3 +225,114 @@ fn the_binary_runs_its_bundled_suite_from_a_directory_without_a_checkout() {
     );
     assert_eq!(keys.status.code(), Some(0), "{}", text(&keys));
 }
+
+/// `mtpspec::testing` is `mtpspec run` as a library: on the same scenarios, SPEC.md and
+/// baseline, the verdicts, the baseline's marks and stale entries, the findings, the gate and
+/// the exit code are the command's.
+#[test]
+fn the_library_gives_what_mtpspec_run_gives() {
+    use mtpspec::scenario::{Filter, load_paths};
+    use mtpspec::suite::SuiteOptions;
+    use mtpspec::testing::Conformance;
+    use mtpspec::{Baseline, Spec};
+
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = dir.path().join("cases");
+    std::fs::create_dir(&scenarios).unwrap();
+    // Against the reference: a MUST broken (NOOP gets 250, not 554), the same expected by the
+    // baseline, a SHOULD broken, a pass, and a pass the baseline still lists (stale).
+    std::fs::write(
+        scenarios.join("cases.yaml"),
+        "\
+- {id: must-broken, title: t, spec: [SMTP-NOOP-1], level: must, steps: [{expect: 220}, {send: NOOP}, {expect: 554}]}
+- {id: must-expected, title: t, spec: [SMTP-NOOP-1], level: must, steps: [{expect: 220}, {send: NOOP}, {expect: 554}]}
+- {id: should-broken, title: t, spec: [SMTP-DATA-1], level: should, steps: [{expect: 220}, {send: NOOP}, {expect: 554}]}
+- {id: passes, title: t, spec: [SMTP-NOOP-1], level: must, steps: [{expect: 220}, {send: NOOP}, {expect: 250}]}
+- {id: passes-but-listed, title: t, spec: [SMTP-NOOP-1], level: must, steps: [{expect: 220}, {send: NOOP}, {expect: 250}]}
+",
+    )
+    .unwrap();
+    let baseline = dir.path().join("baseline.yaml");
+    std::fs::write(
+        &baseline,
+        "must-expected: known\npasses-but-listed:\n  reason: fixed since\n  remedy: upgrade\n",
+    )
+    .unwrap();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../SPEC.md");
+    let json = dir.path().join("run.json");
+    let cli = mtpspec(
+        dir.path(),
+        &[
+            "run",
+            "--quiet",
+            "--skip-robustness",
+            "--scenarios",
+            scenarios.to_str().unwrap(),
+            "--spec",
+            spec.to_str().unwrap(),
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--report-json",
+            json.to_str().unwrap(),
+        ],
+    );
+    let from_cli =
+        mtpspec::report::json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+
+    let options = SuiteOptions {
+        spec: Some(Spec::load(&spec).unwrap()),
+        baseline: Some(Baseline::load(&baseline).unwrap()),
+        robustness: mtpspec::suite::RobustnessSettings {
+            skip: true,
+            ..Default::default()
+        },
+        ..SuiteOptions::default()
+    };
+    let suite = Conformance::from_options("embedded", options).unwrap();
+    let all = load_paths(&[scenarios]).unwrap();
+    let everything = Filter::new(&[]).unwrap();
+    let selection = suite.select(&all, &everything, Default::default()).unwrap();
+    let from_library = suite.run_selection(&selection);
+    suite.shutdown();
+
+    let verdicts = |report: &mtpspec::RunReport| -> Vec<String> {
+        report
+            .cases
+            .iter()
+            .map(|c| format!("{} {} {:?}", c.id, c.verdict, c.baseline))
+            .chain(
+                report
+                    .robustness
+                    .iter()
+                    .map(|r| format!("{} {}", r.id, r.verdict)),
+            )
+            .collect()
+    };
+    assert_eq!(verdicts(&from_library), verdicts(&from_cli));
+    assert!(
+        verdicts(&from_cli).contains(&"must-expected FAIL Some(ExpectedFailure(\"known\"))".into()),
+        "{:?}",
+        verdicts(&from_cli)
+    );
+    let stale = |report: &mtpspec::RunReport| -> Vec<String> {
+        report.stale_baseline.iter().map(|s| s.id.clone()).collect()
+    };
+    assert_eq!(
+        stale(&from_library),
+        ["passes-but-listed"],
+        "{:?}",
+        verdicts(&from_library)
+    );
+    assert_eq!(stale(&from_library), stale(&from_cli));
+    let findings = |report: &mtpspec::RunReport| -> Vec<String> {
+        report
+            .findings
+            .iter()
+            .map(|f| format!("{} {}", f.case, f.kind()))
+            .collect()
+    };
+    assert_eq!(findings(&from_library), findings(&from_cli));
+    assert_eq!(from_library.gate, from_cli.gate);
+    assert_eq!(from_library.exit_code, 1, "a FAIL and a stale entry");
+    assert_eq!(cli.status.code(), Some(i32::from(from_library.exit_code)));
+}

@@ -1,12 +1,15 @@
 //! `cargo test` for the scenario library: one libtest-mimic trial per case (named by its id),
-//! run against the embedded reference, or against `MTPSPEC_TARGET=smtp://...` (with
-//! `MTPSPEC_MAILBOX_CMD`, `MTPSPEC_MAILDIR`, `MTPSPEC_DOMAIN`, `MTPSPEC_LOCAL_USERS` and
-//! `MTPSPEC_AUTH` for its mailbox, users and credentials, and `MTPSPEC_SUBMISSION`,
-//! `MTPSPEC_SMTPS`, `MTPSPEC_MMTP`, `MTPSPEC_MMTPS`, `MTPSPEC_HTTP` and `MTPSPEC_LISTENER` for
-//! its other listeners: the variables `mtpspec run` reads for the same options). Another target is probed before the
-//! trials are listed: a case it cannot run (a listener it lacks, an extension it does not
-//! advertise) is an ignored trial with the reason in its name, and the suite's own verdict
-//! counts follow libtest's summary. Against the reference, each case's normalized transcript is
+//! run through [`mtpspec::testing`] (the suite of `mtpspec run`) against the embedded
+//! reference, or against `MTPSPEC_TARGET=smtp://...` (with `MTPSPEC_MAILBOX_CMD`,
+//! `MTPSPEC_MAILDIR`, `MTPSPEC_DOMAIN`, `MTPSPEC_LOCAL_USERS` and `MTPSPEC_AUTH` for its
+//! mailbox, users and credentials, `MTPSPEC_SUBMISSION`, `MTPSPEC_SMTPS`, `MTPSPEC_MMTP`,
+//! `MTPSPEC_MMTPS`, `MTPSPEC_HTTP` and `MTPSPEC_LISTENER` for its other listeners, and
+//! `MTPSPEC_BASELINE`, `MTPSPEC_STRICT` and `MTPSPEC_PROFILE`: the variables `mtpspec run`
+//! reads for the same options). A trial fails where `mtpspec run`'s gate would (a FAIL the
+//! baseline does not expect, a WARN with strict) or on an ERROR. Another target is probed
+//! before the trials are listed: a case it cannot run (a listener it lacks, an extension it
+//! does not advertise) is an ignored trial with the reason in its name, and the suite's own
+//! verdict counts follow libtest's summary. Against the reference, each case's normalized transcript is
 //! an insta snapshot in `tests/snapshots/` (generate with `INSTA_UPDATE=always`; `CI=true` fails
 //! on a difference). Also: every cited requirement exists in SPEC.md, a malformed scenario is
 //! reported with file, line, column and field, and the runner's verdict rules.
@@ -18,11 +21,12 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use mtpspec::report::transcript;
-use mtpspec::scenario::{Case, load_paths, load_str};
+use mtpspec::scenario::{Case, Filter, Profile, load_paths, load_str};
 use mtpspec::spec::Coverage;
+use mtpspec::suite::{self, SuiteOptions};
 use mtpspec::target::{CommandObserver, Listener, MaildirObserver, Observer};
 use mtpspec::testing::Conformance;
-use mtpspec::{Capabilities, RunOptions, Runner, Spec, Verdict};
+use mtpspec::{Baseline, Capabilities, RunOptions, Runner, Spec, Verdict};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -65,35 +69,42 @@ fn listeners_from_env() -> Result<Vec<(Listener, String)>, String> {
     Ok(listeners)
 }
 
+/// The suite's options from the variables `mtpspec run` reads for the same options, with the
+/// repository's SPEC.md.
+fn options_from_env() -> Result<SuiteOptions, String> {
+    let var = |name: &str| std::env::var(name).ok();
+    let observer: Option<Arc<dyn Observer>> =
+        match (var("MTPSPEC_MAILDIR"), var("MTPSPEC_MAILBOX_CMD")) {
+            (Some(dir), _) => Some(Arc::new(MaildirObserver::new(Path::new(&dir)))),
+            (None, Some(cmd)) => Some(Arc::new(CommandObserver::new(&cmd))),
+            (None, None) => None,
+        };
+    let mut options = SuiteOptions {
+        listeners: listeners_from_env()?,
+        observer,
+        domain: var("MTPSPEC_DOMAIN"),
+        auth: var("MTPSPEC_AUTH").and_then(|pair| {
+            pair.split_once(':')
+                .map(|(u, p)| (u.to_string(), p.to_string()))
+        }),
+        spec: Some(Spec::load(&repo().join("SPEC.md")).map_err(|e| e.to_string())?),
+        baseline: match var("MTPSPEC_BASELINE") {
+            Some(path) => Some(Baseline::load(Path::new(&path)).map_err(|e| e.to_string())?),
+            None => None,
+        },
+        strict: var("MTPSPEC_STRICT").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
+        ..SuiteOptions::default()
+    };
+    if let Some(users) = var("MTPSPEC_LOCAL_USERS") {
+        options.run.vars.local_users = users.split(',').map(str::to_string).collect();
+    }
+    Ok(options)
+}
+
 fn start_env() -> Result<Arc<Conformance>, String> {
     let target = std::env::var("MTPSPEC_TARGET").unwrap_or_else(|_| "embedded".into());
-    let listeners = listeners_from_env()?;
-    let suite = Conformance::open_with_listeners(&target, &listeners, |options, target| {
-        options.vars.domain = std::env::var("MTPSPEC_DOMAIN")
-            .ok()
-            .or_else(|| target.domain())
-            .unwrap_or_else(|| "example.test".into());
-        options.vars.auth = match std::env::var("MTPSPEC_AUTH") {
-            Ok(pair) => pair
-                .split_once(':')
-                .map(|(u, p)| (u.to_string(), p.to_string())),
-            Err(_) => target.credentials(),
-        };
-        if let Ok(users) = std::env::var("MTPSPEC_LOCAL_USERS") {
-            options.vars.local_users = users.split(',').map(str::to_string).collect();
-        }
-        match (
-            std::env::var("MTPSPEC_MAILDIR"),
-            std::env::var("MTPSPEC_MAILBOX_CMD"),
-        ) {
-            (Ok(dir), _) => {
-                Some(Arc::new(MaildirObserver::new(Path::new(&dir))) as Arc<dyn Observer>)
-            }
-            (_, Ok(cmd)) => Some(Arc::new(CommandObserver::new(&cmd)) as Arc<dyn Observer>),
-            _ => None,
-        }
-    })
-    .map_err(|e| format!("MTPSPEC_TARGET={target}: {e}"))?;
+    let suite = Conformance::from_options(&target, options_from_env()?)
+        .map_err(|e| format!("MTPSPEC_TARGET={target}: {e}"))?;
     Ok(Arc::new(suite))
 }
 
@@ -115,7 +126,7 @@ fn scenario_trial(case: Case) -> Trial {
         let suite = env()?;
         let result = suite.run_case(&case);
         tally(result.verdict);
-        let result = Conformance::judge(result)?;
+        let result = suite.judge(result)?;
         if suite.is_reference() {
             let mut settings = insta::Settings::clone_current();
             settings.set_snapshot_path("snapshots");
@@ -394,6 +405,14 @@ fn unreachable_target_is_an_error() -> Result<(), Failed> {
     }
 }
 
+/// `MTPSPEC_PROFILE`, as for `mtpspec run --profile` (strict by default).
+fn profile() -> Profile {
+    std::env::var("MTPSPEC_PROFILE")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_default()
+}
+
 /// The suite's own counts, after libtest's: "passed" there includes SKIP and UNSUPPORTED.
 fn print_verdicts(target: &str) {
     let tally = TALLY.lock().unwrap_or_else(PoisonError::into_inner);
@@ -450,25 +469,25 @@ fn main() {
     // Another server is probed before the trials are listed, so that the cases it cannot run
     // show as ignored, with the reason in the name, instead of passing.
     let probed = (!reference).then(env).and_then(Result::ok);
-    match load_paths(&scenario_dirs()) {
-        Ok(mut cases) => {
-            if let Ok(spec) = &spec {
-                spec.cap_levels(&mut cases, reference);
-            }
-            trials.extend(cases.into_iter().map(|case| {
-                match probed
-                    .as_ref()
-                    .and_then(|suite| suite.not_applicable(&case))
-                {
-                    Some(why) => {
-                        tally(Verdict::Skip);
-                        Trial::test(format!("{} (not applicable: {why})", case.id), || Ok(()))
-                            .with_ignored_flag(true)
-                    }
-                    None => scenario_trial(case),
+    // The cases as `mtpspec run` selects them (held to SPEC.md's levels).
+    let selected = load_paths(&scenario_dirs()).and_then(|all| {
+        let everything = Filter::new(&[]).expect("an empty filter");
+        suite::select(&all, &everything, profile(), spec.as_ref().ok(), reference)
+    });
+    match selected {
+        Ok(selection) => trials.extend(selection.cases.into_iter().map(|case| {
+            match probed
+                .as_ref()
+                .and_then(|suite| suite.not_applicable(&case))
+            {
+                Some(why) => {
+                    tally(Verdict::Skip);
+                    Trial::test(format!("{} (not applicable: {why})", case.id), || Ok(()))
+                        .with_ignored_flag(true)
                 }
-            }))
-        }
+                None => scenario_trial(case),
+            }
+        })),
         Err(e) => trials.push(Trial::test("harness::scenarios_load", move || {
             Err(e.to_string().into())
         })),

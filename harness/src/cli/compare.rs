@@ -2,9 +2,10 @@
 //! reports, and writes a static HTML page with the targets side by side and, next to it, one
 //! page per target with that target's transcripts (see `mtpspec::report::html`).
 //!
-//! Each `--target NAME=TARGET` is run by this same binary's `run` subcommand in a child
-//! process, so a compared run is exactly what `mtpspec run` does (options, observers, baseline,
-//! JSON report); the pages are built from the JSON reports alone. Before any run, the
+//! Each `--target NAME=TARGET` is run in this process as `mtpspec run` runs it (its command line
+//! read by `run`'s own parser, then [`mtpspec::suite`]: options, observers, baseline, report),
+//! and every `--from-json` report is read back into the same report type, so the pages are
+//! built from reports alone. Before any run, the
 //! transcript pages' files are checked: a file in the way that is not a transcript page of the
 //! same main page is never overwritten (exit 2). The transcript pages are written first and
 //! the main page last, so the main page never links to a page that is not there; then the
@@ -14,11 +15,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::str::FromStr;
 
 use anyhow::{Context, anyhow, bail};
+use clap::Parser;
 use mtpspec::report::html::{self, Column, Page};
+use mtpspec::report::{self, RunReport, terminal};
+
+use super::run::{Outcome, RunArgs};
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -38,8 +43,7 @@ pub struct CompareArgs {
     /// are removed.
     #[arg(long, value_name = "FILE")]
     html: PathBuf,
-    /// Keep each run's JSON report here as NAME.json [default: a temporary directory, removed
-    /// afterwards].
+    /// Also write each run's JSON report here, as NAME.json.
     #[arg(long, value_name = "DIR")]
     json_dir: Option<PathBuf>,
     /// Column order, comma-separated names [default: the --target columns, then the
@@ -126,26 +130,23 @@ pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let names: Vec<&str> = order.iter().map(String::as_str).collect();
     check_overwrites(&dir, &file, &html::transcript_files(&file, &names))?;
     let spec = super::run::load_spec(args.spec.as_deref())?;
-    let temp;
-    let json_dir = match &args.json_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            dir.clone()
-        }
-        None => {
-            temp = tempfile::tempdir().context("creating a temporary directory")?;
-            temp.path().to_path_buf()
-        }
-    };
+    if let Some(dir) = &args.json_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let mut columns: BTreeMap<String, Column> = BTreeMap::new();
     for target in &args.targets {
-        let path = json_dir.join(format!("{}.json", target.name));
-        match run_target(&args, target, &path)? {
-            RunOutcome::Report => {}
-            RunOutcome::Usage => return Ok(ExitCode::from(2)),
-            RunOutcome::Unusable => return Ok(ExitCode::from(3)),
+        let Some(report) = run_target(&args, target)? else {
+            return Ok(ExitCode::from(3));
+        };
+        if let Some(dir) = &args.json_dir {
+            let path = dir.join(format!("{}.json", target.name));
+            std::fs::write(&path, report::json::to_string(&report)?)
+                .with_context(|| format!("writing {}", path.display()))?;
         }
-        columns.insert(target.name.clone(), load(&target.name, &path)?);
+        columns.insert(
+            target.name.clone(),
+            Column::from_report(&target.name, report),
+        );
     }
     for report in &args.from_json {
         columns.insert(
@@ -327,60 +328,46 @@ fn column_order(args: &CompareArgs) -> anyhow::Result<Vec<String>> {
     Ok(order)
 }
 
-enum RunOutcome {
-    /// The run finished and wrote its report (whatever its gate said).
-    Report,
-    /// `run` refused its arguments or a scenario (exit 2); it said why.
-    Usage,
-    /// The target could not be used at all (exit 3 without a report); `run` said why.
-    Unusable,
-}
-
-/// Runs `mtpspec run` for one target, writing its JSON report to `report`.
-fn run_target(args: &CompareArgs, target: &Named, report: &Path) -> anyhow::Result<RunOutcome> {
-    let exe = std::env::current_exe().context("finding the mtpspec executable")?;
-    let mut command = Command::new(exe);
-    command.args(run_arguments(args, target, report));
+/// `mtpspec run` for one target, in this process ([`super::run::execute`]): its command line
+/// is read exactly as `mtpspec run` reads it. `Ok(None)` when the target could not be used at
+/// all (`run` said why).
+fn run_target(args: &CompareArgs, target: &Named) -> anyhow::Result<Option<RunReport>> {
     println!("== {}: mtpspec run --target {}", target.name, target.value);
-    // A report left from an earlier run must not stand in for this one.
-    if report.exists() {
-        std::fs::remove_file(report).with_context(|| format!("removing {}", report.display()))?;
-    }
-    if args.quiet {
-        command.stdout(std::process::Stdio::null());
-    }
-    let status = command
-        .status()
-        .with_context(|| format!("starting mtpspec run for {}", target.name))?;
-    match status.code() {
-        Some(0 | 1 | 3) if report.exists() => Ok(RunOutcome::Report),
-        Some(2) => {
-            eprintln!(
-                "mtpspec compare: the run for {} failed (exit 2)",
-                target.name
-            );
-            Ok(RunOutcome::Usage)
+    let argv = run_arguments(args, target);
+    let run =
+        RunCommand::try_parse_from(&argv).map_err(|e| anyhow!("--target {}: {e}", target.name))?;
+    match super::run::execute(&run.args).with_context(|| format!("the run for {}", target.name))? {
+        Outcome::Report(report) => {
+            if !args.quiet {
+                print!("{}", terminal::summary(&report, false));
+            }
+            Ok(Some(*report))
         }
-        Some(3) => {
+        Outcome::Unusable => {
             eprintln!(
                 "mtpspec compare: target {} ({}) could not be run",
                 target.name, target.value
             );
-            Ok(RunOutcome::Unusable)
+            Ok(None)
         }
-        _ => bail!("mtpspec run for {} ended with {status}", target.name),
+        Outcome::Listed => bail!("the run for {} only listed its cases (--list)", target.name),
     }
 }
 
+/// `mtpspec run`'s command line, parsed as `mtpspec run` parses it.
+#[derive(clap::Parser)]
+struct RunCommand {
+    #[command(flatten)]
+    args: RunArgs,
+}
+
 /// The `run` command line for one target: the shared options, then the target's own.
-fn run_arguments(args: &CompareArgs, target: &Named, report: &Path) -> Vec<String> {
+fn run_arguments(args: &CompareArgs, target: &Named) -> Vec<String> {
     let mut out: Vec<String> = vec![
         "run".into(),
         "--quiet".into(),
         "--target".into(),
         target.value.clone(),
-        "--report-json".into(),
-        report.display().to_string(),
     ];
     let mut pair = |flag: &str, value: String| {
         out.push(flag.to_string());
@@ -530,7 +517,7 @@ mod tests {
             "o.html",
         ])
         .expect("parses");
-        let pf = run_arguments(&args, &args.targets[0], Path::new("d/pf.json"));
+        let pf = run_arguments(&args, &args.targets[0]);
         assert_eq!(
             pf,
             [
@@ -538,8 +525,6 @@ mod tests {
                 "--quiet",
                 "--target",
                 "smtp://127.0.0.1:2525",
-                "--report-json",
-                "d/pf.json",
                 "--filter",
                 "SMTP-DATA-*",
                 "--parallel",
@@ -552,7 +537,9 @@ mod tests {
                 "--local-user=bob",
             ]
         );
-        let reference = run_arguments(&args, &args.targets[1], Path::new("d/ref.json"));
+        let reference = run_arguments(&args, &args.targets[1]);
+        // `run` reads it as it reads its own command line.
+        assert!(RunCommand::try_parse_from(&pf).is_ok(), "run parses it");
         assert!(!reference.iter().any(|a| a.contains("mailbox")));
         assert!(!reference.iter().any(|a| a.contains("bob")));
     }

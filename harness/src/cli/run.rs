@@ -2,22 +2,20 @@
 //! gate's code: 0 every MUST passed, 1 a MUST failed (or a SHOULD with `--strict`, or a stale
 //! baseline entry), 2 usage or scenario error, 3 harness or target error.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context;
 
-use mtpspec::report::{self, ReportInput, RunReport, terminal};
-use mtpspec::robustness::{self, Attack, RobustnessOptions, RobustnessResult, TargetProcess};
-use mtpspec::scenario::{Filter, Step, VarConfig};
-use mtpspec::target::{
-    CommandObserver, Listener, MaildirObserver, Observer, SHORT_IDLE, Target, TargetSpec,
-};
+use mtpspec::report::{self, RunReport, terminal};
+use mtpspec::robustness::RobustnessResult;
+use mtpspec::scenario::{Filter, VarConfig};
+use mtpspec::suite::{self, RobustnessSettings, Suite, SuiteOptions, SuiteTarget};
+use mtpspec::target::{CommandObserver, Listener, MaildirObserver, Observer, TargetSpec};
 use mtpspec::units::parse_duration;
-use mtpspec::{Baseline, RunOptions, Runner, Spec};
+use mtpspec::{Baseline, RunOptions, Spec};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -199,15 +197,33 @@ struct RobustnessArgs {
 }
 
 pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
+    match execute(&args)? {
+        Outcome::Listed => Ok(ExitCode::SUCCESS),
+        Outcome::Unusable => Ok(ExitCode::from(3)),
+        Outcome::Report(report) => {
+            write_reports(&args, &report)?;
+            let color = terminal::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+            print!("{}", terminal::summary(&report, color));
+            Ok(ExitCode::from(report.exit_code))
+        }
+    }
+}
+
+/// What [`execute`] came to.
+pub(crate) enum Outcome {
+    /// `--list`: the selection was printed.
+    Listed,
+    /// The target could not be used at all; why was printed (exit 3).
+    Unusable,
+    Report(Box<RunReport>),
+}
+
+/// `mtpspec run` up to its report: the suite ([`mtpspec::suite`]) with these options. `compare`
+/// runs each of its targets through this too.
+pub(crate) fn execute(args: &RunArgs) -> anyhow::Result<Outcome> {
     let spec_target: TargetSpec = args.target.parse()?;
     let all_cases = super::suite_files::suite_cases(&args.scenarios)?;
     let spec = load_spec(args.spec.as_deref())?;
-    if let Some(spec) = &spec {
-        mtpspec::scenario::check_citations(
-            &all_cases,
-            spec.requirements.iter().map(|r| r.id.as_str()),
-        )?;
-    }
     if all_cases.is_empty() {
         let files: Vec<String> = args
             .scenarios
@@ -217,22 +233,14 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("{}: the scenario files hold no case", files.join(", "));
     }
     let filter = Filter::new(&args.filter).context("--filter")?;
-    let mut cases: Vec<_> = all_cases
-        .iter()
-        .filter(|c| filter.matches(c) && args.profile.includes(c.profile))
-        .cloned()
-        .collect();
-    if let Some(spec) = &spec {
-        let reference = args.reference_target || matches!(spec_target, TargetSpec::Embedded);
-        spec.cap_levels(&mut cases, reference);
-    }
-    let attacks = robustness_selected(&args.filter)?;
-    if cases.is_empty() && attacks.is_empty() {
+    let reference = args.reference_target || matches!(spec_target, TargetSpec::Embedded);
+    let selection = suite::select(&all_cases, &filter, args.profile, spec.as_ref(), reference)?;
+    if selection.cases.is_empty() && selection.attacks.is_empty() {
         anyhow::bail!("no case matches --filter {}", args.filter.join(","));
     }
     if args.list {
-        print!("{}", terminal::list(&cases, spec.as_ref()));
-        for attack in &attacks {
+        print!("{}", terminal::list(&selection.cases, spec.as_ref()));
+        for attack in &selection.attacks {
             let case = attack.case();
             println!(
                 "{}  (robustness)  {}  {}",
@@ -241,254 +249,118 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
                 case.title
             );
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::Listed);
     }
-    let baseline = match &args.baseline {
-        Some(path) => Some(Baseline::load(path)?),
-        None => None,
-    };
+    let options = suite_options(args, spec)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let robust = RobustnessPlan {
-        attacks,
-        spec: spec.as_ref(),
-        reference: args.reference_target || matches!(spec_target, TargetSpec::Embedded),
-    };
-    let outcome = runtime.block_on(run(&args, &spec_target, &cases, &robust));
-    let Some(mut output) = outcome? else {
-        return Ok(ExitCode::from(3));
-    };
-    let stale = match &baseline {
-        Some(baseline) => {
-            let known: BTreeSet<String> = all_cases.iter().map(|c| c.id.clone()).collect();
-            baseline.apply(&mut output.results, &known)
-        }
-        None => Vec::new(),
-    };
-    let report = RunReport::new(ReportInput {
-        target: output.target,
-        address: output.address,
-        started: output.started,
-        duration: output.duration,
-        strict: args.strict,
-        capabilities: output.caps,
-        cases: output.results,
-        spec: spec.as_ref(),
-        stale_baseline: stale,
-        remedies: baseline.as_ref().map(|b| b.remedies()).unwrap_or_default(),
+    runtime.block_on(async {
+        let suite = match Suite::open(SuiteTarget::Spec(spec_target), options).await {
+            Ok(suite) => suite,
+            Err(e) => {
+                eprintln!("mtpspec: {e}");
+                return Ok(Outcome::Unusable);
+            }
+        };
+        let mut events = Progress {
+            bar: terminal::Progress::new(selection.cases.len(), !args.quiet),
+            quiet: args.quiet,
+        };
+        let report = suite.run(&selection, &mut events).await;
+        suite.shutdown().await;
+        Ok(Outcome::Report(Box::new(report)))
     })
-    .with_robustness(output.robustness);
-    write_reports(&args, &report)?;
-    let color = terminal::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
-    print!("{}", terminal::summary(&report, color));
-    Ok(ExitCode::from(report.exit_code))
 }
 
-struct RunOutput {
-    target: String,
-    address: String,
-    caps: mtpspec::Capabilities,
-    results: Vec<mtpspec::CaseResult>,
-    robustness: Vec<RobustnessResult>,
-    started: SystemTime,
-    duration: Duration,
-}
-
-/// Which robustness cases run, and what their levels come from.
-struct RobustnessPlan<'a> {
-    attacks: Vec<Attack>,
-    spec: Option<&'a Spec>,
-    reference: bool,
-}
-
-/// Runs the cases; `Ok(None)` when the target could not be used at all (already reported).
-async fn run(
-    args: &RunArgs,
-    spec_target: &TargetSpec,
-    cases: &[mtpspec::Case],
-    robust: &RobustnessPlan<'_>,
-) -> anyhow::Result<Option<RunOutput>> {
-    let opened = match robustness::endpoint::open(spec_target, args.smtps.as_deref()).await {
-        Ok(opened) => opened,
-        Err(e) => {
-            eprintln!("mtpspec: {e}");
-            return Ok(None);
-        }
-    };
-    let target = with_listeners(opened.target.clone(), args)?;
+/// The suite's options from the command line.
+fn suite_options(args: &RunArgs, spec: Option<Spec>) -> anyhow::Result<SuiteOptions> {
     let auth = match &args.auth {
         Some(pair) => {
             let (user, password) = pair.split_once(':').context("--auth takes USER:PASSWORD")?;
             Some((user.to_string(), password.to_string()))
         }
-        None => target.credentials(),
+        None => None,
     };
     let observer: Option<Arc<dyn Observer>> = match (&args.maildir, &args.mailbox_cmd) {
         (Some(dir), _) => Some(Arc::new(MaildirObserver::new(dir))),
         (None, Some(cmd)) => Some(Arc::new(CommandObserver::new(cmd))),
-        (None, None) => target.observer(),
+        (None, None) => None,
     };
-    let options = RunOptions {
-        parallel: args.parallel.max(1),
-        deadline: args.deadline,
-        step_timeout: args.step_timeout,
-        connect_timeout: args.step_timeout,
-        mailbox_wait: args.mailbox_wait,
-        vars: VarConfig {
-            domain: args
-                .domain
-                .clone()
-                .or_else(|| target.domain())
-                .unwrap_or_else(|| "example.test".into()),
-            local_users: args.local_users.clone(),
-            helo: args.helo.clone(),
-            auth,
-            ..VarConfig::default()
+    Ok(SuiteOptions {
+        target_name: args.target_name.clone(),
+        listeners: listeners(args),
+        observer,
+        run: RunOptions {
+            parallel: args.parallel.max(1),
+            deadline: args.deadline,
+            step_timeout: args.step_timeout,
+            connect_timeout: args.step_timeout,
+            mailbox_wait: args.mailbox_wait,
+            vars: VarConfig {
+                local_users: args.local_users.clone(),
+                helo: args.helo.clone(),
+                ..VarConfig::default()
+            },
         },
-    };
-    let runner = Runner::new(target.clone(), options).with_observer(observer);
-    let caps = match runner.probe().await {
-        Ok(caps) => caps,
-        Err(e) => {
-            eprintln!("mtpspec: {e}");
-            target.shutdown().await;
-            return Ok(None);
-        }
-    };
-    let started = SystemTime::now();
-    let clock = Instant::now();
-    let mut progress = terminal::Progress::new(cases.len(), !args.quiet);
-    let order = start_order(cases);
-    let started_first: Vec<mtpspec::Case> = order.iter().map(|&i| cases[i].clone()).collect();
-    let finished = runner
-        .run_all(&started_first, &caps, |r| progress.case_done(r))
-        .await;
-    progress.finish();
-    // Back in the order of the files, as the reports list them.
-    let mut in_file_order: Vec<Option<mtpspec::CaseResult>> = vec![None; cases.len()];
-    for (result, &i) in finished.into_iter().zip(&order) {
-        in_file_order[i] = Some(result);
-    }
-    let results = in_file_order.into_iter().flatten().collect();
-    let robustness = run_robustness(args, robust, &opened, &runner).await;
-    target.shutdown().await;
-    Ok(Some(RunOutput {
-        target: args.target_name.clone().unwrap_or_else(|| target.name()),
-        address: target.name(),
-        caps,
-        results,
-        robustness,
-        started,
-        duration: clock.elapsed(),
-    }))
+        domain: args.domain.clone(),
+        auth,
+        spec,
+        baseline: match &args.baseline {
+            Some(path) => Some(Baseline::load(path)?),
+            None => None,
+        },
+        strict: args.strict,
+        reference: args.reference_target,
+        robustness: RobustnessSettings {
+            skip: args.robustness.skip_robustness,
+            case_cap: args.robustness.robustness_timeout,
+            max_connections: usize::from(args.robustness.robustness_connections),
+            greeting_bound: args.robustness.robustness_greeting,
+            target_pid: args.robustness.target_pid,
+        },
+    })
 }
 
-/// Runs the robustness cases after the scenarios, one at a time (or reports them SKIP with
-/// why: `--skip-robustness`, or a target they do not apply to).
-async fn run_robustness(
-    args: &RunArgs,
-    plan: &RobustnessPlan<'_>,
-    opened: &robustness::Opened,
-    runner: &Runner,
-) -> Vec<RobustnessResult> {
-    let level = |case: &robustness::CaseInfo| robustness::level(plan.spec, case, plan.reference);
-    let endpoint = match (&opened.endpoint, args.robustness.skip_robustness) {
-        (_, true) => {
-            let why = "turned off with --skip-robustness";
-            return robustness::skipped_all(&plan.attacks, level, why);
-        }
-        (Err(why), false) => {
-            let why = format!("not applicable: {why}");
-            return robustness::skipped_all(&plan.attacks, level, &why);
-        }
-        (Ok(endpoint), false) => endpoint.clone(),
-    };
-    if plan.attacks.is_empty() {
-        return Vec::new();
+/// Progress on the terminal: the bar (or a line per case), and a line per robustness attack.
+struct Progress {
+    bar: terminal::Progress,
+    quiet: bool,
+}
+
+impl suite::Events for Progress {
+    fn case_done(&mut self, result: &mtpspec::CaseResult) {
+        self.bar.case_done(result);
     }
-    let vars = &runner.options().vars;
-    let options = RobustnessOptions {
-        case_cap: args.robustness.robustness_timeout,
-        max_connections: usize::from(args.robustness.robustness_connections),
-        greeting_bound: args.robustness.robustness_greeting,
-        domain: vars.domain.clone(),
-        helo: vars.helo.clone(),
-        ..RobustnessOptions::default()
-    };
-    let process = match args.robustness.target_pid {
-        Some(pid) => Some(TargetProcess {
-            pid,
-            in_process: false,
-        }),
-        None => opened.process,
-    };
-    let mut ctx = robustness::Context::new(endpoint, options, process);
-    let quiet = args.quiet;
-    if !quiet {
-        eprintln!(
-            "robustness: {} attacks, one at a time, at most {:.0} s each",
-            plan.attacks.len(),
-            args.robustness.robustness_timeout.as_secs_f64()
-        );
+
+    fn cases_finished(&mut self) {
+        self.bar.finish();
     }
-    ctx.run(&plan.attacks, level, |r| {
-        if !quiet {
+
+    fn robustness_begins(&mut self, attacks: usize, cap: Duration) {
+        if !self.quiet {
             eprintln!(
-                "robustness: {} {} ({:.1} s)",
-                r.verdict,
-                r.id,
-                r.duration.as_secs_f64()
+                "robustness: {attacks} attacks, one at a time, at most {:.0} s each",
+                cap.as_secs_f64()
             );
         }
-    })
-    .await
+    }
+
+    fn robustness_done(&mut self, result: &RobustnessResult) {
+        if !self.quiet {
+            eprintln!(
+                "robustness: {} {} ({:.1} s)",
+                result.verdict,
+                result.id,
+                result.duration.as_secs_f64()
+            );
+        }
+    }
 }
 
-/// The robustness cases `--filter` selects (all without one): by id, cited requirement or
-/// section, as for the scenarios.
-fn robustness_selected(patterns: &[String]) -> anyhow::Result<Vec<Attack>> {
-    let filter = Filter::new(patterns).context("--filter")?;
-    Ok(Attack::ALL
-        .into_iter()
-        .filter(|a| {
-            let case = a.case();
-            filter.matches_cited(case.id, case.spec)
-        })
-        .collect())
-}
-
-/// The order in which the cases start: those that wait longest (their sleeps, expected
-/// silences and the short idle timeout of their listener, summed) first, the others in file
-/// order. Cases run a few at a time, so a case that waits seconds and starts last would hold
-/// up the end of the run.
-fn start_order(cases: &[mtpspec::Case]) -> Vec<usize> {
-    let waits = |case: &mtpspec::Case| -> Duration {
-        let idle = if case.listener.has_short_idle() {
-            SHORT_IDLE
-        } else {
-            Duration::ZERO
-        };
-        let steps: u64 = case
-            .steps
-            .iter()
-            .map(|located| match located.step {
-                Step::Sleep(ms) | Step::ExpectSilence(ms) => ms,
-                _ => 0,
-            })
-            .sum();
-        idle + Duration::from_millis(steps)
-    };
-    let mut order: Vec<usize> = (0..cases.len()).collect();
-    // A stable sort: equal waits keep their file order.
-    order.sort_by_key(|&i| std::cmp::Reverse(waits(&cases[i])));
-    order
-}
-
-/// Adds the `--submission`, `--smtps`, `--mmtp`, `--mmtps`, `--http` and `--listener`
-/// listeners to the target.
-fn with_listeners(target: Arc<dyn Target>, args: &RunArgs) -> anyhow::Result<Arc<dyn Target>> {
+/// The `--submission`, `--smtps`, `--mmtp`, `--mmtps`, `--http` and `--listener` listeners.
+fn listeners(args: &RunArgs) -> Vec<(Listener, String)> {
     let named = [
         (Listener::Submission, &args.submission),
         (Listener::Smtps, &args.smtps),
@@ -496,12 +368,11 @@ fn with_listeners(target: Arc<dyn Target>, args: &RunArgs) -> anyhow::Result<Arc
         (Listener::Mmtps, &args.mmtps),
         (Listener::Http, &args.http),
     ];
-    let extra: Vec<(Listener, String)> = named
+    named
         .into_iter()
         .filter_map(|(l, addr)| Some((l, addr.clone()?)))
         .chain(args.listeners.iter().cloned())
-        .collect();
-    Ok(mtpspec::target::with_listeners(target, &extra)?)
+        .collect()
 }
 
 /// `NAME=HOST:PORT` for `--listener`.
@@ -569,22 +440,5 @@ mod tests {
                 .unwrap_err()
                 .contains("short-idle")
         );
-    }
-
-    #[test]
-    fn cases_that_wait_longest_start_first() {
-        let yaml = "\
-- {id: a, title: t, spec: [SMTP-X-1], level: must, steps: [ehlo]}
-- {id: b, title: t, spec: [SMTP-X-1], level: must, steps: [{expect_silence: 300}]}
-- {id: c, title: t, spec: [SMTP-X-1], level: must, listener: short-idle, steps: [ehlo]}
-- {id: d, title: t, spec: [SMTP-X-1], level: must, steps: [{sleep: 200}, {expect_silence: 200}]}
-- {id: e, title: t, spec: [SMTP-X-1], level: must, steps: [ehlo]}
-";
-        let cases = mtpspec::scenario::load_str(yaml, Path::new("t.yaml")).unwrap();
-        let ids: Vec<&str> = start_order(&cases)
-            .into_iter()
-            .map(|i| cases[i].id.as_str())
-            .collect();
-        assert_eq!(ids, ["c", "d", "b", "a", "e"]);
     }
 }
