@@ -22,7 +22,6 @@ impl ReplyCode {
     pub const AUTH_CONTINUE: Self = Self(334);
     pub const START_MAIL_INPUT: Self = Self(354);
     pub const SERVICE_UNAVAILABLE: Self = Self(421);
-    pub const MAILBOX_UNAVAILABLE_TEMP: Self = Self(450);
     pub const LOCAL_ERROR: Self = Self(451);
     pub const INSUFFICIENT_STORAGE: Self = Self(452);
     pub const TLS_UNAVAILABLE: Self = Self(454);
@@ -35,7 +34,6 @@ impl ReplyCode {
     pub const AUTH_INVALID: Self = Self(535);
     pub const ENCRYPTION_REQUIRED: Self = Self(538);
     pub const MAILBOX_UNAVAILABLE: Self = Self(550);
-    pub const USER_NOT_LOCAL: Self = Self(551);
     pub const EXCEEDED_STORAGE: Self = Self(552);
     pub const MAILBOX_NAME_INVALID: Self = Self(553);
     pub const TRANSACTION_FAILED: Self = Self(554);
@@ -148,13 +146,8 @@ impl Reply {
     }
 
     /// A reply with an enhanced status code.
-    pub fn with_status(
-        code: u16,
-        (class, subject, detail): (u8, u16, u16),
-        text: impl Into<String>,
-    ) -> Self {
-        let code = ReplyCode::new(code).expect("reply code literal in 200..=599");
-        Self::new(code, Some(EnhancedCode::new(class, subject, detail)), text)
+    pub fn with_status(code: ReplyCode, enhanced: EnhancedCode, text: impl Into<String>) -> Self {
+        Self::new(code, Some(enhanced), text)
     }
 
     pub fn multiline(code: ReplyCode, enhanced: Option<EnhancedCode>, lines: Vec<String>) -> Self {

@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn warns_about_dropped_metadata_and_judges() {
-        let refused = Reply::new(ReplyCode::new(452).unwrap(), None, "later");
+        let refused = Reply::new(ReplyCode::INSUFFICIENT_STORAGE, None, "later");
         let outcome = Outcome {
             messages: vec![MessageOutcome {
                 result: Err(Failure::from_reply("every recipient was refused", &refused)),

@@ -6,10 +6,10 @@ use super::auth::{PlainOutcome, check_plain};
 use super::{Phase, ServerSession};
 use crate::smtp::command::{ArgError, Command, CommandError, Verb};
 use crate::smtp::extension::VMTP_VERBS;
-use crate::smtp::reply::{Reply, ReplyCode};
+use crate::smtp::reply::{EnhancedCode, Reply, ReplyCode};
 
 fn bad_sequence(text: &str) -> Reply {
-    Reply::with_status(503, (5, 5, 1), text)
+    Reply::with_status(ReplyCode::BAD_SEQUENCE, EnhancedCode::new(5, 5, 1), text)
 }
 
 /// The verbs of extensions, which only an EHLO session may use (RFC 5321 §4.1.1.1: a client
@@ -55,7 +55,11 @@ impl ServerSession {
     fn refused_line(&mut self, line: &[u8]) {
         match Command::parse(line) {
             Ok(Command::Quit) => self.command(Command::Quit),
-            _ => self.error(Reply::with_status(503, (5, 7, 1), "No SMTP service here")),
+            _ => self.error(Reply::with_status(
+                ReplyCode::BAD_SEQUENCE,
+                EnhancedCode::new(5, 7, 1),
+                "No SMTP service here",
+            )),
         }
     }
 
@@ -71,18 +75,26 @@ impl ServerSession {
 
     fn command_error_reply(&self, error: &CommandError) -> Reply {
         match error {
-            CommandError::Unrecognized => {
-                Reply::with_status(500, (5, 5, 2), "Command unrecognized")
-            }
-            CommandError::Nul => Reply::with_status(500, (5, 5, 2), "NUL octet in command line"),
+            CommandError::Unrecognized => Reply::with_status(
+                ReplyCode::SYNTAX_ERROR,
+                EnhancedCode::new(5, 5, 2),
+                "Command unrecognized",
+            ),
+            CommandError::Nul => Reply::with_status(
+                ReplyCode::SYNTAX_ERROR,
+                EnhancedCode::new(5, 5, 2),
+                "NUL octet in command line",
+            ),
             CommandError::BareLineBreak => Reply::with_status(
-                500,
-                (5, 5, 2),
+                ReplyCode::SYNTAX_ERROR,
+                EnhancedCode::new(5, 5, 2),
                 "Bare CR or LF in command line; lines end with CRLF",
             ),
-            CommandError::InvalidUtf8 => {
-                Reply::with_status(500, (5, 5, 2), "Command line is not valid UTF-8")
-            }
+            CommandError::InvalidUtf8 => Reply::with_status(
+                ReplyCode::SYNTAX_ERROR,
+                EnhancedCode::new(5, 5, 2),
+                "Command line is not valid UTF-8",
+            ),
             CommandError::Syntax { verb, .. } if verb.spec().vmtp && !self.config.vmtp => {
                 not_implemented()
             }
@@ -91,17 +103,21 @@ impl ServerSession {
             CommandError::Syntax {
                 error: ArgError::PathTooLong,
                 ..
-            } => Reply::with_status(501, (5, 5, 4), "Path too long"),
+            } => Reply::with_status(
+                ReplyCode::PARAMETER_SYNTAX_ERROR,
+                EnhancedCode::new(5, 5, 4),
+                "Path too long",
+            ),
             CommandError::Syntax { verb, error } => {
                 // RFC 3463: X.1.7 bad sender's mailbox syntax, X.1.3 bad destination mailbox
                 // syntax; a VECMAIL list mixes both, so it gets the generic X.5.4.
                 let status = match (verb, error) {
-                    (Verb::Mail, ArgError::Address(_)) => (5, 1, 7),
-                    (Verb::Rcpt, ArgError::Address(_)) => (5, 1, 3),
-                    _ => (5, 5, 4),
+                    (Verb::Mail, ArgError::Address(_)) => EnhancedCode::new(5, 1, 7),
+                    (Verb::Rcpt, ArgError::Address(_)) => EnhancedCode::new(5, 1, 3),
+                    _ => EnhancedCode::new(5, 5, 4),
                 };
                 Reply::with_status(
-                    501,
+                    ReplyCode::PARAMETER_SYNTAX_ERROR,
                     status,
                     format!("Syntax: {} ({error})", verb.spec().usage),
                 )
@@ -122,13 +138,21 @@ impl ServerSession {
             Command::Helo(domain) => self.hello(domain, false),
             Command::Rset => {
                 self.reset_transaction();
-                self.send(Reply::with_status(250, (2, 0, 0), "Ok"));
+                self.send(Reply::with_status(
+                    ReplyCode::OK,
+                    EnhancedCode::new(2, 0, 0),
+                    "Ok",
+                ));
             }
-            Command::Noop(_) => self.send(Reply::with_status(250, (2, 0, 0), "Ok")),
+            Command::Noop(_) => self.send(Reply::with_status(
+                ReplyCode::OK,
+                EnhancedCode::new(2, 0, 0),
+                "Ok",
+            )),
             Command::Quit => {
                 self.send(Reply::with_status(
-                    221,
-                    (2, 0, 0),
+                    ReplyCode::CLOSING,
+                    EnhancedCode::new(2, 0, 0),
                     format!("{} Bye", self.config.hostname),
                 ));
                 self.phase = Phase::Closed;
@@ -139,13 +163,15 @@ impl ServerSession {
             // VRFY user, but will accept message and attempt delivery". The same reply for
             // every user, so VRFY reveals none (§7.3).
             Command::Vrfy(_) => self.send(Reply::with_status(
-                252,
-                (2, 0, 0),
+                ReplyCode::CANNOT_VRFY,
+                EnhancedCode::new(2, 0, 0),
                 "Cannot VRFY user, but will accept message and attempt delivery",
             )),
-            Command::Expn(_) => {
-                self.error(Reply::with_status(502, (5, 5, 1), "EXPN not implemented"))
-            }
+            Command::Expn(_) => self.error(Reply::with_status(
+                ReplyCode::NOT_IMPLEMENTED,
+                EnhancedCode::new(5, 5, 1),
+                "EXPN not implemented",
+            )),
             Command::Help(_) => self.send(help_reply(self.config.vmtp)),
             Command::StartTls | Command::EncryptStart => self.tls_command(),
             Command::Auth { mechanism, initial } => self.auth(&mechanism, initial),
@@ -258,7 +284,11 @@ impl ServerSession {
             return self.error(bad_sequence("TLS cannot start inside a mail transaction"));
         }
         if !self.config.tls_available {
-            return self.send(Reply::with_status(454, (4, 7, 0), "TLS not available"));
+            return self.send(Reply::with_status(
+                ReplyCode::TLS_UNAVAILABLE,
+                EnhancedCode::new(4, 7, 0),
+                "TLS not available",
+            ));
         }
         self.start_tls();
     }
@@ -277,15 +307,15 @@ impl ServerSession {
         // RFC 4954 §6: 538 when the mechanism needs an encrypted connection.
         if !self.tls {
             return self.error(Reply::with_status(
-                538,
-                (5, 7, 11),
+                ReplyCode::ENCRYPTION_REQUIRED,
+                EnhancedCode::new(5, 7, 11),
                 "Encryption required for requested authentication mechanism",
             ));
         }
         if mechanism != "PLAIN" {
             return self.error(Reply::with_status(
-                504,
-                (5, 5, 4),
+                ReplyCode::PARAMETER_NOT_IMPLEMENTED,
+                EnhancedCode::new(5, 5, 4),
                 "Unrecognized authentication type",
             ));
         }
@@ -304,8 +334,8 @@ impl ServerSession {
         // [ESMTP-CODES] SHOULD return an enhanced status code of 5.7.0 in this case."
         if response == "*" {
             return self.error(Reply::with_status(
-                501,
-                (5, 7, 0),
+                ReplyCode::PARAMETER_SYNTAX_ERROR,
+                EnhancedCode::new(5, 7, 0),
                 "Authentication cancelled",
             ));
         }
@@ -313,8 +343,8 @@ impl ServerSession {
             PlainOutcome::Success(user) => {
                 self.auth_user = Some(user);
                 self.send(Reply::with_status(
-                    235,
-                    (2, 7, 0),
+                    ReplyCode::AUTH_SUCCEEDED,
+                    EnhancedCode::new(2, 7, 0),
                     "Authentication successful",
                 ));
             }
@@ -322,16 +352,16 @@ impl ServerSession {
             PlainOutcome::BadCredentials | PlainOutcome::Malformed => {
                 self.auth_failures = self.auth_failures.saturating_add(1);
                 self.error(Reply::with_status(
-                    535,
-                    (5, 7, 8),
+                    ReplyCode::AUTH_INVALID,
+                    EnhancedCode::new(5, 7, 8),
                     "Authentication credentials invalid",
                 ))
             }
             // RFC 4954 §4: "If the server cannot [BASE64] decode any client response, it MUST
             // reject the AUTH command with a 501 reply (and an enhanced status code of 5.5.2)."
             PlainOutcome::NotBase64 => self.error(Reply::with_status(
-                501,
-                (5, 5, 2),
+                ReplyCode::PARAMETER_SYNTAX_ERROR,
+                EnhancedCode::new(5, 5, 2),
                 "Cannot decode the AUTH response",
             )),
         }
@@ -339,7 +369,11 @@ impl ServerSession {
 }
 
 pub(super) fn not_implemented() -> Reply {
-    Reply::with_status(502, (5, 5, 1), "Command not implemented")
+    Reply::with_status(
+        ReplyCode::NOT_IMPLEMENTED,
+        EnhancedCode::new(5, 5, 1),
+        "Command not implemented",
+    )
 }
 
 fn help_reply(vmtp: bool) -> Reply {

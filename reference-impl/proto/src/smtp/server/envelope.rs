@@ -7,7 +7,7 @@ use crate::smtp::bdat::BdatChunk;
 use crate::smtp::body::MessageBody;
 use crate::smtp::command::Params;
 use crate::smtp::data::{DataProblem, DataReceiver};
-use crate::smtp::reply::{Reply, ReplyCode};
+use crate::smtp::reply::{EnhancedCode, Reply, ReplyCode};
 
 /// An open mail transaction.
 #[derive(Debug)]
@@ -100,8 +100,8 @@ impl Envelope {
 
 fn bad_value(keyword: &str) -> Reply {
     Reply::with_status(
-        501,
-        (5, 5, 4),
+        ReplyCode::PARAMETER_SYNTAX_ERROR,
+        EnhancedCode::new(5, 5, 4),
         format!("Bad value for the {keyword} parameter"),
     )
 }
@@ -113,36 +113,46 @@ fn unsupported_parameter(keyword: &str) -> Reply {
     } else {
         "Unsupported parameter".to_string()
     };
-    Reply::with_status(555, (5, 5, 4), text)
+    Reply::with_status(
+        ReplyCode::PARAMETERS_NOT_RECOGNIZED,
+        EnhancedCode::new(5, 5, 4),
+        text,
+    )
 }
 
 pub(super) fn data_problem_reply(problem: DataProblem) -> Reply {
     match problem {
         DataProblem::TooBig => Reply::with_status(
-            552,
-            (5, 3, 4),
+            ReplyCode::EXCEEDED_STORAGE,
+            EnhancedCode::new(5, 3, 4),
             "Message size exceeds fixed maximum message size",
         ),
         // RFC 5321 §4.5.3.1.6: "The maximum total length of a text line including the <CRLF>
         // is 1000 octets (not counting the leading dot duplicated for transparency)."
-        DataProblem::LineTooLong => {
-            Reply::with_status(552, (5, 6, 0), "Line too long in message data")
-        }
+        DataProblem::LineTooLong => Reply::with_status(
+            ReplyCode::EXCEEDED_STORAGE,
+            EnhancedCode::new(5, 6, 0),
+            "Line too long in message data",
+        ),
     }
 }
 
 impl ServerSession {
     pub(super) fn mail(&mut self, from: Path, params: Params) {
         if matches!(self.phase, Phase::Transaction(_)) {
-            return self.error(Reply::with_status(503, (5, 5, 1), "Nested MAIL command"));
+            return self.error(Reply::with_status(
+                ReplyCode::BAD_SEQUENCE,
+                EnhancedCode::new(5, 5, 1),
+                "Nested MAIL command",
+            ));
         }
         if let Some(reply) = self.refuse_sender(&from, &params) {
             return self.error(reply);
         }
         let smtputf8 = params.get("SMTPUTF8").is_some();
         self.send(Reply::with_status(
-            250,
-            (2, 1, 0),
+            ReplyCode::OK,
+            EnhancedCode::new(2, 1, 0),
             format!("Sender {from} ok"),
         ));
         self.phase = Phase::Transaction(Envelope::new(from, smtputf8));
@@ -159,7 +169,11 @@ impl ServerSession {
             } else {
                 "Authentication required"
             };
-            return Some(Reply::with_status(530, (5, 7, 0), text));
+            return Some(Reply::with_status(
+                ReplyCode::AUTH_REQUIRED,
+                EnhancedCode::new(5, 7, 0),
+                text,
+            ));
         }
         if let Err(reply) = self.check_mail_params(params) {
             return Some(reply);
@@ -167,8 +181,8 @@ impl ServerSession {
         // RFC 6531 §3.4: a non-ASCII address without the SMTPUTF8 parameter is refused.
         if from.needs_utf8() && params.get("SMTPUTF8").is_none() {
             return Some(Reply::with_status(
-                553,
-                (5, 6, 7),
+                ReplyCode::MAILBOX_NAME_INVALID,
+                EnhancedCode::new(5, 6, 7),
                 format!("{from}: non-ASCII address requires the SMTPUTF8 parameter"),
             ));
         }
@@ -178,8 +192,8 @@ impl ServerSession {
     fn check_mail_params(&self, params: &Params) -> Result<(), Reply> {
         if self.extended == Some(false) && !params.0.is_empty() {
             return Err(Reply::with_status(
-                555,
-                (5, 5, 4),
+                ReplyCode::PARAMETERS_NOT_RECOGNIZED,
+                EnhancedCode::new(5, 5, 4),
                 "MAIL parameters need an EHLO session",
             ));
         }
@@ -192,8 +206,8 @@ impl ServerSession {
                     let declared: u64 = v.parse().unwrap_or(u64::MAX);
                     if declared > self.config.limits.max_message_size {
                         return Err(Reply::with_status(
-                            552,
-                            (5, 3, 4),
+                            ReplyCode::EXCEEDED_STORAGE,
+                            EnhancedCode::new(5, 3, 4),
                             "Message size exceeds fixed maximum message size",
                         ));
                     }
@@ -218,7 +232,11 @@ impl ServerSession {
 
     pub(super) fn rcpt(&mut self, to: Path, params: Params) {
         let Phase::Transaction(envelope) = &self.phase else {
-            return self.error(Reply::with_status(503, (5, 5, 1), "Need MAIL before RCPT"));
+            return self.error(Reply::with_status(
+                ReplyCode::BAD_SEQUENCE,
+                EnhancedCode::new(5, 5, 1),
+                "Need MAIL before RCPT",
+            ));
         };
         if let Some((keyword, _)) = params.0.first() {
             return self.error(unsupported_parameter(keyword));
@@ -229,8 +247,8 @@ impl ServerSession {
                     envelope.recipients.push(address);
                 }
                 self.send(Reply::with_status(
-                    250,
-                    (2, 1, 5),
+                    ReplyCode::OK,
+                    EnhancedCode::new(2, 1, 5),
                     format!("Recipient {to} ok"),
                 ));
             }
@@ -244,7 +262,11 @@ impl ServerSession {
     fn check_recipient(&self, to: &Path, smtputf8: bool, count: usize) -> Result<String, Reply> {
         // RFC 5321 §4.5.3.1.8: at least 100 recipients; beyond the limit, 452.
         if count >= self.config.limits.max_recipients {
-            return Err(Reply::with_status(452, (4, 5, 3), "Too many recipients"));
+            return Err(Reply::with_status(
+                ReplyCode::INSUFFICIENT_STORAGE,
+                EnhancedCode::new(4, 5, 3),
+                "Too many recipients",
+            ));
         }
         let mailbox = match to {
             Path::Mailbox(m) => m,
@@ -260,23 +282,23 @@ impl ServerSession {
         };
         if mailbox.needs_utf8() && !smtputf8 {
             return Err(Reply::with_status(
-                553,
-                (5, 6, 7),
+                ReplyCode::MAILBOX_NAME_INVALID,
+                EnhancedCode::new(5, 6, 7),
                 format!("<{mailbox}>: non-ASCII address requires the SMTPUTF8 parameter"),
             ));
         }
         if self.config.is_local_domain(&mailbox.domain) {
             if !self.config.is_local_user(&mailbox.unquoted_local()) {
                 return Err(Reply::with_status(
-                    550,
-                    (5, 1, 1),
+                    ReplyCode::MAILBOX_UNAVAILABLE,
+                    EnhancedCode::new(5, 1, 1),
                     format!("<{mailbox}>: User unknown"),
                 ));
             }
         } else if self.auth_user.is_none() {
             return Err(Reply::with_status(
-                550,
-                (5, 7, 1),
+                ReplyCode::MAILBOX_UNAVAILABLE,
+                EnhancedCode::new(5, 7, 1),
                 format!("<{mailbox}>: Relaying denied"),
             ));
         }
@@ -287,8 +309,8 @@ impl ServerSession {
     pub(super) fn vecmail(&mut self, from: Path, to: Vec<Mailbox>, params: Params) {
         if matches!(self.phase, Phase::Transaction(_)) {
             return self.error(Reply::with_status(
-                503,
-                (5, 5, 1),
+                ReplyCode::BAD_SEQUENCE,
+                EnhancedCode::new(5, 5, 1),
                 "A mail transaction is already open",
             ));
         }
@@ -306,8 +328,8 @@ impl ServerSession {
         }
         let n = envelope.recipients.len();
         self.send(Reply::with_status(
-            250,
-            (2, 1, 5),
+            ReplyCode::OK,
+            EnhancedCode::new(2, 1, 5),
             format!("Sender and {n} recipients ok"),
         ));
         self.phase = Phase::Transaction(envelope);
@@ -315,13 +337,17 @@ impl ServerSession {
 
     pub(super) fn data(&mut self) {
         let reply = match &self.phase {
-            Phase::Transaction(e) if e.chunking() => {
-                Reply::with_status(503, (5, 5, 1), "DATA not allowed after BDAT")
-            }
+            Phase::Transaction(e) if e.chunking() => Reply::with_status(
+                ReplyCode::BAD_SEQUENCE,
+                EnhancedCode::new(5, 5, 1),
+                "DATA not allowed after BDAT",
+            ),
             // RFC 5321 §3.3: with no accepted recipient, DATA gets 554 (or 503).
-            Phase::Transaction(e) if !e.has_recipients() => {
-                Reply::with_status(554, (5, 5, 1), "No valid recipients")
-            }
+            Phase::Transaction(e) if !e.has_recipients() => Reply::with_status(
+                ReplyCode::TRANSACTION_FAILED,
+                EnhancedCode::new(5, 5, 1),
+                "No valid recipients",
+            ),
             Phase::Transaction(_) => {
                 let Phase::Transaction(envelope) = std::mem::replace(&mut self.phase, Phase::Ready)
                 else {
@@ -338,7 +364,11 @@ impl ServerSession {
                     "End data with <CR><LF>.<CR><LF>",
                 ));
             }
-            _ => Reply::with_status(503, (5, 5, 1), "Need MAIL and RCPT before DATA"),
+            _ => Reply::with_status(
+                ReplyCode::BAD_SEQUENCE,
+                EnhancedCode::new(5, 5, 1),
+                "Need MAIL and RCPT before DATA",
+            ),
         };
         self.error(reply);
     }
@@ -348,17 +378,19 @@ impl ServerSession {
     pub(super) fn bdat(&mut self, size: u64, last: bool, refused: Option<Reply>) {
         let refused = refused.or_else(|| match &self.phase {
             Phase::Transaction(e) if e.in_batch() => Some(Reply::with_status(
-                503,
-                (5, 5, 1),
+                ReplyCode::BAD_SEQUENCE,
+                EnhancedCode::new(5, 5, 1),
                 "BDAT not allowed inside a BATCH block",
             )),
-            Phase::Transaction(e) if !e.has_recipients() => {
-                Some(Reply::with_status(554, (5, 5, 1), "No valid recipients"))
-            }
+            Phase::Transaction(e) if !e.has_recipients() => Some(Reply::with_status(
+                ReplyCode::TRANSACTION_FAILED,
+                EnhancedCode::new(5, 5, 1),
+                "No valid recipients",
+            )),
             Phase::Transaction(_) => None,
             _ => Some(Reply::with_status(
-                503,
-                (5, 5, 1),
+                ReplyCode::BAD_SEQUENCE,
+                EnhancedCode::new(5, 5, 1),
                 "Need MAIL and RCPT before BDAT",
             )),
         });
@@ -409,8 +441,8 @@ impl ServerSession {
             return self.finish_message(envelope, Ok(message));
         }
         self.send(Reply::with_status(
-            250,
-            (2, 0, 0),
+            ReplyCode::OK,
+            EnhancedCode::new(2, 0, 0),
             format!("{size} octets received"),
         ));
         self.phase = Phase::Transaction(envelope);

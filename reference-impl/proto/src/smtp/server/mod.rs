@@ -28,7 +28,7 @@ use super::bdat::BdatChunk;
 use super::body::MessageBody;
 use super::data::DataReceiver;
 use super::line::{InputBuffer, LineEvent, LineSplitter};
-use super::reply::Reply;
+use super::reply::{EnhancedCode, Reply, ReplyCode};
 use envelope::Envelope;
 
 /// A message the driver must make durable before the session may answer 250.
@@ -172,7 +172,11 @@ impl ServerSession {
         let greeting = if session.refused {
             // RFC 5321 §3.1: "a 554 response MAY be given in the initial connection opening
             // message instead of the 220."
-            Reply::with_status(554, (5, 7, 1), format!("{hostname} No SMTP service here"))
+            Reply::with_status(
+                ReplyCode::TRANSACTION_FAILED,
+                EnhancedCode::new(5, 7, 1),
+                format!("{hostname} No SMTP service here"),
+            )
         } else {
             let text = format!("{hostname} ESMTP mtpspec reference ready");
             Reply::new(super::ReplyCode::SERVICE_READY, None, text)
@@ -185,8 +189,8 @@ impl ServerSession {
     /// when the refusal is temporary, e.g. too many connections) and close.
     pub fn refuse_connection(hostname: &str) -> Vec<u8> {
         Reply::with_status(
-            421,
-            (4, 3, 2),
+            ReplyCode::SERVICE_UNAVAILABLE,
+            EnhancedCode::new(4, 3, 2),
             format!("{hostname} Too many connections, try again later"),
         )
         .to_bytes()
@@ -257,13 +261,13 @@ impl ServerSession {
         };
         match result {
             Ok(id) => self.send(Reply::with_status(
-                250,
-                (2, 0, 0),
+                ReplyCode::OK,
+                EnhancedCode::new(2, 0, 0),
                 format!("Ok: queued as {id}"),
             )),
             Err(reason) => self.send(Reply::with_status(
-                451,
-                (4, 3, 0),
+                ReplyCode::LOCAL_ERROR,
+                EnhancedCode::new(4, 3, 0),
                 format!("Local error in processing: {reason}"),
             )),
         }
@@ -285,8 +289,8 @@ impl ServerSession {
     /// RFC 5321 §4.5.3.2: after the idle timeout the server closes with 421.
     pub fn idle_timeout(&mut self) {
         self.close_with(Reply::with_status(
-            421,
-            (4, 4, 2),
+            ReplyCode::SERVICE_UNAVAILABLE,
+            EnhancedCode::new(4, 4, 2),
             format!("{} Idle timeout, closing connection", self.config.hostname),
         ));
     }
@@ -294,8 +298,8 @@ impl ServerSession {
     /// Graceful shutdown: 421 and close (RFC 5321 §3.8).
     pub fn shutdown(&mut self) {
         self.close_with(Reply::with_status(
-            421,
-            (4, 3, 2),
+            ReplyCode::SERVICE_UNAVAILABLE,
+            EnhancedCode::new(4, 3, 2),
             format!("{} Service shutting down", self.config.hostname),
         ));
     }
@@ -364,12 +368,16 @@ impl ServerSession {
         if matches!(self.phase, Phase::AuthResponse) {
             self.phase = Phase::Ready;
             return self.error(Reply::with_status(
-                500,
-                (5, 5, 6),
+                ReplyCode::SYNTAX_ERROR,
+                EnhancedCode::new(5, 5, 6),
                 "Authentication Exchange line is too long",
             ));
         }
-        self.error(Reply::with_status(500, (5, 5, 2), "Line too long"));
+        self.error(Reply::with_status(
+            ReplyCode::SYNTAX_ERROR,
+            EnhancedCode::new(5, 5, 2),
+            "Line too long",
+        ));
     }
 
     /// A 5xx caused by the client's input; too many of them end the session.
@@ -378,8 +386,8 @@ impl ServerSession {
         self.errors += 1;
         if self.errors >= self.config.limits.max_errors {
             self.close_with(Reply::with_status(
-                421,
-                (4, 7, 0),
+                ReplyCode::SERVICE_UNAVAILABLE,
+                EnhancedCode::new(4, 7, 0),
                 format!(
                     "{} Too many errors, closing connection",
                     self.config.hostname
@@ -428,7 +436,11 @@ impl ServerSession {
     /// A STARTTLS or ENCRYPT START was accepted: RFC 3207 §4.2, the server "MUST discard any
     /// knowledge obtained from the client" and plaintext after the command is not processed.
     fn start_tls(&mut self) {
-        self.send(Reply::with_status(220, (2, 0, 0), "Ready to start TLS"));
+        self.send(Reply::with_status(
+            ReplyCode::SERVICE_READY,
+            EnhancedCode::new(2, 0, 0),
+            "Ready to start TLS",
+        ));
         self.discarded_after_tls += self.input.clear();
         self.phase = Phase::Fresh;
         self.extended = None;

@@ -2,7 +2,7 @@
 //! (VECMAIL lives with the envelope, ENCRYPT START with STARTTLS).
 
 use super::{MessageState, Phase, ServerSession, StatusInfo, Waiting};
-use crate::smtp::reply::Reply;
+use crate::smtp::reply::{EnhancedCode, Reply, ReplyCode};
 use crate::time::rfc3339;
 
 impl ServerSession {
@@ -11,8 +11,8 @@ impl ServerSession {
     pub(super) fn metadata(&mut self, key: String, value: String) {
         if matches!(&self.phase, Phase::Transaction(e) if e.chunking()) {
             return self.error(Reply::with_status(
-                503,
-                (5, 5, 1),
+                ReplyCode::BAD_SEQUENCE,
+                EnhancedCode::new(5, 5, 1),
                 "METADATA not allowed after BDAT",
             ));
         }
@@ -23,8 +23,8 @@ impl ServerSession {
             .position(|(k, _)| k.eq_ignore_ascii_case(&key));
         if replaces.is_none() && self.metadata.len() >= limits.max_metadata_entries {
             return self.send(Reply::with_status(
-                452,
-                (4, 5, 3),
+                ReplyCode::INSUFFICIENT_STORAGE,
+                EnhancedCode::new(4, 5, 3),
                 "Too many metadata entries",
             ));
         }
@@ -37,8 +37,8 @@ impl ServerSession {
             .sum();
         if others + key.len() + value.len() > limits.max_metadata_bytes {
             return self.error(Reply::with_status(
-                552,
-                (5, 3, 4),
+                ReplyCode::EXCEEDED_STORAGE,
+                EnhancedCode::new(5, 3, 4),
                 "Metadata exceeds the size limit",
             ));
         }
@@ -46,7 +46,11 @@ impl ServerSession {
             Some(i) => self.metadata[i] = (key, value),
             None => self.metadata.push((key, value)),
         }
-        self.send(Reply::with_status(250, (2, 0, 0), "Metadata accepted"));
+        self.send(Reply::with_status(
+            ReplyCode::OK,
+            EnhancedCode::new(2, 0, 0),
+            "Metadata accepted",
+        ));
     }
 
     /// DESIGN: BATCH n after an envelope with recipients and before DATA.
@@ -55,20 +59,24 @@ impl ServerSession {
         let reply = match &mut self.phase {
             Phase::Transaction(e) if e.has_recipients() && !e.chunking() => {
                 if !(1..=max).contains(&count) {
-                    Reply::with_status(501, (5, 5, 4), format!("Batch count must be 1 to {max}"))
+                    Reply::with_status(
+                        ReplyCode::PARAMETER_SYNTAX_ERROR,
+                        EnhancedCode::new(5, 5, 4),
+                        format!("Batch count must be 1 to {max}"),
+                    )
                 } else {
                     e.batch = Some((count, 0));
                     e.vmtp = true;
                     return self.send(Reply::with_status(
-                        250,
-                        (2, 0, 0),
+                        ReplyCode::OK,
+                        EnhancedCode::new(2, 0, 0),
                         format!("Batch of {count} messages: send DATA {count} times"),
                     ));
                 }
             }
             _ => Reply::with_status(
-                503,
-                (5, 5, 1),
+                ReplyCode::BAD_SEQUENCE,
+                EnhancedCode::new(5, 5, 1),
                 "BATCH needs MAIL or VECMAIL with recipients first",
             ),
         };
@@ -79,21 +87,25 @@ impl ServerSession {
     pub(super) fn read_ack(&mut self) {
         let Phase::Transaction(envelope) = &mut self.phase else {
             return self.error(Reply::with_status(
-                503,
-                (5, 5, 1),
+                ReplyCode::BAD_SEQUENCE,
+                EnhancedCode::new(5, 5, 1),
                 "READACK needs an open mail transaction",
             ));
         };
         if envelope.chunking() {
             return self.error(Reply::with_status(
-                503,
-                (5, 5, 1),
+                ReplyCode::BAD_SEQUENCE,
+                EnhancedCode::new(5, 5, 1),
                 "READACK not allowed after BDAT",
             ));
         }
         envelope.read_ack = true;
         envelope.vmtp = true;
-        self.send(Reply::with_status(250, (2, 0, 0), "Read receipt requested"));
+        self.send(Reply::with_status(
+            ReplyCode::OK,
+            EnhancedCode::new(2, 0, 0),
+            "Read receipt requested",
+        ));
     }
 
     pub(super) fn status(&mut self, id: String) {
@@ -110,7 +122,11 @@ impl ServerSession {
 /// `250 <id> PENDING|DELIVERED|OPENED [time]`, or 550 for an unknown id.
 pub(super) fn status_reply(id: &str, info: Option<StatusInfo>) -> Reply {
     let Some(info) = info else {
-        return Reply::with_status(550, (5, 0, 0), format!("{id} Unknown message id"));
+        return Reply::with_status(
+            ReplyCode::MAILBOX_UNAVAILABLE,
+            EnhancedCode::new(5, 0, 0),
+            format!("{id} Unknown message id"),
+        );
     };
     let state = match info.state {
         MessageState::Pending => "PENDING",
@@ -118,7 +134,15 @@ pub(super) fn status_reply(id: &str, info: Option<StatusInfo>) -> Reply {
         MessageState::Opened => "OPENED",
     };
     match info.at_ms {
-        Some(ms) => Reply::with_status(250, (2, 0, 0), format!("{id} {state} {}", rfc3339(ms))),
-        None => Reply::with_status(250, (2, 0, 0), format!("{id} {state}")),
+        Some(ms) => Reply::with_status(
+            ReplyCode::OK,
+            EnhancedCode::new(2, 0, 0),
+            format!("{id} {state} {}", rfc3339(ms)),
+        ),
+        None => Reply::with_status(
+            ReplyCode::OK,
+            EnhancedCode::new(2, 0, 0),
+            format!("{id} {state}"),
+        ),
     }
 }
