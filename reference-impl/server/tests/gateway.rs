@@ -6,6 +6,9 @@
 //! Attachment types and encodings are in `gateway/attachments.rs`, the HTTP connection
 //! limits and timeouts in `gateway/http_limits.rs`.
 
+// A test crate: its helpers unwrap, and a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 #[path = "gateway/attachments.rs"]
 mod attachments;
 #[path = "gateway/http_limits.rs"]

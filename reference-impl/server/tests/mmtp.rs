@@ -5,6 +5,9 @@
 //! truncated JSON, deep nesting, huge numbers, wrong types, invalid UTF-8, oversize values)
 //! answered with an ERROR or a clean close while another connection keeps being served.
 
+// A test crate: its helpers unwrap, and a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
