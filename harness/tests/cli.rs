@@ -3,6 +3,9 @@
 //! that carries its own scenarios (run from a directory with no checkout). Every test runs the
 //! real binary; servers are loopback sockets the test opens itself.
 
+// A test crate: its helpers unwrap, and a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::Path;

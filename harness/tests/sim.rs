@@ -5,6 +5,9 @@
 //! `MTPSPEC_SIM_SEEDS=0..1000 cargo test --release -p mtpspec --test sim -- sweep` runs a
 //! sweep through the `mtpspec sim` command's own code instead.
 
+// A test crate: its helpers unwrap, and a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
