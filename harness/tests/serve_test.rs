@@ -3,6 +3,9 @@
 //! ignores every reply, which must be judged FAIL. Each test runs the real binary, which starts
 //! the client once per case and writes the JSON report these tests read.
 
+// A test crate: its helpers unwrap, and a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

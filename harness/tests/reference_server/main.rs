@@ -4,6 +4,9 @@
 //! (every attack passes on the reference started with short limits). Every test checks what the store
 //! holds, byte for byte.
 
+// A test crate: its helpers unwrap, and a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 mod bad_input;
 mod client_delivery;
 mod connection_limit;
