@@ -9,8 +9,9 @@
 #   bash harness/bench/profile.sh [--sink] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-bin=${MTPSPEC_BIN:-target/release/mtpspec}
-[[ -x $bin ]] || cargo build --release -q -p mtpspec
+bin=${MTPSPEC_BIN:-target/profiling/mtpspec}
+# The release code with line tables (Cargo.toml, profile `profiling`), so perf can name lines.
+[[ -x $bin ]] || cargo build --profile profiling -q -p mtpspec
 sink=()
 if [[ ${1:-} == --sink ]]; then
     sink=(--sink)
