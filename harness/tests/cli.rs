@@ -339,3 +339,26 @@ fn the_library_gives_what_mtpspec_run_gives() {
     assert_eq!(from_library.exit_code, 1, "a FAIL and a stale entry");
     assert_eq!(cli.status.code(), Some(i32::from(from_library.exit_code)));
 }
+
+/// A reader that stops early (`mtpspec run --list | head -1`) is no panic: the command ends
+/// with its own exit code and says nothing on stderr.
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["run", "--list"][..], &["coverage"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mtpspec"))
+            .current_dir(dir.path())
+            .env_remove("MTPSPEC_TARGET")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before the command writes a line.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

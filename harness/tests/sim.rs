@@ -15,6 +15,10 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use mtpspec::sim::scenario::{Invariant, SyncSpec};
 use mtpspec::sim::{RunOptions, Scenario, load_paths, report, run_seed};
 
+// The commands' `out!` and `outln!`.
+#[macro_use]
+#[path = "../src/cli/output.rs"]
+mod output;
 // The `mtpspec sim` command, compiled here too so that the sweep below runs its code.
 #[allow(dead_code)]
 #[path = "../src/cli/sim.rs"]

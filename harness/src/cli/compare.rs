@@ -186,7 +186,7 @@ pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
             format!("  {}: {} ({})", c.name, counts.join(", "), page.file)
         })
         .collect();
-    println!(
+    outln!(
         "mtpspec compare: wrote {} ({} KiB, {} targets) and {} transcript pages next to it \
          ({} KiB in all)\n{}",
         args.html.display(),
@@ -197,7 +197,7 @@ pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
         summary.join("\n")
     );
     for name in removed {
-        println!("  removed {name}, a transcript page of a target no longer compared");
+        outln!("  removed {name}, a transcript page of a target no longer compared");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -332,14 +332,14 @@ fn column_order(args: &CompareArgs) -> anyhow::Result<Vec<String>> {
 /// is read exactly as `mtpspec run` reads it. `Ok(None)` when the target could not be used at
 /// all (`run` said why).
 fn run_target(args: &CompareArgs, target: &Named) -> anyhow::Result<Option<RunReport>> {
-    println!("== {}: mtpspec run --target {}", target.name, target.value);
+    outln!("== {}: mtpspec run --target {}", target.name, target.value);
     let argv = run_arguments(args, target);
     let run =
         RunCommand::try_parse_from(&argv).map_err(|e| anyhow!("--target {}: {e}", target.name))?;
     match super::run::execute(&run.args).with_context(|| format!("the run for {}", target.name))? {
         Outcome::Report(report) => {
             if !args.quiet {
-                print!("{}", terminal::summary(&report, false));
+                out!("{}", terminal::summary(&report, false));
             }
             Ok(Some(*report))
         }

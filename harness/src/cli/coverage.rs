@@ -82,17 +82,17 @@ pub fn main(args: CoverageArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&coverage)?);
+        outln!("{}", serde_json::to_string_pretty(&coverage)?);
     } else {
-        print!("{}", text(&coverage, &spec, args.uncovered));
+        out!("{}", text(&coverage, &spec, args.uncovered));
         if !uncoverable.is_empty() {
-            println!(
+            outln!(
                 "Not coverable by a server scenario ({}), from {}:",
                 uncoverable.len(),
                 list
             );
             for (id, reason) in &uncoverable {
-                println!("  {id}: {reason}");
+                outln!("  {id}: {reason}");
             }
         }
         let open: Vec<&str> = coverage
@@ -100,7 +100,7 @@ pub fn main(args: CoverageArgs) -> anyhow::Result<ExitCode> {
             .map(|r| r.id.as_str())
             .filter(|id| !uncoverable.contains_key(*id))
             .collect();
-        println!(
+        outln!(
             "Neither cited nor listed as uncoverable ({}): {}",
             open.len(),
             if open.is_empty() {

@@ -149,7 +149,7 @@ pub fn main(args: FuzzArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             std::fs::write(path, &md).with_context(|| format!("writing {}", path.display()))?
         }
-        None if !quiet => print!("{md}"),
+        None if !quiet => out!("{md}"),
         None => {}
     }
     let distinct = run.distinct_findings();

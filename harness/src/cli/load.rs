@@ -129,9 +129,9 @@ fn resolve(target: &str) -> anyhow::Result<SocketAddr> {
 
 fn print_report(report: &LoadReport, json: bool) {
     if json {
-        println!("{}", report.to_json());
+        outln!("{}", report.to_json());
     } else {
-        print!("{report}");
+        out!("{report}");
     }
 }
 
@@ -150,7 +150,7 @@ fn idle(
         hold,
         |r| {
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({
                         "open": r.greeted,
@@ -159,7 +159,7 @@ fn idle(
                     })
                 );
             } else {
-                println!(
+                outln!(
                     "open {} idle connections ({} failed) in {:.2} s",
                     r.greeted,
                     r.failed,

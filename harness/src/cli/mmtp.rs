@@ -231,13 +231,13 @@ async fn run(args: &MmtpArgs) -> anyhow::Result<ExitCode> {
                 .await?;
             if !args.json && reply.is_ok() {
                 let (count, total) = (reply.u64("count"), reply.u64("totalCount"));
-                println!(
+                outln!(
                     "{} matching, {} in the mailbox",
                     count.unwrap_or(0),
                     total.unwrap_or(0)
                 );
                 if let Some(counts) = reply.get("tagCounts") {
-                    println!("tags: {counts}");
+                    outln!("tags: {counts}");
                 }
             }
             reply
@@ -264,7 +264,7 @@ async fn run(args: &MmtpArgs) -> anyhow::Result<ExitCode> {
             let email = address(&get.email)?;
             let reply = client.request_public_key(&email).await?;
             if let (Some(key), false) = (reply.str("publicKey"), args.json) {
-                print!("{key}");
+                out!("{key}");
                 if get.save {
                     write_key(&key_path(&args.keystore, &email, "pub"), key)?;
                 }
@@ -276,7 +276,7 @@ async fn run(args: &MmtpArgs) -> anyhow::Result<ExitCode> {
             if let (Some(Json::Object(categories)), false) = (reply.get("tagCategories"), args.json)
             {
                 for (category, values) in categories.iter() {
-                    println!("{category}: {values}");
+                    outln!("{category}: {values}");
                 }
             }
             reply
@@ -289,7 +289,7 @@ async fn run(args: &MmtpArgs) -> anyhow::Result<ExitCode> {
 /// Prints the response as JSON (--json) or the error; the exit status.
 fn finish(args: &MmtpArgs, reply: &Reply) -> ExitCode {
     if args.json {
-        println!("{reply}");
+        outln!("{reply}");
     }
     match reply.error() {
         Some((code, message)) => {
@@ -298,7 +298,7 @@ fn finish(args: &MmtpArgs, reply: &Reply) -> ExitCode {
         }
         None => {
             if let (false, Some(message)) = (args.json, reply.str("message")) {
-                println!("{message}");
+                outln!("{message}");
             }
             ExitCode::SUCCESS
         }
@@ -413,7 +413,7 @@ async fn send(client: &mut Client, args: &MmtpArgs, send: &SendArgs) -> anyhow::
             Some(Json::Bool(false)) => ", the server could NOT verify the signature",
             _ => "",
         };
-        println!("message {id} accepted{verified}");
+        outln!("message {id} accepted{verified}");
     }
     Ok(reply)
 }
@@ -501,9 +501,9 @@ fn show_messages(args: &MmtpArgs, mailbox: &MailboxArgs, reply: &Reply) -> anyho
         )?),
         false => None,
     };
-    println!("{} message(s)", reply.messages().len());
+    outln!("{} message(s)", reply.messages().len());
     for packet in reply.messages() {
-        println!();
+        outln!();
         show_packet(packet, key.as_ref(), &args.keystore);
     }
     Ok(())
@@ -526,25 +526,25 @@ fn show_packet(packet: &Json, key: Option<&SecretKey>, keystore: &Path) {
         .and_then(Json::as_object)
         .unwrap_or(&empty);
     let sender = member(object, "sender");
-    println!("From: {sender}");
-    println!("To: {}", member(object, "recipient"));
+    outln!("From: {sender}");
+    outln!("To: {}", member(object, "recipient"));
     if let Some(Json::Number(ts)) = meta.get("timestamp") {
-        println!(
+        outln!(
             "Date: {}",
             mtp_proto::time::rfc3339(ts.as_u64().unwrap_or(0))
         );
     }
-    println!(
+    outln!(
         "Id: {} ({})",
         member(meta, "messageId"),
         member(meta, "type")
     );
     if let Some(tags) = meta.get("tags") {
-        println!("Tags: {tags}");
+        outln!("Tags: {tags}");
     }
     let plaintext = plaintext(object.get("content"), key);
     let signature = verification.get("signature").and_then(Json::as_str);
-    println!(
+    outln!(
         "Signature: {}",
         signature_state(meta, signature, plaintext.as_ref(), keystore, &sender)
     );
@@ -553,7 +553,7 @@ fn show_packet(packet: &Json, key: Option<&SecretKey>, keystore: &Path) {
     };
     let claimed = verification.get("messageHash").and_then(Json::as_str);
     let intact = claimed == Some(message_hash(&plaintext).as_str());
-    println!("Integrity: {}", if intact { "ok" } else { "MISMATCH" });
+    outln!("Integrity: {}", if intact { "ok" } else { "MISMATCH" });
     let text = |name: &str| {
         plaintext
             .as_object()
@@ -561,7 +561,7 @@ fn show_packet(packet: &Json, key: Option<&SecretKey>, keystore: &Path) {
             .and_then(Json::as_str)
             .unwrap_or("")
     };
-    println!("Subject: {}\n\n{}", text("subject"), text("body"));
+    outln!("Subject: {}\n\n{}", text("subject"), text("body"));
 }
 
 /// The content, decrypted when it is encrypted and a key is at hand.
@@ -574,7 +574,7 @@ fn plaintext(content: Option<&Json>, key: Option<&SecretKey>) -> Option<Json> {
     let (armored, key) = match (encrypted, key) {
         (None, _) => return Some(content),
         (Some(_), None) => {
-            println!("[encrypted: use --decrypt]");
+            outln!("[encrypted: use --decrypt]");
             return None;
         }
         (Some(armored), Some(key)) => (armored, key),
@@ -582,11 +582,11 @@ fn plaintext(content: Option<&Json>, key: Option<&SecretKey>) -> Option<Json> {
     match key.decrypt(armored).map(|bytes| Json::from_slice(&bytes)) {
         Ok(Ok(json)) => Some(json),
         Ok(Err(e)) => {
-            println!("[decrypted, but not JSON: {e}]");
+            outln!("[decrypted, but not JSON: {e}]");
             None
         }
         Err(e) => {
-            println!("[cannot decrypt: {e}]");
+            outln!("[cannot decrypt: {e}]");
             None
         }
     }
@@ -649,8 +649,8 @@ fn keygen(keystore: &Path, args: &KeygenArgs) -> anyhow::Result<ExitCode> {
     )?;
     write_key(&secret, &key.to_armored()?)?;
     write_key(&public, &key.public_key().to_armored()?)?;
-    println!("{}", key.public_key().fingerprint());
-    println!(
+    outln!("{}", key.public_key().fingerprint());
+    outln!(
         "secret key: {}\npublic key: {}",
         secret.display(),
         public.display()

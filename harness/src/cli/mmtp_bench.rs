@@ -49,14 +49,14 @@ pub fn main(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     };
     let token_octets = stamp.token(1_000_000).len();
     if !args.json {
-        println!("HashCash tries per second ({token_octets}-octet tokens, SHA-256)");
-        println!("{:>8}  {:>14}  {:>14}", "threads", "tries/s", "per thread");
+        outln!("HashCash tries per second ({token_octets}-octet tokens, SHA-256)");
+        outln!("{:>8}  {:>14}  {:>14}", "threads", "tries/s", "per thread");
     }
     for &threads in &args.threads {
         let rate = measure(&stamp, threads, Duration::from_secs_f64(args.seconds))?;
         let per_second = rate.tries as f64 / rate.seconds;
         if args.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({
                     "threads": rate.threads, "tries": rate.tries, "seconds": rate.seconds,
@@ -64,7 +64,7 @@ pub fn main(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 })
             );
         } else {
-            println!(
+            outln!(
                 "{:>8}  {:>14.0}  {:>14.0}",
                 rate.threads,
                 per_second,

@@ -1,5 +1,8 @@
 //! One file per subcommand: its arguments (clap) and its `main`.
 
+#[macro_use]
+mod output;
+
 pub mod compare;
 pub mod coverage;
 pub mod fuzz;

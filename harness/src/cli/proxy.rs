@@ -38,7 +38,7 @@ pub fn main(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let faults: Vec<String> = args.faults.iter().map(Fault::to_string).collect();
-        println!(
+        outln!(
             "proxy {} -> {} with faults: {}",
             listener.local_addr()?,
             args.upstream,
@@ -53,7 +53,7 @@ pub fn main(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             faults: args.faults.clone(),
             faulty_connections: args.faulty,
         };
-        let events = Arc::new(|line: String| println!("{line}"));
+        let events = Arc::new(|line: String| outln!("{line}"));
         serve(listener, options, args.connections, events).await?;
         anyhow::Ok(ExitCode::SUCCESS)
     })

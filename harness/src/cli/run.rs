@@ -203,7 +203,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         Outcome::Report(report) => {
             write_reports(&args, &report)?;
             let color = terminal::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
-            print!("{}", terminal::summary(&report, color));
+            out!("{}", terminal::summary(&report, color));
             Ok(ExitCode::from(report.exit_code))
         }
     }
@@ -239,10 +239,10 @@ pub(crate) fn execute(args: &RunArgs) -> anyhow::Result<Outcome> {
         anyhow::bail!("no case matches --filter {}", args.filter.join(","));
     }
     if args.list {
-        print!("{}", terminal::list(&selection.cases, spec.as_ref()));
+        out!("{}", terminal::list(&selection.cases, spec.as_ref()));
         for attack in &selection.attacks {
             let case = attack.case();
-            println!(
+            outln!(
                 "{}  (robustness)  {}  {}",
                 case.id,
                 case.spec.join(","),

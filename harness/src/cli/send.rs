@@ -216,11 +216,11 @@ pub fn main(args: SendArgs) -> anyhow::Result<ExitCode> {
 /// Prints the outcome and turns it into the exit status.
 pub fn print(outcome: &Outcome, transcript: bool, expired: bool) -> ExitCode {
     if transcript {
-        println!("{}\n", outcome.transcript_text());
+        outln!("{}\n", outcome.transcript_text());
     }
     let summary = summarize(outcome);
     for line in &summary.lines {
-        println!("{line}");
+        outln!("{line}");
     }
     for warning in &summary.warnings {
         eprintln!("warning: {warning}");

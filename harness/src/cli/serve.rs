@@ -238,7 +238,7 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 ("submission", server.submission_addr()),
             ] {
                 if let Some(addr) = addr {
-                    println!("listening {name} {addr}");
+                    outln!("listening {name} {addr}");
                 }
             }
         }
@@ -252,7 +252,7 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
                     ("mmtps", running.mmtps_addr()),
                 ] {
                     if let Some(addr) = addr {
-                        println!("listening {name} {addr}");
+                        outln!("listening {name} {addr}");
                     }
                 }
                 Some(running)
@@ -262,7 +262,7 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let gateway = match gateway {
             Some(args) => {
                 let gateway = start_gateway(args, &options, server.as_ref()).await?;
-                println!("listening http {}", gateway.addr());
+                outln!("listening http {}", gateway.addr());
                 Some(gateway)
             }
             None => None,

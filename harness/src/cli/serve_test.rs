@@ -94,7 +94,7 @@ pub fn main(args: ServeTestArgs) -> anyhow::Result<ExitCode> {
             "serve-test listens on loopback only, not {addr}"
         );
         if !args.quiet {
-            println!(
+            outln!(
                 "mtpspec serve-test: {} cases for {name}, listening on {addr}",
                 cases.len()
             );
@@ -102,7 +102,7 @@ pub fn main(args: ServeTestArgs) -> anyhow::Result<ExitCode> {
         let mut outcomes = Vec::new();
         for case in &cases {
             if !args.quiet && options.client_cmd.is_none() {
-                println!(
+                outln!(
                     "waiting for a client ({}: {}): mode {}, from {}, to {}, message {:?}",
                     case.id,
                     case.title,
@@ -115,7 +115,7 @@ pub fn main(args: ServeTestArgs) -> anyhow::Result<ExitCode> {
             let outcome = servetest::run_case(case, &listener, &options).await?;
             if !args.quiet {
                 let reason = outcome.reason.as_deref().unwrap_or("");
-                println!("{:<11} {}  {reason}", outcome.verdict, outcome.id);
+                outln!("{:<11} {}  {reason}", outcome.verdict, outcome.id);
                 let _ = std::io::stdout().flush();
             }
             outcomes.push(outcome);
@@ -132,7 +132,7 @@ pub fn main(args: ServeTestArgs) -> anyhow::Result<ExitCode> {
             Err(error) => return Err(error),
         },
     };
-    println!("{}", report.summary_line());
+    outln!("{}", report.summary_line());
     if let Some(path) = &args.report_json {
         std::fs::write(path, report.to_json())
             .with_context(|| format!("writing {}", path.display()))?;

@@ -104,7 +104,7 @@ fn run_scenario(
     options: &RunOptions,
     args: &SimArgs,
 ) -> anyhow::Result<usize> {
-    println!(
+    outln!(
         "{}: {} ({})",
         scenario.id,
         scenario.title,
@@ -126,19 +126,19 @@ fn run_scenario(
         unconfirmed += run.stats.unconfirmed;
         duplicates += run.stats.ambiguous_duplicates;
         if !args.quiet || !run.passed() {
-            println!("  {}", report::summary(&run));
+            outln!("  {}", report::summary(&run));
             if let Some(line) = report::ambiguity(&run) {
-                println!("  {line}");
+                outln!("  {line}");
             }
         }
         if args.verbose {
             for line in &run.trace {
-                println!("    {line}");
+                outln!("    {line}");
             }
         }
         if !run.passed() {
             failed += 1;
-            print!("{}", indent(&report::failure(&run, scenario, 40)));
+            out!("{}", indent(&report::failure(&run, scenario, 40)));
             if let Some(dir) = &args.trace_dir {
                 write_trace(dir, &run)?;
             }
@@ -146,7 +146,7 @@ fn run_scenario(
     }
     progress.finish();
     let wall = started.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "{}: {runs} seeds, {} passed, {failed} failed; {sessions} simulated sessions in \
          {wall:.2}s of wall time ({:.0} sessions/s); ambiguous: {ambiguous} copies without a \
          reply, {unconfirmed} from killed clients, {duplicates} messages stored more than once",
@@ -167,6 +167,6 @@ fn write_trace(dir: &Path, run: &SeedRun) -> anyhow::Result<()> {
     let mut text = run.trace.join("\n");
     text.push('\n');
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    println!("  trace written to {}", path.display());
+    outln!("  trace written to {}", path.display());
     Ok(())
 }

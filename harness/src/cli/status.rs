@@ -31,18 +31,18 @@ pub fn main(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let options = args.conn.options();
     let (answer, outcome) = runtime.block_on(query_status(&target, options, &args.id, &timeouts));
     if args.conn.transcript {
-        println!("{}\n", outcome.transcript_text());
+        outln!("{}\n", outcome.transcript_text());
     }
     match answer {
         StatusAnswer::Known { id, state, at } => {
             match at {
-                Some(at) => println!("{id}: {state} at {at}"),
-                None => println!("{id}: {state}"),
+                Some(at) => outln!("{id}: {state} at {at}"),
+                None => outln!("{id}: {state}"),
             }
             Ok(ExitCode::SUCCESS)
         }
         StatusAnswer::Unknown(reply) => {
-            println!(
+            outln!(
                 "unknown message id {} ({} {})",
                 args.id,
                 reply.code,
@@ -54,7 +54,7 @@ pub fn main(args: StatusArgs) -> anyhow::Result<ExitCode> {
             let said = reply.map_or_else(String::new, |r| {
                 format!(" (it answered {} {})", r.code, r.text())
             });
-            println!("the server does not offer VMTP STATUS{said}");
+            outln!("the server does not offer VMTP STATUS{said}");
             Ok(ExitCode::from(3))
         }
         StatusAnswer::Failed(failure) => {

@@ -210,10 +210,10 @@ fn report(sent: &[Sent]) -> bool {
     for (i, s) in sent.iter().enumerate() {
         let label = label(sent.len(), i);
         match s {
-            Sent::Accepted(id) => println!("{label}accepted, id {id}"),
+            Sent::Accepted(id) => outln!("{label}accepted, id {id}"),
             Sent::Refused(why) => {
                 refused = true;
-                println!("{label}refused: {why}");
+                outln!("{label}refused: {why}");
             }
         }
     }
@@ -264,23 +264,23 @@ fn print_delivery(label: &str, status: &str, delivery: &Value) {
         .unwrap_or_default();
     match status {
         "delivered" | "partial" => {
-            println!("{label}{status} via {via}, upstream id {}", ids.join(", "));
+            outln!("{label}{status} via {via}, upstream id {}", ids.join(", "));
         }
-        _ => println!("{label}{status}"),
+        _ => outln!("{label}{status}"),
     }
     for r in delivery["recipients"].as_array().into_iter().flatten() {
         let reply = r["reply"]
             .as_str()
             .map(|t| format!(": {t}"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "  <{}> {}{reply}",
             r["address"].as_str().unwrap_or_default(),
             r["status"].as_str().unwrap_or_default()
         );
     }
     if let Some(error) = delivery["error"].as_str() {
-        println!("  last error: {error}");
+        outln!("  last error: {error}");
     }
     for note in delivery["fallback"].as_array().into_iter().flatten() {
         eprintln!("warning: {}", note.as_str().unwrap_or_default());
