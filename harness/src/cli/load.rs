@@ -1,13 +1,13 @@
 //! `mtpspec load`: a load generator for SMTP servers, MMTP SEND/RECEIVE round trips, and idle
-//! connections held open for memory measurements (see harness/src/load).
+//! connections held open for memory measurements (see harness/src/traffic).
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::load::mmtp::MmtpLoadOptions;
-use crate::load::{self, LoadOptions, LoadReport};
+use crate::traffic::mmtp::MmtpLoadOptions;
+use crate::traffic::{self, LoadOptions, LoadReport};
 use anyhow::Context;
 
 #[derive(clap::Args)]
@@ -80,7 +80,7 @@ pub fn main(args: LoadArgs) -> anyhow::Result<ExitCode> {
             recipient_domain: args.domain,
             duration: args.duration,
         };
-        runtime.block_on(load::mmtp::run(options, on_progress))
+        runtime.block_on(traffic::mmtp::run(options, on_progress))
     } else {
         let target = resolve(&args.target)?;
         if let Some(count) = args.idle {
@@ -100,7 +100,7 @@ pub fn main(args: LoadArgs) -> anyhow::Result<ExitCode> {
             rate: args.rate,
             duration: args.duration,
         };
-        runtime.block_on(load::run(options, on_progress))?
+        runtime.block_on(traffic::run(options, on_progress))?
     };
     progress.finish();
     print_report(&report, args.json);
@@ -143,7 +143,7 @@ fn idle(
     hold: Duration,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let report = runtime.block_on(load::idle::run(
+    let report = runtime.block_on(traffic::idle::run(
         target,
         count,
         Duration::from_secs(10),

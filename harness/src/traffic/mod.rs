@@ -1,4 +1,4 @@
-//! The load generator behind `mtpspec load`: N concurrent SMTP sessions delivering M messages,
+//! The traffic generator behind `mtpspec load`: N concurrent SMTP sessions delivering M messages,
 //! with or without PIPELINING, connection reuse and STARTTLS, measuring per-phase latency and
 //! counting failures by reply code. Like Postfix's smtp-source, with elapsed time and
 //! percentiles. Also: MMTP SEND/RECEIVE round trips ([`mmtp`]) and idle connections held open
