@@ -24,6 +24,8 @@ enum Command {
     Compare(cli::compare::CompareArgs),
     /// Show which SPEC.md requirements the scenarios cite, and which none does.
     Coverage(cli::coverage::CoverageArgs),
+    /// Render a saved JSON report again (terminal, Markdown, JUnit) and exit with its gate.
+    Report(cli::report::ReportArgs),
     /// Run the reference server in the foreground: SMTP/VMTP, MMTP and the HTTP gateway.
     Serve(cli::serve::ServeArgs),
     /// Play scripted, misbehaving SMTP servers (scenarios/clients) and judge the client that
@@ -78,6 +80,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(args) => cli::run::main(args),
         Command::Compare(args) => cli::compare::main(args),
+        Command::Report(args) => cli::report::main(args),
         Command::Coverage(args) => cli::coverage::main(args),
         Command::Serve(args) => cli::serve::main(args),
         Command::ServeTest(args) => cli::serve_test::main(args),

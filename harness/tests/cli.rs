@@ -362,3 +362,41 @@ fn a_closed_output_pipe_is_not_a_panic() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// `mtpspec report` renders a saved JSON report exactly as `run` rendered it, and exits with
+/// its gate.
+#[test]
+fn a_saved_report_renders_as_run_rendered_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let run = mtpspec(
+        dir.path(),
+        &[
+            "run",
+            "--quiet",
+            "--filter",
+            "SMTP-NOOP-*",
+            "--report-json",
+            &path("run.json"),
+            "--report-md",
+            &path("run.md"),
+        ],
+    );
+    let again = mtpspec(
+        dir.path(),
+        &[
+            "report",
+            &path("run.json"),
+            "--report-md",
+            &path("again.md"),
+        ],
+    );
+    assert_eq!(again.status.code(), run.status.code(), "{}", text(&again));
+    assert_eq!(
+        std::fs::read_to_string(path("again.md")).unwrap(),
+        std::fs::read_to_string(path("run.md")).unwrap()
+    );
+    assert!(text(&again).contains("Gate: PASSED"), "{}", text(&again));
+    let missing = mtpspec(dir.path(), &["report", &path("nope.json")]);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+}

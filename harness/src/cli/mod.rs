@@ -12,6 +12,7 @@ pub mod mmtp;
 pub mod mmtp_bench;
 pub mod progress;
 pub mod proxy;
+pub mod report;
 pub mod run;
 pub mod send;
 pub mod serve;

@@ -260,8 +260,17 @@ impl RunReport {
     /// failed, 0 stale baseline entries`, ...
     pub fn gate_text(&self) -> String {
         match self.gate {
-            Gate::Passed if self.strict => "PASSED: every MUST and SHOULD passed".to_string(),
-            Gate::Passed => "PASSED: every MUST passed".to_string(),
+            Gate::Passed => {
+                let passed = if self.strict {
+                    "every MUST and SHOULD passed"
+                } else {
+                    "every MUST passed"
+                };
+                match self.summary.expected_failures {
+                    0 => format!("PASSED: {passed}"),
+                    n => format!("PASSED: {passed} but the {n} expected failures of the baseline"),
+                }
+            }
             Gate::Failed => {
                 let robustness = if self.strict {
                     self.robustness_count(Verdict::Warn)
