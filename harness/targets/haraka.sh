@@ -133,15 +133,5 @@ cmd_clear() {
     find "$1/mail" -maxdepth 1 -type f -name '[0-9]*.json' -delete
 }
 
-(($# >= 1)) || targets_usage
-cmd=$1
-shift
-case $cmd in
-install) cmd_install "$@" ;;
-start) cmd_start "$@" ;;
-stop) cmd_stop "$@" ;;
-mailbox) cmd_mailbox "$@" ;;
-clear) cmd_clear "$@" ;;
-needs-netns) exit 0 ;;
-*) targets_usage ;;
-esac
+TARGETS_NEEDS_NETNS=1
+targets_dispatch "$@"

@@ -29,6 +29,11 @@
 #   targets_netns_exec CMD [ARG...]    exec CMD in a new network namespace (unshare -n, root)
 #                                      whose only interface, lo, is brought up first, with
 #                                      MTPSPEC_NETNS=1 in its environment
+#   targets_dispatch CMD [ARG...]      the script's command line: install, start, stop,
+#                                      mailbox, clear and run-args call the script's
+#                                      cmd_install ... cmd_run_args (run-args only if it has
+#                                      one); needs-netns says yes when the script set
+#                                      TARGETS_NEEDS_NETNS=1; anything else is usage
 #
 # Everything talks to 127.0.0.1 only.
 
@@ -112,6 +117,21 @@ targets_await_start() {
 targets_usage() {
     awk 'NR >= 2 { if (/^#$/ && ++bare == 2) exit; print }' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
+}
+
+targets_dispatch() {
+    (($# >= 1)) || targets_usage
+    local cmd=$1
+    shift
+    case $cmd in
+    install | start | stop | mailbox | clear | run-args)
+        local fn=cmd_${cmd//-/_}
+        declare -F "$fn" >/dev/null || targets_usage
+        "$fn" "$@"
+        ;;
+    needs-netns) [[ ${TARGETS_NEEDS_NETNS:-} == 1 ]] ;;
+    *) targets_usage ;;
+    esac
 }
 
 targets_need_root() {

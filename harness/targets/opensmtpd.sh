@@ -208,15 +208,4 @@ cmd_run_args() {
     printf '%s\n' --target "smtp://127.0.0.1:$1" --step-timeout 20s
 }
 
-(($# >= 1)) || targets_usage
-cmd=$1
-shift
-case $cmd in
-install) cmd_install "$@" ;;
-start) cmd_start "$@" ;;
-stop) cmd_stop "$@" ;;
-mailbox) cmd_mailbox "$@" ;;
-clear) cmd_clear "$@" ;;
-run-args) cmd_run_args "$@" ;;
-*) targets_usage ;;
-esac
+targets_dispatch "$@"

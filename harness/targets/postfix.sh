@@ -259,14 +259,4 @@ cmd_clear() {
     targets_clear_maildir "$1"
 }
 
-(($# >= 1)) || targets_usage
-cmd=$1
-shift
-case $cmd in
-install) cmd_install "$@" ;;
-start) cmd_start "$@" ;;
-stop) cmd_stop "$@" ;;
-mailbox) cmd_mailbox "$@" ;;
-clear) cmd_clear "$@" ;;
-*) targets_usage ;;
-esac
+targets_dispatch "$@"

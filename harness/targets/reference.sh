@@ -160,15 +160,4 @@ cmd_run_args() {
     done
 }
 
-(($# >= 1)) || targets_usage
-cmd=$1
-shift
-case $cmd in
-install) cmd_install "$@" ;;
-start) cmd_start "$@" ;;
-stop) cmd_stop "$@" ;;
-mailbox) cmd_mailbox "$@" ;;
-clear) cmd_clear "$@" ;;
-run-args) cmd_run_args "$@" ;;
-*) targets_usage ;;
-esac
+targets_dispatch "$@"
