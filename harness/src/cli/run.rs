@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use mtpspec::report::{self, RunReport, terminal};
+use mtpspec::report::{RunReport, terminal};
 use mtpspec::robustness::RobustnessResult;
 use mtpspec::scenario::{Filter, VarConfig};
 use mtpspec::suite::{self, RobustnessSettings, Suite, SuiteOptions, SuiteTarget};
@@ -201,7 +201,12 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         Outcome::Listed => Ok(ExitCode::SUCCESS),
         Outcome::Unusable => Ok(ExitCode::from(3)),
         Outcome::Report(report) => {
-            write_reports(&args, &report)?;
+            super::report::write_files(
+                &report,
+                args.report_json.as_deref(),
+                args.junit.as_deref(),
+                args.report_md.as_deref(),
+            )?;
             let color = terminal::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
             out!("{}", terminal::summary(&report, color));
             Ok(ExitCode::from(report.exit_code))
@@ -385,22 +390,6 @@ fn parse_listener(text: &str) -> Result<(Listener, String), String> {
         return Err("the smtp listener is the target itself (--target)".into());
     }
     Ok((listener, addr.to_string()))
-}
-
-fn write_reports(args: &RunArgs, report: &RunReport) -> anyhow::Result<()> {
-    let write = |path: &Path, text: String| {
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-    };
-    if let Some(path) = &args.report_json {
-        write(path, report::json::to_string(report)?)?;
-    }
-    if let Some(path) = &args.junit {
-        write(path, report::junit::to_string(report))?;
-    }
-    if let Some(path) = &args.report_md {
-        write(path, report::markdown::to_string(report))?;
-    }
-    Ok(())
 }
 
 /// SPEC.md: the one given, the checkout's, or the one bundled into this binary.
