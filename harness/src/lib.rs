@@ -25,15 +25,16 @@ pub mod report;
 pub mod rng;
 pub mod robustness;
 pub mod runner;
-pub mod scenario;
 pub mod servetest;
 pub mod sim;
-pub mod spec;
 pub mod suite;
 pub mod target;
 pub mod testing;
 pub mod units;
 pub mod wire;
+
+/// The scenario format and SPEC.md, their own crate (`harness/scenario`).
+pub use mtpspec_scenario::{self as scenario, spec};
 
 pub use baseline::Baseline;
 pub use report::RunReport;

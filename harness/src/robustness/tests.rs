@@ -189,3 +189,33 @@ fn every_case_cites_robust_requirements_that_exist_at_should_at_most() {
         assert_eq!(level(Some(&spec), case, true), Level::Should, "{}", case.id);
     }
 }
+
+/// SPEC.md's ROBUST rows: none above SHOULD, none a DESIGN choice (so they bind every
+/// target alike, as WARN), and every one cited by a robustness case.
+#[test]
+fn no_robust_row_is_above_should() {
+    let spec = crate::spec::Spec::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../SPEC.md"),
+    )
+    .unwrap();
+    let robust: Vec<&crate::spec::Requirement> = spec
+        .requirements
+        .iter()
+        .filter(|r| r.is_robustness())
+        .collect();
+    assert!(!robust.is_empty(), "SPEC.md has a ROBUST part");
+    let cited: Vec<String> = citations().flat_map(|(_, ids)| ids).collect();
+    for r in robust {
+        assert!(
+            matches!(
+                r.level,
+                crate::spec::SpecLevel::Should | crate::spec::SpecLevel::May
+            ),
+            "{} is {}: ROBUST rows are SHOULD at most",
+            r.id,
+            r.level
+        );
+        assert!(!r.is_design_only(), "{} is DESIGN only", r.id);
+        assert!(cited.contains(&r.id), "no robustness case cites {}", r.id);
+    }
+}

@@ -42,17 +42,17 @@ pub enum Listener {
     /// SMTP with a user list: `postmaster` exists in the local domain, other local parts not.
     Users,
     /// SMTP allowing at most
-    /// [`SPECIAL_CONNECTION_LIMIT`](crate::target::SPECIAL_CONNECTION_LIMIT) concurrent
+    /// `SPECIAL_CONNECTION_LIMIT` (the harness's `target` module) concurrent
     /// connections.
     Limited,
-    /// SMTP with a short idle timeout ([`SHORT_IDLE`](crate::target::SHORT_IDLE); at most
+    /// SMTP with a short idle timeout (`SHORT_IDLE` (the harness's `target` module); at most
     /// 5 s).
     ShortIdle,
     /// MMTP (plain TCP) allowing at most
-    /// [`SPECIAL_CONNECTION_LIMIT`](crate::target::SPECIAL_CONNECTION_LIMIT) concurrent connections
+    /// `SPECIAL_CONNECTION_LIMIT` (the harness's `target` module) concurrent connections
     /// per client address.
     MmtpLimited,
-    /// MMTP (plain TCP) with a short idle timeout ([`SHORT_IDLE`](crate::target::SHORT_IDLE);
+    /// MMTP (plain TCP) with a short idle timeout (`SHORT_IDLE` (the harness's `target` module);
     /// at most 5 s).
     MmtpShortIdle,
 }

@@ -34,13 +34,7 @@ pub enum ScenarioError {
 }
 
 impl ScenarioError {
-    pub(crate) fn invalid(
-        case_path: &Path,
-        line: u64,
-        column: u64,
-        field: &str,
-        message: String,
-    ) -> Self {
+    pub fn invalid(case_path: &Path, line: u64, column: u64, field: &str, message: String) -> Self {
         Self::Syntax {
             path: case_path.to_path_buf(),
             line,

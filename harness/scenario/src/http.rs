@@ -408,8 +408,7 @@ mod tests {
     #[test]
     fn http_cases_are_checked_when_loaded() {
         let load = |text: &str| {
-            crate::scenario::load_str(text, std::path::Path::new("h.yaml"))
-                .map_err(|e| e.to_string())
+            crate::load_str(text, std::path::Path::new("h.yaml")).map_err(|e| e.to_string())
         };
         let head = "- id: a\n  title: t\n  spec: [GATEWAY-SEND-1]\n  level: must\n";
         let good = format!(

@@ -110,7 +110,7 @@ pub fn load_sources<'a>(
 /// The scenario files `paths` name: each file as given, each directory's `*.yaml`/`*.yml`
 /// files (recursively, in path order). A directory without any is an error. Shared with the
 /// client scenarios of `serve-test`.
-pub(crate) fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
+pub fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -159,7 +159,7 @@ fn check_unique(cases: &[Case]) -> Result<(), ScenarioError> {
 }
 
 /// Case ids, each with where the case is, must be unique; the first repeat is the error.
-pub(crate) fn check_unique_ids<'a>(
+pub fn check_unique_ids<'a>(
     cases: impl IntoIterator<Item = (&'a str, &'a Path, u64)>,
 ) -> Result<(), ScenarioError> {
     let mut seen: BTreeMap<&str, (&Path, u64)> = BTreeMap::new();
@@ -182,7 +182,7 @@ fn is_case_id(id: &str) -> bool {
 
 /// A case's id has the allowed form and its title is not empty (server and client cases
 /// alike); the error names the field.
-pub(crate) fn check_id_and_title(id: &str, title: &str) -> Result<(), (&'static str, String)> {
+pub fn check_id_and_title(id: &str, title: &str) -> Result<(), (&'static str, String)> {
     if !is_case_id(id) {
         return Err((
             "id",
@@ -196,11 +196,7 @@ pub(crate) fn check_id_and_title(id: &str, title: &str) -> Result<(), (&'static 
 }
 
 /// A YAML or type error as a `ScenarioError` naming the file, line, column and field.
-pub(crate) fn syntax_error(
-    error: &serde_saphyr::Error,
-    source: &str,
-    path: &Path,
-) -> ScenarioError {
+pub fn syntax_error(error: &serde_saphyr::Error, source: &str, path: &Path) -> ScenarioError {
     let (line, column) = error.location().map_or((0, 0), |l| (l.line(), l.column()));
     let rendered = error.to_string();
     let mut lines = rendered.lines();

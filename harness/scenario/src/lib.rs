@@ -1,4 +1,8 @@
-//! Scenarios: the YAML model, the terse transcript form, variables and loading.
+//! The mtpspec scenario format: what a case is (the model: steps, expected replies, JSON
+//! patterns, delivery checks, listeners, profiles), its YAML and terse transcript forms,
+//! variables, and loading with errors that name the file, line, column and field; and SPEC.md
+//! read mechanically ([`spec`]). No network, no runtime: the runner, the simulator's loader and
+//! the fuzz target build on it.
 
 pub mod error;
 pub mod expect;
@@ -12,6 +16,7 @@ pub mod model;
 pub mod names;
 pub mod payload;
 pub mod profile;
+pub mod spec;
 pub mod transcript;
 pub mod vars;
 
