@@ -133,14 +133,53 @@ pub enum Verb {
     Status,
 }
 
-/// How one verb is spelled, used and parsed.
+/// How one verb is spelled, used and parsed, and where in a session it may come.
 pub struct VerbSpec {
     pub verb: Verb,
     pub name: &'static str,
     /// Usage text for the 501 reply.
     pub usage: &'static str,
     pub vmtp: bool,
+    pub states: States,
     parse: fn(&str) -> Result<Command, ArgError>,
+}
+
+/// Where in a session a verb may come. Elsewhere the server refuses it with 503 before it looks
+/// at the arguments. RFC 5321 §4.1.4: a client issues EHLO or HELO before a mail transaction
+/// (RSET, NOOP, QUIT, VRFY, EXPN and HELP may come before). RFC 5321 §4.1.1.1: a service
+/// extension is offered in the reply to EHLO only, so its verbs need EHLO. DESIGN: a VMTP
+/// BATCH block takes only DATA, RSET, NOOP and QUIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct States {
+    /// Before EHLO or HELO.
+    pub before_hello: bool,
+    /// After HELO (false: the verb belongs to a service extension, and needs EHLO).
+    pub after_helo: bool,
+    /// Inside a VMTP BATCH block.
+    pub in_batch: bool,
+}
+
+impl States {
+    /// EHLO and HELO.
+    const HELLO: Self = Self::new(true, true, false);
+    /// Anywhere in a session, a BATCH block included: RSET, NOOP, QUIT.
+    const ANYWHERE: Self = Self::new(true, true, true);
+    /// Before or after EHLO or HELO, not in a BATCH block: VRFY, EXPN, HELP.
+    const BEFORE_OR_AFTER_HELLO: Self = Self::new(true, true, false);
+    /// After EHLO or HELO: MAIL, RCPT.
+    const SESSION: Self = Self::new(false, true, false);
+    /// After EHLO or HELO, a BATCH block included: DATA.
+    const SESSION_AND_BATCH: Self = Self::new(false, true, true);
+    /// A service extension's verb: after EHLO only.
+    const EXTENSION: Self = Self::new(false, false, false);
+
+    const fn new(before_hello: bool, after_helo: bool, in_batch: bool) -> Self {
+        Self {
+            before_hello,
+            after_helo,
+            in_batch,
+        }
+    }
 }
 
 /// The command table.
@@ -150,6 +189,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "EHLO",
         usage: "EHLO domain",
         vmtp: false,
+        states: States::HELLO,
         parse: |a| domain_arg(a).map(Command::Ehlo),
     },
     VerbSpec {
@@ -157,6 +197,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "HELO",
         usage: "HELO domain",
         vmtp: false,
+        states: States::HELLO,
         parse: |a| domain_arg(a).map(Command::Helo),
     },
     VerbSpec {
@@ -164,6 +205,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "MAIL",
         usage: "MAIL FROM:<address> [parameters]",
         vmtp: false,
+        states: States::SESSION,
         parse: parse_mail,
     },
     VerbSpec {
@@ -171,6 +213,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "RCPT",
         usage: "RCPT TO:<address> [parameters]",
         vmtp: false,
+        states: States::SESSION,
         parse: parse_rcpt,
     },
     VerbSpec {
@@ -178,6 +221,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "DATA",
         usage: "DATA",
         vmtp: false,
+        states: States::SESSION_AND_BATCH,
         parse: |a| no_arg(a, Command::Data),
     },
     VerbSpec {
@@ -185,6 +229,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "BDAT",
         usage: "BDAT size [LAST]",
         vmtp: false,
+        states: States::EXTENSION,
         parse: parse_bdat,
     },
     VerbSpec {
@@ -192,6 +237,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "RSET",
         usage: "RSET",
         vmtp: false,
+        states: States::ANYWHERE,
         parse: |a| no_arg(a, Command::Rset),
     },
     VerbSpec {
@@ -199,6 +245,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "NOOP",
         usage: "NOOP [string]",
         vmtp: false,
+        states: States::ANYWHERE,
         parse: |a| Ok(Command::Noop(opt_arg(a))),
     },
     VerbSpec {
@@ -206,6 +253,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "QUIT",
         usage: "QUIT",
         vmtp: false,
+        states: States::ANYWHERE,
         parse: |a| no_arg(a, Command::Quit),
     },
     VerbSpec {
@@ -213,6 +261,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "VRFY",
         usage: "VRFY string",
         vmtp: false,
+        states: States::BEFORE_OR_AFTER_HELLO,
         parse: |a| required(a).map(Command::Vrfy),
     },
     VerbSpec {
@@ -220,6 +269,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "EXPN",
         usage: "EXPN string",
         vmtp: false,
+        states: States::BEFORE_OR_AFTER_HELLO,
         parse: |a| required(a).map(Command::Expn),
     },
     VerbSpec {
@@ -227,6 +277,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "HELP",
         usage: "HELP [topic]",
         vmtp: false,
+        states: States::BEFORE_OR_AFTER_HELLO,
         parse: |a| Ok(Command::Help(opt_arg(a))),
     },
     VerbSpec {
@@ -234,6 +285,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "STARTTLS",
         usage: "STARTTLS",
         vmtp: false,
+        states: States::EXTENSION,
         parse: |a| no_arg(a, Command::StartTls),
     },
     VerbSpec {
@@ -241,6 +293,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "AUTH",
         usage: "AUTH mechanism [initial-response]",
         vmtp: false,
+        states: States::EXTENSION,
         parse: parse_auth,
     },
     VerbSpec {
@@ -248,6 +301,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "VECMAIL",
         usage: "VECMAIL FROM:<address> TO:<address,...> [SIZE=n]",
         vmtp: true,
+        states: States::EXTENSION,
         parse: parse_vecmail,
     },
     VerbSpec {
@@ -255,6 +309,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "METADATA",
         usage: "METADATA key value",
         vmtp: true,
+        states: States::EXTENSION,
         parse: parse_metadata,
     },
     VerbSpec {
@@ -262,6 +317,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "ENCRYPT",
         usage: "ENCRYPT START",
         vmtp: true,
+        states: States::EXTENSION,
         parse: parse_encrypt,
     },
     VerbSpec {
@@ -269,6 +325,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "BATCH",
         usage: "BATCH count",
         vmtp: true,
+        states: States::EXTENSION,
         parse: parse_batch,
     },
     VerbSpec {
@@ -276,6 +333,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "READACK",
         usage: "READACK",
         vmtp: true,
+        states: States::EXTENSION,
         parse: |a| no_arg(a, Command::ReadAck),
     },
     VerbSpec {
@@ -283,6 +341,7 @@ pub static VERBS: &[VerbSpec] = &[
         name: "STATUS",
         usage: "STATUS message-id",
         vmtp: true,
+        states: States::EXTENSION,
         parse: parse_status,
     },
 ];

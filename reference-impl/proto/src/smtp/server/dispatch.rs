@@ -14,10 +14,6 @@ fn bad_sequence(text: &str) -> Reply {
 
 /// The verbs of extensions, which only an EHLO session may use (RFC 5321 §4.1.1.1: a client
 /// that greeted with HELO gets no extensions).
-fn is_extension(verb: Verb) -> bool {
-    verb.spec().vmtp || matches!(verb, Verb::StartTls | Verb::Auth | Verb::Bdat)
-}
-
 impl ServerSession {
     pub(super) fn line(&mut self, line: &[u8]) {
         if matches!(self.phase, Phase::AuthResponse) {
@@ -196,34 +192,23 @@ impl ServerSession {
         if let Some(reply) = self.refuse_in_batch(verb) {
             return Some(reply);
         }
-        // RFC 5321 §4.1.1.1: extensions are offered in reply to EHLO only.
-        if is_extension(verb) && self.extended != Some(true) {
+        // The verb table's states (`States`: RFC 5321 §4.1.4 and §4.1.1.1).
+        if !spec.states.after_helo && self.extended != Some(true) {
             return Some(bad_sequence("Send EHLO first"));
         }
-        let greeted = self.extended.is_some();
-        let needs_greeting = !matches!(
-            verb,
-            Verb::Ehlo
-                | Verb::Helo
-                | Verb::Rset
-                | Verb::Noop
-                | Verb::Quit
-                | Verb::Help
-                | Verb::Vrfy
-                | Verb::Expn
-        );
-        if needs_greeting && !greeted {
+        if !spec.states.before_hello && self.extended.is_none() {
             return Some(bad_sequence("Send EHLO or HELO first"));
         }
         None
     }
 
-    /// DESIGN: inside a BATCH block only DATA, RSET, NOOP and QUIT are allowed.
+    /// DESIGN: inside a BATCH block only DATA, RSET, NOOP and QUIT are allowed (the verb
+    /// table's `in_batch`).
     fn refuse_in_batch(&self, verb: Verb) -> Option<Reply> {
         let in_batch = matches!(&self.phase, Phase::Transaction(envelope) if envelope.in_batch());
-        (in_batch && !matches!(verb, Verb::Data | Verb::Rset | Verb::Noop | Verb::Quit)).then(
-            || bad_sequence("Only DATA, RSET, NOOP and QUIT are allowed inside a BATCH block"),
-        )
+        (in_batch && !verb.spec().states.in_batch).then(|| {
+            bad_sequence("Only DATA, RSET, NOOP and QUIT are allowed inside a BATCH block")
+        })
     }
 
     /// RFC 5321 §4.1.4: EHLO (or HELO) in the middle of a session resets it like RSET.
