@@ -122,9 +122,17 @@ pub fn server_session(data: &[u8]) {
         output.extend(session.take_output());
     }
     let replies = all_replies(&output);
+    // The final reply to a stored message is `250 2.0.0 Ok: queued as <id>` (SPEC.md
+    // SMTP-DATA-7); other 250 replies may echo the client's words, "queued as" included (an
+    // address `<"queued as"@x>`), so only a reply that starts so counts.
     let final_ok = replies
         .iter()
-        .filter(|r| r.code.get() == 250 && r.text().contains("queued as"))
+        .filter(|r| {
+            r.code.get() == 250
+                && r.lines
+                    .first()
+                    .is_some_and(|line| line.starts_with("Ok: queued as "))
+        })
         .count();
     assert_eq!(
         final_ok, delivered,
