@@ -1,57 +1,20 @@
 //! Reading simulation scenarios: YAML into a [`Scenario`], with the checks serde cannot do
-//! (host names exist, one time and one action per fault, sane rates), and errors that name
-//! the file, line, column and field.
+//! (host names exist, one time and one action per fault, sane rates). Files, directories and
+//! errors (file, line, column and field) are the scenario format's ([`crate::scenario`]).
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde_saphyr::Spanned;
 
+/// Why a simulation scenario could not be loaded: the scenario format's error, naming the
+/// file, line, column and field.
+pub use crate::scenario::ScenarioError as LoadError;
+use crate::scenario::load::{syntax_error, yaml_files};
+
 use super::scenario::{
     Action, ClientSpec, Fault, Invariant, RawFault, RawScenario, SERVER, Scenario, When,
 };
-
-/// Why a simulation scenario could not be loaded.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum LoadError {
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    /// Malformed YAML, a field that does not fit, or a check that failed.
-    Invalid {
-        path: PathBuf,
-        line: u64,
-        column: u64,
-        field: Option<String>,
-        message: String,
-    },
-}
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Io { path, error } => write!(f, "{}: {error}", path.display()),
-            Self::Invalid {
-                path,
-                line,
-                column,
-                field,
-                message,
-            } => {
-                write!(f, "{}:{line}:{column}: ", path.display())?;
-                if let Some(field) = field {
-                    write!(f, "field `{field}`: ")?;
-                }
-                f.write_str(message)
-            }
-        }
-    }
-}
-
-impl std::error::Error for LoadError {}
 
 /// Loads one scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
@@ -62,61 +25,17 @@ pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
     load_str(&source, path)
 }
 
-/// Loads `*.yaml` files: each path is a file or a directory (read in name order).
+/// Loads the `*.yaml` files `paths` name: each file as given, each directory's files (in path
+/// order), as the scenario loader finds them.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadError> {
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let io = |error| LoadError::Io {
-                path: path.clone(),
-                error,
-            };
-            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(io)?
-                .map(|e| e.map(|e| e.path()))
-                .collect::<Result<_, _>>()
-                .map_err(io)?;
-            found.retain(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"));
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(path.clone());
-        }
-    }
-    files.iter().map(|f| load_file(f)).collect()
+    yaml_files(paths)?.iter().map(|f| load_file(f)).collect()
 }
 
 /// Loads a scenario from `source`, reporting errors against `path`.
 pub fn load_str(source: &str, path: &Path) -> Result<Scenario, LoadError> {
-    let raw: RawScenario = serde_saphyr::from_str(source).map_err(|e| {
-        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        let rendered = e.to_string();
-        let first = rendered.lines().next().unwrap_or_default();
-        let message = first
-            .strip_prefix("error: ")
-            .unwrap_or(first)
-            .split_once(": ")
-            .filter(|(head, _)| head.starts_with("line "))
-            .map_or(first, |(_, m)| m)
-            .to_string();
-        LoadError::Invalid {
-            path: path.to_path_buf(),
-            line,
-            column,
-            field: named_field(&message),
-            message,
-        }
-    })?;
+    let raw: RawScenario =
+        serde_saphyr::from_str(source).map_err(|e| syntax_error(&e, source, path))?;
     Checker { path }.build(raw)
-}
-
-/// The field an error message names (unknown, missing or misspelled).
-fn named_field(message: &str) -> Option<String> {
-    ["unknown field `", "missing field `", "unknown variant `"]
-        .iter()
-        .find_map(|prefix| message.split(prefix).nth(1))
-        .and_then(|rest| rest.split('`').next())
-        .map(str::to_string)
 }
 
 struct Checker<'a> {
@@ -125,13 +44,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn error(&self, line: u64, column: u64, field: &str, message: String) -> LoadError {
-        LoadError::Invalid {
-            path: self.path.to_path_buf(),
-            line,
-            column,
-            field: Some(field.to_string()),
-            message,
-        }
+        LoadError::invalid(self.path, line, column, field, message)
     }
 
     fn build(&self, raw: RawScenario) -> Result<Scenario, LoadError> {
