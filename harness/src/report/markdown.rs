@@ -177,6 +177,8 @@ fn case_details(out: &mut String, finding: &Finding, case: &CaseResult, report: 
     }
 }
 
-fn cell(text: &str) -> String {
+/// Text for a Markdown table cell: `|` escaped, line breaks as spaces. Every Markdown
+/// report's tables use it.
+pub(crate) fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::RunReport;
+use crate::report::markdown::cell;
 use crate::runner::Verdict;
 
 /// The terminal's section; empty when no robustness case ran or was skipped.
@@ -85,8 +86,4 @@ pub fn markdown(report: &RunReport) -> String {
         }
     }
     out
-}
-
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
 }

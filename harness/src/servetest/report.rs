@@ -12,6 +12,7 @@ use super::client::ClientRun;
 use super::judge::Judged;
 use super::model::{ClientCase, Mode};
 use super::record::{Event, render};
+use crate::report::markdown::cell;
 use crate::runner::Verdict;
 
 pub const SCHEMA: &str = "mtpspec-client-report";
@@ -191,10 +192,6 @@ impl ClientReport {
         }
         md
     }
-}
-
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
 }
 
 fn case_markdown(md: &mut String, c: &CaseOutcome) {
