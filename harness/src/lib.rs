@@ -1,4 +1,7 @@
-//! The mtpspec harness: scenarios, targets, the runner, verdicts and reports.
+//! mtpspec: the conformance suite for SMTP, VMTP and MMTP servers. This crate is the `mtpspec`
+//! command and the library other projects embed; the runner ([`mtpspec_runner`]) and the
+//! scenario format ([`mtpspec_scenario`]) are their own crates, re-exported here under the
+//! names they have always had (`mtpspec::runner`, `mtpspec::scenario`, `mtpspec::testing`, ...).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,30 +18,16 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod baseline;
-pub mod bundled;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod netfuzz;
 pub mod proxy;
-pub mod report;
 pub mod rng;
-pub mod robustness;
-pub mod runner;
 pub mod servetest;
 pub mod sim;
-pub mod suite;
-pub mod target;
-pub mod testing;
-pub mod units;
-pub mod wire;
 
-/// The scenario format and SPEC.md, their own crate (`harness/scenario`).
-pub use mtpspec_scenario::{self as scenario, spec};
-
-pub use baseline::Baseline;
-pub use report::RunReport;
-pub use runner::{Capabilities, CaseResult, RunOptions, Runner, Verdict};
-pub use scenario::{Case, Level, Protocol};
-pub use spec::Spec;
-pub use target::{Observer, Target, TargetSpec};
+pub use mtpspec_runner::{
+    Baseline, Capabilities, Case, CaseResult, Level, Observer, Protocol, RunOptions, RunReport,
+    Runner, Spec, Target, TargetSpec, Verdict, baseline, bundled, report, robustness, runner,
+    scenario, spec, suite, target, testing, units, wire,
+};

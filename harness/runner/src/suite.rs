@@ -7,11 +7,11 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use mtpspec::suite::{self, Suite, SuiteOptions, SuiteTarget};
+//! use mtpspec_runner::suite::{self, Suite, SuiteOptions, SuiteTarget};
 //!
-//! let all = mtpspec::scenario::load_paths(&["scenarios/smtp".into()])?;
-//! let spec = mtpspec::Spec::load("SPEC.md".as_ref())?;
-//! let filter = mtpspec::scenario::Filter::new(&["SMTP-SMUGGLING-*".to_string()])?;
+//! let all = mtpspec_runner::scenario::load_paths(&["scenarios/smtp".into()])?;
+//! let spec = mtpspec_runner::Spec::load("SPEC.md".as_ref())?;
+//! let filter = mtpspec_runner::scenario::Filter::new(&["SMTP-SMUGGLING-*".to_string()])?;
 //! let selection = suite::select(&all, &filter, Default::default(), Some(&spec), false)?;
 //! let options = SuiteOptions { spec: Some(spec), ..SuiteOptions::default() };
 //! let target = SuiteTarget::Spec("smtp://127.0.0.1:2525".parse()?);

@@ -169,7 +169,7 @@ async fn no_server_at_all_is_not_judged() {
 #[test]
 fn every_case_cites_robust_requirements_that_exist_at_should_at_most() {
     let spec = crate::spec::Spec::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../SPEC.md"),
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../SPEC.md"),
     )
     .expect("SPEC.md");
     for attack in Attack::ALL {
@@ -195,7 +195,7 @@ fn every_case_cites_robust_requirements_that_exist_at_should_at_most() {
 #[test]
 fn no_robust_row_is_above_should() {
     let spec = crate::spec::Spec::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../SPEC.md"),
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../SPEC.md"),
     )
     .unwrap();
     let robust: Vec<&crate::spec::Requirement> = spec

@@ -241,7 +241,7 @@ impl Session {
 }
 
 fn shipped(ids: &[&str]) -> Vec<Case> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/smtp");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/smtp");
     let all = load_paths(&[dir]).unwrap();
     let cases: Vec<Case> = all
         .into_iter()
@@ -354,7 +354,7 @@ async fn a_451_and_close_on_a_bare_lf_is_a_safe_refusal_of_every_smuggling_attem
         refuse_bare_lf: true,
         ..Script::default()
     };
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/smtp");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/smtp");
     let cases: Vec<Case> = load_paths(&[dir])
         .unwrap()
         .into_iter()

@@ -69,7 +69,7 @@ mod tests {
     #[test]
     fn the_bundled_suite_loads_and_matches_the_checkout() {
         let bundled = suite_cases(&SUITE_DIRS).unwrap();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
         let dirs: Vec<_> = SUITE_DIRS.iter().map(|d| root.join(d)).collect();
         let checkout = crate::scenario::load_paths(&dirs).unwrap();
         assert_eq!(bundled.len(), checkout.len());
@@ -78,7 +78,6 @@ mod tests {
             VERSION.contains(&format!(": {} cases", bundled.len())),
             "{VERSION}"
         );
-        assert!(!crate::servetest::load::bundled_cases().unwrap().is_empty());
         assert!(spec().unwrap().requirements.len() > 100);
     }
 }

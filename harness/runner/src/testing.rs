@@ -1,12 +1,13 @@
 //! A blocking façade over [`crate::suite`] for test suites: open a target once, probe it, then
 //! run cases from ordinary `#[test]` functions or one libtest-mimic trial per case, with the
 //! verdicts, baseline handling and gate of `mtpspec run`.
+//! (Re-exported as `mtpspec::testing`.)
 //!
 //! ```no_run
-//! use mtpspec::testing::Conformance;
+//! use mtpspec_runner::testing::Conformance;
 //!
 //! let suite = Conformance::start("smtp://127.0.0.1:2525").expect("target reachable");
-//! let cases = mtpspec::scenario::load_paths(&["scenarios/smtp".into()]).expect("scenarios load");
+//! let cases = mtpspec_runner::scenario::load_paths(&["scenarios/smtp".into()]).expect("scenarios load");
 //! for case in &cases {
 //!     suite.check(case).unwrap_or_else(|failure| panic!("{failure}"));
 //! }

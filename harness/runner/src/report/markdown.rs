@@ -179,6 +179,6 @@ fn case_details(out: &mut String, finding: &Finding, case: &CaseResult, report: 
 
 /// Text for a Markdown table cell: `|` escaped, line breaks as spaces. Every Markdown
 /// report's tables use it.
-pub(crate) fn cell(text: &str) -> String {
+pub fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
