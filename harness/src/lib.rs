@@ -1,11 +1,15 @@
 //! mtpspec: the conformance suite for SMTP, VMTP and MMTP servers. This crate is the `mtpspec`
-//! command and the library other projects embed; the runner ([`mtpspec_runner`]) and the
-//! scenario format ([`mtpspec_scenario`]) are their own crates, re-exported here under the
-//! names they have always had (`mtpspec::runner`, `mtpspec::scenario`, `mtpspec::testing`, ...).
+//! command and the library other projects embed. Its parts are their own crates, re-exported
+//! here under the names they have always had:
+//!
+//! - [`mtpspec_scenario`]: the scenario format and SPEC.md (`mtpspec::scenario`, `mtpspec::spec`);
+//! - [`mtpspec_runner`]: targets, cases to verdicts, robustness, baselines, the Suite API and
+//!   reports (`mtpspec::runner`, `mtpspec::suite`, `mtpspec::testing`, `mtpspec::report`, ...);
+//! - [`mtpspec_tools`]: simulation, the fault proxy, the network fuzzer, client judging and the
+//!   traffic generator (`mtpspec::sim`, `mtpspec::servetest`, ...).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::sync::Arc;
 //! use mtpspec::{RunOptions, Runner, TargetSpec};
 //!
 //! let cases = mtpspec::scenario::load_paths(&["scenarios/smtp".into()])?;
@@ -18,16 +22,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
-#[doc(hidden)]
-pub mod fuzzing;
-pub mod netfuzz;
-pub mod proxy;
-pub mod rng;
-pub mod servetest;
-pub mod sim;
-
 pub use mtpspec_runner::{
     Baseline, Capabilities, Case, CaseResult, Level, Observer, Protocol, RunOptions, RunReport,
     Runner, Spec, Target, TargetSpec, Verdict, baseline, bundled, report, robustness, runner,
     scenario, spec, suite, target, testing, units, wire,
 };
+pub use mtpspec_tools::{netfuzz, proxy, rng, servetest, sim, traffic};

@@ -4,7 +4,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[macro_use]
 mod cli;
-mod traffic;
+
 
 /// mtpspec: a conformance suite for SMTP, VMTP and MMTP servers, with a reference
 /// implementation of all three.

@@ -7,6 +7,8 @@
 pub mod error;
 pub mod expect;
 pub mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod json_pattern;
 pub mod json_template;

@@ -1,4 +1,4 @@
-//! `mtpspec fuzz`: grammar-aware network fuzzing of a live server (see harness/src/netfuzz).
+//! `mtpspec fuzz`: grammar-aware network fuzzing of a live server (see harness/tools/src/netfuzz).
 //! Exit codes: 0 no finding, 1 findings, 2 usage or I/O error, 3 the target did not answer the
 //! first liveness probe.
 

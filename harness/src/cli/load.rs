@@ -1,13 +1,13 @@
 //! `mtpspec load`: a load generator for SMTP servers, MMTP SEND/RECEIVE round trips, and idle
-//! connections held open for memory measurements (see harness/src/traffic).
+//! connections held open for memory measurements (see harness/tools/src/traffic).
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::traffic::mmtp::MmtpLoadOptions;
-use crate::traffic::{self, LoadOptions, LoadReport};
+use mtpspec::traffic::mmtp::MmtpLoadOptions;
+use mtpspec::traffic::{self, LoadOptions, LoadReport};
 use anyhow::Context;
 
 #[derive(clap::Args)]

@@ -172,7 +172,7 @@ pub struct RunArgs {
     quiet: bool,
 }
 
-/// The robustness cases (harness/src/robustness): attacks run one at a time after the
+/// The robustness cases (harness/runner/src/robustness): attacks run one at a time after the
 /// scenarios, judged only on whether the target goes on serving others (WARN at worst).
 #[derive(clap::Args)]
 struct RobustnessArgs {

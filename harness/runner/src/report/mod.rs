@@ -158,7 +158,7 @@ pub struct RunReport {
     #[serde(default)]
     pub stale_baseline: Vec<StaleEntry>,
     pub cases: Vec<CaseResult>,
-    /// The robustness cases (harness/src/robustness), run after `cases`; not counted in
+    /// The robustness cases (harness/runner/src/robustness), run after `cases`; not counted in
     /// `summary` or `sections`, which are about the scenarios.
     #[serde(default)]
     pub robustness: Vec<RobustnessResult>,

@@ -120,7 +120,7 @@ pub enum LineFault {
 /// %d32-126)`. Text is also accepted when it is well-formed UTF-8 (RFC 6531 lets an SMTPUTF8 server
 /// send it), so only controls and invalid 8-bit octets count against it.
 pub fn check_line(line: &[u8]) -> Result<(u16, bool), LineFault> {
-    let show = || crate::wire::escape_runs(line);
+    let show = || mtpspec_runner::wire::escape_runs(line);
     let Some(content) = line.strip_suffix(b"\r\n") else {
         return Err(LineFault::Malformed(format!(
             "line not ended by CRLF: {}",

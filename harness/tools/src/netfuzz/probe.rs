@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::conn::Conn;
 use super::driver::Timing;
-use crate::target::Target;
+use mtpspec_runner::target::Target;
 
 /// Probes once; the EHLO keywords (upper case) or why the probe failed.
 pub async fn probe(target: &dyn Target, timing: &Timing) -> Result<Vec<String>, String> {

@@ -1,6 +1,6 @@
 //! Reading simulation scenarios: YAML into a [`Scenario`], with the checks serde cannot do
 //! (host names exist, one time and one action per fault, sane rates). Files, directories and
-//! errors (file, line, column and field) are the scenario format's ([`crate::scenario`]).
+//! errors (file, line, column and field) are the scenario format's ([`mtpspec_scenario`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -9,8 +9,8 @@ use serde_saphyr::Spanned;
 
 /// Why a simulation scenario could not be loaded: the scenario format's error, naming the
 /// file, line, column and field.
-pub use crate::scenario::ScenarioError as LoadError;
-use crate::scenario::load::{syntax_error, yaml_files};
+pub use mtpspec_scenario::ScenarioError as LoadError;
+use mtpspec_scenario::load::{syntax_error, yaml_files};
 
 use super::scenario::{
     Action, ClientSpec, Fault, Invariant, RawFault, RawScenario, SERVER, Scenario, When,

@@ -3,7 +3,7 @@
 //! and the judgements made on the client from what it did.
 //!
 //! A client case is data (`scenarios/clients/*.yaml`, read by [`super::load`]); nothing here
-//! touches a socket. The server side of the suite has its own model in `crate::scenario`.
+//! touches a socket. The server side of the suite has its own model in `mtpspec_scenario`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::Level;
+use mtpspec_scenario::Level;
 
 /// What the client under test is asked to do, substituted into `--client-cmd` as `{mode}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]

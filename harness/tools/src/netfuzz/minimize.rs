@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::driver::{self, Outcome, Timing};
 use super::oracle::Kind;
 use super::session::{Chunking, Op, Session};
-use crate::target::Target;
+use mtpspec_runner::target::Target;
 
 /// What a finding is called: its kind and the odd octet classes (NUL, bare LF, 8-bit, ...)
 /// or smuggling endings ([`Op::residue`]) of the operation where it showed.

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::units::parse_duration;
+use mtpspec_runner::units::parse_duration;
 
 /// One fault; several combine (latency and a cut, say).
 #[derive(Clone, Debug, PartialEq, Eq)]

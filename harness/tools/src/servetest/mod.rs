@@ -28,7 +28,7 @@ pub use load::load_paths;
 pub use model::{ClientCase, Feature, Mode};
 pub use report::{CaseOutcome, ClientReport};
 
-use crate::runner::Verdict;
+use mtpspec_runner::runner::Verdict;
 use client::{ClientRun, Invocation};
 use judge::{case_verdict, judge_all};
 use record::Recorder;

@@ -1,8 +1,8 @@
 //! The service and memory oracles: a watcher running beside the fuzzer's sessions. Every
 //! probe interval it sends a fresh client (from another loopback address where there is one,
-//! [`crate::robustness::FreshClient`]) that must be greeted with 220 within a bound; a miss is
+//! [`mtpspec_runner::robustness::FreshClient`]) that must be greeted with 220 within a bound; a miss is
 //! a finding with the time and the sessions open. For a local target whose PID is known it
-//! samples the memory ([`crate::robustness::rss`]); growth past a bound is a finding.
+//! samples the memory ([`mtpspec_runner::robustness::rss`]); growth past a bound is a finding.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::robustness::rss::{RssFigure, RssSampler};
-use crate::robustness::{FreshClient, Greeting, TargetProcess};
+use mtpspec_runner::robustness::rss::{RssFigure, RssSampler};
+use mtpspec_runner::robustness::{FreshClient, Greeting, TargetProcess};
 
 /// A fresh client must be greeted within `greeting_bound`, tried every `interval`.
 #[derive(Clone, Debug)]

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::scenario::{ScenarioError, load_str};
+use crate::{ScenarioError, load_str};
 
 /// Any bytes as a scenario file. No panic; an error names the file and a line of the
 /// source (DESIGN: "Unknown fields are errors with the file, line and field named"); what
@@ -55,7 +55,7 @@ mod tests {
     /// Every committed corpus file and regression input of the target, replayed.
     #[test]
     fn scenario_loader_corpus() {
-        let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+        let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
         let mut count = 0;
         for kind in ["corpus", "regressions"] {
             let Ok(entries) = std::fs::read_dir(fuzz.join(kind).join("scenario_loader")) else {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::oracle::{LineFault, RawReply, check_line};
-use crate::target::BoxStream;
+use mtpspec_runner::target::BoxStream;
 
 /// The longest reply line kept before it is called malformed (RFC 5321 §4.5.3.1.5 allows
 /// 512 octets; servers go past that in practice).

@@ -11,8 +11,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::session::find;
 use super::*;
-use crate::runner::{RunOptions, Runner, Verdict};
-use crate::target::{EmbeddedTarget, TcpTarget};
+use mtpspec_runner::runner::{RunOptions, Runner, Verdict};
+use mtpspec_runner::target::{EmbeddedTarget, TcpTarget};
 
 /// The bug a fixture server carries, triggered by one verb.
 #[derive(Clone, Copy)]
@@ -108,12 +108,12 @@ fn options(sessions: u64) -> FuzzOptions {
 }
 
 /// Replays finding `n` of `run` as a scenario against `target`.
-async fn replay(run: &FuzzRun, n: usize, target: Arc<dyn crate::Target>) -> Verdict {
+async fn replay(run: &FuzzRun, n: usize, target: Arc<dyn mtpspec_runner::Target>) -> Verdict {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("finding.yaml");
     let yaml = report::finding_yaml(run, "fixture", n, &run.findings[n]);
     std::fs::write(&path, &yaml).unwrap();
-    let cases = crate::scenario::load_paths(&[path]).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let cases = mtpspec_scenario::load_paths(&[path]).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     let options = RunOptions {
         step_timeout: Duration::from_secs(2),
         ..RunOptions::default()
@@ -125,7 +125,7 @@ async fn replay(run: &FuzzRun, n: usize, target: Arc<dyn crate::Target>) -> Verd
 
 async fn catches(bug: Bug, kind: Kind, verb: &str) {
     let port = fixture(bug).await;
-    let target: Arc<dyn crate::Target> = Arc::new(TcpTarget::new("127.0.0.1", port, false));
+    let target: Arc<dyn mtpspec_runner::Target> = Arc::new(TcpTarget::new("127.0.0.1", port, false));
     let run = run(target.as_ref(), options(60), &mut |_| {})
         .await
         .unwrap();
@@ -148,7 +148,7 @@ async fn catches(bug: Bug, kind: Kind, verb: &str) {
     assert!(m.session.commands() <= 2, "not minimized:\n{shown}");
     assert!(shown.to_ascii_uppercase().contains(verb), "{shown}");
     assert_eq!(replay(&run, n, target).await, Verdict::Fail, "{shown}");
-    let reference: Arc<dyn crate::Target> = Arc::new(EmbeddedTarget::start().await.unwrap());
+    let reference: Arc<dyn mtpspec_runner::Target> = Arc::new(EmbeddedTarget::start().await.unwrap());
     assert_eq!(
         replay(&run, n, reference.clone()).await,
         Verdict::Pass,

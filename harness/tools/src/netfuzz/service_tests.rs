@@ -11,8 +11,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
-use crate::robustness::{Endpoint, FreshClient, TargetProcess};
-use crate::target::TcpTarget;
+use mtpspec_runner::robustness::{Endpoint, FreshClient, TargetProcess};
+use mtpspec_runner::target::TcpTarget;
 
 /// Memory the leaking server keeps, freed when the test that filled it is done.
 static LEAKED: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());

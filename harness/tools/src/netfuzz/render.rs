@@ -1,10 +1,10 @@
 //! A fuzzing session's wire events as a `C:`/`S:` transcript, its octets shown the harness's
-//! one way ([`crate::wire::escape_runs`]: `<CR><LF>`, `<xHH>`, long runs counted).
+//! one way ([`mtpspec_runner::wire::escape_runs`]: `<CR><LF>`, `<xHH>`, long runs counted).
 
 use std::fmt::Write;
 
 use super::driver::Event;
-use crate::wire::escape_runs as escape;
+use mtpspec_runner::wire::escape_runs as escape;
 
 /// The events as a transcript: `C:` for each write (`|` between writes of one operation),
 /// `S:` for each reply line, `--` for markers (TLS started, closed, notes).

@@ -1,5 +1,5 @@
 //! Durations and ranges as scenario files write them: a duration in the grammar of every
-//! other duration of the harness ([`crate::units::parse_duration`]: `250ms`, `1.5s`, `3m`,
+//! other duration of the harness ([`mtpspec_runner::units::parse_duration`]: `250ms`, `1.5s`, `3m`,
 //! `2m30s`, or a bare number of seconds), and `1s..5s` for a time the seed picks (uniformly,
 //! to the millisecond).
 
@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::rng::Rng;
-use crate::units::parse_duration;
+use mtpspec_runner::units::parse_duration;
 
-/// A duration, written as [`crate::units::parse_duration`] reads it.
+/// A duration, written as [`mtpspec_runner::units::parse_duration`] reads it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);
 

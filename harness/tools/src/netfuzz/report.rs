@@ -9,7 +9,7 @@ use super::driver::Event;
 use super::render::transcript;
 use super::replay::{CaseInfo, scenario};
 use super::{Finding, FuzzRun};
-use crate::wire::escape_runs as escape;
+use mtpspec_runner::wire::escape_runs as escape;
 
 /// A finding's case id: `fuzz-<target>-<kind>-<n>`.
 pub fn case_id(target_slug: &str, n: usize, finding: &Finding) -> String {
@@ -79,7 +79,7 @@ fn service_md(md: &mut String, watched: &super::Watched) {
                 md,
                 "- {} over the run (limit +{}).",
                 figure.describe(),
-                crate::robustness::rss::mib(watched.growth_limit_kib.unwrap_or_default())
+                mtpspec_runner::robustness::rss::mib(watched.growth_limit_kib.unwrap_or_default())
             );
         }
         None => {
@@ -111,7 +111,7 @@ fn service_md(md: &mut String, watched: &super::Watched) {
             "- **Finding (memory)**: at {:.1} s, with session(s) {} open, the memory grew past +{}: {}.",
             growth.at.as_secs_f64(),
             sessions(&growth.sessions_open),
-            crate::robustness::rss::mib(growth.limit_kib),
+            mtpspec_runner::robustness::rss::mib(growth.limit_kib),
             growth.figure.describe()
         );
     }

@@ -14,9 +14,9 @@ use serde_saphyr::Spanned;
 use super::model::{
     Check, ClientCase, END_OF_DATA, ExitExpect, Feature, Judgement, Mode, Rule, ServerScript,
 };
-use crate::scenario::expect::OneOrMany;
-use crate::scenario::load::{check_id_and_title, check_unique_ids, syntax_error, yaml_files};
-use crate::scenario::{Level, ScenarioError, is_spec_id};
+use mtpspec_scenario::expect::OneOrMany;
+use mtpspec_scenario::load::{check_id_and_title, check_unique_ids, syntax_error, yaml_files};
+use mtpspec_scenario::{Level, ScenarioError, is_spec_id};
 
 /// The sender and recipient a case uses unless it names its own.
 pub const DEFAULT_FROM: &str = "alice@client.example";
@@ -129,9 +129,9 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<ClientCase>, ScenarioError> {
     Ok(cases)
 }
 
-/// The client cases bundled with this binary (`scenarios/clients`, [`crate::bundled`]).
+/// The client cases bundled with this binary (`scenarios/clients`, [`mtpspec_runner::bundled`]).
 pub fn bundled_cases() -> Result<Vec<ClientCase>, ScenarioError> {
-    load_sources(crate::bundled::yaml_under("scenarios/clients"))
+    load_sources(mtpspec_runner::bundled::yaml_under("scenarios/clients"))
 }
 
 /// Loads client cases from files already in memory (path, contents).
@@ -382,6 +382,13 @@ fn build_judgement(raw: Spanned<RawJudgement>, path: &Path) -> Result<Judgement,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bundled_client_cases_load() {
+        let cases = bundled_cases().unwrap();
+        assert!(cases.len() > 10, "{} client cases", cases.len());
+        assert!(cases.iter().all(|c| c.file.starts_with("scenarios/clients/")));
+    }
 
     const GOOD: &str = r#"
 - id: rcpt-550

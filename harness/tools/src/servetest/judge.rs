@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::client::ClientRun;
 use super::model::{Check, ExitExpect, Judgement, pat};
 use super::record::{Event, EventKind};
-use crate::runner::Verdict;
-use crate::scenario::Level;
+use mtpspec_runner::runner::Verdict;
+use mtpspec_scenario::Level;
 
 /// The outcome of one judgement.
 #[derive(Clone, Debug, Serialize)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::wire::escape;
+use mtpspec_runner::wire::escape;
 
 /// One thing seen or done on a connection.
 #[derive(Clone, Debug, Serialize)]
@@ -61,7 +61,7 @@ pub enum Side {
 pub struct Event {
     /// Connection number, from 1.
     pub conn: u32,
-    #[serde(rename = "at_ms", with = "crate::units::millis")]
+    #[serde(rename = "at_ms", with = "mtpspec_runner::units::millis")]
     pub at: Duration,
     #[serde(flatten)]
     pub kind: EventKind,

@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use super::driver::{Event, Outcome};
 use super::oracle::{Kind, plain_known_verb};
-use crate::wire::escape_runs as escape;
+use mtpspec_runner::wire::escape_runs as escape;
 
 /// Any reply code; the syntax is what the case checks (the runner's parser fails a malformed
 /// line).

@@ -38,7 +38,7 @@ pub use oracle::Kind;
 pub use service::{MemoryOracle, ServiceOracle, Watched};
 pub use session::Session;
 
-use crate::target::Target;
+use mtpspec_runner::target::Target;
 
 /// What to run and for how long.
 #[derive(Clone, Debug)]

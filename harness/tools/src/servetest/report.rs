@@ -12,8 +12,8 @@ use super::client::ClientRun;
 use super::judge::Judged;
 use super::model::{ClientCase, Mode};
 use super::record::{Event, render};
-use crate::report::markdown::cell;
-use crate::runner::Verdict;
+use mtpspec_runner::report::markdown::cell;
+use mtpspec_runner::runner::Verdict;
 
 pub const SCHEMA: &str = "mtpspec-client-report";
 pub const SCHEMA_VERSION: u32 = 1;
@@ -33,7 +33,7 @@ pub struct CaseOutcome {
     pub judgements: Vec<Judged>,
     pub client: Option<ClientRun>,
     pub events: Vec<Event>,
-    #[serde(rename = "duration_ms", with = "crate::units::millis")]
+    #[serde(rename = "duration_ms", with = "mtpspec_runner::units::millis")]
     pub duration: Duration,
 }
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use super::conn::{Conn, ReadFail};
 use super::oracle::{Kind, LineFault, RawReply, plain_known_verb};
 use super::session::{Op, Session};
-use crate::target::{Target, tls};
-use crate::wire::escape_runs as escape;
+use mtpspec_runner::target::{Target, tls};
+use mtpspec_runner::wire::escape_runs as escape;
 
 /// Timeouts of one session.
 #[derive(Clone, Debug)]
