@@ -17,8 +17,7 @@ use mtpspec::sim::{RunOptions, Scenario, load_paths, report, run_seed};
 
 // The commands' `out!` and `outln!`.
 #[macro_use]
-#[path = "../src/cli/output.rs"]
-mod output;
+extern crate mtp_server;
 // The `mtpspec sim` command, compiled here too so that the sweep below runs its code.
 #[allow(dead_code)]
 #[path = "../src/cli/sim.rs"]

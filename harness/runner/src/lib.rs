@@ -26,7 +26,7 @@ pub mod runner;
 pub mod suite;
 pub mod target;
 pub mod testing;
-pub mod units;
+pub use mtp_server::units;
 pub mod wire;
 
 /// The scenario format and SPEC.md, their own crate (`harness/scenario`).

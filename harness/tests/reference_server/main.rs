@@ -1,18 +1,16 @@
-//! The reference server as users run it: `mtpspec serve` in its own process, real clients
-//! (Python's smtplib, swaks, lettre) delivering to it over loopback, a SIGKILL in the middle of
-//! a stream of acknowledged messages, hostile input, and the robustness cases of `mtpspec run`
-//! (every attack passes on the reference started with short limits). Every test checks what the store
-//! holds, byte for byte.
+//! The tester against the reference as users run it (`mtpspec serve` in its own process):
+//! `mtpspec load` counts exactly what the store holds, and the robustness cases of `mtpspec
+//! run` all pass on the reference started with short limits. The reference's own end-to-end
+//! tests are in reference-impl/server/tests/e2e, whose process support this shares.
 
 // A test crate: its helpers unwrap, and a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
-mod bad_input;
-mod client_delivery;
-mod connection_limit;
-mod durability;
 mod load;
-mod real_clients;
 mod robustness;
+#[allow(dead_code)] // the reference's tests use the rest
+#[path = "../../../reference-impl/server/tests/e2e/support.rs"]
 mod support;
-mod vmtp_status;
+
+/// The program `support::ServerProcess` runs `serve` with.
+const SERVER_PROGRAM: &str = env!("CARGO_BIN_EXE_mtpspec");

@@ -1,7 +1,10 @@
-//! Tokio drivers, TLS, the durable message store and the client of the mtpspec reference
-//! SMTP/VMTP/MMTP implementation. The protocol logic itself lives in `mtp-proto`.
+//! Tokio drivers, TLS, the durable message store, the client, the HTTP gateway and the command
+//! line ([`cli`]: `serve`, `send`, `mailbox`, `status`, `mmtp`) of the mtpspec reference
+//! SMTP/VMTP/MMTP implementation. The protocol logic itself lives in `mtp-proto`. Nothing here
+//! depends on the tester.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod client;
 pub mod gateway;
 mod limits;
@@ -9,3 +12,4 @@ pub mod mmtp;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod units;

@@ -29,10 +29,7 @@ fn paint(text: &str, verdict: Verdict, color: bool) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-/// Whether to use ANSI colors on a stream.
-pub fn use_color(is_terminal: bool) -> bool {
-    is_terminal && std::env::var_os("NO_COLOR").is_none()
-}
+pub use mtp_server::cli::output::use_color;
 
 /// Progress on stderr while cases run.
 pub struct Progress {

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use mtp_server::client::tls::{Verify, system_roots};
-use mtp_server::gateway::{GatewayOptions, Limits, RunningGateway, Upstream};
-use mtp_server::mmtp::{MmtpOptions, RunningMmtp};
-use mtp_server::server::{RunningServer, ServerOptions};
-use mtp_server::store::{Store, StoreOptions, SyncMode};
-use mtp_server::tls::TlsSource;
+use crate::client::tls::{Verify, system_roots};
+use crate::gateway::{GatewayOptions, Limits, RunningGateway, Upstream};
+use crate::mmtp::{MmtpOptions, RunningMmtp};
+use crate::server::{RunningServer, ServerOptions};
+use crate::store::{Store, StoreOptions, SyncMode};
+use crate::tls::TlsSource;
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -172,13 +172,13 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
-        .with_ansi(mtpspec::report::terminal::use_color(
+        .with_ansi(super::output::use_color(
             std::io::IsTerminal::is_terminal(&std::io::stderr()),
         ))
         .init();
     // Every connection holds a descriptor: use all the process may have (the connection
     // limit is then kept below it, with a reserve).
-    match mtp_server::server::raise_open_files_limit() {
+    match crate::server::raise_open_files_limit() {
         Ok((before, after)) if after > before => {
             tracing::info!(before, after, "raised the open-files limit");
         }

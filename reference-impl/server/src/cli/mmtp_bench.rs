@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use mtp_proto::mmtp::hashcash::Stamp;
-use mtp_server::mmtp::mint::{MintError, MintOptions, mint_parallel};
+use crate::mmtp::mint::{MintError, MintOptions, mint_parallel};
 
 /// 64 hex zeros: a SHA-256 of all zeros, which no counter reaches.
 const UNREACHABLE: u32 = 64;

@@ -18,13 +18,13 @@ use mtp_proto::mmtp::Address;
 use mtp_proto::mmtp::digest::message_hash;
 use mtp_proto::mmtp::json::{Json, Object};
 use mtp_proto::mmtp::packet::PacketType;
-use mtp_server::client::tls::{Verify, load_roots, parse_pin, system_roots};
-use mtp_server::mmtp::client::{Client, ClientOptions, Compose, Reply, compose, new_message_id};
-use mtp_server::mmtp::mint::{MintOptions, Progress};
-use mtp_server::mmtp::pgp::{PublicKey, SecretKey};
-use mtp_server::server::system_now_ms;
+use crate::client::tls::{Verify, load_roots, parse_pin, system_roots};
+use crate::mmtp::client::{Client, ClientOptions, Compose, Reply, compose, new_message_id};
+use crate::mmtp::mint::{MintOptions, Progress};
+use crate::mmtp::pgp::{PublicKey, SecretKey};
+use crate::server::system_now_ms;
 
-use mtpspec::units::parse_duration;
+use crate::units::parse_duration;
 
 /// Talk MMTP to a server. Exit status: 0 the server answered OK, 1 it answered ERROR (the
 /// code and message are printed), 2 usage, connection and key errors.

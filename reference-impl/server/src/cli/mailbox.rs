@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use base64::Engine;
-use mtp_server::store::{Store, StoredMessage};
+use crate::store::{Store, StoredMessage};
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \

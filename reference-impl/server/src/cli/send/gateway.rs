@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use base64::Engine;
-use mtp_server::client::mime::content_type_for;
-use mtp_server::client::tls::client_config;
+use crate::client::mime::content_type_for;
+use crate::client::tls::client_config;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;

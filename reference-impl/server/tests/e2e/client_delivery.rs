@@ -1,4 +1,4 @@
-//! The reference client (`mtpspec send`) delivers through VMTP to the reference, metadata and
+//! The reference client (`mtp-reference send`) delivers through VMTP to the reference, metadata and
 //! read receipt included, and through the fallback path to a real plain SMTP server
 //! (aiosmtpd, started and stopped by its script in harness/targets/).
 
@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use crate::support::{ServerProcess, free_port, repo_root};
 
 fn send(server: &str, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mtpspec"))
+    Command::new(crate::SERVER_PROGRAM)
         .args([
             "send",
             "--server",
@@ -32,7 +32,7 @@ fn send(server: &str, extra: &[&str]) -> Output {
             "Hello from the reference client",
         ])
         .output()
-        .expect("run mtpspec send")
+        .expect("run mtp-reference send")
 }
 
 #[test]

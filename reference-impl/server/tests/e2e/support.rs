@@ -1,5 +1,8 @@
-//! Test support: a `mtpspec serve` child process on ephemeral ports, a minimal blocking SMTP
-//! client built on the proto reply parser, and the store read back.
+//! Test support: a `serve` child process on ephemeral ports, a minimal blocking SMTP client
+//! built on the proto reply parser, and the store read back. Shared by the reference's
+//! end-to-end tests (`mtp-reference serve`) and the tester's tests against the reference
+//! (`mtpspec serve`, which includes this file): the including crate names the program in
+//! `SERVER_PROGRAM`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -10,7 +13,7 @@ use std::time::Duration;
 use mtp_proto::smtp::reply::{Reply, ReplyParser};
 use mtp_server::store::{Store, StoredMessage};
 
-/// A `mtpspec serve` process; killed by PID when dropped.
+/// A `serve` process of `SERVER_PROGRAM`; killed by PID when dropped.
 pub struct ServerProcess {
     child: Child,
     pub data_dir: PathBuf,
@@ -21,7 +24,7 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mtpspec"))
+        let mut child = Command::new(super::SERVER_PROGRAM)
             .args([
                 "serve",
                 "--smtp",
@@ -37,7 +40,7 @@ impl ServerProcess {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
-            .expect("spawn mtpspec serve");
+            .expect("spawn the server");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut addr = |name: &str| -> SocketAddr {
@@ -61,6 +64,7 @@ impl ServerProcess {
     }
 
     /// The server's process id (for its memory in /proc).
+    #[allow(dead_code)] // the tester's robustness test measures the process
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -157,10 +161,12 @@ impl Smtp {
     }
 }
 
+/// The checkout: the including crate's nearest ancestor directory that holds SPEC.md.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("harness has a parent")
+        .ancestors()
+        .find(|dir| dir.join("SPEC.md").is_file())
+        .expect("the crate is inside the checkout")
         .to_path_buf()
 }
 

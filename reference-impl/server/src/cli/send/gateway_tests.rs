@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 
 use clap::Parser;
-use mtp_server::client::tls::Verify;
-use mtp_server::gateway::{GatewayOptions, RunningGateway, Upstream};
-use mtp_server::server::{RunningServer, ServerOptions};
-use mtp_server::store::Store;
+use crate::client::tls::Verify;
+use crate::gateway::{GatewayOptions, RunningGateway, Upstream};
+use crate::server::{RunningServer, ServerOptions};
+use crate::store::Store;
 
 use super::super::SendArgs;
 

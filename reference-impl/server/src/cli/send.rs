@@ -11,12 +11,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, anyhow};
 use mtp_proto::smtp::Mailbox;
 use mtp_proto::smtp::client::{ClientOptions, Message, Outcome};
-use mtp_server::client::mime::{Attachment, Compose, build, new_message_id};
-use mtp_server::client::queue::RetryPolicy;
-use mtp_server::client::retry::{Attempt, run_queue};
-use mtp_server::client::summary::{Verdict, summarize, verdict};
-use mtp_server::client::tls::{Verify, client_config, load_roots, parse_pin, system_roots};
-use mtp_server::client::{Target, Timeouts, TlsMode, deliver};
+use crate::client::mime::{Attachment, Compose, build, new_message_id};
+use crate::client::queue::RetryPolicy;
+use crate::client::retry::{Attempt, run_queue};
+use crate::client::summary::{Verdict, summarize, verdict};
+use crate::client::tls::{Verify, client_config, load_roots, parse_pin, system_roots};
+use crate::client::{Target, Timeouts, TlsMode, deliver};
 
 mod gateway;
 
@@ -53,7 +53,7 @@ pub struct ConnArgs {
     pub helo: String,
     /// Wait at most this long for any reply, e.g. 30s or 2m (default: RFC 5321's 2 to 10
     /// minutes depending on the command).
-    #[arg(long, value_name = "DURATION", value_parser = mtpspec::units::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration)]
     pub timeout: Option<Duration>,
     /// Print the wire exchange: every command sent and reply received.
     #[arg(long)]
@@ -160,7 +160,7 @@ pub struct SendArgs {
     pub no_pipelining: bool,
     /// Keep retrying transient failures (4yz replies, lost connections) for this long, with
     /// growing pauses, e.g. 10m or 2h. Default: a single attempt.
-    #[arg(long, value_name = "DURATION", value_parser = mtpspec::units::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration)]
     pub retry_for: Option<Duration>,
     /// BODY is a complete RFC 5322 message (headers included): send it as it is.
     #[arg(long, conflicts_with = "attach")]
@@ -208,7 +208,7 @@ pub fn main(args: SendArgs) -> anyhow::Result<ExitCode> {
         .context("the retry queue returned no attempt")?;
     let expired = matches!(
         last.disposition,
-        mtp_server::client::queue::Disposition::Expired(_)
+        crate::client::queue::Disposition::Expired(_)
     );
     Ok(print(&last.outcome, args.conn.transcript, expired))
 }
@@ -238,7 +238,7 @@ pub fn print(outcome: &Outcome, transcript: bool, expired: bool) -> ExitCode {
 }
 
 fn print_attempt(attempt: &Attempt) {
-    if let mtp_server::client::queue::Disposition::Retry { at_ms, recipients } = attempt.disposition
+    if let crate::client::queue::Disposition::Retry { at_ms, recipients } = attempt.disposition
     {
         let why = attempt
             .outcome

@@ -1,4 +1,4 @@
-//! Real third-party clients deliver to `mtpspec serve`: Python's smtplib (plain, STARTTLS,
+//! Real third-party clients deliver to `mtp-reference serve`: Python's smtplib (plain, STARTTLS,
 //! implicit TLS, AUTH PLAIN on submission), swaks and lettre.
 
 use std::process::Command;
@@ -8,7 +8,7 @@ use crate::support::{ServerProcess, repo_root};
 const BODY: &[u8] = b"From: alice@client.example\r\nTo: bob@example.test\r\nSubject: real client\r\n\r\nline one\r\n.leading dot\r\n8-bit: \xc3\xa9\r\n";
 
 fn smtplib(mode: &str, port: u16, body_file: &std::path::Path, rcpt: &str) {
-    let script = repo_root().join("harness/tests/clients/smtplib_send.py");
+    let script = repo_root().join("reference-impl/server/tests/e2e/clients/smtplib_send.py");
     let status = Command::new("python3")
         .arg(script)
         .args([mode, &port.to_string(), "alice@client.example", rcpt])

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use mtp_server::client::status::{StatusAnswer, query_status};
+use crate::client::status::{StatusAnswer, query_status};
 
 use super::send::ConnArgs;
 
