@@ -19,7 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+pub use mtpspec_report::verdict::StaleEntry;
 
 use crate::runner::{BaselineMark, CaseResult, Verdict};
 
@@ -85,15 +87,6 @@ impl fmt::Display for BaselineError {
 }
 
 impl std::error::Error for BaselineError {}
-
-/// A baseline entry that no longer describes the target.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StaleEntry {
-    pub id: String,
-    pub reason: String,
-    /// What is wrong with the entry.
-    pub problem: String,
-}
 
 impl Baseline {
     pub fn load(path: &Path) -> Result<Baseline, BaselineError> {

@@ -20,14 +20,15 @@
 
 pub mod baseline;
 pub mod bundled;
-pub mod report;
 pub mod robustness;
 pub mod runner;
 pub mod suite;
 pub mod target;
 pub mod testing;
 pub use mtp_server::units;
-pub mod wire;
+
+/// The report schema and its renderings, their own crate (`harness/report`).
+pub use mtpspec_report::{self as report, millis, wire};
 
 /// The scenario format and SPEC.md, their own crate (`harness/scenario`).
 pub use mtpspec_scenario::{self as scenario, spec};

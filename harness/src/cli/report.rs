@@ -64,7 +64,9 @@ pub fn main(args: ReportArgs) -> anyhow::Result<ExitCode> {
         args.report_md.as_deref(),
     )?;
     if !args.quiet {
-        let color = terminal::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+        let color = mtp_server::cli::output::use_color(std::io::IsTerminal::is_terminal(
+            &std::io::stdout(),
+        ));
         out!("{}", terminal::summary(&report, color));
     }
     Ok(ExitCode::from(report.exit_code))

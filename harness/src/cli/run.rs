@@ -207,7 +207,9 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
                 args.junit.as_deref(),
                 args.report_md.as_deref(),
             )?;
-            let color = terminal::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+            let color = mtp_server::cli::output::use_color(std::io::IsTerminal::is_terminal(
+                &std::io::stdout(),
+            ));
             out!("{}", terminal::summary(&report, color));
             Ok(ExitCode::from(report.exit_code))
         }
@@ -270,7 +272,13 @@ pub(crate) fn execute(args: &RunArgs) -> anyhow::Result<Outcome> {
             }
         };
         let mut events = Progress {
-            bar: terminal::Progress::new(selection.cases.len(), !args.quiet),
+            bar: terminal::Progress::new(
+                selection.cases.len(),
+                !args.quiet,
+                mtp_server::cli::output::use_color(std::io::IsTerminal::is_terminal(
+                    &std::io::stderr(),
+                )),
+            ),
             quiet: args.quiet,
         };
         let report = suite.run(&selection, &mut events).await;

@@ -1,8 +1,7 @@
 //! Durations, one way everywhere: the one grammar every subcommand and scenario file uses for
 //! a duration (humantime's units, with decimals, and a bare number meaning seconds,
 //! milliseconds for the few options documented in milliseconds: `500ms`, `1.5s`, `30s`,
-//! `2m30s`, `1h 30m`, `1d`, `5`), and the one JSON form of a duration in reports
-//! ([`millis`]).
+//! `2m30s`, `1h 30m`, `1d`, `5`).
 
 use std::time::Duration;
 
@@ -64,22 +63,6 @@ fn unit_seconds(unit: &str) -> Option<f64> {
 
 fn seconds(secs: f64) -> Option<Duration> {
     Duration::try_from_secs_f64(secs).ok()
-}
-
-/// A [`Duration`] in JSON as whole milliseconds (`"duration_ms": 1520`), both ways: the one
-/// form every report of the harness writes and reads.
-pub mod millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
-    }
 }
 
 #[cfg(test)]

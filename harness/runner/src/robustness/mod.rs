@@ -201,7 +201,7 @@ impl Context {
             let case = attack.case();
             let clock = Instant::now();
             let result = match self.fresh.calibrate(self.options.greeting_bound).await {
-                Err(why) => RobustnessResult::skipped(
+                Err(why) => result::skipped(
                     case,
                     level(case),
                     format!(
@@ -210,7 +210,7 @@ impl Context {
                 ),
                 Ok(_) => {
                     let run = attack.run(self).await;
-                    RobustnessResult::judged(
+                    result::judged(
                         case,
                         level(case),
                         run.attack,
@@ -243,6 +243,6 @@ pub fn skipped_all(
 ) -> Vec<RobustnessResult> {
     attacks
         .iter()
-        .map(|a| RobustnessResult::skipped(a.case(), level(a.case()), reason.to_string()))
+        .map(|a| result::skipped(a.case(), level(a.case()), reason.to_string()))
         .collect()
 }

@@ -1,106 +1,56 @@
-//! A robustness case's result: its verdict, the figures measured, and the lines every report
-//! prints them as. The verdict is about service to others only: a server that keeps a stalled
+//! Judging a robustness case: its verdict from what was measured, and the figure lines every
+//! report prints ([`RobustnessResult`] itself is the report's). The verdict is about service to others only: a server that keeps a stalled
 //! connection open is within RFC 5321 (§4.5.3.2.7 asks for timeouts of at least 5 minutes), so
 //! how long it survived is a figure, never a fault.
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::CaseInfo;
 use super::fresh_client::Greeting;
 use super::measure::{Fate, Measurement};
-use super::rss::RssFigure;
 use crate::runner::Verdict;
 use crate::scenario::Level;
+pub use mtpspec_report::robustness_result::{Measured, RobustnessResult};
 
-/// One robustness case after it ran.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RobustnessResult {
-    pub id: String,
-    pub title: String,
-    pub spec: Vec<String>,
-    /// At most SHOULD: these cases WARN, never FAIL.
-    pub level: Level,
-    pub verdict: Verdict,
-    /// One line: why the verdict is not PASS.
-    pub reason: Option<String>,
-    /// What a well-behaved server does under this attack.
-    pub well_behaved: String,
-    /// What the attack did, with its figures, one line each (the reports print these).
-    pub figures: Vec<String>,
-    /// The same figures as numbers (absent when the case did not run).
-    pub measured: Option<Measured>,
-    #[serde(with = "crate::units::millis", rename = "duration_ms")]
-    pub duration: Duration,
+/// A case that did not run, with why.
+pub fn skipped(case: &CaseInfo, level: Level, reason: String) -> RobustnessResult {
+    RobustnessResult {
+        id: case.id.into(),
+        title: case.title.into(),
+        spec: case.spec.iter().map(|s| s.to_string()).collect(),
+        level,
+        verdict: Verdict::Skip,
+        reason: Some(reason),
+        well_behaved: case.well_behaved.into(),
+        figures: Vec::new(),
+        measured: None,
+        duration: Duration::ZERO,
+    }
 }
 
-/// The figures as numbers, for tools reading the JSON report.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Measured {
-    pub connections: usize,
-    /// Turned away before the stall (a limit's 421, a close).
-    pub refused: usize,
-    /// Of the stalled connections, the survival of those the server closed, in ms.
-    pub closed_after_ms: Vec<u64>,
-    /// Stalled connections still open when the case stopped.
-    pub open_at_cap: usize,
-    pub cap_ms: u64,
-    pub fresh_client_from: String,
-    pub probes: usize,
-    pub greeted: usize,
-    pub slowest_greeting_ms: Option<u64>,
-    pub greeted_after_attack: bool,
-    pub sent_octets: u64,
-    pub rss: Option<RssFigure>,
-}
-
-impl RobustnessResult {
-    /// A case that did not run, with why.
-    pub fn skipped(case: &CaseInfo, level: Level, reason: String) -> RobustnessResult {
-        RobustnessResult {
-            id: case.id.into(),
-            title: case.title.into(),
-            spec: case.spec.iter().map(|s| s.to_string()).collect(),
-            level,
-            verdict: Verdict::Skip,
-            reason: Some(reason),
-            well_behaved: case.well_behaved.into(),
-            figures: Vec::new(),
-            measured: None,
-            duration: Duration::ZERO,
-        }
-    }
-
-    /// Judges a measurement: WARN (at `level`) when a fresh client was not greeted while
-    /// the attack held or after it; SKIP when the attack never got going.
-    pub fn judged(
-        case: &CaseInfo,
-        level: Level,
-        attack: String,
-        m: &Measurement,
-        duration: Duration,
-    ) -> RobustnessResult {
-        let (verdict, reason) = verdict(level, m);
-        // An attack that never got going has nothing to show but why (the reason).
-        let ran = verdict != Verdict::Skip;
-        RobustnessResult {
-            figures: if ran {
-                figure_lines(attack, m)
-            } else {
-                Vec::new()
-            },
-            measured: ran.then(|| measured(m)),
-            verdict,
-            reason,
-            duration,
-            ..Self::skipped(case, level, String::new())
-        }
-    }
-
-    /// The figure lines joined, for a table cell.
-    pub fn figures_inline(&self) -> String {
-        self.figures.join("; ")
+/// Judges a measurement: WARN (at `level`) when a fresh client was not greeted while
+/// the attack held or after it; SKIP when the attack never got going.
+pub fn judged(
+    case: &CaseInfo,
+    level: Level,
+    attack: String,
+    m: &Measurement,
+    duration: Duration,
+) -> RobustnessResult {
+    let (verdict, reason) = verdict(level, m);
+    // An attack that never got going has nothing to show but why (the reason).
+    let ran = verdict != Verdict::Skip;
+    RobustnessResult {
+        figures: if ran {
+            figure_lines(attack, m)
+        } else {
+            Vec::new()
+        },
+        measured: ran.then(|| measured(m)),
+        verdict,
+        reason,
+        duration,
+        ..skipped(case, level, String::new())
     }
 }
 

@@ -2,9 +2,8 @@
 //! process and its descendants (a server that forks per connection grows in its children).
 //! Linux only; elsewhere, or for a process that is gone, there is no figure.
 
+pub use mtpspec_report::robustness_result::RssFigure;
 use std::path::Path;
-
-use serde::{Deserialize, Serialize};
 
 /// `VmRSS` of one process in KiB, if `/proc` has it.
 pub fn process_rss_kib(pid: u32) -> Option<u64> {
@@ -62,39 +61,6 @@ fn parent_of(dir: &Path) -> Option<u32> {
     after_comm.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Memory of a local target during one measurement.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RssFigure {
-    pub pid: u32,
-    /// The target runs inside the harness's own process (the embedded reference): the
-    /// figure includes the harness.
-    pub in_process: bool,
-    pub before_kib: u64,
-    pub peak_kib: u64,
-}
-
-impl RssFigure {
-    pub fn growth_kib(&self) -> u64 {
-        self.peak_kib.saturating_sub(self.before_kib)
-    }
-
-    /// `RSS of PID 123 (and its children): 18.2 MiB before, peak 20.1 MiB (+1.9 MiB)`.
-    pub fn describe(&self) -> String {
-        format!(
-            "RSS of PID {}{}: {} before, peak {} (+{})",
-            self.pid,
-            if self.in_process {
-                " (in-process: harness included)"
-            } else {
-                " and its children"
-            },
-            mib(self.before_kib),
-            mib(self.peak_kib),
-            mib(self.growth_kib())
-        )
-    }
-}
-
 /// Samples the tree RSS of a PID, keeping the first sample and the peak.
 #[derive(Clone, Debug)]
 pub struct RssSampler {
@@ -131,11 +97,6 @@ impl RssSampler {
             peak_kib: self.peak,
         }
     }
-}
-
-/// KiB as MiB with one decimal.
-pub fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! read its welcome (seed §5.2), which says whether it offers TLS and OpenPGP and, in the
 //! reference (DESIGN), the HashCash difficulty the harness must mint tokens for.
 
-use serde::Serialize;
+use mtpspec_report::capabilities::MmtpWelcome;
 use serde_json::Value;
 
 use super::RunOptions;
@@ -10,40 +10,26 @@ use super::conn::Conn;
 use crate::target::{Listener, Target, TargetError};
 use crate::wire::WireLog;
 
-/// What an MMTP welcome said.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct MmtpWelcome {
-    /// `message`, as received.
-    pub message: String,
-    /// `features.tls`.
-    pub tls: bool,
-    /// `features.pgp`.
-    pub pgp: bool,
-    /// `difficulty`, when announced (the original does not).
-    pub difficulty: Option<u32>,
-}
-
-impl MmtpWelcome {
-    fn from_value(value: &Value) -> Self {
-        let feature = |name: &str| {
-            value
-                .pointer(&format!("/features/{name}"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        };
-        Self {
-            message: value
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            tls: feature("tls"),
-            pgp: feature("pgp"),
-            difficulty: value
-                .get("difficulty")
-                .and_then(Value::as_u64)
-                .and_then(|d| u32::try_from(d).ok()),
-        }
+/// The welcome `value` said.
+fn welcome_from(value: &Value) -> MmtpWelcome {
+    let feature = |name: &str| {
+        value
+            .pointer(&format!("/features/{name}"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    MmtpWelcome {
+        message: value
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        tls: feature("tls"),
+        pgp: feature("pgp"),
+        difficulty: value
+            .get("difficulty")
+            .and_then(Value::as_u64)
+            .and_then(|d| u32::try_from(d).ok()),
     }
 }
 
@@ -69,5 +55,5 @@ pub(crate) async fn probe(
             target.name()
         )));
     }
-    Ok(MmtpWelcome::from_value(&value))
+    Ok(welcome_from(&value))
 }

@@ -14,7 +14,6 @@ mod step_error;
 mod steps;
 #[cfg(test)]
 mod truth_tests;
-pub mod verdict;
 mod wire_compact;
 
 use std::collections::HashMap;
@@ -27,9 +26,9 @@ use tokio::task::{self, JoinSet};
 
 pub use crate::wire::{WireEvent, WireKind, WireLog};
 pub use content::content_after_trace;
-pub use mmtp_probe::MmtpWelcome;
-pub use probe::Capabilities;
-pub use verdict::{BaselineMark, CaseResult, FailureDetail, Verdict};
+pub use mtpspec_report::capabilities::Capabilities;
+pub use mtpspec_report::capabilities::MmtpWelcome;
+pub use mtpspec_report::verdict::{self, BaselineMark, CaseResult, FailureDetail, Verdict};
 
 use crate::scenario::{Case, Level, LocatedStep, VarConfig, Vars};
 use crate::target::{Observer, Target, TargetError};

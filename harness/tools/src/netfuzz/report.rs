@@ -79,7 +79,9 @@ fn service_md(md: &mut String, watched: &super::Watched) {
                 md,
                 "- {} over the run (limit +{}).",
                 figure.describe(),
-                mtpspec_runner::robustness::rss::mib(watched.growth_limit_kib.unwrap_or_default())
+                mtpspec_report::robustness_result::mib(
+                    watched.growth_limit_kib.unwrap_or_default()
+                )
             );
         }
         None => {
@@ -111,7 +113,7 @@ fn service_md(md: &mut String, watched: &super::Watched) {
             "- **Finding (memory)**: at {:.1} s, with session(s) {} open, the memory grew past +{}: {}.",
             growth.at.as_secs_f64(),
             sessions(&growth.sessions_open),
-            mtpspec_runner::robustness::rss::mib(growth.limit_kib),
+            mtpspec_report::robustness_result::mib(growth.limit_kib),
             growth.figure.describe()
         );
     }

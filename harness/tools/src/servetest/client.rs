@@ -46,7 +46,7 @@ pub struct ClientRun {
     /// `None` when it was killed (deadline) or died by a signal.
     pub exit_code: Option<i32>,
     pub timed_out: bool,
-    #[serde(rename = "duration_ms", with = "mtpspec_runner::units::millis")]
+    #[serde(rename = "duration_ms", with = "mtpspec_report::millis")]
     pub duration: Duration,
     /// Standard output, then standard error (each cut to 16 KiB).
     pub output: String,

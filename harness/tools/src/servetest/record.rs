@@ -3,6 +3,7 @@
 //! reply with the command it answers, message data, TLS, closes. The judge reads this log;
 //! reports print it as the transcript.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -61,7 +62,7 @@ pub enum Side {
 pub struct Event {
     /// Connection number, from 1.
     pub conn: u32,
-    #[serde(rename = "at_ms", with = "mtpspec_runner::units::millis")]
+    #[serde(rename = "at_ms", with = "mtpspec_report::millis")]
     pub at: Duration,
     #[serde(flatten)]
     pub kind: EventKind,
@@ -72,6 +73,9 @@ pub struct Event {
 pub struct Recorder {
     start: Instant,
     events: Arc<Mutex<Vec<Event>>>,
+    /// The octets of each [`EventKind::Data`] event exactly as they arrived (the event's text
+    /// is their lossy UTF-8 form), by event index: relay mode judges octets above 0x7F.
+    data: Arc<Mutex<BTreeMap<usize, Vec<u8>>>>,
 }
 
 impl Recorder {
@@ -79,7 +83,29 @@ impl Recorder {
         Self {
             start: Instant::now(),
             events: Arc::new(Mutex::new(Vec::new())),
+            data: Arc::new(Mutex::new(BTreeMap::new())),
         }
+    }
+
+    /// Records message data: the event (with the octets as lossy UTF-8 text) and the octets
+    /// themselves, kept for [`Recorder::data_octets`]. Returns the event's index.
+    pub fn push_data(&self, conn: u32, octets: Vec<u8>, complete: bool) -> usize {
+        let text = String::from_utf8_lossy(&octets).into_owned();
+        let event = self.push(conn, EventKind::Data { text, complete });
+        self.data
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(event, octets);
+        event
+    }
+
+    /// The octets of the data event `event`, exactly as they arrived.
+    pub fn data_octets(&self, event: usize) -> Option<Vec<u8>> {
+        self.data
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&event)
+            .cloned()
     }
 
     /// Appends an event and returns its index.

@@ -33,7 +33,7 @@ pub struct CaseOutcome {
     pub judgements: Vec<Judged>,
     pub client: Option<ClientRun>,
     pub events: Vec<Event>,
-    #[serde(rename = "duration_ms", with = "mtpspec_runner::units::millis")]
+    #[serde(rename = "duration_ms", with = "mtpspec_report::millis")]
     pub duration: Duration,
 }
 

@@ -5,9 +5,10 @@
 use std::time::{Duration, SystemTime};
 
 use super::{ReportInput, RunReport, markdown, terminal};
-use crate::runner::{BaselineMark, Capabilities, CaseResult, FailureDetail, Verdict};
-use crate::scenario::{Level, Protocol};
-use crate::spec::Spec;
+use crate::capabilities::Capabilities;
+use crate::verdict::{BaselineMark, CaseResult, FailureDetail, Verdict};
+use mtpspec_scenario::spec::Spec;
+use mtpspec_scenario::{Level, Protocol};
 
 const SPEC: &str = "# SMTP\n\n## DATA: Mail data\n\n\
 | ID | Level | Requirement | Source |\n| --- | --- | --- | --- |\n\
@@ -197,7 +198,7 @@ fn the_terminal_lists_the_findings_right_above_the_gate() {
 /// bytes (text and not), robustness figures and capabilities included.
 #[test]
 fn the_json_report_reads_back_as_written() {
-    use crate::robustness::RobustnessResult;
+    use crate::robustness_result::{Measured, RobustnessResult, RssFigure};
     use crate::wire::{WireEvent, WireKind};
 
     let mut report = report();
@@ -218,8 +219,36 @@ fn the_json_report_reads_back_as_written() {
         },
     ];
     report.capabilities = Capabilities::from_keywords(&["SIZE 1000", "PIPELINING"]);
-    let case = crate::robustness::Attack::TlsStall.case();
-    report.robustness = vec![RobustnessResult::skipped(case, Level::Should, "off".into())];
+    report.robustness = vec![RobustnessResult {
+        id: "robust-tls-stall".into(),
+        title: "stalled TLS handshakes".into(),
+        spec: vec!["ROBUST-SMTP-1".into()],
+        level: Level::Should,
+        verdict: Verdict::Warn,
+        reason: Some("a fresh client waited 9.1 s for its greeting".into()),
+        well_behaved: "greets fresh clients in time".into(),
+        figures: vec!["32 connections held".into()],
+        measured: Some(Measured {
+            connections: 32,
+            refused: 1,
+            closed_after_ms: vec![30_000, 30_010],
+            open_at_cap: 29,
+            cap_ms: 60_000,
+            fresh_client_from: "127.0.0.2".into(),
+            probes: 6,
+            greeted: 5,
+            slowest_greeting_ms: Some(9_100),
+            greeted_after_attack: true,
+            sent_octets: 4_096,
+            rss: Some(RssFigure {
+                pid: 42,
+                in_process: false,
+                before_kib: 10_240,
+                peak_kib: 12_288,
+            }),
+        }),
+        duration: Duration::from_millis(61_500),
+    }];
     let written = super::json::to_string(&report).unwrap();
     let read = super::json::from_str(&written).unwrap();
     assert_eq!(super::json::to_string(&read).unwrap(), written);

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::RunReport;
 use super::transcript;
-use crate::runner::{BaselineMark, CaseResult, Verdict};
+use crate::verdict::{BaselineMark, CaseResult, Verdict};
 
 pub fn to_string(report: &RunReport) -> String {
     let mut suites: BTreeMap<String, Vec<&CaseResult>> = BTreeMap::new();
@@ -16,7 +16,7 @@ pub fn to_string(report: &RunReport) -> String {
         let section = case
             .spec
             .first()
-            .map_or("UNCITED", |id| crate::scenario::section_of(id))
+            .map_or("UNCITED", |id| mtpspec_scenario::section_of(id))
             .to_string();
         suites.entry(section).or_default().push(case);
     }

@@ -1,19 +1,27 @@
-//! The report of one run and its renderings: terminal, JSON (versioned schema), JUnit XML and
-//! Markdown; and the HTML page comparing several runs side by side. Also the gate: the exit
-//! code a CI job relies on.
+//! The report schema of mtpspec and its renderings. The schema: what one run found
+//! ([`RunReport`]: each case's [`verdict::CaseResult`] with its wire log, the target's
+//! [`capabilities::Capabilities`], the robustness results, baseline marks, findings), written
+//! and read back as versioned JSON ([`json`]). The renderings: terminal, JUnit XML, Markdown,
+//! and the HTML page comparing several runs side by side. Also the gate: the exit code a CI job
+//! relies on. The runner (`mtpspec-runner`) produces these results; nothing here runs a case.
 //!
 //! Exit codes: 0 every MUST passed (and, with `--strict`, every SHOULD); 1 a MUST failed (or a
 //! SHOULD with `--strict`, or a baseline entry is stale); 2 usage or scenario error (before
 //! anything ran); 3 harness or target error (an ERROR verdict, or the target could not be
 //! reached at all) when nothing failed.
 
+pub mod capabilities;
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod millis;
 pub mod robustness;
+pub mod robustness_result;
 pub mod terminal;
 pub mod transcript;
+pub mod verdict;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -23,10 +31,11 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::baseline::StaleEntry;
-use crate::robustness::RobustnessResult;
-use crate::runner::{Capabilities, CaseResult, Verdict};
-use crate::spec::Spec;
+use crate::capabilities::Capabilities;
+use crate::robustness_result::RobustnessResult;
+use crate::verdict::StaleEntry;
+use crate::verdict::{CaseResult, Verdict};
+use mtpspec_scenario::spec::Spec;
 
 /// The JSON schema's name and version; bump the version on any incompatible change.
 pub const SCHEMA: &str = "mtpspec-report";
@@ -136,7 +145,7 @@ pub struct RunReport {
     #[serde(default)]
     pub address: String,
     pub started_at: String,
-    #[serde(with = "crate::units::millis", rename = "duration_ms")]
+    #[serde(with = "crate::millis", rename = "duration_ms")]
     pub duration: Duration,
     #[serde(default)]
     pub strict: bool,
@@ -192,7 +201,7 @@ impl RunReport {
             *summary.counts.entry(case.verdict).or_default() += 1;
             if matches!(
                 case.baseline,
-                Some(crate::runner::BaselineMark::ExpectedFailure(_))
+                Some(crate::verdict::BaselineMark::ExpectedFailure(_))
             ) {
                 summary.expected_failures += 1;
             }
@@ -209,7 +218,7 @@ impl RunReport {
             },
             target: input.target,
             address: input.address,
-            started_at: crate::scenario::vars::rfc3339(input.started),
+            started_at: mtpspec_scenario::vars::rfc3339(input.started),
             duration: input.duration,
             strict: input.strict,
             gate,
@@ -379,7 +388,7 @@ fn findings(
                 consequence: consequence.map(|(_, c)| c.name.clone()),
                 expected_failure: matches!(
                     c.baseline,
-                    Some(crate::runner::BaselineMark::ExpectedFailure(_))
+                    Some(crate::verdict::BaselineMark::ExpectedFailure(_))
                 ),
                 remedy: remedies.get(&c.id).cloned(),
             };
@@ -397,7 +406,7 @@ fn sections(cases: &[CaseResult], spec: Option<&Spec>) -> Vec<SectionSummary> {
     for case in cases {
         let mut seen = Vec::new();
         for id in &case.spec {
-            let section = crate::scenario::section_of(id).to_string();
+            let section = mtpspec_scenario::section_of(id).to_string();
             if !seen.contains(&section) {
                 *by_section
                     .entry(section.clone())

@@ -7,9 +7,9 @@ use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 use super::{Finding, RunReport, transcript};
-use crate::runner::{BaselineMark, CaseResult, Verdict};
-use crate::scenario::Case;
-use crate::spec::Spec;
+use crate::verdict::{BaselineMark, CaseResult, Verdict};
+use mtpspec_scenario::Case;
+use mtpspec_scenario::spec::Spec;
 
 /// Transcript lines shown per failure in the terminal (the reports keep them all).
 const TRANSCRIPT_LINES: usize = 40;
@@ -29,8 +29,6 @@ fn paint(text: &str, verdict: Verdict, color: bool) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-pub use mtp_server::cli::output::use_color;
-
 /// Progress on stderr while cases run.
 pub struct Progress {
     total: usize,
@@ -43,14 +41,16 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(total: usize, enabled: bool) -> Self {
+    /// A bar for `total` cases on stderr, drawn only when `enabled` and stderr is a terminal;
+    /// `color`: whether that terminal gets ANSI colors (`mtp_server::cli::output::use_color`).
+    pub fn new(total: usize, enabled: bool, color: bool) -> Self {
         let tty = std::io::stderr().is_terminal();
         let progress = Self {
             total,
             done: 0,
             counts: [0; 6],
             tty,
-            color: use_color(tty),
+            color: color && tty,
             started: Instant::now(),
             enabled,
         };

@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use super::RunReport;
-use crate::report::markdown::cell;
-use crate::runner::Verdict;
+use crate::markdown::cell;
+use crate::verdict::Verdict;
 
 /// The terminal's section; empty when no robustness case ran or was skipped.
 pub fn text(report: &RunReport, paint: impl Fn(&str, Verdict) -> String) -> String {

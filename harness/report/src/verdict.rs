@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::{Level, Protocol};
 use crate::wire::WireEvent;
+use mtpspec_scenario::{Level, Protocol};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -109,7 +109,7 @@ pub struct CaseResult {
     /// The fallback steps ran instead of the main ones.
     #[serde(default)]
     pub fallback: bool,
-    #[serde(default, with = "crate::units::millis", rename = "duration_ms")]
+    #[serde(default, with = "crate::millis", rename = "duration_ms")]
     pub duration: Duration,
     pub baseline: Option<BaselineMark>,
     #[serde(default)]
@@ -125,4 +125,13 @@ impl CaseResult {
         let bad = self.verdict == Verdict::Fail || (strict && self.verdict == Verdict::Warn);
         bad && !matches!(self.baseline, Some(BaselineMark::ExpectedFailure(_)))
     }
+}
+
+/// A baseline entry that no longer describes the target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleEntry {
+    pub id: String,
+    pub reason: String,
+    /// What is wrong with the entry.
+    pub problem: String,
 }

@@ -1,14 +1,14 @@
 //! One column of the comparison page: a run's report (fresh, or read back from its JSON with
-//! [`crate::report::json::from_str`]), reduced to what the page shows. Each case's wire log
+//! [`crate::json::from_str`]), reduced to what the page shows. Each case's wire log
 //! is rendered to a transcript and clipped, so a 10 MB DATA case does not become a 10 MB
 //! table cell.
 
 use std::collections::BTreeMap;
 
-use crate::report::json::{self, ReadError};
-use crate::report::{Gate, RunReport, transcript};
-use crate::runner::{BaselineMark, CaseResult, Verdict};
-use crate::scenario::Level;
+use crate::json::{self, ReadError};
+use crate::verdict::{BaselineMark, CaseResult, Verdict};
+use crate::{Gate, RunReport, transcript};
+use mtpspec_scenario::Level;
 
 /// Transcripts longer than this many lines keep their start and end.
 pub const TRANSCRIPT_LINES: usize = 400;
@@ -76,7 +76,7 @@ pub struct ColumnCase {
 
 impl Column {
     /// Reads a JSON report written by `mtpspec run --report-json` (any version this build
-    /// reads, [`crate::report::json::from_str`]).
+    /// reads, [`crate::json::from_str`]).
     pub fn from_json(name: &str, text: &str) -> Result<Column, ReadError> {
         json::from_str(text).map(|report| Column::from_report(name, report))
     }
@@ -198,7 +198,7 @@ pub fn clip(text: &str, max_lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::json::SAMPLE;
+    use crate::json::SAMPLE;
 
     #[test]
     fn reads_a_report() {

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::runner::CaseResult;
+use crate::verdict::CaseResult;
 use crate::wire::{WireEvent, WireKind, escape};
 
 /// Lines longer than this are shortened (start, byte count, end).
@@ -23,7 +23,7 @@ pub fn render(events: &[WireEvent], times: bool) -> String {
 /// MMTP (where each JSON value ends with `\n`).
 pub fn render_case(result: &CaseResult, times: bool) -> String {
     let end = match result.protocol {
-        crate::scenario::Protocol::Mmtp => LineEnd::Lf,
+        mtpspec_scenario::Protocol::Mmtp => LineEnd::Lf,
         _ => LineEnd::Crlf,
     };
     render_lines(&result.wire, times, end)
@@ -195,13 +195,13 @@ static HTTP_TIME: LazyLock<Regex> = LazyLock::new(|| {
 /// MMTP lines (JSON values with hashes, tokens and counters of varying length) are shortened
 /// after the redactions, so that a shortened line reads the same in every run.
 pub fn normalized(result: &CaseResult) -> String {
-    let mmtp = result.protocol == crate::scenario::Protocol::Mmtp;
+    let mmtp = result.protocol == mtpspec_scenario::Protocol::Mmtp;
     let mut text = if mmtp {
         render_lines(&result.wire, false, LineEnd::LfWhole)
     } else {
         render_case(result, false)
     };
-    if result.protocol == crate::scenario::Protocol::Http {
+    if result.protocol == mtpspec_scenario::Protocol::Http {
         // Times first: a captured time (`opened_at`) may equal another time in the answer.
         text = HTTP_TIME.replace_all(&text, "[time]").into_owned();
     }
@@ -211,7 +211,7 @@ pub fn normalized(result: &CaseResult) -> String {
     for (pattern, replacement) in PATTERNS.iter() {
         text = pattern.replace_all(&text, *replacement).into_owned();
     }
-    if result.protocol == crate::scenario::Protocol::Http {
+    if result.protocol == mtpspec_scenario::Protocol::Http {
         for (pattern, replacement) in HTTP_PATTERNS.iter() {
             text = pattern.replace_all(&text, *replacement).into_owned();
         }
@@ -262,9 +262,9 @@ mod tests {
             file: String::new(),
             line: 1,
             spec: vec![],
-            level: crate::scenario::Level::Must,
-            protocol: crate::scenario::Protocol::Smtp,
-            verdict: crate::runner::Verdict::Pass,
+            level: mtpspec_scenario::Level::Must,
+            protocol: mtpspec_scenario::Protocol::Smtp,
+            verdict: crate::verdict::Verdict::Pass,
             reason: None,
             failure: None,
             timed_out: false,

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::{Finding, RunReport, transcript};
-use crate::runner::{BaselineMark, CaseResult, Verdict};
+use crate::verdict::{BaselineMark, CaseResult, Verdict};
 
 pub fn to_string(report: &RunReport) -> String {
     let mut out = String::new();

@@ -40,10 +40,10 @@ use std::fmt::Write as _;
 pub use column::{Column, ColumnCase, ColumnRobustness, TRANSCRIPT_LINES, clip};
 pub use transcripts::{is_transcript_page_of, transcript_files};
 
-use crate::runner::Verdict;
-use crate::scenario::Level;
-use crate::scenario::section_of;
-use crate::spec::Spec;
+use crate::verdict::Verdict;
+use mtpspec_scenario::Level;
+use mtpspec_scenario::section_of;
+use mtpspec_scenario::spec::Spec;
 
 /// Each verdict's cell colour and what it means; light colours under black text, so the label
 /// stays readable in colour, in grey and in print.
@@ -497,7 +497,7 @@ pub fn esc(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::json::SAMPLE;
+    use crate::json::SAMPLE;
 
     fn column(name: &str, json: &str) -> Column {
         Column::from_json(name, json).expect("sample loads")
