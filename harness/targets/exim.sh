@@ -7,6 +7,7 @@
 #   exim.sh mailbox STATE_DIR              JSON array of delivered messages (harness schema)
 #   exim.sh clear STATE_DIR                delete the delivered messages
 #   exim.sh run-args PORT STATE_DIR        the `mtpspec run` target arguments, one per line
+#   exim.sh relay-args PORT STATE_DIR      relay mode: the harness's --inject argument
 #
 # Needs root. Exim's packages conflict with Postfix in apt (both are the
 # mail-transport-agent), so `install` does not install them: it runs
@@ -35,8 +36,15 @@
 #           the configuration and checks that `-bs` greets with 220; PORT is unused
 #           and there is no PID to stop.
 #
-# Environment: EXIM_ROOT (where the packages are unpacked), EXIM_MODE (above),
-# EXIM_MAILBOX_WAIT (seconds `mailbox` waits for the queue to empty; default 5).
+# Relay mode (README.md "Relay mode"): with RELAY_NEXT_HOP=127.0.0.1:HOPPORT at start, a
+# manualroute router sends relay.test and its subdomains to 127.0.0.1 port HOPPORT (smtp
+# transport: STARTTLS when offered, certificate not verified), the RCPT ACL accepts them from
+# 127.0.0.1 (other domains are still refused), the retry rule for them is F,1m,2s and the
+# daemon's queue runner starts every 2 s (-q2s) instead of 5 min.
+#
+# Environment: RELAY_NEXT_HOP (relay mode, above; EXIM_MODE=daemon only), EXIM_ROOT (where the
+# packages are unpacked), EXIM_MODE (above), EXIM_MAILBOX_WAIT (seconds `mailbox` waits for the
+# queue to empty; default 5).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -96,10 +104,14 @@ cmd_install() {
     "$EXIM" -C /dev/null -bV 2>/dev/null | head -1
 }
 
-# The configuration: Exim's defaults except what a test instance needs.
+# The configuration: Exim's defaults except what a test instance needs. RELAY_PORT
+# (optional, relay mode) adds the relay.test route to 127.0.0.1:RELAY_PORT; without it the
+# file is the same, octet for octet, as before relay mode existed.
 write_config() {
-    local port=$1 state_dir=$2 domain=$3 conf=$2/exim.conf
-    cat >"$conf" <<EOF
+    local port=$1 state_dir=$2 domain=$3 relay_port=${4:-} conf=$2/exim.conf
+    local rd=$TARGETS_RELAY_DOMAIN
+    {
+        cat <<EOF
 # Written by harness/targets/exim.sh for one mtpspec test instance.
 exim_path = $EXIM
 spool_directory = $state_dir/spool
@@ -123,15 +135,48 @@ keep_environment =
 log_selector = +smtp_protocol_error +smtp_syntax_error +received_recipients +smtp_connection
 timeout_frozen_after = 1d
 ignore_bounce_errors_after = 1h
+EOF
+        if [[ -n $relay_port ]]; then
+            cat <<EOF
+# Relay mode: $rd and its subdomains go to the harness's next hop, 127.0.0.1:$relay_port.
+domainlist relay_to_domains = $rd : *.$rd
+hostlist relay_from_hosts = 127.0.0.1
+EOF
+        fi
+        cat <<EOF
 
 begin acl
 
 acl_check_rcpt:
   accept  domains = +local_domains
+EOF
+        if [[ -n $relay_port ]]; then
+            cat <<EOF
+  accept  hosts = +relay_from_hosts
+          domains = +relay_to_domains
+EOF
+        fi
+        cat <<EOF
   deny    message = relay not permitted
 
 begin routers
 
+EOF
+        if [[ -n $relay_port ]]; then
+            # 127.0.0.1 is one of this Exim's own addresses: self = send (and allow_localhost
+            # in the transport) let it deliver there, to another port, instead of freezing.
+            cat <<EOF
+relay_next_hop:
+  driver = manualroute
+  domains = +relay_to_domains
+  route_list = * 127.0.0.1
+  self = send
+  transport = relay_next_hop
+  no_more
+
+EOF
+        fi
+        cat <<EOF
 local_maildir:
   driver = accept
   domains = +local_domains
@@ -139,6 +184,20 @@ local_maildir:
 
 begin transports
 
+EOF
+        if [[ -n $relay_port ]]; then
+            # STARTTLS when offered (Exim's default), the certificate not verified.
+            cat <<EOF
+relay_next_hop:
+  driver = smtp
+  port = $relay_port
+  allow_localhost
+  tls_verify_certificates =
+  hosts_try_dane =
+
+EOF
+        fi
+        cat <<EOF
 # One Maildir for every local part: a path built from the local part would let
 # "../x@DOMAIN" climb out of the mail directory.
 local_maildir:
@@ -156,12 +215,23 @@ local_maildir:
 
 begin retry
 
+EOF
+        if [[ -n $relay_port ]]; then
+            # Every 2 s (the daemon's queue runner starts every 2 s too) for a minute, then
+            # bounce.
+            cat <<EOF
+$rd     *   F,1m,2s
+*.$rd   *   F,1m,2s
+EOF
+        fi
+        cat <<EOF
 *   *   F,2h,15m
 
 begin rewrite
 
 begin authenticators
 EOF
+    } >"$conf"
     chmod 0644 "$conf"
 }
 
@@ -188,8 +258,11 @@ bs_greets() {
 cmd_start() {
     (($# == 2 || $# == 3)) || targets_usage
     targets_need_root "Exim's daemon and its delivery user need it"
-    local port=$1 domain=${3:-example.test} state_dir pid log conf
+    local port=$1 domain=${3:-example.test} state_dir pid log conf relay_port queue_every=5m
     targets_check_port "$port"
+    relay_port=$(targets_relay_port)
+    [[ -z $relay_port || $EXIM_MODE == daemon ]] ||
+        targets_die "relay mode needs EXIM_MODE=daemon (its queue runner retries)"
     [[ $domain =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || targets_die "bad domain: $domain"
     state_dir=$(abs_dir "$2")
     [[ $state_dir =~ ^[A-Za-z0-9/._+-]+$ ]] ||
@@ -205,8 +278,9 @@ cmd_start() {
     mkdir -p "$state_dir/spool" "$state_dir/log" "$state_dir/maildir/$domain"
     chown -R "$EXIM_USER:$EXIM_USER" "$state_dir/spool" "$state_dir/log" "$state_dir/maildir"
     chmod 0750 "$state_dir/spool" "$state_dir/log"
-    write_config "$port" "$state_dir" "$domain"
+    write_config "$port" "$state_dir" "$domain" "$relay_port"
     echo "$domain" >"$state_dir/domain"
+    targets_relay_record "$state_dir" "$relay_port"
     if ! "$EXIM" -C "$conf" -bV >/dev/null 2>"$state_dir/config-check.err"; then
         echo "Exim rejects $conf:" >&2
         cat "$state_dir/config-check.err" >&2
@@ -223,8 +297,9 @@ cmd_start() {
     fi
     # -bdf: the daemon stays in the foreground, so $! is its PID (setsid execs
     # in place: a background child of a non-interactive shell is no group leader).
-    # -q5m: its queue runner retries deferred deliveries.
-    setsid "$EXIM" -C "$conf" -bdf -q5m </dev/null >>"$state_dir/daemon.out" 2>&1 &
+    # -q5m: its queue runner retries deferred deliveries (relay mode: every 2 s).
+    [[ -z $relay_port ]] || queue_every=2s
+    setsid "$EXIM" -C "$conf" -bdf "-q$queue_every" </dev/null >>"$state_dir/daemon.out" 2>&1 &
     pid=$!
     echo "$pid" >"$state_dir/pid"
     targets_await_start "Exim" "$port" "$pid" "$state_dir" "$log" "$state_dir/log/paniclog" "$state_dir/daemon.out"
@@ -264,4 +339,10 @@ cmd_run_args() {
     fi
 }
 
-targets_dispatch "$@"
+cmd_relay_args() {
+    (($# == 2)) || targets_usage
+    [[ $EXIM_MODE == daemon ]] || targets_die "relay mode needs EXIM_MODE=daemon (its queue runner retries)"
+    targets_relay_args "$1" "$2"
+}
+
+targets_relay_dispatch "$@"

@@ -35,6 +35,21 @@
 #                                      one); needs-netns says yes when the script set
 #                                      TARGETS_NEEDS_NETNS=1; anything else is usage
 #
+# Relay mode (README.md "Relay mode"), for the scripts that have one:
+#   TARGETS_RELAY_DOMAIN               relay.test: it and its subdomains go to the next hop
+#   targets_relay_port                 the PORT of RELAY_NEXT_HOP=127.0.0.1:PORT; nothing
+#                                      when RELAY_NEXT_HOP is unset or empty; dies if malformed
+#   targets_relay_record STATE_DIR [PORT]
+#                                      note in STATE_DIR/relay-next-hop that the instance
+#                                      relays to 127.0.0.1:PORT (no PORT: remove the note)
+#   targets_relay_need STATE_DIR       print the next hop of a relay-mode instance, else die
+#   targets_relay_args PORT STATE_DIR  the relay-args lines: --inject smtp://127.0.0.1:PORT and,
+#                                      when the script has cmd_flush, --flush-command
+#                                      "SCRIPT flush STATE_DIR" (absolute paths)
+#   targets_relay_dispatch CMD [ARG...]
+#                                      targets_dispatch plus relay-args and flush (the script's
+#                                      cmd_relay_args and cmd_flush; "not set up" without one)
+#
 # Everything talks to 127.0.0.1 only.
 
 targets_die() {
@@ -217,4 +232,58 @@ targets_netns_exec() {
     # shellcheck disable=SC2016 # "$@" is expanded by the inner bash
     exec unshare --net -- bash -c 'ip link set dev lo up || exit 1; export MTPSPEC_NETNS=1; exec "$@"' \
         mtpspec-netns "$@"
+}
+
+# Relay mode. Mail for TARGETS_RELAY_DOMAIN and its subdomains goes by SMTP to RELAY_NEXT_HOP,
+# the harness's next hop on loopback; see README.md "Relay mode".
+# shellcheck disable=SC2034 # read by the scripts that source this file
+TARGETS_RELAY_DOMAIN=relay.test
+
+targets_relay_port() {
+    local hop=${RELAY_NEXT_HOP:-} port
+    [[ -n $hop ]] || return 0
+    [[ $hop =~ ^127\.0\.0\.1:([0-9]+)$ ]] || targets_die "RELAY_NEXT_HOP must be 127.0.0.1:PORT, not: $hop"
+    port=${BASH_REMATCH[1]}
+    targets_check_port "$port"
+    echo "$port"
+}
+
+targets_relay_record() {
+    if [[ -n ${2:-} ]]; then
+        echo "127.0.0.1:$2" >"$1/relay-next-hop"
+    else
+        rm -f "$1/relay-next-hop"
+    fi
+}
+
+targets_relay_need() {
+    [[ -s $1/relay-next-hop ]] ||
+        targets_die "$1 was not started in relay mode (RELAY_NEXT_HOP was not set at start)"
+    cat "$1/relay-next-hop"
+}
+
+targets_relay_args() {
+    local port=$1 state_dir script
+    targets_check_port "$port"
+    state_dir=$(abs_dir "$2")
+    script=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+    printf '%s\n' --inject "smtp://127.0.0.1:$port"
+    if declare -F cmd_flush >/dev/null; then
+        printf '%s\n' --flush-command "$script flush $state_dir"
+    else
+        echo "$(basename "$0"): no flush command: the server retries on its own timers" >&2
+    fi
+}
+
+targets_relay_dispatch() {
+    local fn
+    case ${1:-} in
+    relay-args | flush)
+        fn=cmd_${1//-/_}
+        declare -F "$fn" >/dev/null || targets_die "'$1' is not set up for this target in relay mode"
+        shift
+        "$fn" "$@"
+        ;;
+    *) targets_dispatch "$@" ;;
+    esac
 }

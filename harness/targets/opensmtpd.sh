@@ -7,6 +7,8 @@
 #   opensmtpd.sh mailbox STATE_DIR              JSON array of delivered messages (harness schema)
 #   opensmtpd.sh clear STATE_DIR                delete the delivered messages
 #   opensmtpd.sh run-args PORT STATE_DIR       the `mtpspec run` target arguments, one per line
+#   opensmtpd.sh relay-args PORT STATE_DIR     relay mode: the harness's --inject and --flush-command
+#   opensmtpd.sh flush STATE_DIR               relay mode: `smtpctl schedule all` (retry now)
 #
 # Needs root. The opensmtpd package conflicts with Postfix in apt (both are the
 # mail-transport-agent), so `install` runs `apt-get download opensmtpd` and unpacks it with
@@ -30,8 +32,15 @@
 # started by this script runs, and empties the spool's queue before it starts, so no message
 # of an earlier run is delivered into a new STATE_DIR.
 #
-# Environment: OPENSMTPD_ROOT (above); OPENSMTPD_MAILBOX_WAIT (seconds `mailbox` waits for
-# the messages queued before the call to leave the queue; default 5).
+# Relay mode (README.md "Relay mode"): with RELAY_NEXT_HOP=127.0.0.1:HOPPORT at start, mail
+# "from local" (127.0.0.1, and smtpd's own bounces) for relay.test or *.relay.test goes by
+# `relay host smtp://127.0.0.1:HOPPORT` (no MX lookup; STARTTLS when offered, certificate not
+# verified), and `queue ttl 1m` bounces what is still deferred after a minute. smtpd's retry
+# delays are built in and grow from minutes, so `flush` runs `smtpctl schedule all`.
+#
+# Environment: RELAY_NEXT_HOP (relay mode, above); OPENSMTPD_ROOT (above);
+# OPENSMTPD_MAILBOX_WAIT (seconds `mailbox` waits for the messages queued before the call to
+# leave the queue; default 5).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +50,7 @@ source "$HERE/lib.sh"
 PYTHON=${PYTHON:-python3}
 OPENSMTPD_ROOT=${OPENSMTPD_ROOT:-/opt/mtpspec/opensmtpd}
 SMTPD=$OPENSMTPD_ROOT/usr/sbin/smtpd
+SMTPCTL=$OPENSMTPD_ROOT/usr/sbin/smtpctl
 # smtpd runs its delivery helpers (mail.maildir, mail.mda, ...) from this built-in path.
 LIBEXEC=/usr/libexec/opensmtpd
 MAILDIR_MDA=$LIBEXEC/mail.maildir
@@ -99,8 +109,10 @@ cmd_install() {
     echo "OpenSMTPD unpacked in $OPENSMTPD_ROOT: $("$SMTPD" -h 2>&1 | head -1)"
 }
 
+# RELAY_PORT (optional, relay mode) adds the relay.test route to 127.0.0.1:RELAY_PORT; without
+# it the file is the same, octet for octet, as before relay mode existed.
 write_config() {
-    local port=$1 state_dir=$2 domain=$3
+    local port=$1 state_dir=$2 domain=$3 relay_port=${4:-} rd=$TARGETS_RELAY_DOMAIN
     printf '@ %s\n' "$DELIVERY_USER" >"$state_dir/vusers"
     cat >"$state_dir/smtpd.conf" <<EOF
 # Written by harness/targets/opensmtpd.sh for one mtpspec test instance.
@@ -110,6 +122,21 @@ listen on 127.0.0.1 port $port hostname $MYHOSTNAME
 action "maildir" maildir "$state_dir/maildir/$domain" virtual <vusers>
 match from any for domain { "$domain", "$MYHOSTNAME" } action "maildir"
 EOF
+    if [[ -n $relay_port ]]; then
+        # "from local": 127.0.0.1 and smtpd's own bounces. smtp://: STARTTLS when offered,
+        # the certificate not verified. The retry delays are built in (flush forces a run).
+        # smtpd warns the sender once an envelope's next retry is due more than
+        # warn-interval (4h) after its arrival; the delay grows as 400 s x retries^2, so
+        # after six retries forced by flush it would warn of "more than 4 hours" within
+        # seconds. 365d keeps that artifact out; expiry (queue ttl) still bounces.
+        cat >>"$state_dir/smtpd.conf" <<EOF
+# Relay mode: $rd and its subdomains go to the harness's next hop, 127.0.0.1:$relay_port.
+queue ttl 1m
+bounce warn-interval 365d
+action "relay" relay host smtp://127.0.0.1:$relay_port helo $MYHOSTNAME
+match from local for domain { "$rd", "*.$rd" } action "relay"
+EOF
+    fi
     chmod 0644 "$state_dir/smtpd.conf" "$state_dir/vusers"
 }
 
@@ -126,8 +153,9 @@ purge_spool() {
 cmd_start() {
     (($# == 2 || $# == 3)) || targets_usage
     targets_need_root "smtpd needs it"
-    local port=$1 domain=${3:-example.test} state_dir pid log other
+    local port=$1 domain=${3:-example.test} state_dir pid log other relay_port
     targets_check_port "$port"
+    relay_port=$(targets_relay_port)
     [[ $domain =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || targets_die "bad domain: $domain"
     state_dir=$(abs_dir "$2")
     [[ $state_dir =~ ^[A-Za-z0-9/._+-]+$ ]] ||
@@ -146,7 +174,8 @@ cmd_start() {
     chmod go+x "$state_dir"
     mkdir -p "$state_dir/maildir/$domain"
     chown -R "$DELIVERY_USER" "$state_dir/maildir"
-    write_config "$port" "$state_dir" "$domain"
+    write_config "$port" "$state_dir" "$domain" "$relay_port"
+    targets_relay_record "$state_dir" "$relay_port"
     if ! "$SMTPD" -n -f "$state_dir/smtpd.conf" >"$state_dir/config-check.out" 2>&1; then
         echo "smtpd rejects $state_dir/smtpd.conf:" >&2
         cat "$state_dir/config-check.out" >&2
@@ -208,4 +237,23 @@ cmd_run_args() {
     printf '%s\n' --target "smtp://127.0.0.1:$1" --step-timeout 20s
 }
 
-targets_dispatch "$@"
+cmd_relay_args() {
+    (($# == 2)) || targets_usage
+    targets_relay_args "$1" "$2"
+}
+
+# Relay mode: smtpd's retry delays are built in (minutes, growing), so the harness runs this
+# to retry every deferred envelope now. Prints "N envelope(s) scheduled".
+cmd_flush() {
+    (($# == 1)) || targets_usage
+    targets_relay_need "$1" >/dev/null
+    if [[ ! -f $1/pid ]] || ! targets_pid_alive "$(<"$1/pid")"; then
+        targets_die "no smtpd runs for $1"
+    fi
+    # smtpctl insists on running setgid opensmtpq (the package's postinst sets that with
+    # dpkg-statoverride; the unpacked copy has no such bit): run it with that group instead.
+    command -v setpriv >/dev/null || targets_die "setpriv (util-linux) is missing"
+    setpriv --regid=opensmtpq --clear-groups "$SMTPCTL" schedule all
+}
+
+targets_relay_dispatch "$@"

@@ -6,6 +6,7 @@
 #   postfix.sh stop STATE_DIR                 TERM (then KILL) the master PID in STATE_DIR/pid
 #   postfix.sh mailbox STATE_DIR              JSON array of delivered messages (harness schema)
 #   postfix.sh clear STATE_DIR                delete the delivered messages
+#   postfix.sh relay-args PORT STATE_DIR      relay mode: the harness's --inject argument
 #
 # Needs root. Each STATE_DIR is a separate Postfix instance (`postfix -c
 # STATE_DIR/etc`): its own main.cf/master.cf (rewritten on every start),
@@ -28,7 +29,15 @@
 # message_drop_headers removes client-sent Bcc:, Resent-Bcc:, Content-Length:
 # and Return-Path: headers).
 #
+# Relay mode (README.md "Relay mode"): with RELAY_NEXT_HOP=127.0.0.1:HOPPORT at start,
+# relay.test and its subdomains are relay_domains (so anyone, 127.0.0.1 included, may send
+# mail to them; other domains are still refused) and transport_maps sends them to
+# smtp:[127.0.0.1]:HOPPORT (no MX or DNS lookup). Retries: queue_run_delay 1s, backoff
+# 2s..4s, maximal_queue_lifetime and bounce_queue_lifetime 60s. Outbound TLS:
+# smtp_tls_security_level = may (STARTTLS when offered, certificate not verified).
+#
 # Environment:
+#   RELAY_NEXT_HOP        127.0.0.1:PORT: relay mode (above).
 #   POSTFIX_BARE_NEWLINE  no|normalize|reject: sets smtpd_forbid_bare_newline
 #                         (and empties smtpd_forbid_bare_newline_exclusions, which
 #                         would otherwise exempt 127.0.0.0/8). Unset: Debian's
@@ -90,8 +99,9 @@ show_diagnostics() {
 cmd_start() {
     (($# == 2 || $# == 3)) || targets_usage
     targets_need_root "Postfix's master and virtual(8) need it"
-    local port=$1 domain=${3:-example.test} state_dir etc pid log vuser vuid vgid owner_uid
+    local port=$1 domain=${3:-example.test} state_dir etc pid log vuser vuid vgid owner_uid relay_port
     targets_check_port "$port"
+    relay_port=$(targets_relay_port)
     [[ $domain =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || targets_die "bad domain: $domain"
     state_dir=$(abs_dir "$2")
     [[ $state_dir =~ ^[A-Za-z0-9/._+-]+$ ]] ||
@@ -173,7 +183,27 @@ cmd_start() {
         settings+=("smtpd_forbid_bare_newline = $POSTFIX_BARE_NEWLINE"
             "smtpd_forbid_bare_newline_exclusions =")
     fi
+    local -a relay_settings=()
+    if [[ -n $relay_port ]]; then
+        # Relay mode: only relay.test and its subdomains leave, to the harness's next hop.
+        local hop="smtp:[127.0.0.1]:$relay_port" rd=$TARGETS_RELAY_DOMAIN
+        printf '%s %s\n' "$rd" "$hop" ".$rd" "$hop" >"$etc/transport"
+        relay_settings=(
+            "relay_domains = $rd, .$rd"
+            "transport_maps = texthash:$etc/transport"
+            "queue_run_delay = 1s"
+            "minimal_backoff_time = 2s"
+            "maximal_backoff_time = 4s"
+            "maximal_queue_lifetime = 60s"
+            "bounce_queue_lifetime = 60s"
+            "smtp_tls_security_level = may"
+            "smtp_tls_loglevel = 1"
+        )
+    fi
     postconf -c "$etc" -e "${settings[@]}"
+    if ((${#relay_settings[@]} > 0)); then
+        postconf -c "$etc" -e "${relay_settings[@]}"
+    fi
     local line
     local -a extra=()
     if [[ -n ${POSTFIX_EXTRA:-} ]]; then
@@ -220,6 +250,7 @@ cmd_start() {
         exit 1
     fi
     echo "$pid" >"$state_dir/pid"
+    targets_relay_record "$state_dir" "$relay_port"
     if ! targets_wait_greeting "$port" "$pid" 20; then
         echo "Postfix master $(start_failure "$pid") on 127.0.0.1:$port; postfix start said: $out" >&2
         show_diagnostics "$etc" "$log"
@@ -259,4 +290,9 @@ cmd_clear() {
     targets_clear_maildir "$1"
 }
 
-targets_dispatch "$@"
+cmd_relay_args() {
+    (($# == 2)) || targets_usage
+    targets_relay_args "$1" "$2"
+}
+
+targets_relay_dispatch "$@"
