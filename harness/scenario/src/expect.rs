@@ -19,6 +19,8 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 pub struct CodePattern([Option<u8>; 3]);
 
 impl CodePattern {
+    /// Reads a pattern as written in a scenario (`250`, `2xx`, `55X`; surrounding blanks
+    /// ignored). The first character must be 2-5 or `x`; the error says what was wrong.
     pub fn parse(text: &str) -> Result<Self, String> {
         let bytes = text.trim().as_bytes();
         let bad = || format!("bad reply code pattern {text:?} (expected e.g. 250, 2xx or 55x)");
@@ -39,6 +41,8 @@ impl CodePattern {
         Ok(Self(digits))
     }
 
+    /// The pattern matching exactly `code` (`expect: 250` written as a YAML number); an error
+    /// outside 200..=599.
     pub fn exact(code: u16) -> Result<Self, String> {
         if !(200..=599).contains(&code) {
             return Err(format!("reply code {code} is not in 200..=599"));
@@ -47,6 +51,7 @@ impl CodePattern {
         Ok(Self([d(code / 100), d(code / 10), d(code)]))
     }
 
+    /// Whether the reply code `code` fits: every digit given is equal, `x` takes any.
     pub fn matches(&self, code: u16) -> bool {
         let actual = [code / 100, code / 10 % 10, code % 10];
         self.0
@@ -73,6 +78,8 @@ impl fmt::Display for CodePattern {
 pub struct CodeSet(pub Vec<CodePattern>);
 
 impl CodeSet {
+    /// Reads alternatives separated by `|` (`"250|251"`, `"2xx|551"`); one bad pattern is the
+    /// error.
     pub fn parse(text: &str) -> Result<Self, String> {
         let patterns = text
             .split('|')
@@ -81,6 +88,7 @@ impl CodeSet {
         Ok(Self(patterns))
     }
 
+    /// Whether `code` fits any of the patterns.
     pub fn matches(&self, code: u16) -> bool {
         self.0.iter().any(|p| p.matches(code))
     }
@@ -137,6 +145,8 @@ impl<'de> Deserialize<'de> for CodeSet {
 pub struct EnhancedPattern([Option<u16>; 3]);
 
 impl EnhancedPattern {
+    /// Reads `class.subject.detail`, each part a number or `x` (`5.1.1`, `5.x.x`); blanks
+    /// around it are ignored.
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad =
             || format!("bad enhanced status code pattern {text:?} (expected e.g. 5.1.1 or 5.x.x)");
@@ -154,6 +164,8 @@ impl EnhancedPattern {
         Ok(Self(out))
     }
 
+    /// Whether the reply's enhanced status code fits: every number given is equal, `x` takes
+    /// any. A reply without an enhanced code never matches, not even `x.x.x`.
     pub fn matches(&self, enhanced: Option<mtp_proto::smtp::reply::EnhancedCode>) -> bool {
         let Some(e) = enhanced else { return false };
         let actual = [u16::from(e.class), e.subject, e.detail];
@@ -188,16 +200,20 @@ impl<'de> Deserialize<'de> for EnhancedPattern {
 /// A regular expression, compiled when the scenario is loaded.
 #[derive(Clone, Debug)]
 pub struct Pattern {
+    /// The compiled expression (Rust `regex` syntax, unanchored: it is searched for, so use
+    /// `^`/`$` to anchor).
     pub regex: Regex,
 }
 
 impl Pattern {
+    /// Compiles `source`; the error (`bad regular expression: ...`) is the loader's message.
     pub fn new(source: &str) -> Result<Self, String> {
         Regex::new(source)
             .map(|regex| Self { regex })
             .map_err(|e| format!("bad regular expression: {e}"))
     }
 
+    /// The expression as written in the scenario (shown in failures as `/.../`).
     pub fn as_str(&self) -> &str {
         self.regex.as_str()
     }
@@ -220,11 +236,18 @@ impl<'de> Deserialize<'de> for Pattern {
 /// `AUTH PLAIN`, `VMTP BATCH` (for VMTP a bare keyword offers every verb).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Keyword {
+    /// The keyword, upper-cased when read (`PIPELINING`, `AUTH`, `VMTP`).
     pub keyword: String,
+    /// The parameter that must be among those the keyword is advertised with (`PLAIN` of
+    /// `AUTH PLAIN`, compared case-insensitively; for `VMTP`, a verb). `None`: the keyword
+    /// alone suffices.
     pub param: Option<String>,
 }
 
 impl Keyword {
+    /// Reads `KEYWORD` or `KEYWORD PARAM` (letters, digits and `-` in the keyword); more than
+    /// one parameter is an error. Whether the keyword is a known one is checked elsewhere
+    /// (`requires` only).
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut words = text.split_ascii_whitespace();
         let keyword = words
@@ -317,11 +340,16 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
 /// One acceptable reply. Every field given must hold.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ReplyMatch {
+    /// `code:` the reply codes allowed (a code, pattern or list); `None`: any code.
     pub code: Option<CodeSet>,
+    /// `enhanced:` the RFC 3463 enhanced status code the reply must carry; `None`: not checked.
     pub enhanced: Option<EnhancedPattern>,
     /// Searched in the reply text: every line without code and enhanced code, joined by LF.
     pub text: Option<Pattern>,
+    /// `advertises:` EHLO keywords (and parameters) the reply must offer; read as an EHLO
+    /// reply.
     pub advertises: Vec<Keyword>,
+    /// `omits:` EHLO keywords (and parameters) the reply must not offer.
     pub omits: Vec<Keyword>,
 }
 
@@ -444,10 +472,14 @@ impl<'de> Deserialize<'de> for ReplyMatch {
 /// An `expect` step: one reply that matches any of the alternatives, then the captures.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExpectReply {
+    /// The acceptable replies (`any_of:`, or the single one the short forms and the mapping's
+    /// own `code`/`enhanced`/`text`/`advertises`/`omits` give); never empty.
     pub any_of: Vec<ReplyMatch>,
     /// Variable name to pattern: the first capture group (or the whole match) becomes the
     /// variable's value for the rest of the case.
     pub capture: BTreeMap<String, Pattern>,
+    /// `timeout_ms:` how long to wait for this reply, in milliseconds; `None`: the run's step
+    /// timeout (`--step-timeout`, 5 s by default).
     pub timeout_ms: Option<u64>,
     /// For a step that only sets the stage: any other reply makes the case SKIP with this
     /// reason (the case's requirement cannot be judged), instead of failing it.
@@ -455,6 +487,8 @@ pub struct ExpectReply {
 }
 
 impl ExpectReply {
+    /// An expectation of just a reply code (set), with no capture, timeout or `or_skip`: what
+    /// `expect: 250` and the transcript's `S: 250` mean.
     pub fn code(set: CodeSet) -> Self {
         Self {
             any_of: vec![ReplyMatch::code(set)],

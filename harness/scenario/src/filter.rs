@@ -6,6 +6,8 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::Case;
 
+/// The case selection of `--filter`: a set of case-insensitive globs, or everything when none
+/// was given.
 #[derive(Clone, Debug)]
 pub struct Filter {
     set: Option<GlobSet>,
@@ -32,6 +34,8 @@ impl Filter {
         })
     }
 
+    /// Whether `case` is selected: a glob matches its id, a requirement ID it cites, or the
+    /// section of one (see [`matches_cited`](Self::matches_cited)).
     pub fn matches(&self, case: &Case) -> bool {
         self.matches_cited(&case.id, &case.spec)
     }

@@ -32,6 +32,7 @@ pub struct HttpRequest {
     pub method: String,
     /// The path and query, starting with `/` (`/deliveries/{{id}}`).
     pub path: Template,
+    /// The body: `json`, `body` or `body_parts` (at most one); `None`: no body.
     pub body: Option<HttpBody>,
     /// Extra request headers.
     pub headers: BTreeMap<String, Template>,
@@ -51,11 +52,15 @@ pub enum HttpBody {
 /// A piece of a raw body.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BodyPart {
+    /// The octets of one copy: `text` (with variables), `hex` or `base64`.
     pub data: Payload,
+    /// `repeat:` how many copies are sent back to back (default 1).
     pub repeat: usize,
 }
 
 impl HttpRequest {
+    /// Every text with `{{variables}}` in the request (path, header values, the body's
+    /// strings and text parts): the loader checks each variable is known.
     pub fn templates(&self) -> Vec<&Template> {
         let mut out = vec![&self.path];
         out.extend(self.headers.values());
@@ -70,6 +75,8 @@ impl HttpRequest {
         out
     }
 
+    /// The variables the request itself sets: the `as: NAME` of computed fields in a `json`
+    /// body (`$now`, `$hashcash`, ...), usable from the next step on.
     pub fn captures(&self) -> Vec<&str> {
         match &self.body {
             Some(HttpBody::Json(t)) => t.stores(),
@@ -258,6 +265,8 @@ fn check_statuses(status: Vec<u16>) -> Result<Vec<u16>, String> {
 }
 
 impl ExpectHttp {
+    /// The `{{variables}}` texts of the `json` and `headers` patterns, for the loader's check
+    /// that each variable is known.
     pub fn templates(&self) -> Vec<&Template> {
         self.json
             .iter()
@@ -266,6 +275,7 @@ impl ExpectHttp {
             .collect()
     }
 
+    /// The variables the step sets: every `$capture` in the `json` and `headers` patterns.
     pub fn captures(&self) -> Vec<&str> {
         self.json
             .iter()
@@ -293,10 +303,16 @@ impl fmt::Display for ExpectHttp {
 /// `within_ms` passes. The last answer is the one `expect_http` then checks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PollHttp {
+    /// `path:` what to GET, as in [`HttpRequest::path`] (starts with `/` or is a variable).
     pub path: Template,
+    /// `status:` the status codes a matching answer has (default `[200]`).
     pub status: Vec<u16>,
+    /// `until:` the JSON pattern the answer's body must match (captures set variables).
     pub until: JsonPattern,
+    /// `within_ms:` how long to keep polling before the step fails with the last answer, in
+    /// milliseconds (default [`DEFAULT_POLL_MS`], 10 s).
     pub within_ms: u64,
+    /// `every_ms:` the pause between two GETs, in milliseconds (default 100, at least 1).
     pub every_ms: u64,
 }
 
@@ -342,6 +358,8 @@ impl<'de> Deserialize<'de> for PollHttp {
 }
 
 impl PollHttp {
+    /// The `{{variables}}` texts of `path` and `until`, for the loader's check that each
+    /// variable is known.
     pub fn templates(&self) -> Vec<&Template> {
         let mut out = vec![&self.path];
         out.extend(self.until.templates());

@@ -36,39 +36,69 @@ use super::vars::{Template, UnknownVariable, Vars, valid_name};
 /// A parsed pattern. See the module documentation for the forms.
 #[derive(Clone, Debug, PartialEq)]
 pub enum JsonPattern {
+    /// `null`: matches `null` only.
     Null,
+    /// `true` or `false`: matches that boolean only.
     Bool(bool),
+    /// A number: matches a number of the same value (`2` and `2.0` are equal; integers are
+    /// compared exactly).
     Number(Number),
+    /// A string: matches the same string, after its `{{variables}}` are expanded.
     String(Template),
+    /// An array: matches an array of the same length, element by element in order.
     Array(Vec<JsonPattern>),
+    /// An object without operators: matches an object that has each listed key (in the order
+    /// written here) with a matching value; keys not listed are ignored.
     Object(Vec<(String, JsonPattern)>),
+    /// An object whose keys all start with `$`: the operators, which must all hold.
     Ops(Box<Ops>),
 }
 
 /// The operators of an operator object; every one given must hold.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Ops {
+    /// `$regex: RE`: the value is a string in which RE is found (unanchored).
     pub regex: Option<Pattern>,
+    /// `$capture: NAME`: the value (a string as it is, anything else as compact JSON) becomes
+    /// `{{NAME}}` for later steps, once the whole pattern matched.
     pub capture: Option<String>,
+    /// `$contains: [P, ...]`: the value is an array with, for each P, some element matching it.
     pub contains: Option<Vec<JsonPattern>>,
+    /// `$len: N`: the value is an array or object with N entries, or a string of N characters.
     pub len: Option<usize>,
+    /// `$type: T`: the value is of that JSON type.
     pub kind: Option<JsonType>,
+    /// `$absent: true`: as an object member, the key must be missing (any value fails); never
+    /// combined with other operators.
     pub absent: bool,
+    /// `$any_of: [P, ...]`: the value matches one of the patterns (never empty); the first
+    /// that matches gives the captures.
     pub any_of: Option<Vec<JsonPattern>>,
+    /// `$not: P`: the value does not match P; alone as an object member, a missing key passes
+    /// too.
     pub not: Option<JsonPattern>,
+    /// `$eq: VALUE`: the value equals VALUE exactly, every key of an object (no templates).
     pub eq: Option<Value>,
 }
 
 /// `$type` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JsonType {
+    /// `string`: a JSON string.
     String,
+    /// `number`: any JSON number, integer or not.
     Number,
+    /// `integer`: a number that is a whole number in the `i64` or `u64` range (`2.0` is not).
     Integer,
+    /// `boolean`: `true` or `false`.
     Boolean,
+    /// `null`: `null`.
     Null,
+    /// `array`: a JSON array.
     Array,
+    /// `object`: a JSON object.
     Object,
+    /// `any`: any value (as an object member, the key must be present).
     Any,
 }
 
@@ -122,7 +152,12 @@ impl JsonType {
 #[derive(Clone, Debug, PartialEq)]
 pub enum PatternError {
     /// The value differs from the pattern at `path` (`$.meta.tags.priority[0]`).
-    Mismatch { path: String, reason: String },
+    Mismatch {
+        /// Where in the value, from `$` (the root): `.key` for members, `[i]` for elements.
+        path: String,
+        /// What was expected and what was found (`expected true, got false`).
+        reason: String,
+    },
     /// A `{{var}}` in the pattern has no value.
     Variable(UnknownVariable),
 }

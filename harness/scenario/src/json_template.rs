@@ -31,9 +31,13 @@ use super::vars::{Template, valid_name};
 pub enum JsonTemplate {
     /// null, a boolean or a number, as written.
     Literal(Json),
+    /// A string; its `{{variables}}` are expanded when the step runs.
     String(Template),
+    /// An array, its elements in order.
     Array(Vec<JsonTemplate>),
+    /// An object, its members in the order written (sent in that order).
     Object(Vec<(String, JsonTemplate)>),
+    /// An object with a single `$` key: a field computed when the step runs.
     Computed(Box<Computed>),
 }
 
@@ -75,27 +79,47 @@ impl BrokenStamp {
 /// A field the harness computes when the step runs.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Computed {
+    /// `$now`: the current time as a number of Unix milliseconds.
     Now {
+        /// `offset_ms:` milliseconds added to now, negative for the past (default 0).
         offset_ms: i64,
+        /// `as:` the variable the value is stored in.
         store: Option<String>,
     },
+    /// `$json: "TEXT"`: TEXT with its variables expanded, parsed as JSON (a captured number
+    /// or object put back as a value, not a string).
     Json(Template),
+    /// `$message_hash`: lowercase hex SHA-256 of the compact JSON of a value.
     MessageHash {
+        /// `of:` the value hashed; `None`: the enclosing packet's `content`.
         of: Option<JsonTemplate>,
+        /// `as:` the variable the hash is stored in.
         store: Option<String>,
     },
+    /// `$hashcash`: a `{"token":..,"counter":..}` object minted for the enclosing packet's
+    /// sender, recipient and `meta.timestamp` at the connection's difficulty.
     Hashcash {
+        /// `broken:` how to break the token on purpose; `None`: a valid token.
         broken: Option<BrokenStamp>,
+        /// `as:` the variable the token object is stored in (as compact JSON).
         store: Option<String>,
     },
+    /// `$sign`: an armored detached OpenPGP signature made with a fixture key.
     Sign {
+        /// `key:` the fixture key's name: `keys/NAME.priv.asc` next to the scenario file.
         key: String,
+        /// `of:` the value signed; `None`: the enclosing packet's `content`.
         of: Option<JsonTemplate>,
+        /// `as:` the variable the signature is stored in.
         store: Option<String>,
     },
+    /// `$public_key: NAME`: the armored fixture public key `keys/NAME.pub.asc`.
     PublicKey(String),
+    /// `$text`: a long string, one text repeated.
     Text {
+        /// `repeat:` the text repeated (variables expanded).
         repeat: Template,
+        /// `times:` how many copies.
         times: usize,
     },
 }

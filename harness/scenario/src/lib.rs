@@ -4,6 +4,8 @@
 //! read mechanically ([`spec`]). No network, no runtime: the runner, the simulator's loader and
 //! the fuzz target build on it.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod error;
 pub mod expect;
 pub mod filter;

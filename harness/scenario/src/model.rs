@@ -24,8 +24,11 @@ use super::vars::{Template, UnknownVariable, Vars};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// `must`: a failed step makes the case FAIL.
     Must,
+    /// `should`: a failed step makes the case WARN (a gate failure only with `--strict`).
     Should,
+    /// `may`: a failed step makes the case UNSUPPORTED.
     May,
 }
 
@@ -44,9 +47,12 @@ impl fmt::Display for Level {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
+    /// `smtp` (the default): SMTP steps on an SMTP listener.
     #[default]
     Smtp,
+    /// `vmtp`: the VMTP extensions, spoken on an SMTP connection with the same steps.
     Vmtp,
+    /// `mmtp`: JSON steps on an MMTP listener; the case needs a `profile`.
     Mmtp,
     /// The HTTP gateway (its listener; SMTP steps in such a case go to the SMTP listener).
     Http,
@@ -66,11 +72,17 @@ impl fmt::Display for Protocol {
 /// One loaded case.
 #[derive(Clone, Debug)]
 pub struct Case {
+    /// `id:` unique across all files, `[a-z0-9][a-z0-9._-]*`; the test name in `cargo test`
+    /// and the key in baselines.
     pub id: String,
+    /// `title:` one non-empty line, shown in every report.
     pub title: String,
     /// SPEC.md requirement IDs the case checks.
     pub spec: Vec<String>,
+    /// `level:` what a failed step means for the verdict; at most the highest level among the
+    /// cited requirements.
     pub level: Level,
+    /// `protocol:` which steps the case may use and where it runs (default `smtp`).
     pub protocol: Protocol,
     /// For MMTP cases: compat (the original's behaviour) or strict (DESIGN's decisions).
     pub profile: Option<Profile>,
@@ -78,13 +90,19 @@ pub struct Case {
     pub listener: super::Listener,
     /// EHLO keywords the target must advertise for `steps` to apply.
     pub requires: Vec<Keyword>,
+    /// `description:` free text for readers of reports: why the case checks what it does.
     pub description: Option<String>,
-    /// Overrides the run's per-case deadline.
+    /// `deadline_ms:` overrides the run's per-case deadline (30 s by default); the case FAILs
+    /// when it is not finished by then.
     pub deadline: Option<Duration>,
+    /// The steps to run: `steps:` as written, or those the terse `transcript:` reads into.
+    /// Never empty.
     pub steps: Vec<LocatedStep>,
     /// What a target without the required extensions must do instead.
     pub fallback: Option<Vec<LocatedStep>>,
+    /// The scenario file the case was loaded from (as the loader was given it).
     pub file: PathBuf,
+    /// The 1-based line where the case starts in `file`.
     pub line: u64,
 }
 
@@ -113,8 +131,11 @@ impl Case {
 /// A step and where it was written.
 #[derive(Clone, Debug)]
 pub struct LocatedStep {
+    /// The step itself.
     pub step: Step,
+    /// The 1-based line of the step in the scenario file (reports and load errors name it).
     pub line: u64,
+    /// The 1-based column of the step (for a transcript line, of the `transcript:` value).
     pub column: u64,
 }
 
@@ -301,6 +322,8 @@ impl fmt::Display for Branches {
 /// One way to answer, and what follows it.
 #[derive(Clone, Debug)]
 pub struct Branch {
+    /// What the target must do for this branch to be taken: `expect`, `silence` or
+    /// `close: true`.
     pub on: BranchOn,
     /// Run when this branch is taken.
     pub then: Vec<LocatedStep>,
@@ -404,12 +427,14 @@ fn shorten(text: &str) -> String {
 /// `write_json:` several values in one write, or one value in chunks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WriteJsonStep {
+    /// `value:` or `values:` the JSON values written, in order (never empty).
     pub values: Vec<JsonTemplate>,
     /// Written after each value (default `"\n"`; `""` for back-to-back values).
     pub end: String,
-    /// Write at most this many bytes at a time.
+    /// `chunk:` write at most this many bytes at a time (1: byte by byte); `None`: everything
+    /// in one write.
     pub chunk: Option<usize>,
-    /// Pause between chunks.
+    /// `pause_ms:` the pause between chunks, in milliseconds (default 0).
     pub pause_ms: u64,
 }
 
@@ -450,6 +475,7 @@ impl<'de> Deserialize<'de> for WriteJsonStep {
 /// `write:` raw bytes: exactly one of `text`, `lines` (each gets CRLF), `hex`, `base64`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WriteStep {
+    /// The payload: `text`/`lines` (a template) or `hex`/`base64` (bytes).
     pub data: Payload,
     /// The payload is sent this many times (for long lines and large messages).
     pub repeat: usize,
@@ -459,7 +485,7 @@ pub struct WriteStep {
     pub octets: Option<Template>,
     /// Write at most this many bytes at a time (1: byte by byte).
     pub chunk: Option<usize>,
-    /// Pause between chunks.
+    /// `pause_ms:` the pause between chunks, in milliseconds (default 0).
     pub pause_ms: u64,
 }
 
@@ -539,7 +565,9 @@ impl<'de> Deserialize<'de> for WriteStep {
 /// `bdat:` a chunk (`text`, `lines`, `hex` or `base64`) and whether it is the `last`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BdatStep {
+    /// The chunk's octets; none given is an empty chunk (`BDAT 0`).
     pub data: Payload,
+    /// `last: true` sends `BDAT <n> LAST` (default false).
     pub last: bool,
 }
 
@@ -592,6 +620,8 @@ pub struct MailboxCheck {
 }
 
 impl MailboxCheck {
+    /// How many messages must be selected: `count`, else the number of `messages` checks,
+    /// at least 1.
     pub fn expected_count(&self) -> usize {
         self.count.unwrap_or(self.messages.len().max(1))
     }
@@ -605,19 +635,24 @@ impl MailboxCheck {
     }
 }
 
-/// What one delivered message must look like. Content is compared after the trace fields
-/// the receiving server put on top (Return-Path, Received, Delivered-To, X-Original-To).
+/// What one delivered message must look like. Content is compared after the header fields
+/// the receiving server put on top (`Return-Path`, `Received`, `Received-SPF`, `Delivered-To`,
+/// `Authentication-Results`, `DKIM-Signature`, `ARC-*`, `X-*`; for `data`, any whole fields).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MessageCheck {
     /// The reverse-path without brackets; `""` for `<>`.
     pub from: Option<Template>,
     /// The recipients, in any order and letter case of the domain.
     pub to: Option<Vec<Template>>,
-    /// The exact content.
+    /// The exact content (`data`, `data_lines`, `data_hex` or `data_base64`): the client's
+    /// body and header fields unchanged and in order, whole fields added around them allowed.
     pub data: Option<Payload>,
+    /// `contains:` texts the content must contain (after the fields the server added above
+    /// it).
     pub contains: Vec<Template>,
     /// Byte strings the content must contain (for 8-bit and control octets).
     pub contains_hex: Vec<Vec<u8>>,
+    /// `not_contains:` texts the content must not contain (looked at like `contains`).
     pub not_contains: Vec<Template>,
     /// VMTP metadata that must be stored with the message (others may be there too).
     pub metadata: BTreeMap<String, Template>,
@@ -625,6 +660,8 @@ pub struct MessageCheck {
     pub no_metadata: Vec<String>,
     /// The message id (e.g. `{{msgid}}` captured from the 250).
     pub id: Option<Template>,
+    /// The delivery status the observer reports (the reference's store: `PENDING`,
+    /// `DELIVERED`, `OPENED`); upper-cased when read, compared case-insensitively.
     pub status: Option<String>,
     /// A `Received:` trace field among the header fields the server put above the client's
     /// content (RFC 5321 §4.4).

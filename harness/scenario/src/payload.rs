@@ -8,11 +8,16 @@ use super::vars::{Template, UnknownVariable, Vars};
 /// Bytes given as text (with variables), hex or base64.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Payload {
+    /// `text:` or `lines:` (each line given CRLF): a template whose `{{variables}}` are
+    /// expanded when the step runs, then sent as UTF-8.
     Text(Template),
+    /// `hex:` or `base64:`, decoded when the scenario is loaded; sent as is, no variables.
     Bytes(Vec<u8>),
 }
 
 impl Payload {
+    /// The octets to send: the text with its variables expanded, or the decoded bytes. Fails
+    /// on a variable `vars` does not hold.
     pub fn expand(&self, vars: &Vars) -> Result<Vec<u8>, UnknownVariable> {
         match self {
             Payload::Text(t) => t.expand(vars).map(String::into_bytes),

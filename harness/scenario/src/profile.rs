@@ -11,7 +11,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
+    /// `compat`: what the original JavaScript server does too; such a case looks only at what
+    /// the original promises (`status`, its message texts), never at DESIGN's error `code`s.
     Compat,
+    /// `strict`: a DESIGN decision beyond the original. As a run's profile (the default), it
+    /// runs every case.
     #[default]
     Strict,
 }

@@ -15,8 +15,11 @@ use crate::{Case, Level, is_spec_id, section_of};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum SpecLevel {
+    /// `MUST`: a case citing it may be `must`.
     Must,
+    /// `SHOULD`: a case citing only such requirements is at most `should`.
     Should,
+    /// `MAY`: a case citing only such requirements is `may`.
     May,
     /// Kept in the table so the ID is never reused.
     Withdrawn,
@@ -33,11 +36,19 @@ impl fmt::Display for SpecLevel {
     }
 }
 
+/// One row of a requirement table: `| ID | Level | Requirement | Source | RFC text |`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Requirement {
+    /// The requirement ID (`SMTP-DATA-3`), unique in SPEC.md; what cases cite in `spec`.
     pub id: String,
+    /// The `Level` column. A row whose level is not MUST, SHOULD or MAY and that says
+    /// withdrawn (in the level or the text) is [`Withdrawn`](SpecLevel::Withdrawn).
     pub level: SpecLevel,
+    /// The `Requirement` column: what the server must do, as reports show it.
     pub text: String,
+    /// The `Source` column: where the requirement comes from, an RFC section
+    /// (`RFC 5321 §4.1.1.4`), a seed document (`seed MMTP spec`), and/or `DESIGN`; exactly
+    /// `DESIGN` is the reference's own decision (see [`is_design_only`](Self::is_design_only)).
     pub source: String,
     /// The RFC sentence the level comes from (the `RFC text` column; SMTP tables have it),
     /// or `—` for the reference's own design choices.
@@ -116,10 +127,13 @@ fn contains_word(text: &str, word: &str) -> bool {
     })
 }
 
+/// A `## NAME: title` heading of SPEC.md, within a `# PART`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Section {
-    /// `SMTP-DATA`.
+    /// The part and the heading's name joined: `SMTP-DATA` for `## DATA:` under `# SMTP`;
+    /// the prefix of its requirement IDs.
     pub id: String,
+    /// The heading's text after the colon (`Mail data`).
     pub title: String,
 }
 
@@ -129,7 +143,10 @@ pub struct Section {
 pub struct Consequence {
     /// `smuggling`, `relay`, `injection`, `authentication`, `lost mail`.
     pub name: String,
+    /// The `What a failure lets happen` column, shown beside the cases in reports.
     pub description: String,
+    /// The requirement IDs of the `Requirements` column; each is a requirement of SPEC.md and
+    /// under no other consequence.
     pub requirements: Vec<String>,
     /// 1-based line in SPEC.md.
     pub line: usize,
@@ -141,22 +158,32 @@ const CONSEQUENCES_PART: &str = "Consequences";
 /// The parsed SPEC.md.
 #[derive(Clone, Debug, Default)]
 pub struct Spec {
+    /// Every requirement row, in SPEC.md order.
     pub requirements: Vec<Requirement>,
+    /// Every `## NAME: title` section heading, in SPEC.md order.
     pub sections: Vec<Section>,
     /// Most serious first.
     pub consequences: Vec<Consequence>,
     by_id: BTreeMap<String, usize>,
 }
 
+/// Why SPEC.md could not be read.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SpecError {
+    /// The file could not be read.
     Io {
+        /// The path given to [`Spec::load`].
         path: PathBuf,
+        /// What the operating system reported.
         error: std::io::Error,
     },
+    /// A table row is malformed: an unknown level, an ID listed twice, a consequence row
+    /// without 3 cells or naming an unknown or already listed requirement.
     Row {
+        /// The 1-based line of the row in SPEC.md.
         line: usize,
+        /// What is wrong with it, naming the ID.
         message: String,
     },
 }
@@ -173,6 +200,7 @@ impl fmt::Display for SpecError {
 impl std::error::Error for SpecError {}
 
 impl Spec {
+    /// Reads and parses the SPEC.md at `path` (see [`Spec::parse`]).
     pub fn load(path: &Path) -> Result<Spec, SpecError> {
         let text = std::fs::read_to_string(path).map_err(|error| SpecError::Io {
             path: path.to_path_buf(),
@@ -181,6 +209,9 @@ impl Spec {
         Spec::parse(&text)
     }
 
+    /// Parses SPEC.md text: `# PART` and `## NAME: title` headings, every table row whose
+    /// first cell is a requirement ID, and the rows of the `# Consequences` table. Other text
+    /// is ignored.
     pub fn parse(text: &str) -> Result<Spec, SpecError> {
         let mut spec = Spec::default();
         let mut part = String::new();
@@ -340,10 +371,12 @@ impl Spec {
         }
     }
 
+    /// The requirement with this ID, if SPEC.md has it (exact, case-sensitive).
     pub fn get(&self, id: &str) -> Option<&Requirement> {
         self.by_id.get(id).map(|&i| &self.requirements[i])
     }
 
+    /// The title of a section by its id (`Mail data` for `SMTP-DATA`).
     pub fn section_title(&self, section: &str) -> Option<&str> {
         self.sections
             .iter()
@@ -380,21 +413,29 @@ fn split_row(line: &str) -> Vec<String> {
 /// Which scenarios cite each requirement.
 #[derive(Clone, Debug, Serialize)]
 pub struct Coverage {
+    /// One row per requirement of SPEC.md, in SPEC.md order, withdrawn ones included.
     pub requirements: Vec<CoverageRow>,
     /// `(case id, cited ID)` for citations of IDs that SPEC.md does not have.
     pub unknown: Vec<(String, String)>,
 }
 
+/// One requirement and the cases that cite it (`mtpspec coverage`).
 #[derive(Clone, Debug, Serialize)]
 pub struct CoverageRow {
+    /// The requirement ID.
     pub id: String,
+    /// Its level in SPEC.md.
     pub level: SpecLevel,
+    /// Its section (`SMTP-DATA`).
     pub section: String,
+    /// The requirement's text.
     pub text: String,
+    /// The ids of the cases citing it, in the order given; empty when none does.
     pub cases: Vec<String>,
 }
 
 impl Coverage {
+    /// Coverage of `spec` by loaded scenario cases (their `spec` citations).
     pub fn new(spec: &Spec, cases: &[Case]) -> Coverage {
         Self::from_citations(spec, cases.iter().map(|c| (c.id.clone(), c.spec.clone())))
     }

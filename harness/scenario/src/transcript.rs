@@ -18,8 +18,11 @@ use super::vars::Template;
 /// A transcript line that cannot be read: its 1-based line in the file, and why.
 #[derive(Debug, PartialEq, Eq)]
 pub struct TranscriptError {
+    /// The 1-based line of the offending transcript line in the scenario file.
     pub line: u64,
+    /// The column of the `transcript:` value in the file (the same for every line of it).
     pub column: u64,
+    /// What is wrong with the line (an unknown prefix, a bad code pattern or regex, ...).
     pub message: String,
 }
 

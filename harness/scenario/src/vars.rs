@@ -44,6 +44,7 @@ pub const BUILTINS: &[&str] = &[
     "mmtp_rcpt3",
 ];
 
+/// Whether `name` is one of the [`BUILTINS`], usable in any case without a capture.
 pub fn is_builtin(name: &str) -> bool {
     BUILTINS.contains(&name)
 }
@@ -114,6 +115,9 @@ impl Template {
         })
     }
 
+    /// The text with each `{{name}}` replaced by its value in `vars`; the first variable
+    /// without a value is the error (a builtin the run could not provide, such as
+    /// `{{auth_user}}` without credentials).
     pub fn expand(&self, vars: &Vars) -> Result<String, UnknownVariable> {
         let mut out = String::with_capacity(self.source.len());
         for part in &self.parts {
@@ -240,6 +244,10 @@ pub struct Vars {
 }
 
 impl Vars {
+    /// The builtins for one run of the case `case_id`: unique addresses and `{{marker}}`
+    /// made from a hash of the id and `config.nonce`, the rest from `config`. `{{size_max}}`
+    /// and `{{size_over}}` are not among them: the runner sets them from what the target
+    /// advertises.
     pub fn for_case(case_id: &str, config: &VarConfig) -> Self {
         let tag = format!(
             "mtps-{:08x}-{}",
@@ -301,17 +309,19 @@ impl Vars {
         vars
     }
 
+    /// The value of a variable, builtin or captured; `None` when it has none.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
 
-    /// Sets a value that changes between runs (captures, unique names).
     /// Sets a value that is the same on every run against the target (not redacted in
     /// transcripts), such as its advertised SIZE maximum.
     pub fn set_fixed(&mut self, name: &str, value: &str) {
         self.values.insert(name.to_string(), value.to_string());
     }
 
+    /// Sets a value that changes between runs (captures, unique names): normalized
+    /// transcripts show it as `{{name}}` (see [`redactions`](Self::redactions)).
     pub fn set(&mut self, name: &str, value: &str) {
         self.values.insert(name.to_string(), value.to_string());
         if !self.volatile.iter().any(|v| v == name) {
