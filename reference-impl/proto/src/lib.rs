@@ -6,6 +6,7 @@
 //! time and completions of IO come in as arguments, so the tokio server, the turmoil simulation
 //! and the fuzz targets all drive exactly this code.
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -69,10 +69,12 @@ impl Address {
         })
     }
 
+    /// The name inside the first parentheses, as written (case kept).
     pub fn local(&self) -> &str {
         &self.local
     }
 
+    /// The domain inside the second parentheses, as written (case kept).
     pub fn domain(&self) -> &str {
         &self.domain
     }

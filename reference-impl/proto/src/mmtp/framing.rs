@@ -23,9 +23,12 @@ pub const DEFAULT_MAX_VALUE: usize = 10 * 1024 * 1024;
 /// Far deeper than any packet (a packet is five levels deep); serde_json stops at 128.
 pub const DEFAULT_MAX_DEPTH: usize = 64;
 
+/// Limits on one JSON value read from the stream; exceeding either is fatal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameLimits {
+    /// Bytes in one value, from its first `{` or `[` to its last bracket.
     pub max_value: usize,
+    /// Bracket nesting depth of one value.
     pub max_depth: usize,
 }
 
@@ -45,9 +48,15 @@ pub enum FrameError {
     /// Input that cannot start a JSON object or array; skipped through the next newline.
     NotJson,
     /// A value longer than the limit. Fatal.
-    TooLarge { limit: usize },
+    TooLarge {
+        /// [`FrameLimits::max_value`], in bytes.
+        limit: usize,
+    },
     /// Brackets nested deeper than the limit. Fatal.
-    TooDeep { limit: usize },
+    TooDeep {
+        /// [`FrameLimits::max_depth`], in nesting levels.
+        limit: usize,
+    },
 }
 
 impl FrameError {
@@ -99,6 +108,7 @@ pub struct JsonDecoder {
 }
 
 impl JsonDecoder {
+    /// A decoder with nothing buffered.
     pub fn new(limits: FrameLimits) -> Self {
         Self {
             buf: Vec::new(),
@@ -109,6 +119,7 @@ impl JsonDecoder {
         }
     }
 
+    /// Appends bytes from the stream; ignored after a fatal error.
     pub fn push(&mut self, bytes: &[u8]) {
         if self.scan == Scan::Failed {
             return;

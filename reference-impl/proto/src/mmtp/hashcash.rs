@@ -35,6 +35,7 @@ pub const MAX_DIFFICULTY: u32 = 64;
 /// `meta.hashcashToken` of a packet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HashcashToken {
+    /// The token text, `1:<d>:<ts>:<sender>:<recipient>:<ts>::<counter>:`.
     pub token: String,
     /// "The value that produces a valid hash" (seed §3.4).
     pub counter: u64,
@@ -43,9 +44,13 @@ pub struct HashcashToken {
 /// What a stamp is bound to; with a counter it makes a token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stamp {
+    /// Required leading `0` hex digits of the token's SHA-256 (at most [`MAX_DIFFICULTY`]).
     pub difficulty: u32,
+    /// The packet's `meta.timestamp`, Unix milliseconds.
     pub timestamp_ms: u64,
+    /// The packet's `sender`, `(name)%(domain)`.
     pub sender: String,
+    /// The packet's `recipient`, `(name)%(domain)`.
     pub recipient: String,
 }
 
@@ -61,6 +66,7 @@ impl Stamp {
         )
     }
 
+    /// The whole token text for `counter`: the prefix, the counter and a final `:`.
     pub fn token(&self, counter: u64) -> String {
         format!("{}{counter}:", self.prefix())
     }
@@ -147,6 +153,7 @@ impl Default for Freshness {
 }
 
 impl Freshness {
+    /// Whether `timestamp_ms` lies within the window around `now_ms` (both Unix milliseconds).
     pub fn is_fresh(&self, timestamp_ms: u64, now_ms: u64) -> bool {
         timestamp_ms.saturating_add(self.max_age_ms) >= now_ms
             && timestamp_ms <= now_ms.saturating_add(self.max_future_ms)
@@ -156,7 +163,9 @@ impl Freshness {
 /// The server's requirements on a stamp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
+    /// The least difficulty accepted, in leading `0` hex digits.
     pub difficulty: u32,
+    /// How far from the server's clock a stamp's timestamp may be.
     pub freshness: Freshness,
 }
 
@@ -178,15 +187,35 @@ pub enum HashcashError {
     /// without the second `<ts>`).
     Malformed(&'static str),
     /// The token claims less work than the server asks for.
-    Insufficient { claimed: u32, required: u32 },
+    Insufficient {
+        /// The difficulty the token states.
+        claimed: u32,
+        /// The server's difficulty.
+        required: u32,
+    },
     /// The resource names another sender, recipient or timestamp than the packet.
     ResourceMismatch(&'static str),
     /// The counter in the token differs from the `counter` field.
-    CounterMismatch { in_token: u64, field: u64 },
+    CounterMismatch {
+        /// The counter written in the token text.
+        in_token: u64,
+        /// The `counter` number beside it.
+        field: u64,
+    },
     /// The hash does not start with the claimed number of zeros.
-    NotEnoughWork { claimed: u32, zeros: u32 },
+    NotEnoughWork {
+        /// The difficulty the token states.
+        claimed: u32,
+        /// Leading `0` hex digits its SHA-256 actually has.
+        zeros: u32,
+    },
     /// The timestamp is outside the freshness window.
-    Stale { timestamp_ms: u64, now_ms: u64 },
+    Stale {
+        /// The token's timestamp, Unix milliseconds.
+        timestamp_ms: u64,
+        /// The server's clock at verification, Unix milliseconds.
+        now_ms: u64,
+    },
 }
 
 impl fmt::Display for HashcashError {

@@ -19,11 +19,17 @@ use serde::ser::{Serialize, Serializer};
 /// A JSON value whose objects keep their members in the order they were received.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Json {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A number as parsed (`float_roundtrip`); written back in JavaScript's form.
     Number(serde_json::Number),
+    /// A string, unescaped.
     String(String),
+    /// An array, in order.
     Array(Vec<Json>),
+    /// An object, its members in received order.
     Object(Object),
 }
 
@@ -33,14 +39,17 @@ pub enum Json {
 pub struct Object(Vec<(String, Json)>);
 
 impl Object {
+    /// An empty object.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&Json> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// The value of `key` for changing in place, if present.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
         self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
     }
@@ -54,19 +63,23 @@ impl Object {
         }
     }
 
+    /// Removes `key`, keeping the others' order; returns its value, if it was present.
     pub fn remove(&mut self, key: &str) -> Option<Json> {
         let at = self.0.iter().position(|(k, _)| k == key)?;
         Some(self.0.remove(at).1)
     }
 
+    /// The members in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Json)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// Number of members.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// True when the object has no members.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -88,6 +101,7 @@ impl Json {
         serde_json::from_slice(bytes)
     }
 
+    /// The members, when this is an object.
     pub fn as_object(&self) -> Option<&Object> {
         match self {
             Json::Object(o) => Some(o),
@@ -95,6 +109,7 @@ impl Json {
         }
     }
 
+    /// The members for changing in place, when this is an object.
     pub fn as_object_mut(&mut self) -> Option<&mut Object> {
         match self {
             Json::Object(o) => Some(o),
@@ -102,6 +117,7 @@ impl Json {
         }
     }
 
+    /// The text, when this is a string.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Json::String(s) => Some(s),

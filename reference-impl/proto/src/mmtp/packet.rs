@@ -15,15 +15,19 @@ use super::json::{Json, Object};
 /// `meta.type` (seed §4.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub enum PacketType {
+    /// `SEND`: standard message delivery.
     #[serde(rename = "SEND")]
     Send,
+    /// `REPLY`: a response to a previous message.
     #[serde(rename = "REPLY")]
     Reply,
+    /// `FORWARD`: a message forwarded from another source.
     #[serde(rename = "FORWARD")]
     Forward,
 }
 
 impl PacketType {
+    /// The wire form, e.g. `"SEND"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Send => "SEND",
@@ -37,25 +41,36 @@ impl PacketType {
 /// a client's value is never read (DESIGN).
 #[derive(Clone, Debug, Deserialize)]
 pub struct Packet {
+    /// `meta`: type, id, timestamp, proof of work, flags and tags.
     pub meta: Meta,
+    /// `sender`, `(name)%(domain)` (seed §3.3); checked by the server, not here.
     pub sender: String,
+    /// `recipient`, `(name)%(domain)` (seed §3.3); checked by the server, not here.
     pub recipient: String,
+    /// `content`: `{"subject","body"}` in plaintext, or `{"encrypted": armored}` (seed §4.4).
     pub content: Json,
+    /// `verification`; absent is the same as empty.
     #[serde(default)]
     pub verification: Verification,
 }
 
+/// `meta` of a packet (seed §4.1).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
+    /// `meta.type`.
     #[serde(rename = "type")]
     pub kind: PacketType,
+    /// `meta.messageId`, kept as the client sent it and echoed in the SEND reply.
     pub message_id: String,
     /// Unix milliseconds.
     pub timestamp: u64,
+    /// `meta.hashcashToken`: the proof of work (seed §3.4).
     pub hashcash_token: HashcashToken,
+    /// `meta.encrypted`: the client says the content is PGP-encrypted (absent: false).
     #[serde(default)]
     pub encrypted: bool,
+    /// `meta.signed`: the client says `verification.signature` signs the content (absent: false).
     #[serde(default)]
     pub signed: bool,
     /// Processed by [`super::tags::Tags::process`]; any shape is accepted here.
@@ -63,11 +78,15 @@ pub struct Meta {
     pub tags: Option<Json>,
 }
 
+/// `verification` of a packet (seed §4.1).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
+    /// `messageHash`: lowercase hex SHA-256 of the compact JSON of the plaintext content (seed
+    /// §4.3, DESIGN); the server refuses a packet without it.
     #[serde(default)]
     pub message_hash: Option<String>,
+    /// `signature`: an ASCII-armored detached OpenPGP signature over the plaintext content.
     #[serde(default)]
     pub signature: Option<String>,
 }
@@ -91,13 +110,19 @@ impl Packet {
 /// What a client puts into a packet; see [`build`].
 #[derive(Clone, Debug)]
 pub struct NewPacket {
+    /// `meta.type`.
     pub kind: PacketType,
+    /// `meta.messageId`.
     pub message_id: String,
+    /// `meta.timestamp`, Unix milliseconds.
     pub timestamp_ms: u64,
+    /// `sender`, `(name)%(domain)`.
     pub sender: String,
+    /// `recipient`, `(name)%(domain)`.
     pub recipient: String,
     /// The plaintext content, usually `{"subject":..,"body":..}`.
     pub content: Json,
+    /// `meta.hashcashToken`, minted for this sender, recipient and timestamp.
     pub hashcash: HashcashToken,
     /// `meta.tags`, as given.
     pub tags: Option<Json>,

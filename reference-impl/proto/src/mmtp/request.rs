@@ -16,21 +16,43 @@ use super::tags::TagFilter;
 #[non_exhaustive]
 pub enum Request {
     /// Seed §6.1. The packet is checked by the session (it needs the clock and the policy).
-    Send { packet: Json },
+    Send {
+        /// `data.packet`, an object, as received.
+        packet: Json,
+    },
     /// Seed §6.2: every message, drained.
-    Receive { email: Address },
+    Receive {
+        /// `data.email`: whose mailbox.
+        email: Address,
+    },
     /// Seed §6.6: the messages matching the filter, drained; `tag_filters` is echoed as sent.
     ReceiveFiltered {
+        /// `data.email`: whose mailbox.
         email: Address,
+        /// `data.tagFilters`, parsed; absent or empty matches every message.
         filter: TagFilter,
+        /// `data.tagFilters` as sent, for the reply.
         tag_filters: Option<Json>,
     },
     /// Seed §6.3: counts, nothing drained.
-    Check { email: Address, filter: TagFilter },
+    Check {
+        /// `data.email`: whose mailbox.
+        email: Address,
+        /// `data.tagFilters`, parsed; absent or empty matches every message.
+        filter: TagFilter,
+    },
     /// Seed §6.4.
-    RegisterKey { email: Address, public_key: String },
+    RegisterKey {
+        /// `data.email`: whose key.
+        email: Address,
+        /// `data.publicKey`: the ASCII-armored OpenPGP public key, not yet checked.
+        public_key: String,
+    },
     /// Seed §6.5.
-    RequestPublicKey { email: Address },
+    RequestPublicKey {
+        /// `data.email`: whose key.
+        email: Address,
+    },
     /// Seed §6.7.
     GetTagCategories,
 }

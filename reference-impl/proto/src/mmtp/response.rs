@@ -20,6 +20,7 @@ pub enum ErrorCode {
     BadJson,
     /// JSON, but not `{"action": String, "data": Object}` with the fields the action needs.
     BadRequest,
+    /// The `action` is not one of the seed §6 actions (matched case-sensitively).
     UnknownAction,
     /// An address is not `(name)%(domain)` (seed §3.3).
     InvalidAddress,
@@ -27,21 +28,29 @@ pub enum ErrorCode {
     BadPacket,
     /// The messageHash does not match the content (seed §4.3).
     IntegrityFailed,
+    /// The `hashcashToken` is not a token of the expected form (seed §3.4, DESIGN).
     HashcashMalformed,
     /// The token claims fewer zeros than the server's difficulty.
     HashcashTooEasy,
     /// The token's resource names another sender, recipient or timestamp.
     HashcashResourceMismatch,
+    /// The counter inside the token differs from the `counter` field beside it.
     HashcashCounterMismatch,
     /// The hash does not have the zeros the token claims.
     HashcashInvalid,
+    /// The token's timestamp is outside the server's freshness window.
     HashcashStale,
+    /// The token was already accepted once (DESIGN: a token is never accepted twice).
     HashcashReplayed,
+    /// `tagFilters` is not an object of category name to array of strings (seed §8.3).
     BadTagFilter,
+    /// REGISTER_KEY or REQUEST_PUBLIC_KEY on a server with PGP off (welcome `features.pgp: false`).
     PgpDisabled,
+    /// REGISTER_KEY with a public key the driver could not read as an OpenPGP key.
     InvalidKey,
     /// Another key is already registered for the address.
     KeyConflict,
+    /// REQUEST_PUBLIC_KEY for an address with no registered key.
     KeyNotFound,
     /// A JSON value over the size limit; the connection is closed.
     TooLarge,
@@ -53,12 +62,14 @@ pub enum ErrorCode {
     TooManyErrors,
     /// No request for the idle timeout; the connection is closed.
     Timeout,
+    /// The server is shutting down; the connection is closed.
     ShuttingDown,
     /// The server failed (the store did not take the message).
     Internal,
 }
 
 impl ErrorCode {
+    /// The wire form, e.g. `"HASHCASH_STALE"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::BadJson => "BAD_JSON",
@@ -139,11 +150,14 @@ impl Serialize for ErrorCode {
 /// An `ERROR` response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
+    /// The machine-readable reason, sent as `code`.
     pub code: ErrorCode,
+    /// The human-readable text, sent as `message`.
     pub message: String,
 }
 
 impl Refusal {
+    /// A refusal with `code` and the text sent as `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
@@ -159,10 +173,12 @@ impl Refusal {
         )
     }
 
+    /// The original's text for an address that is not `(name)%(domain)` (seed §3.3).
     pub fn invalid_address() -> Self {
         Self::new(ErrorCode::InvalidAddress, "Invalid email format")
     }
 
+    /// The refusal of a key action on a server without PGP.
     pub fn pgp_disabled() -> Self {
         Self::new(
             ErrorCode::PgpDisabled,
@@ -181,54 +197,90 @@ impl fmt::Display for Refusal {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum Response<'a> {
+    /// The welcome the server sends on connect (seed §5.2).
     Welcome {
+        /// Always [`OK`].
         status: &'static str,
+        /// `MMTP Server Ready`, with optional info after it.
         message: String,
+        /// What the server supports.
         features: Features,
+        /// The HashCash difficulty, in leading hex `0` digits (DESIGN's addition to the seed).
         difficulty: u32,
     },
+    /// `{"status":"ERROR","message":..,"code":..}` (seed §6.8 plus DESIGN's `code`).
     Error {
+        /// Always [`ERROR`].
         status: &'static str,
+        /// The human-readable text.
         message: &'a str,
+        /// The machine-readable reason.
         code: ErrorCode,
     },
+    /// The answer to SEND (seed §6.1).
     Sent {
+        /// Always [`OK`].
         status: &'static str,
+        /// `Message delivered successfully`.
         message: &'static str,
+        /// The packet's `meta.messageId`, echoed as the client sent it.
         #[serde(rename = "messageId")]
         message_id: &'a str,
+        /// The packet's `meta.encrypted`.
         encrypted: bool,
+        /// The packet's `meta.signed`.
         signed: bool,
+        /// The server's own signature check: absent when it had no key to check with.
         #[serde(rename = "signatureVerified", skip_serializing_if = "Option::is_none")]
         signature_verified: Option<bool>,
     },
+    /// The answer to RECEIVE and RECEIVE_FILTERED (seed §6.2, §6.6).
     Messages {
+        /// Always [`OK`].
         status: &'static str,
+        /// The packets handed out, as stored.
         messages: Vec<&'a RawValue>,
+        /// The number of packets in `messages`.
         count: usize,
+        /// RECEIVE_FILTERED only: the request's `tagFilters`, echoed.
         #[serde(rename = "tagFilters", skip_serializing_if = "Option::is_none")]
         tag_filters: Option<&'a Json>,
     },
+    /// The answer to CHECK (seed §6.3).
     Counts {
+        /// Always [`OK`].
         status: &'static str,
+        /// Messages in the mailbox that match the request's `tagFilters`.
         count: usize,
+        /// All messages in the mailbox.
         #[serde(rename = "totalCount")]
         total_count: usize,
+        /// For each tag category and value, the number of messages in the mailbox that carry it.
         #[serde(rename = "tagCounts")]
         tag_counts: TagCounts,
     },
+    /// A bare success with a text: the answer to REGISTER_KEY (seed §6.4).
     Message {
+        /// Always [`OK`].
         status: &'static str,
+        /// What was done, e.g. `Public key registered successfully`.
         message: &'static str,
     },
+    /// The answer to REQUEST_PUBLIC_KEY (seed §6.5).
     PublicKey {
+        /// Always [`OK`].
         status: &'static str,
+        /// The address asked for, `(name)%(domain)`.
         email: &'a str,
+        /// The ASCII-armored OpenPGP public key, as registered.
         #[serde(rename = "publicKey")]
         public_key: &'a str,
     },
+    /// The answer to GET_TAG_CATEGORIES (seed §6.7).
     TagCategories {
+        /// Always [`OK`].
         status: &'static str,
+        /// Each category with its predefined values (seed §8.2; `custom` with none).
         #[serde(rename = "tagCategories")]
         tag_categories: Json,
     },
@@ -237,11 +289,15 @@ pub enum Response<'a> {
 /// `features` of the welcome (seed §5.2).
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Features {
+    /// The server has a TLS listener (as in the original: not whether this connection is TLS).
     pub tls: bool,
+    /// PGP actions (REGISTER_KEY, REQUEST_PUBLIC_KEY, signature checks) are enabled.
     pub pgp: bool,
 }
 
+/// The `status` of every successful response.
 pub const OK: &str = "OK";
+/// The `status` of an error response.
 pub const ERROR: &str = "ERROR";
 
 impl Response<'_> {
@@ -252,6 +308,7 @@ impl Response<'_> {
         out.push(b'\n');
     }
 
+    /// The `ERROR` response for `refusal`.
     pub fn error(refusal: &Refusal) -> Response<'_> {
         Response::Error {
             status: ERROR,

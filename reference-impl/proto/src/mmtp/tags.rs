@@ -8,9 +8,9 @@
 //! Decisions where the seed is silent (DESIGN: "unknown values of the predefined categories
 //! dropped; `custom` free"): categories other than the four are dropped too, as are values that
 //! are not strings and repeated values; a category left empty is omitted. In a filter, an
-//! empty object or absent filter means no filter (DESIGN), and so does an empty array for a
-//! category (it asks nothing of that category); filter values are matched as given, never
-//! normalised, so a filter for an unknown value matches nothing.
+//! empty object or absent filter means no filter (DESIGN), but a category given an empty array
+//! matches nothing (DESIGN: it is specified and no tag is in it); filter values are matched as
+//! given, never normalised, so a filter for an unknown value matches nothing.
 
 use std::fmt;
 
@@ -42,6 +42,7 @@ pub const CATEGORIES: [(&str, &[&str]); 4] = [
     ("custom", &[]),
 ];
 
+/// The free category (seed §8.2: "User or application-defined tags"): any string is kept.
 pub const CUSTOM: &str = "custom";
 
 fn allowed(category: &str, value: &str) -> bool {
@@ -88,6 +89,7 @@ impl Tags {
         Tags(tags)
     }
 
+    /// The values kept for `category`; empty when it has none.
     pub fn get(&self, category: &str) -> &[String] {
         self.0
             .iter()
@@ -95,10 +97,12 @@ impl Tags {
             .map_or(&[], |(_, v)| v.as_slice())
     }
 
+    /// The categories with their values, in the order the sender gave.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
         self.0.iter().map(|(c, v)| (c.as_str(), v.as_slice()))
     }
 
+    /// True when no category kept any value.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -187,6 +191,8 @@ impl TagFilter {
         self.0.is_empty()
     }
 
+    /// Seed §8.3: true when, for every category in the filter, the message has one of its values
+    /// (a category given `[]` matches nothing).
     pub fn matches(&self, tags: &Tags) -> bool {
         self.0.iter().all(|(category, wanted)| {
             let have = tags.get(category);
@@ -201,6 +207,7 @@ impl TagFilter {
 pub struct TagCounts(Vec<(String, Vec<(String, u64)>)>);
 
 impl TagCounts {
+    /// Counts the tags of `messages`: per category, per value, the number of messages carrying it.
     pub fn count<'a>(messages: impl IntoIterator<Item = &'a Tags>) -> TagCounts {
         let mut counts: Vec<(String, Vec<(String, u64)>)> = Vec::new();
         for tags in messages {

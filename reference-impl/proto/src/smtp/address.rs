@@ -15,7 +15,9 @@ use std::fmt;
 /// `local-part@domain`, as written by the client (quotes kept in a quoted local part).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Mailbox {
+    /// The Local-part as written: a Dot-string, or a Quoted-string with its quotes and escapes.
     pub local_part: String,
+    /// A domain (possibly with U-labels, RFC 6531) or an address literal such as `[192.0.2.1]`.
     pub domain: String,
 }
 
@@ -63,10 +65,12 @@ pub enum Path {
     Null,
     /// `<Postmaster>` without a domain, which RCPT must accept (RFC 5321 §4.1.1.3).
     Postmaster,
+    /// `<local@domain>`, any source route dropped (RFC 5321 §4.1.2).
     Mailbox(Mailbox),
 }
 
 impl Path {
+    /// The mailbox, unless the path is `<>` or `<Postmaster>`.
     pub fn mailbox(&self) -> Option<&Mailbox> {
         match self {
             Path::Mailbox(m) => Some(m),
@@ -74,6 +78,7 @@ impl Path {
         }
     }
 
+    /// True when the mailbox holds non-ASCII text, so the transaction needs SMTPUTF8 (RFC 6531).
     pub fn needs_utf8(&self) -> bool {
         self.mailbox().is_some_and(Mailbox::needs_utf8)
     }
@@ -89,14 +94,21 @@ impl fmt::Display for Path {
     }
 }
 
+/// Why a path or mailbox does not parse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AddressError {
+    /// No `<` before the path, or no `>` (or `,` in VECMAIL) after it.
     MissingBrackets,
+    /// A Local-part that is neither a Dot-string nor a Quoted-string (RFC 5321 §4.1.2).
     BadLocalPart,
+    /// No `@` after the Local-part; also `<>` where the null path is not allowed.
     MissingAt,
+    /// Neither a domain nor an address literal (RFC 5321 §4.1.2, §4.1.3).
     BadDomain,
+    /// A source route (`@a,@b:`) that is not a list of `@domain`.
     BadSourceRoute,
+    /// Text right after the path or mailbox where a space or the end belongs.
     Trailing,
     /// Longer than the RFC 5321 §4.5.3.1 limits (local part 64, domain 255, path 256 octets).
     TooLong,

@@ -13,6 +13,7 @@ pub struct BdatChunk {
 }
 
 impl BdatChunk {
+    /// A chunk of `size` octets, as BDAT announced it.
     pub fn new(size: u64) -> Self {
         Self { remaining: size }
     }
@@ -31,6 +32,7 @@ impl BdatChunk {
         n
     }
 
+    /// True once all the announced octets were fed.
     pub fn is_complete(&self) -> bool {
         self.remaining == 0
     }

@@ -23,6 +23,7 @@ pub struct MessageBody {
 }
 
 impl MessageBody {
+    /// Message `number` of the session, refused (552) if it grows past `max_size` octets.
     pub fn new(number: u64, max_size: u64) -> Self {
         Self {
             number,
@@ -46,10 +47,12 @@ impl MessageBody {
         self.held.extend_from_slice(bytes);
     }
 
+    /// Which message of the session this is, so a driver tells a new message from the last one.
     pub fn number(&self) -> u64 {
         self.number
     }
 
+    /// True once the message passed the size limit: it will be refused with 552 (RFC 1870).
     pub fn too_big(&self) -> bool {
         self.too_big
     }
@@ -59,6 +62,7 @@ impl MessageBody {
         self.taken + self.held.len() as u64
     }
 
+    /// True when no octet has arrived.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

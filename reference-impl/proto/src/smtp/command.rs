@@ -13,6 +13,8 @@ use super::address::{AddressError, Mailbox, Path, parse_mailbox, parse_path};
 pub struct Params(pub Vec<(String, Option<String>)>);
 
 impl Params {
+    /// The value given for `keyword` (case-insensitive): `None` if absent, `Some(None)` if given
+    /// without `=value`.
     pub fn get(&self, keyword: &str) -> Option<Option<&str>> {
         self.0
             .iter()
@@ -61,41 +63,69 @@ impl fmt::Display for Params {
 /// One parsed command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
+    /// `EHLO domain` (RFC 5321 §4.1.1.1): opens a session with service extensions; carries the
+    /// client's domain or address literal.
     Ehlo(String),
+    /// `HELO domain` (RFC 5321 §4.1.1.1): opens a session without service extensions.
     Helo(String),
+    /// `MAIL FROM:<reverse-path> [parameters]` (RFC 5321 §4.1.1.2): starts a mail transaction.
     Mail {
+        /// The reverse-path; may be the null path `<>` (bounces, RFC 5321 §4.5.5).
         from: Path,
+        /// ESMTP parameters such as `SIZE`, `BODY` or `SMTPUTF8`.
         params: Params,
     },
+    /// `RCPT TO:<forward-path> [parameters]` (RFC 5321 §4.1.1.3): adds one recipient.
     Rcpt {
+        /// The forward-path; never null, but may be `<Postmaster>` without a domain.
         to: Path,
+        /// ESMTP parameters of this recipient.
         params: Params,
     },
+    /// `DATA` (RFC 5321 §4.1.1.4): the content follows, ended by `<CRLF>.<CRLF>`.
     Data,
+    /// `BDAT size [LAST]` (RFC 3030 §2): exactly `size` octets of content follow the line.
     Bdat {
+        /// Octets in the chunk that follows the command line.
         size: u64,
+        /// `LAST` was given: this chunk ends the message.
         last: bool,
     },
+    /// `RSET` (RFC 5321 §4.1.1.5): aborts the current transaction.
     Rset,
+    /// `NOOP [string]` (RFC 5321 §4.1.1.9); the string, if any, has no effect.
     Noop(Option<String>),
+    /// `QUIT` (RFC 5321 §4.1.1.10): the server answers 221 and closes the connection.
     Quit,
+    /// `VRFY string` (RFC 5321 §4.1.1.6): asks whether the string names a mailbox.
     Vrfy(String),
+    /// `EXPN string` (RFC 5321 §4.1.1.7): asks for the members of a mailing list.
     Expn(String),
+    /// `HELP [topic]` (RFC 5321 §4.1.1.8).
     Help(Option<String>),
+    /// `STARTTLS` (RFC 3207 §4): the TLS handshake starts after the server's 220.
     StartTls,
+    /// `AUTH mechanism [initial-response]` (RFC 4954 §4).
     Auth {
+        /// The SASL mechanism name, upper-cased.
         mechanism: String,
+        /// The base64 initial response, if given; `=` stands for an empty one (RFC 4954 §4).
         initial: Option<String>,
     },
     /// VMTP: MAIL plus one RCPT per address, all or nothing.
     VecMail {
+        /// The reverse-path, as in MAIL.
         from: Path,
+        /// The recipients of `TO:<a,b,...>`; never empty.
         to: Vec<Mailbox>,
+        /// ESMTP parameters after the list, e.g. `SIZE=n` (RFC 1870 octets).
         params: Params,
     },
     /// VMTP: a key/value pair attached to the next message.
     Metadata {
+        /// The key, `[A-Za-z0-9][A-Za-z0-9._-]{0,63}` (DESIGN).
         key: String,
+        /// The rest of the line after the SP that follows the key, kept exactly; may be empty.
         value: String,
     },
     /// VMTP: `ENCRYPT START`, an in-band TLS upgrade.
@@ -111,35 +141,59 @@ pub enum Command {
 /// The verbs, each declared once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Verb {
+    /// `EHLO` (RFC 5321 §4.1.1.1).
     Ehlo,
+    /// `HELO` (RFC 5321 §4.1.1.1).
     Helo,
+    /// `MAIL` (RFC 5321 §4.1.1.2).
     Mail,
+    /// `RCPT` (RFC 5321 §4.1.1.3).
     Rcpt,
+    /// `DATA` (RFC 5321 §4.1.1.4).
     Data,
+    /// `BDAT` (RFC 3030, CHUNKING).
     Bdat,
+    /// `RSET` (RFC 5321 §4.1.1.5).
     Rset,
+    /// `NOOP` (RFC 5321 §4.1.1.9).
     Noop,
+    /// `QUIT` (RFC 5321 §4.1.1.10).
     Quit,
+    /// `VRFY` (RFC 5321 §4.1.1.6).
     Vrfy,
+    /// `EXPN` (RFC 5321 §4.1.1.7).
     Expn,
+    /// `HELP` (RFC 5321 §4.1.1.8).
     Help,
+    /// `STARTTLS` (RFC 3207).
     StartTls,
+    /// `AUTH` (RFC 4954).
     Auth,
+    /// `VECMAIL` (VMTP, seed 000).
     VecMail,
+    /// `METADATA` (VMTP, seed 000).
     Metadata,
+    /// `ENCRYPT` (VMTP, seed 000); `ENCRYPT START` is its only form.
     Encrypt,
+    /// `BATCH` (VMTP, seed 000).
     Batch,
+    /// `READACK` (VMTP, seed 000).
     ReadAck,
+    /// `STATUS` (VMTP, DESIGN: the seed's "STATUS callback" as a query).
     Status,
 }
 
 /// How one verb is spelled, used and parsed, and where in a session it may come.
 pub struct VerbSpec {
+    /// The verb this entry declares.
     pub verb: Verb,
+    /// The verb as written on the wire, upper-case; matched case-insensitively (RFC 5321 §2.4).
     pub name: &'static str,
     /// Usage text for the 501 reply.
     pub usage: &'static str,
+    /// A VMTP verb: a server with VMTP off answers it 502, whatever its arguments.
     pub vmtp: bool,
+    /// Where in a session the verb is allowed; elsewhere the server answers 503.
     pub states: States,
     parse: fn(&str) -> Result<Command, ArgError>,
 }
@@ -347,6 +401,7 @@ pub static VERBS: &[VerbSpec] = &[
 ];
 
 impl Verb {
+    /// This verb's entry in [`VERBS`].
     pub fn spec(self) -> &'static VerbSpec {
         VERBS
             .iter()
@@ -354,12 +409,14 @@ impl Verb {
             .expect("every verb is in the table")
     }
 
+    /// The verb as written on the wire, e.g. `"EHLO"`.
     pub fn name(self) -> &'static str {
         self.spec().name
     }
 }
 
 impl Command {
+    /// The verb of this command, for the [`VERBS`] table.
     pub fn verb(&self) -> Verb {
         match self {
             Self::Ehlo(_) => Verb::Ehlo,
@@ -471,23 +528,36 @@ pub enum CommandError {
     /// Octets that are not UTF-8: 500.
     InvalidUtf8,
     /// A known verb with bad arguments: 501 (555 for unknown parameters is the session's call).
-    Syntax { verb: Verb, error: ArgError },
+    Syntax {
+        /// The verb whose arguments were refused; its usage text goes in the 501.
+        verb: Verb,
+        /// What is wrong with the arguments.
+        error: ArgError,
+    },
 }
 
 /// What is wrong with a known verb's arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ArgError {
+    /// A required argument is absent (`EHLO` alone).
     Missing,
+    /// An argument where none is allowed (`DATA x`), or one word too many.
     Unexpected,
+    /// An argument that does not parse: a bad domain, BDAT size, BATCH count or message id, or
+    /// `ENCRYPT` without `START`.
     Malformed,
+    /// A malformed path or mailbox (its length aside: see `PathTooLong`).
     Address(AddressError),
     /// A path or mailbox over the RFC 5321 §4.5.3.1 length limits.
     PathTooLong,
     /// Arguments that are not UTF-8.
     InvalidUtf8,
+    /// ESMTP parameters that are not `esmtp-keyword ["=" esmtp-value]` (RFC 5321 §4.1.2).
     BadParameters,
+    /// A METADATA key outside `[A-Za-z0-9][A-Za-z0-9._-]{0,63}` (DESIGN).
     BadMetadataKey,
+    /// `VECMAIL ... TO:<>`: no recipients.
     EmptyRecipientList,
 }
 

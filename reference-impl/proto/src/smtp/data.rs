@@ -47,6 +47,8 @@ pub struct DataReceiver {
 }
 
 impl DataReceiver {
+    /// A receiver for one message of at most `max_size` octets, with text lines of at most
+    /// `max_line` octets including CRLF (RFC 5321 §4.5.3.1.6).
     pub fn new(max_size: u64, max_line: usize) -> Self {
         Self::for_body(MessageBody::new(0, max_size), max_line)
     }
@@ -124,6 +126,7 @@ impl DataReceiver {
         &self.body
     }
 
+    /// The message so far, for the driver to [`take`](MessageBody::take) octets from.
     pub fn body_mut(&mut self) -> &mut MessageBody {
         &mut self.body
     }

@@ -8,19 +8,30 @@ use super::reply::Reply;
 /// An extension mtpspec knows by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Extension {
+    /// `PIPELINING` (RFC 2920): commands may be sent in groups without waiting for each reply.
     Pipelining,
+    /// `SIZE [max]` (RFC 1870): the `SIZE=` MAIL parameter and the server's size limit.
     Size,
+    /// `8BITMIME` (RFC 6152): the `BODY=8BITMIME` MAIL parameter.
     EightBitMime,
+    /// `SMTPUTF8` (RFC 6531): UTF-8 in addresses and headers.
     SmtpUtf8,
+    /// `ENHANCEDSTATUSCODES` (RFC 2034): replies carry RFC 3463 codes.
     EnhancedStatusCodes,
+    /// `STARTTLS` (RFC 3207).
     StartTls,
+    /// `CHUNKING` (RFC 3030): the BDAT command.
     Chunking,
+    /// `AUTH mechanisms` (RFC 4954).
     Auth,
+    /// `VMTP [verbs]` (seed 000; DESIGN: optionally followed by [`VMTP_VERBS`]).
     Vmtp,
+    /// `HELP` (RFC 5321 §4.1.1.8), as in the seed's example EHLO reply.
     Help,
 }
 
 impl Extension {
+    /// Every extension mtpspec knows by name.
     pub const ALL: [Extension; 10] = [
         Self::Pipelining,
         Self::Size,
@@ -34,6 +45,7 @@ impl Extension {
         Self::Help,
     ];
 
+    /// The EHLO keyword, upper-case.
     pub fn keyword(self) -> &'static str {
         match self {
             Self::Pipelining => "PIPELINING",
@@ -49,6 +61,7 @@ impl Extension {
         }
     }
 
+    /// The extension named by an EHLO keyword, case-insensitively.
     pub fn from_keyword(keyword: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
@@ -71,6 +84,7 @@ pub struct Extensions {
 }
 
 impl Extensions {
+    /// Reads an EHLO reply: its first line is the greeting, each further line a keyword.
     pub fn from_ehlo(reply: &Reply) -> Self {
         let greeting = reply.lines.first().cloned().unwrap_or_default();
         let keywords = reply
@@ -86,17 +100,21 @@ impl Extensions {
         Self { greeting, keywords }
     }
 
+    /// Whether `keyword` was advertised (case-insensitive).
     pub fn has_keyword(&self, keyword: &str) -> bool {
         self.keywords
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case(keyword))
     }
 
+    /// Whether `extension` was advertised; for VMTP also the word `VMTP` in the greeting line
+    /// (DESIGN, the seed's example).
     pub fn has(&self, extension: Extension) -> bool {
         self.has_keyword(extension.keyword())
             || (extension == Extension::Vmtp && self.vmtp_in_greeting())
     }
 
+    /// The parameters of `keyword`'s line, if it was advertised.
     pub fn params(&self, keyword: &str) -> Option<&[String]> {
         self.keywords
             .iter()

@@ -15,6 +15,7 @@ pub struct InputBuffer {
 }
 
 impl InputBuffer {
+    /// Appends received bytes, first reclaiming the space of what was consumed.
     pub fn extend(&mut self, input: &[u8]) {
         if self.pos > 0 && self.pos == self.bytes.len() {
             self.bytes.clear();
@@ -26,14 +27,17 @@ impl InputBuffer {
         self.bytes.extend_from_slice(input);
     }
 
+    /// The bytes not yet consumed.
     pub fn unread(&self) -> &[u8] {
         &self.bytes[self.pos..]
     }
 
+    /// Marks `n` more bytes as consumed (at most all of them).
     pub fn consume(&mut self, n: usize) {
         self.pos = (self.pos + n).min(self.bytes.len());
     }
 
+    /// True when every byte was consumed.
     pub fn is_empty(&self) -> bool {
         self.pos == self.bytes.len()
     }
@@ -66,6 +70,8 @@ pub struct LineSplitter {
 }
 
 impl LineSplitter {
+    /// A splitter for lines of at most `max_len` octets with CRLF; raised to 512 if lower (RFC 5321
+    /// §4.5.3.1.4).
     pub fn new(max_len: usize) -> Self {
         Self {
             max_len: max_len.max(512),
@@ -73,6 +79,8 @@ impl LineSplitter {
         }
     }
 
+    /// The next line from `input`, consuming it; `None` until a CRLF arrives. A line over the limit
+    /// is consumed and reported once as [`LineEvent::TooLong`].
     pub fn next_line(&mut self, input: &mut InputBuffer) -> Option<LineEvent> {
         let unread = input.unread();
         let Some(end) = find_crlf(unread) else {

@@ -13,30 +13,58 @@ use std::fmt;
 pub struct ReplyCode(u16);
 
 impl ReplyCode {
+    /// 214 Help message (RFC 5321 §4.2.2).
     pub const HELP: Self = Self(214);
+    /// 220 `<domain>` Service ready (RFC 5321 §4.2.2): the greeting, and the go-ahead for STARTTLS.
     pub const SERVICE_READY: Self = Self(220);
+    /// 221 `<domain>` Service closing transmission channel (RFC 5321 §4.2.2): the answer to QUIT.
     pub const CLOSING: Self = Self(221);
+    /// 235 Authentication succeeded (RFC 4954 §6).
     pub const AUTH_SUCCEEDED: Self = Self(235);
+    /// 250 Requested mail action okay, completed (RFC 5321 §4.2.2).
     pub const OK: Self = Self(250);
+    /// 252 Cannot VRFY user, but will accept message and attempt delivery (RFC 5321 §4.2.2).
     pub const CANNOT_VRFY: Self = Self(252);
+    /// 334 AUTH continuation (RFC 4954 §4): the text is a base64 server challenge.
     pub const AUTH_CONTINUE: Self = Self(334);
+    /// 354 Start mail input; end with `<CRLF>.<CRLF>` (RFC 5321 §4.2.2).
     pub const START_MAIL_INPUT: Self = Self(354);
+    /// 421 `<domain>` Service not available, closing transmission channel (RFC 5321 §4.2.3).
     pub const SERVICE_UNAVAILABLE: Self = Self(421);
+    /// 451 Requested action aborted: local error in processing (RFC 5321 §4.2.3).
     pub const LOCAL_ERROR: Self = Self(451);
+    /// 452 Requested action not taken: insufficient system storage (RFC 5321 §4.2.3); also too
+    /// many recipients (§4.5.3.1.10).
     pub const INSUFFICIENT_STORAGE: Self = Self(452);
+    /// 454 TLS not available due to temporary reason (RFC 3207 §4).
     pub const TLS_UNAVAILABLE: Self = Self(454);
+    /// 500 Syntax error, command unrecognized, including a command line too long (RFC 5321 §4.2.3).
     pub const SYNTAX_ERROR: Self = Self(500);
+    /// 501 Syntax error in parameters or arguments (RFC 5321 §4.2.3).
     pub const PARAMETER_SYNTAX_ERROR: Self = Self(501);
+    /// 502 Command not implemented (RFC 5321 §4.2.3).
     pub const NOT_IMPLEMENTED: Self = Self(502);
+    /// 503 Bad sequence of commands (RFC 5321 §4.2.3).
     pub const BAD_SEQUENCE: Self = Self(503);
+    /// 504 Command parameter not implemented (RFC 5321 §4.2.3).
     pub const PARAMETER_NOT_IMPLEMENTED: Self = Self(504);
+    /// 530 Authentication required (RFC 4954 §6).
     pub const AUTH_REQUIRED: Self = Self(530);
+    /// 535 Authentication credentials invalid (RFC 4954 §6).
     pub const AUTH_INVALID: Self = Self(535);
+    /// 538 Encryption required for requested authentication mechanism (RFC 4954 §6).
     pub const ENCRYPTION_REQUIRED: Self = Self(538);
+    /// 550 Requested action not taken: mailbox unavailable, e.g. not found, no access, or refused
+    /// for policy reasons (RFC 5321 §4.2.3).
     pub const MAILBOX_UNAVAILABLE: Self = Self(550);
+    /// 552 Requested mail action aborted: exceeded storage allocation (RFC 5321 §4.2.3); the
+    /// message is over the size limit (RFC 1870).
     pub const EXCEEDED_STORAGE: Self = Self(552);
+    /// 553 Requested action not taken: mailbox name not allowed, e.g. bad syntax (RFC 5321 §4.2.3).
     pub const MAILBOX_NAME_INVALID: Self = Self(553);
+    /// 554 Transaction failed; in the greeting, "No SMTP service here" (RFC 5321 §4.2.3).
     pub const TRANSACTION_FAILED: Self = Self(554);
+    /// 555 MAIL FROM/RCPT TO parameters not recognized or not implemented (RFC 5321 §4.2.3).
     pub const PARAMETERS_NOT_RECOGNIZED: Self = Self(555);
 
     /// A code in 200..=599, the range RFC 5321 §4.2 defines.
@@ -44,6 +72,7 @@ impl ReplyCode {
         (200..=599).contains(&code).then_some(Self(code))
     }
 
+    /// The numeric code, 200..=599.
     pub fn get(self) -> u16 {
         self.0
     }
@@ -53,18 +82,22 @@ impl ReplyCode {
         (self.0 / 100) as u8
     }
 
+    /// 2yz: Positive Completion (RFC 5321 §4.2.1).
     pub fn is_positive(self) -> bool {
         self.class() == 2
     }
 
+    /// 3yz: Positive Intermediate; the client sends more (DATA content, an AUTH response).
     pub fn is_intermediate(self) -> bool {
         self.class() == 3
     }
 
+    /// 4yz: Transient Negative Completion; the same command may succeed later.
     pub fn is_transient(self) -> bool {
         self.class() == 4
     }
 
+    /// 5yz: Permanent Negative Completion; repeating the command will not help.
     pub fn is_permanent(self) -> bool {
         self.class() == 5
     }
@@ -79,12 +112,16 @@ impl fmt::Display for ReplyCode {
 /// An RFC 3463 enhanced status code `class.subject.detail`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EnhancedCode {
+    /// 2 success, 4 persistent transient failure, 5 permanent failure (RFC 3463 §3.1).
     pub class: u8,
+    /// What the status is about, e.g. 1 addressing, 5 protocol, 7 security (RFC 3463 §3.2).
     pub subject: u16,
+    /// The precise condition within the subject (RFC 3463 §3.3 onwards).
     pub detail: u16,
 }
 
 impl EnhancedCode {
+    /// The code `class.subject.detail`; no range check (see [`EnhancedCode::parse`]).
     pub const fn new(class: u8, subject: u16, detail: u16) -> Self {
         Self {
             class,
@@ -130,13 +167,16 @@ impl fmt::Display for EnhancedCode {
 /// One whole SMTP reply, possibly multi-line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
+    /// The three-digit code, the same on every line.
     pub code: ReplyCode,
+    /// The RFC 3463 code at the start of every line's text (RFC 2034), if the reply has one.
     pub enhanced: Option<EnhancedCode>,
     /// The text of each line, without code, separator, enhanced code or CRLF. Never empty.
     pub lines: Vec<String>,
 }
 
 impl Reply {
+    /// A one-line reply.
     pub fn new(code: ReplyCode, enhanced: Option<EnhancedCode>, text: impl Into<String>) -> Self {
         Self {
             code,
@@ -150,6 +190,7 @@ impl Reply {
         Self::new(code, Some(enhanced), text)
     }
 
+    /// A multi-line reply (RFC 5321 §4.2.1); panics if `lines` is empty.
     pub fn multiline(code: ReplyCode, enhanced: Option<EnhancedCode>, lines: Vec<String>) -> Self {
         assert!(!lines.is_empty(), "a reply has at least one line");
         Self {
@@ -178,6 +219,7 @@ impl Reply {
         }
     }
 
+    /// The wire form: each line `code[-| ][enhanced ]text` CRLF.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         self.encode_into(&mut out);
@@ -196,9 +238,17 @@ impl fmt::Display for Reply {
 #[non_exhaustive]
 pub enum ReplyError {
     /// The line does not start with three digits in 200..=599 and a separator.
-    Malformed { line: Vec<u8> },
+    Malformed {
+        /// The offending line, without its line end.
+        line: Vec<u8>,
+    },
     /// A continuation line carries a different code than the first line.
-    CodeMismatch { first: ReplyCode, found: ReplyCode },
+    CodeMismatch {
+        /// The code of the reply's first line.
+        first: ReplyCode,
+        /// The code of the continuation line that differs.
+        found: ReplyCode,
+    },
     /// A line longer than the parser's limit.
     TooLong,
     /// A line ended by a bare LF instead of CRLF (tolerated by `ReplyParser::lenient`).
@@ -261,6 +311,7 @@ impl ReplyParser {
         }
     }
 
+    /// Appends bytes received from the server.
     pub fn feed(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
     }
@@ -275,6 +326,8 @@ impl ReplyParser {
         std::mem::take(&mut self.buf)
     }
 
+    /// The next complete reply: `None` until one has arrived. After an error, the reply it was
+    /// in is dropped and parsing goes on with the next line.
     pub fn next_reply(&mut self) -> Option<Result<Reply, ReplyError>> {
         loop {
             let Some(lf) = self.buf.iter().position(|&b| b == b'\n') else {

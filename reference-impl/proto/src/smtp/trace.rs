@@ -26,8 +26,11 @@ pub struct Trace<'a> {
     pub host: &'a str,
     /// "SMTP" after HELO, "ESMTP" after EHLO (VMTP is an ESMTP extension).
     pub protocol: &'a str,
+    /// The session was encrypted: `ESMTPS` (RFC 3848).
     pub tls: bool,
+    /// The client authenticated: `ESMTPA` (RFC 3848).
     pub authenticated: bool,
+    /// The accepted recipients; with exactly one, the field gets a `for` clause.
     pub recipients: &'a [String],
     /// Unix milliseconds.
     pub at_ms: u64,

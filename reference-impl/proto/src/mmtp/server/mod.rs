@@ -123,18 +123,23 @@ impl ServerSession {
         self.process();
     }
 
+    /// Takes the response bytes queued so far, for the driver to write.
     pub fn take_output(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.output)
     }
 
+    /// True when response bytes wait in [`ServerSession::take_output`].
     pub fn has_output(&self) -> bool {
         !self.output.is_empty()
     }
 
+    /// The next IO the driver must perform, if any; see [`Action`].
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
 
+    /// True once the session ended (a fatal error, timeout or shutdown); only output and
+    /// [`Action::Close`] remain.
     pub fn is_closed(&self) -> bool {
         matches!(self.phase, Phase::Closed)
     }

@@ -166,7 +166,7 @@ pub(super) fn hashcash_failure(code: ErrorCode, reason: &str) -> Refusal {
 impl SendJob {
     /// The packet as stored and handed to the recipient: tags processed, `signatureVerified`
     /// the server's own finding or absent.
-    pub fn finished_packet(&mut self) -> String {
+    pub(crate) fn finished_packet(&mut self) -> String {
         // A claim of verification the client put beside its signature is not the server's
         // finding either (MMTP-SIGNATURE-3): it goes.
         if let Some(verification) = self

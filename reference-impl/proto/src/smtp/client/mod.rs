@@ -269,6 +269,7 @@ impl ClientSession {
         })
     }
 
+    /// The session has finished and emitted [`Event::Done`].
     pub fn is_done(&self) -> bool {
         self.phase == Phase::Done
     }

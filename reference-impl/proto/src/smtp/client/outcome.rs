@@ -12,6 +12,7 @@ use crate::smtp::reply::Reply;
 pub struct Failure {
     /// 4yz replies, lost connections and timeouts: try again later. 5yz: do not.
     pub transient: bool,
+    /// What went wrong, in words, for logs and the CLI.
     pub reason: String,
     /// The server's reply, when one caused the failure.
     pub reply: Option<Reply>,
@@ -21,6 +22,7 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A failure with no reply behind it (a lost connection, a timeout, a TLS policy).
     pub fn new(transient: bool, reason: impl Into<String>) -> Self {
         Self {
             transient,
@@ -61,13 +63,18 @@ impl fmt::Display for Failure {
 pub enum RcptStatus {
     /// RCPT (or VECMAIL) was never answered for it.
     NotTried,
+    /// The server answered RCPT (or VECMAIL) with 2yz.
     Accepted(Reply),
+    /// The server refused the recipient; a 4yz refusal may be retried, a 5yz not.
     Refused(Reply),
 }
 
+/// What happened to one recipient of a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecipientResult {
+    /// The recipient, as given in [`Message::recipients`](super::Message::recipients).
     pub mailbox: Mailbox,
+    /// Whether the server took it.
     pub status: RcptStatus,
 }
 
@@ -76,12 +83,16 @@ pub struct RecipientResult {
 pub struct Delivered {
     /// From `queued as ID` (or `id=ID`) in the final reply, when present.
     pub id: Option<String>,
+    /// The server's final reply to the end of the data (or the last BDAT).
     pub reply: Reply,
 }
 
+/// The result of sending one [`Message`](super::Message).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageOutcome {
+    /// Delivered, or why not.
     pub result: Result<Delivered, Failure>,
+    /// Every recipient of the message, in the order given.
     pub recipients: Vec<RecipientResult>,
     /// METADATA keys that did not reach the server.
     pub dropped_metadata: Vec<String>,
@@ -105,6 +116,7 @@ impl MessageOutcome {
             .collect()
     }
 
+    /// The server took the message (for the recipients it accepted).
     pub fn is_delivered(&self) -> bool {
         self.result.is_ok()
     }
@@ -113,15 +125,25 @@ impl MessageOutcome {
 /// A feature the client used or wanted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Feature {
+    /// PIPELINING (RFC 2920): commands sent in groups without waiting for each reply.
     Pipelining,
+    /// SIZE (RFC 1870): the `SIZE=` parameter on MAIL.
     Size,
+    /// 8BITMIME (RFC 6152): `BODY=8BITMIME` for a message with octets above 127.
     EightBitMime,
+    /// SMTPUTF8 (RFC 6531): for addresses that are not ASCII.
     SmtpUtf8,
+    /// STARTTLS (RFC 3207).
     StartTls,
+    /// VMTP `ENCRYPT START` (seed 000): TLS started in band instead of STARTTLS.
     VmtpEncrypt,
+    /// VMTP `VECMAIL` (seed 000): all recipients in one command instead of MAIL plus RCPTs.
     VmtpVecmail,
+    /// VMTP `METADATA` (seed 000): key/value pairs attached to the message.
     VmtpMetadata,
+    /// VMTP `READACK` (seed 000): a read receipt asked for.
     VmtpReadAck,
+    /// VMTP `BATCH` (seed 000): several messages over one envelope.
     VmtpBatch,
 }
 
@@ -153,9 +175,12 @@ pub enum DropReason {
     Refused(Reply),
 }
 
+/// A feature the client wanted and went without, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DroppedFeature {
+    /// The feature not used.
     pub feature: Feature,
+    /// Why it was not used.
     pub reason: DropReason,
 }
 
@@ -184,9 +209,11 @@ pub enum TranscriptEntry {
     Sent(String),
     /// Message data after a 354: its size on the wire.
     SentData(usize),
+    /// A reply from the server, all its lines.
     Received(Reply),
     /// The TLS handshake completed.
     TlsStarted,
+    /// A remark of the client's own, such as plaintext discarded before TLS.
     Note(String),
 }
 
@@ -217,18 +244,23 @@ pub struct Outcome {
     pub extensions: Extensions,
     /// The session was encrypted when mail was sent.
     pub tls: bool,
+    /// Features used at least once, in the order first used.
     pub used: Vec<Feature>,
+    /// Features wanted but not used, each with its reason; the session went on without them.
     pub dropped: Vec<DroppedFeature>,
     /// A failure of the whole session (greeting, TLS policy, connection), if any.
     pub error: Option<Failure>,
+    /// Every line sent and received, in order.
     pub transcript: Vec<TranscriptEntry>,
 }
 
 impl Outcome {
+    /// No session failure, and every message delivered.
     pub fn all_delivered(&self) -> bool {
         self.error.is_none() && self.messages.iter().all(MessageOutcome::is_delivered)
     }
 
+    /// The transcript as text (`C:` and `S:` lines, `-- notes --`), as the CLI prints it.
     pub fn transcript_text(&self) -> String {
         let lines: Vec<String> = self.transcript.iter().map(|e| e.to_string()).collect();
         lines.join("\n")

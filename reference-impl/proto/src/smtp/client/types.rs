@@ -10,6 +10,7 @@ use super::outcome::Outcome;
 pub struct Message {
     /// The reverse-path; `None` is the null path `<>` of bounces (RFC 5321 §4.5.5).
     pub reverse_path: Option<Mailbox>,
+    /// The forward-paths, one RCPT each (or one VECMAIL for all).
     pub recipients: Vec<Mailbox>,
     /// The whole message (headers and body) with CRLF line ends, not dot-stuffed.
     pub data: Vec<u8>,

@@ -6,7 +6,8 @@ use super::config::ServerConfig;
 
 /// The outcome of one PLAIN response.
 #[derive(Debug, PartialEq, Eq)]
-pub enum PlainOutcome {
+pub(crate) enum PlainOutcome {
+    /// The credentials match; carries the authenticated user (the authcid).
     Success(String),
     BadCredentials,
     /// Not base64 at all (501).
@@ -16,7 +17,7 @@ pub enum PlainOutcome {
 }
 
 /// Checks a base64 PLAIN response against the configured credentials.
-pub fn check_plain(config: &ServerConfig, response: &str) -> PlainOutcome {
+pub(crate) fn check_plain(config: &ServerConfig, response: &str) -> PlainOutcome {
     let Some(decoded) = decode_base64(response) else {
         return PlainOutcome::NotBase64;
     };
@@ -45,7 +46,7 @@ pub fn check_plain(config: &ServerConfig, response: &str) -> PlainOutcome {
 }
 
 /// Decodes standard base64 with padding; `=` alone is the empty string (RFC 4954 §4).
-pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
     if text == "=" {
         return Some(Vec::new());
     }

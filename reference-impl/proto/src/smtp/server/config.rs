@@ -14,8 +14,9 @@ pub struct Limits {
     pub max_recipients: usize,
     /// Errors in a session before the server answers 421 and closes.
     pub max_errors: usize,
-    /// VMTP METADATA entries per message and their total size.
+    /// VMTP METADATA entries per message (452 beyond).
     pub max_metadata_entries: usize,
+    /// Total octets of the METADATA keys and values of one message (552 beyond).
     pub max_metadata_bytes: usize,
     /// VMTP BATCH count upper bound.
     pub max_batch: u32,
@@ -56,6 +57,7 @@ pub struct ServerConfig {
     pub local_domains: Vec<String>,
     /// When set, only these local parts (and postmaster) exist in local domains.
     pub local_users: Option<Vec<String>>,
+    /// Line, size, recipient, error and VMTP limits.
     pub limits: Limits,
     /// STARTTLS and ENCRYPT START are offered (the driver holds a certificate).
     pub tls_available: bool,
@@ -68,6 +70,7 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// A configuration with default limits, no TLS, no AUTH, not submission, VMTP on.
     pub fn new(hostname: impl Into<String>, local_domains: Vec<String>) -> Self {
         Self {
             hostname: hostname.into(),
@@ -81,6 +84,7 @@ impl ServerConfig {
         }
     }
 
+    /// Whether `domain` is one of [`ServerConfig::local_domains`], case-insensitively.
     pub fn is_local_domain(&self, domain: &str) -> bool {
         self.local_domains
             .iter()

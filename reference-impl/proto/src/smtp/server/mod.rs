@@ -36,15 +36,24 @@ use envelope::Envelope;
 pub struct Delivery {
     /// The reverse-path without brackets; empty for the null path.
     pub reverse_path: String,
+    /// The forward-paths accepted, `local@domain` without brackets; `<Postmaster>` alone becomes
+    /// `postmaster@` the first local domain.
     pub recipients: Vec<String>,
+    /// VMTP METADATA pairs (key, value) in the order given.
     pub metadata: Vec<(String, String)>,
+    /// VMTP READACK was accepted for this message: the sender wants a read receipt.
     pub read_ack: bool,
     /// The message octets the driver took while they arrived
     /// ([`ServerSession::take_message_data`]); `data` is what followed them.
     pub taken: u64,
+    /// The dot-unstuffed message octets the driver did not take: all of them if it took none.
     pub data: Vec<u8>,
+    /// The domain the client gave in EHLO or HELO, for the Received field (RFC 5321 §4.4).
     pub helo: String,
+    /// The connection was encrypted (implicit TLS, STARTTLS or VMTP ENCRYPT) when the message
+    /// came.
     pub tls: bool,
+    /// The AUTH user, if the client authenticated.
     pub auth: Option<String>,
     /// "SMTP", "ESMTP" or "VMTP" (a VMTP verb shaped this transaction).
     pub protocol: &'static str,
@@ -53,15 +62,20 @@ pub struct Delivery {
 /// Delivery state of a stored message, as STATUS reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageState {
+    /// Accepted and stored, not yet in the recipient's mailbox.
     Pending,
+    /// In the recipient's mailbox; the time is when it arrived.
     Delivered,
+    /// Read by its recipient (DESIGN: the VMTP "STATUS callback"); the time is when first read.
     Opened,
 }
 
 /// The answer to a [`Action::QueryStatus`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StatusInfo {
+    /// Where the message is.
     pub state: MessageState,
+    /// When it reached that state, Unix milliseconds; `None` when the store has no time for it.
     pub at_ms: Option<u64>,
 }
 
@@ -81,6 +95,8 @@ pub enum Action {
 /// Facts about the connection the driver knows.
 #[derive(Clone, Debug, Default)]
 pub struct ConnectionInfo {
+    /// The client's address as text; the session does not read it (the driver has its own for logs
+    /// and the Received field).
     pub peer: String,
     /// Implicit TLS (the smtps and submissions ports).
     pub tls: bool,
@@ -210,14 +226,18 @@ impl ServerSession {
         std::mem::take(&mut self.output)
     }
 
+    /// True when reply bytes wait in [`ServerSession::take_output`].
     pub fn has_output(&self) -> bool {
         !self.output.is_empty()
     }
 
+    /// The next IO the driver must perform, if any; see [`Action`].
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
 
+    /// True once the session ended (QUIT, a 421, a refused client); only output and
+    /// [`Action::Close`] remain.
     pub fn is_closed(&self) -> bool {
         matches!(self.phase, Phase::Closed)
     }
