@@ -22,6 +22,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod run_args;
+
 pub use mtpspec_runner::{
     Baseline, Capabilities, Case, CaseResult, Level, Observer, Protocol, RunOptions, RunReport,
     Runner, Spec, Target, TargetSpec, Verdict, baseline, bundled, report, robustness, runner,

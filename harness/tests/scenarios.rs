@@ -1,11 +1,10 @@
 //! `cargo test` for the scenario library: one libtest-mimic trial per case (named by its id),
 //! run through [`mtpspec::testing`] (the suite of `mtpspec run`) against the embedded
-//! reference, or against `MTPSPEC_TARGET=smtp://...` (with `MTPSPEC_MAILBOX_CMD`,
-//! `MTPSPEC_MAILDIR`, `MTPSPEC_DOMAIN`, `MTPSPEC_LOCAL_USERS` and `MTPSPEC_AUTH` for its
-//! mailbox, users and credentials, `MTPSPEC_SUBMISSION`, `MTPSPEC_SMTPS`, `MTPSPEC_MMTP`,
-//! `MTPSPEC_MMTPS`, `MTPSPEC_HTTP` and `MTPSPEC_LISTENER` for its other listeners, and
-//! `MTPSPEC_BASELINE`, `MTPSPEC_STRICT` and `MTPSPEC_PROFILE`: the variables `mtpspec run`
-//! reads for the same options). A trial fails where `mtpspec run`'s gate would (a FAIL the
+//! reference, or against `MTPSPEC_TARGET=smtp://...` with every other option of `mtpspec
+//! run` from its `MTPSPEC_*` variable (`MTPSPEC_MAILBOX_CMD`, `MTPSPEC_DOMAIN`,
+//! `MTPSPEC_LOCAL_USERS`, `MTPSPEC_AUTH`, `MTPSPEC_SUBMISSION`, `MTPSPEC_LISTENER`,
+//! `MTPSPEC_BASELINE`, `MTPSPEC_STRICT`, `MTPSPEC_PROFILE`, ...), read by `mtpspec run`'s own
+//! parser ([`mtpspec::run_args::RunArgs::from_env`]). A trial fails where `mtpspec run`'s gate would (a FAIL the
 //! baseline does not expect, a WARN with strict) or on an ERROR. Another target is probed
 //! before the trials are listed: a case it cannot run (a listener it lacks, an extension it
 //! does not advertise) is an ignored trial with the reason in its name, and the suite's own
@@ -21,12 +20,12 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use mtpspec::report::transcript;
-use mtpspec::scenario::{Case, Filter, Profile, load_paths, load_str};
+use mtpspec::run_args::RunArgs;
+use mtpspec::scenario::{Case, Filter, load_paths, load_str};
 use mtpspec::spec::Coverage;
-use mtpspec::suite::{self, SuiteOptions};
-use mtpspec::target::{CommandObserver, Listener, MaildirObserver, Observer};
+use mtpspec::suite;
 use mtpspec::testing::Conformance;
-use mtpspec::{Baseline, Capabilities, RunOptions, Runner, Spec, Verdict};
+use mtpspec::{Capabilities, RunOptions, Runner, Spec, Verdict};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -40,71 +39,19 @@ fn env() -> Result<Arc<Conformance>, String> {
     slot.get_or_insert_with(start_env).clone()
 }
 
-/// The target's other listeners, from the variables `mtpspec run` reads for its options:
-/// `MTPSPEC_SUBMISSION`, `MTPSPEC_SMTPS`, `MTPSPEC_MMTP`, `MTPSPEC_MMTPS`, `MTPSPEC_HTTP`
-/// (`HOST:PORT`) and `MTPSPEC_LISTENER` (`NAME=HOST:PORT`, comma-separated).
-fn listeners_from_env() -> Result<Vec<(Listener, String)>, String> {
-    let mut listeners = Vec::new();
-    for (listener, var) in [
-        (Listener::Submission, "MTPSPEC_SUBMISSION"),
-        (Listener::Smtps, "MTPSPEC_SMTPS"),
-        (Listener::Mmtp, "MTPSPEC_MMTP"),
-        (Listener::Mmtps, "MTPSPEC_MMTPS"),
-        (Listener::Http, "MTPSPEC_HTTP"),
-    ] {
-        if let Ok(addr) = std::env::var(var) {
-            listeners.push((listener, addr));
-        }
-    }
-    for item in std::env::var("MTPSPEC_LISTENER")
-        .unwrap_or_default()
-        .split(',')
-    {
-        let Some((name, addr)) = item.trim().split_once('=') else {
-            continue;
-        };
-        let listener: Listener = name.parse().map_err(|e| format!("MTPSPEC_LISTENER: {e}"))?;
-        listeners.push((listener, addr.to_string()));
-    }
-    Ok(listeners)
+/// `mtpspec run`'s options from its `MTPSPEC_*` variables, read by `mtpspec run`'s own parser.
+fn run_args() -> Result<RunArgs, String> {
+    RunArgs::from_env().map_err(|e| e.to_string())
 }
 
-/// The suite's options from the variables `mtpspec run` reads for the same options, with the
+/// The suite's options as `mtpspec run` would take them from the environment, with the
 /// repository's SPEC.md.
-fn options_from_env() -> Result<SuiteOptions, String> {
-    let var = |name: &str| std::env::var(name).ok();
-    let observer: Option<Arc<dyn Observer>> =
-        match (var("MTPSPEC_MAILDIR"), var("MTPSPEC_MAILBOX_CMD")) {
-            (Some(dir), _) => Some(Arc::new(MaildirObserver::new(Path::new(&dir)))),
-            (None, Some(cmd)) => Some(Arc::new(CommandObserver::new(&cmd))),
-            (None, None) => None,
-        };
-    let mut options = SuiteOptions {
-        listeners: listeners_from_env()?,
-        observer,
-        domain: var("MTPSPEC_DOMAIN"),
-        auth: var("MTPSPEC_AUTH").and_then(|pair| {
-            pair.split_once(':')
-                .map(|(u, p)| (u.to_string(), p.to_string()))
-        }),
-        spec: Some(Spec::load(&repo().join("SPEC.md")).map_err(|e| e.to_string())?),
-        baseline: match var("MTPSPEC_BASELINE") {
-            Some(path) => Some(Baseline::load(Path::new(&path)).map_err(|e| e.to_string())?),
-            None => None,
-        },
-        strict: var("MTPSPEC_STRICT").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
-        ..SuiteOptions::default()
-    };
-    if let Some(users) = var("MTPSPEC_LOCAL_USERS") {
-        options.run.vars.local_users = users.split(',').map(str::to_string).collect();
-    }
-    Ok(options)
-}
-
 fn start_env() -> Result<Arc<Conformance>, String> {
-    let target = std::env::var("MTPSPEC_TARGET").unwrap_or_else(|_| "embedded".into());
-    let suite = Conformance::from_options(&target, options_from_env()?)
-        .map_err(|e| format!("MTPSPEC_TARGET={target}: {e}"))?;
+    let args = run_args()?;
+    let spec = Spec::load(&repo().join("SPEC.md")).map_err(|e| e.to_string())?;
+    let options = args.suite_options(Some(spec)).map_err(|e| format!("{e:#}"))?;
+    let suite = Conformance::from_options(&args.target, options)
+        .map_err(|e| format!("MTPSPEC_TARGET={}: {e}", args.target))?;
     Ok(Arc::new(suite))
 }
 
@@ -405,14 +352,6 @@ fn unreachable_target_is_an_error() -> Result<(), Failed> {
     }
 }
 
-/// `MTPSPEC_PROFILE`, as for `mtpspec run --profile` (strict by default).
-fn profile() -> Profile {
-    std::env::var("MTPSPEC_PROFILE")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_default()
-}
-
 /// The suite's own counts, after libtest's: "passed" there includes SKIP and UNSUPPORTED.
 fn print_verdicts(target: &str) {
     let tally = TALLY.lock().unwrap_or_else(PoisonError::into_inner);
@@ -462,9 +401,17 @@ fn main() {
             unreachable_target_is_an_error,
         ),
     ];
+    let run_args = match run_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let target = run_args.target.clone();
     // Against another server, the reference's own design decisions are MAY (SPEC.md).
-    let target = std::env::var("MTPSPEC_TARGET").unwrap_or_default();
-    let reference = matches!(target.as_str(), "" | "embedded" | "reference");
+    let reference = run_args.reference_target
+        || matches!(target.parse(), Ok(mtpspec::TargetSpec::Embedded));
     let spec = Spec::load(&repo().join("SPEC.md"));
     // Another server is probed before the trials are listed, so that the cases it cannot run
     // show as ignored, with the reason in the name, instead of passing.
@@ -472,7 +419,7 @@ fn main() {
     // The cases as `mtpspec run` selects them (held to SPEC.md's levels).
     let selected = load_paths(&scenario_dirs()).and_then(|all| {
         let everything = Filter::new(&[]).expect("an empty filter");
-        suite::select(&all, &everything, profile(), spec.as_ref().ok(), reference)
+        suite::select(&all, &everything, run_args.profile, spec.as_ref().ok(), reference)
     });
     match selected {
         Ok(selection) => trials.extend(selection.cases.into_iter().map(|case| {

@@ -3,32 +3,18 @@
 //! can fail (the store's deliberately broken ack-before-sync mode is caught).
 //!
 //! `MTPSPEC_SIM_SEEDS=0..1000 cargo test --release -p mtpspec --test sim -- sweep` runs a
-//! sweep through the `mtpspec sim` command's own code instead.
+//! sweep through the `mtpspec sim` command itself (the binary, as a child process).
 
 // A test crate: its helpers unwrap, and a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::Command;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use mtpspec::sim::scenario::{Invariant, SyncSpec};
 use mtpspec::sim::{RunOptions, Scenario, load_paths, report, run_seed};
 
-// The commands' `out!` and `outln!`.
-#[macro_use]
-extern crate mtp_server;
-// The `mtpspec sim` command, compiled here too so that the sweep below runs its code.
-#[allow(dead_code)]
-#[path = "../src/cli/sim.rs"]
-mod cli_sim;
-// `cli_sim` shows its progress through `super::progress`.
-#[path = "../src/cli/progress.rs"]
-mod progress;
-// The `mtpspec proxy` command, compiled here too (it is wired into the binary elsewhere).
-#[allow(dead_code)]
-#[path = "../src/cli/proxy.rs"]
-mod cli_proxy;
 #[path = "sim/proxy.rs"]
 mod sim_proxy;
 
@@ -125,7 +111,7 @@ fn pick(id: &str) -> Result<Scenario, Failed> {
 }
 
 /// `MTPSPEC_SIM_SEEDS=A..B`: every scenario (or those of `MTPSPEC_SIM_FILES`) over those
-/// seeds, through `mtpspec sim`; `MTPSPEC_SIM_VERBOSE=1` prints every trace, and
+/// seeds, through the `mtpspec sim` command; `MTPSPEC_SIM_VERBOSE=1` prints every trace, and
 /// `MTPSPEC_SIM_ACK_BEFORE_SYNC=1` runs the deliberately broken store.
 fn sweep(seeds: String) -> Result<(), Failed> {
     let verbose = std::env::var_os("MTPSPEC_SIM_VERBOSE").is_some();
@@ -133,36 +119,22 @@ fn sweep(seeds: String) -> Result<(), Failed> {
         |_| vec![repo().join("scenarios/sim")],
         |f| f.split(',').map(PathBuf::from).collect(),
     );
-    let args = cli_sim::SimArgs {
-        files,
-        seed: None,
-        seeds: Some(seeds.parse().map_err(|e: String| e)?),
-        verbose,
-        trace_dir: Some(repo().join("target/sim-traces")),
-        quiet: !verbose,
-        ack_before_sync: std::env::var_os("MTPSPEC_SIM_ACK_BEFORE_SYNC").is_some(),
-    };
-    match cli_sim::main(args).map_err(|e| format!("{e:#}"))? {
-        code if code == ExitCode::SUCCESS => Ok(()),
-        _ => Err("some seeds failed (see above)".into()),
+    let mut sim = Command::new(env!("CARGO_BIN_EXE_mtpspec"));
+    sim.arg("sim")
+        .args(&files)
+        .args(["--seeds", &seeds, "--trace-dir"])
+        .arg(repo().join("target/sim-traces"));
+    sim.arg(if verbose { "--verbose" } else { "--quiet" });
+    if std::env::var_os("MTPSPEC_SIM_ACK_BEFORE_SYNC").is_some() {
+        sim.arg("--ack-before-sync");
     }
-}
-
-fn seed_ranges() -> Result<(), Failed> {
-    use cli_sim::SeedRange;
-    let parse = |s: &str| s.parse::<SeedRange>();
-    let ok = parse("0..1000")
-        == Ok(SeedRange {
-            start: 0,
-            end: 1000,
-        })
-        && parse("5..=5") == Ok(SeedRange { start: 5, end: 6 })
-        && parse("5..5").is_err()
-        && parse("7").is_err();
-    if ok {
+    let status = sim
+        .status()
+        .map_err(|e| format!("running mtpspec sim: {e}"))?;
+    if status.success() {
         Ok(())
     } else {
-        Err("seed ranges parse wrongly".into())
+        Err(format!("some seeds failed (see above): mtpspec sim exited with {status}").into())
     }
 }
 
@@ -170,7 +142,6 @@ fn main() {
     let args = Arguments::from_args();
     let mut trials = vec![
         Trial::test("sim::scenarios-load", loads),
-        Trial::test("sim::seed-ranges", seed_ranges),
         Trial::test(
             "proxy::cut-after-dot-duplicates-on-the-reference",
             sim_proxy::cut_after_dot_duplicates_on_the_reference,

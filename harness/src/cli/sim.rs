@@ -170,3 +170,23 @@ fn write_trace(dir: &Path, run: &SeedRun) -> anyhow::Result<()> {
     outln!("  trace written to {}", path.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SeedRange;
+
+    #[test]
+    fn seed_ranges_parse() {
+        let parse = |s: &str| s.parse::<SeedRange>();
+        assert_eq!(
+            parse("0..1000"),
+            Ok(SeedRange {
+                start: 0,
+                end: 1000
+            })
+        );
+        assert_eq!(parse("5..=5"), Ok(SeedRange { start: 5, end: 6 }));
+        assert!(parse("5..5").is_err());
+        assert!(parse("7").is_err());
+    }
+}

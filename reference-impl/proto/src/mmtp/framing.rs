@@ -226,4 +226,5 @@ impl JsonDecoder {
 }
 
 #[cfg(test)]
+#[path = "framing_tests.rs"]
 mod tests;

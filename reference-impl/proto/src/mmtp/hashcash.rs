@@ -367,4 +367,5 @@ pub fn verify(
 }
 
 #[cfg(test)]
+#[path = "hashcash_tests.rs"]
 mod tests;
