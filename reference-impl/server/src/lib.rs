@@ -3,6 +3,7 @@
 //! SMTP/VMTP/MMTP implementation. The protocol logic itself lives in `mtp-proto`. Nothing here
 //! depends on the tester.
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod cli;
 pub mod client;

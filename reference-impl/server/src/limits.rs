@@ -11,20 +11,20 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 #[derive(Clone, Debug)]
-pub struct PerIpLimit {
+pub(crate) struct PerIpLimit {
     max: usize,
     counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 /// One connection's slot.
 #[derive(Debug)]
-pub struct Slot {
+pub(crate) struct Slot {
     ip: IpAddr,
     counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 impl PerIpLimit {
-    pub fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         Self {
             max,
             counts: Arc::default(),
@@ -32,7 +32,7 @@ impl PerIpLimit {
     }
 
     /// A slot for `ip`, or `None` when it already has `max` connections.
-    pub fn acquire(&self, ip: IpAddr) -> Option<Slot> {
+    pub(crate) fn acquire(&self, ip: IpAddr) -> Option<Slot> {
         let ip = ip.to_canonical();
         // Counts change by whole increments only: a poisoned map is still consistent.
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
@@ -49,7 +49,7 @@ impl PerIpLimit {
 
     /// Open connections from `ip`.
     #[cfg(test)]
-    pub fn count(&self, ip: IpAddr) -> usize {
+    pub(crate) fn count(&self, ip: IpAddr) -> usize {
         let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         counts.get(&ip.to_canonical()).copied().unwrap_or(0)
     }

@@ -15,20 +15,33 @@ pub enum TlsSource {
     /// Generate a self-signed certificate for the server's hostname at start.
     #[default]
     SelfSigned,
+    /// A certificate and key from PEM files (`mtpspec serve --tls-cert`, `--tls-key`).
     Files {
+        /// The certificate chain, leaf first.
         cert: PathBuf,
+        /// The private key (PKCS#8, PKCS#1 or SEC1).
         key: PathBuf,
     },
     /// No TLS: STARTTLS and ENCRYPT answer 454, no implicit TLS listener.
     Disabled,
 }
 
+/// Why the server's TLS configuration could not be built.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum TlsError {
-    Pem { path: PathBuf, reason: String },
+    /// A certificate or key file could not be read or parsed.
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong, from the PEM parser.
+        reason: String,
+    },
+    /// The certificate file holds no certificate.
     NoCertificate(PathBuf),
+    /// The self-signed certificate could not be generated.
     Generate(String),
+    /// rustls refused the certificate and key (say, a key that does not match).
     Config(rustls::Error),
 }
 

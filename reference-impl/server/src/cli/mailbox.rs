@@ -7,10 +7,11 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::store::{Store, StoredMessage};
 use anyhow::Context;
 use base64::Engine;
-use crate::store::{Store, StoredMessage};
 
+/// The arguments of `mtpspec mailbox`.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     mtpspec mailbox --data-dir /var/lib/mtpspec\n  \
@@ -26,6 +27,9 @@ pub struct MailboxArgs {
     address: Option<String>,
 }
 
+/// Prints the stored messages (or one recipient's), one line each or as mailbox-observer JSON;
+/// opens the store read-only, so the server may keep running. Exits 0; a reader that closes
+/// the pipe early is not an error.
 pub fn main(args: MailboxArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_read_only(&args.data_dir)
         .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;

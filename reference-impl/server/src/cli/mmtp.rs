@@ -13,16 +13,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use mtp_proto::mmtp::Address;
-use mtp_proto::mmtp::digest::message_hash;
-use mtp_proto::mmtp::json::{Json, Object};
-use mtp_proto::mmtp::packet::PacketType;
 use crate::client::tls::{Verify, load_roots, parse_pin, system_roots};
 use crate::mmtp::client::{Client, ClientOptions, Compose, Reply, compose, new_message_id};
 use crate::mmtp::mint::{MintOptions, Progress};
 use crate::mmtp::pgp::{PublicKey, SecretKey};
 use crate::server::system_now_ms;
+use anyhow::{Context, bail};
+use mtp_proto::mmtp::Address;
+use mtp_proto::mmtp::digest::message_hash;
+use mtp_proto::mmtp::json::{Json, Object};
+use mtp_proto::mmtp::packet::PacketType;
 
 use crate::units::parse_duration;
 
@@ -66,10 +66,13 @@ pub struct MmtpArgs {
     /// Print the server's responses as JSON instead of a summary.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The request to make.
     #[command(subcommand)]
     pub command: MmtpCommand,
 }
 
+/// The `mtpspec mmtp` subcommands: one MMTP request each, or key and HashCash work done
+/// locally.
 #[derive(clap::Subcommand, Debug)]
 pub enum MmtpCommand {
     /// Send a message (SEND), minting its HashCash first.
@@ -92,12 +95,16 @@ pub enum MmtpCommand {
     Bench(super::mmtp_bench::BenchArgs),
 }
 
+/// The arguments of `mtpspec mmtp send`.
 #[derive(clap::Args, Debug)]
 pub struct SendArgs {
+    /// The sender's address; with --sign, its key in the keystore signs.
     #[arg(long, value_name = "(NAME)%(DOMAIN)")]
     pub from: String,
+    /// The recipient's address.
     #[arg(long, value_name = "(NAME)%(DOMAIN)")]
     pub to: String,
+    /// The message's subject.
     #[arg(long, default_value = "")]
     pub subject: String,
     /// The body text ("-" reads standard input).
@@ -132,8 +139,10 @@ pub struct SendArgs {
     pub quiet: bool,
 }
 
+/// The arguments of `mtpspec mmtp receive`, and the mailbox part of [`FilterArgs`].
 #[derive(clap::Args, Debug)]
 pub struct MailboxArgs {
+    /// The mailbox's address.
     #[arg(long, value_name = "(NAME)%(DOMAIN)")]
     pub email: String,
     /// Decrypt encrypted messages with the mailbox's secret key from the keystore.
@@ -144,8 +153,10 @@ pub struct MailboxArgs {
     pub passphrase: Option<String>,
 }
 
+/// The arguments of `mtpspec mmtp check` and `mtpspec mmtp filter`.
 #[derive(clap::Args, Debug)]
 pub struct FilterArgs {
+    /// The mailbox, and how to decrypt what it holds.
     #[command(flatten)]
     pub mailbox: MailboxArgs,
     /// A filter as CATEGORY=VALUE: any value within a category, every category given.
@@ -153,8 +164,10 @@ pub struct FilterArgs {
     pub tags: Vec<String>,
 }
 
+/// The arguments of `mtpspec mmtp register-key`.
 #[derive(clap::Args, Debug)]
 pub struct RegisterKeyArgs {
+    /// The address the key is registered for.
     #[arg(long, value_name = "(NAME)%(DOMAIN)")]
     pub email: String,
     /// The armored public key (default: KEYSTORE/EMAIL.pub.asc).
@@ -162,8 +175,10 @@ pub struct RegisterKeyArgs {
     pub key: Option<PathBuf>,
 }
 
+/// The arguments of `mtpspec mmtp get-key`.
 #[derive(clap::Args, Debug)]
 pub struct GetKeyArgs {
+    /// The address whose public key to fetch.
     #[arg(long, value_name = "(NAME)%(DOMAIN)")]
     pub email: String,
     /// Also save it as KEYSTORE/EMAIL.pub.asc.
@@ -171,8 +186,10 @@ pub struct GetKeyArgs {
     pub save: bool,
 }
 
+/// The arguments of `mtpspec mmtp keygen`.
 #[derive(clap::Args, Debug)]
 pub struct KeygenArgs {
+    /// The address the key pair is for; it names the keystore files.
     #[arg(long, value_name = "(NAME)%(DOMAIN)")]
     pub email: String,
     /// The name in the user ID (default: the address's name).
@@ -195,6 +212,8 @@ fn parse_type(text: &str) -> Result<PacketType, String> {
     }
 }
 
+/// Runs the subcommand: `keygen` and `bench` locally, the others as requests on one connection
+/// to `--server`; the exit status is the one [`MmtpArgs`] lists.
 pub fn main(args: MmtpArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
         MmtpCommand::Keygen(keygen) => return self::keygen(&args.keystore, keygen),

@@ -9,13 +9,14 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use crate::mmtp::mint::{MintError, MintOptions, mint_parallel};
 use anyhow::bail;
 use mtp_proto::mmtp::hashcash::Stamp;
-use crate::mmtp::mint::{MintError, MintOptions, mint_parallel};
 
 /// 64 hex zeros: a SHA-256 of all zeros, which no counter reaches.
 const UNREACHABLE: u32 = 64;
 
+/// The arguments of `mtpspec mmtp bench`.
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// Seconds per measurement.
@@ -36,6 +37,8 @@ struct Rate {
     seconds: f64,
 }
 
+/// Measures HashCash tries per second for each of `--threads` over `--seconds` (more than 0, at
+/// most 600) and prints a table, or one JSON object per measurement with `--json`.
 pub fn main(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     if !(args.seconds > 0.0 && args.seconds <= 600.0) {
         bail!("--seconds must be in (0, 600]");

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Run the reference server in the foreground: SMTP/VMTP, MMTP and the HTTP gateway.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Send a message with the reference client (VMTP when offered, plain SMTP otherwise), or through the HTTP gateway.
     Send(send::SendArgs),
     /// List what the reference server's store holds.
@@ -36,7 +36,7 @@ impl Command {
     /// Runs the subcommand; an error's exit status is [`exit_code_for`]'s.
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
-            Self::Serve(args) => serve::main(args),
+            Self::Serve(args) => serve::main(*args),
             Self::Send(args) => send::main(args),
             Self::Mailbox(args) => mailbox::main(args),
             Self::Status(args) => status::main(args),

@@ -8,15 +8,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, anyhow};
-use mtp_proto::smtp::Mailbox;
-use mtp_proto::smtp::client::{ClientOptions, Message, Outcome};
 use crate::client::mime::{Attachment, Compose, build, new_message_id};
 use crate::client::queue::RetryPolicy;
 use crate::client::retry::{Attempt, run_queue};
 use crate::client::summary::{Verdict, summarize, verdict};
 use crate::client::tls::{Verify, client_config, load_roots, parse_pin, system_roots};
 use crate::client::{Target, Timeouts, TlsMode, deliver};
+use anyhow::{Context, anyhow};
+use mtp_proto::smtp::Mailbox;
+use mtp_proto::smtp::client::{ClientOptions, Message, Outcome};
 
 mod gateway;
 
@@ -74,6 +74,8 @@ impl ConnArgs {
         })
     }
 
+    /// Where to connect: `--server` (required) with the TLS mode of `--tls`, `--starttls` or
+    /// `--require-tls`, certificates checked as [`ConnArgs::verify`] says.
     pub fn target(&self) -> anyhow::Result<Target> {
         let server = self
             .server
@@ -89,10 +91,13 @@ impl ConnArgs {
         Target::new(server, mode, config, self.server_name.as_deref()).map_err(|e| anyhow!(e))
     }
 
+    /// `--timeout` for every reply, or RFC 5321's per-command timeouts ([`Timeouts::default`]).
     pub fn timeouts(&self) -> Timeouts {
         self.timeout.map(Timeouts::uniform).unwrap_or_default()
     }
 
+    /// The client session's options: `--helo`, and an in-band upgrade (STARTTLS, else VMTP ENCRYPT
+    /// START) with `--starttls` or `--require-tls`.
     pub fn options(&self) -> ClientOptions {
         let upgrade = self.starttls || self.require_tls;
         ClientOptions {
@@ -122,6 +127,7 @@ impl ConnArgs {
         mtpspec send --gateway http://127.0.0.1:8080 --batch messages.json --wait"
 )]
 pub struct SendArgs {
+    /// The server and TLS options shared with `mtpspec status`.
     #[command(flatten)]
     pub conn: ConnArgs,
     /// Send through the mtpspec HTTP gateway at this URL (`mtpspec serve --http`) instead of
@@ -171,6 +177,8 @@ pub struct SendArgs {
     pub args: Vec<String>,
 }
 
+/// Sends the message (with `--gateway`, posts it to the gateway), retrying for `--retry-for`
+/// if given, and prints what became of it; the exit status is the one [`SendArgs`] lists.
 pub fn main(args: SendArgs) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.gateway {
         return gateway::main(&args, url);
@@ -238,8 +246,7 @@ pub fn print(outcome: &Outcome, transcript: bool, expired: bool) -> ExitCode {
 }
 
 fn print_attempt(attempt: &Attempt) {
-    if let crate::client::queue::Disposition::Retry { at_ms, recipients } = attempt.disposition
-    {
+    if let crate::client::queue::Disposition::Retry { at_ms, recipients } = attempt.disposition {
         let why = attempt
             .outcome
             .messages

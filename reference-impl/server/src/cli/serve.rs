@@ -8,14 +8,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use crate::client::tls::{Verify, system_roots};
 use crate::gateway::{GatewayOptions, Limits, RunningGateway, Upstream};
 use crate::mmtp::{MmtpOptions, RunningMmtp};
 use crate::server::{RunningServer, ServerOptions};
 use crate::store::{Store, StoreOptions, SyncMode};
 use crate::tls::TlsSource;
+use anyhow::Context;
 
+/// The arguments of `mtpspec serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
     /// Plain SMTP listener (STARTTLS offered), e.g. 127.0.0.1:2525.
@@ -166,15 +167,18 @@ pub struct ServeArgs {
     mmtp_max_per_address: usize,
 }
 
+/// Starts the listeners given (at least one of `--smtp`, `--smtps`, `--submission`, `--mmtp`,
+/// `--mmtps`, `--http`), prints `listening NAME ADDR` for each, and serves until Ctrl-C or
+/// SIGTERM, then shuts every server down and exits 0.
 pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
-        .with_ansi(super::output::use_color(
-            std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        ))
+        .with_ansi(super::output::use_color(std::io::IsTerminal::is_terminal(
+            &std::io::stderr(),
+        )))
         .init();
     // Every connection holds a descriptor: use all the process may have (the connection
     // limit is then kept below it, with a reserve).

@@ -15,6 +15,7 @@ use super::send::ConnArgs;
     after_help = "Example:\n  mtpspec status --server 127.0.0.1:2525 4F5A21C0A5"
 )]
 pub struct StatusArgs {
+    /// The server and TLS options shared with `mtpspec send`.
     #[command(flatten)]
     pub conn: ConnArgs,
     /// The message id the server named when it took the message ("queued as ID").
@@ -22,6 +23,8 @@ pub struct StatusArgs {
     pub id: String,
 }
 
+/// Asks the server for the STATUS of the id and prints it; the exit status is the one
+/// [`StatusArgs`] lists.
 pub fn main(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let target = args.conn.target()?;
     let timeouts = args.conn.timeouts();

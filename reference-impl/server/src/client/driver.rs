@@ -28,7 +28,9 @@ pub enum TlsMode {
 /// RFC 5321 §4.5.3.2 timeouts, plus connect and handshake limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timeouts {
+    /// TCP connect: 1 minute.
     pub connect: Duration,
+    /// A TLS handshake, implicit or after an in-band upgrade: 1 minute.
     pub tls_handshake: Duration,
     /// Initial 220 message: 5 minutes.
     pub greeting: Duration,
@@ -79,6 +81,7 @@ impl Timeouts {
         }
     }
 
+    /// The limit for the reply the session is waiting for.
     pub fn for_wait(&self, wait: Wait) -> Duration {
         match wait {
             Wait::Greeting => self.greeting,
@@ -94,12 +97,16 @@ impl Timeouts {
 /// The TLS side of a connection: the connector and the name the certificate must match.
 #[derive(Clone)]
 pub struct TlsSetup {
+    /// Whether TLS comes first, after an in-band upgrade, or never.
     pub mode: TlsMode,
+    /// The connector built from the client's rustls configuration (how certificates are checked).
     pub connector: TlsConnector,
+    /// The name the server's certificate must match.
     pub server_name: ServerName<'static>,
 }
 
 impl TlsSetup {
+    /// A TLS side in `mode` with `config`'s certificate checks, expecting `server_name`.
     pub fn new(
         mode: TlsMode,
         config: Arc<rustls::ClientConfig>,

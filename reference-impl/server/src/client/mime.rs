@@ -10,8 +10,11 @@ use mail_builder::headers::address::Address;
 /// One attached file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attachment {
+    /// The file name given in the part's Content-Disposition.
     pub filename: String,
+    /// The part's MIME type, e.g. `application/pdf`.
     pub content_type: String,
+    /// The file's bytes, unencoded (the builder chooses the transfer encoding).
     pub data: Vec<u8>,
 }
 
@@ -33,11 +36,15 @@ impl Attachment {
 /// What goes into a message.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Compose {
+    /// The From header's address.
     pub from: String,
+    /// The To header's addresses, in order.
     pub to: Vec<String>,
     /// Left out of the header when empty.
     pub subject: String,
+    /// The plain-text body.
     pub text: String,
+    /// Files attached after the text, in order; none makes a single-part message.
     pub attachments: Vec<Attachment>,
     /// Seconds since the Unix epoch, for the Date header.
     pub date: i64,

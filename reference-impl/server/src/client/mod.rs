@@ -26,6 +26,7 @@ use tokio::time::timeout;
 pub struct Target {
     /// `host:port`.
     pub addr: String,
+    /// How TLS is used and which certificate is accepted.
     pub tls: TlsSetup,
 }
 

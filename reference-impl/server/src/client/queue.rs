@@ -66,7 +66,13 @@ pub enum Disposition {
     /// permanently for some or all recipients). The entry is gone.
     Done,
     /// Queued again for `recipients` recipients at `at_ms`.
-    Retry { at_ms: u64, recipients: usize },
+    Retry {
+        /// When the next attempt is due, on the clock of the `now_ms` passed in: the backoff
+        /// after this attempt, but no later than the policy's `max_age` after queueing.
+        at_ms: u64,
+        /// The recipients that failed transiently and are tried again (the others are final).
+        recipients: usize,
+    },
     /// Still failing transiently after the policy's `max_age`; the entry is gone.
     Expired(Failure),
 }
@@ -81,6 +87,7 @@ pub struct Queue {
 }
 
 impl Queue {
+    /// An empty queue that retries and gives up as `policy` says.
     pub fn new(policy: RetryPolicy) -> Self {
         Self {
             policy,
@@ -120,10 +127,12 @@ impl Queue {
         self.entries.values().filter_map(|e| e.next_ms).min()
     }
 
+    /// Messages queued, due or not, including those whose attempt is under way.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether no message is queued any more (or none was pushed).
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

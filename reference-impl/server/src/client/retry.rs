@@ -15,7 +15,9 @@ pub struct Attempt {
     pub at_ms: u64,
     /// The position of the message in the list given to [`run_queue`].
     pub index: usize,
+    /// The session's outcome: replies, per-recipient results and transcript.
     pub outcome: Outcome,
+    /// What the queue did next: done, retry (when, for how many recipients) or expired.
     pub disposition: Disposition,
 }
 

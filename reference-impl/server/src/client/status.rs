@@ -13,10 +13,13 @@ use super::{Target, Timeouts};
 /// What a STATUS lookup found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StatusAnswer {
-    /// `state` is PENDING, DELIVERED or OPENED; `at` the time the server gave, if any.
+    /// A 2yz reply: the server knows the message.
     Known {
+        /// The message id as the reply gave it, angle brackets removed.
         id: String,
+        /// The state word, upper-cased: PENDING, DELIVERED or OPENED from a VMTP server.
         state: String,
+        /// The time the server gave after the state, as written, if any.
         at: Option<String>,
     },
     /// The server knows STATUS but not this id (550).

@@ -14,6 +14,9 @@ pub enum Verdict {
     Deferred,
 }
 
+/// The session's verdict: [`Verdict::Refused`] if anything was refused permanently, else
+/// [`Verdict::Deferred`] if anything failed transiently or a recipient was not tried, else
+/// [`Verdict::Delivered`].
 pub fn verdict(outcome: &Outcome) -> Verdict {
     let mut deferred = outcome.error.as_ref().is_some_and(|e| e.transient);
     for message in &outcome.messages {
@@ -40,10 +43,15 @@ pub fn verdict(outcome: &Outcome) -> Verdict {
 /// Lines for standard output and warnings (dropped VMTP features, unsent metadata).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
+    /// Per message: delivered (with its id and the server's reply), not delivered and why, or
+    /// outcome unknown, then each recipient's status; last the connection's security and the
+    /// features used.
     pub lines: Vec<String>,
+    /// Features the session went on without, with the consequence, and metadata not sent.
     pub warnings: Vec<String>,
 }
 
+/// Describes `outcome` for a person: see [`Summary`]'s fields.
 pub fn summarize(outcome: &Outcome) -> Summary {
     let mut s = Summary::default();
     for (i, m) in outcome.messages.iter().enumerate() {

@@ -31,9 +31,13 @@ pub enum Verify {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum TlsSetupError {
+    /// The CA file could not be read.
     Io(std::io::Error),
+    /// The CA file is not valid PEM, or holds no certificate.
     Pem(String),
+    /// rustls refused a CA certificate or the configuration.
     Rustls(rustls::Error),
+    /// A `--pin-sha256` value that is not 64 hex digits (colons allowed); the value as given.
     BadPin(String),
 }
 
@@ -50,6 +54,7 @@ impl fmt::Display for TlsSetupError {
 
 impl std::error::Error for TlsSetupError {}
 
+/// The ring crypto provider, the only one the client and server use.
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -106,6 +111,8 @@ pub fn spki_sha256(cert: &CertificateDer<'_>) -> Result<[u8; 32], rustls::Error>
     Ok(Sha256::digest(parsed.subject_public_key_info().as_ref()).into())
 }
 
+/// Parses a SHA-256 pin for [`Verify::PinSha256`]: 64 hex digits of either case, colons between
+/// them ignored.
 pub fn parse_pin(hex: &str) -> Result<[u8; 32], TlsSetupError> {
     let clean: String = hex.chars().filter(|c| *c != ':').collect();
     let bad = || TlsSetupError::BadPin(hex.to_string());
@@ -119,6 +126,7 @@ pub fn parse_pin(hex: &str) -> Result<[u8; 32], TlsSetupError> {
     Ok(pin)
 }
 
+/// Lower-case hex, two digits per byte, no separators (how pins are printed).
 pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -53,7 +53,7 @@ pub(crate) struct Activity {
 }
 
 impl Activity {
-    pub fn new(now: Instant, timeouts: Timeouts) -> Arc<Self> {
+    pub(super) fn new(now: Instant, timeouts: Timeouts) -> Arc<Self> {
         Arc::new(Self {
             phase: Mutex::new(Phase::Waiting {
                 since: now,
@@ -74,7 +74,7 @@ impl Activity {
     }
 
     /// Octets arrived: the first of a request starts its header timeout.
-    pub fn read(&self, now: Instant) {
+    pub(super) fn read(&self, now: Instant) {
         self.set(|phase| match phase {
             Phase::Waiting { since, fresh: true } => Phase::Head { since },
             Phase::Waiting { fresh: false, .. } => Phase::Head { since: now },
@@ -83,12 +83,12 @@ impl Activity {
     }
 
     /// A request head is complete and goes to the service.
-    pub fn serving(&self) {
+    pub(super) fn serving(&self) {
         self.set(|_| Phase::Serving);
     }
 
     /// The response has been handed over: the connection waits for the next request.
-    pub fn answered(&self, now: Instant) {
+    pub(super) fn answered(&self, now: Instant) {
         self.set(|_| Phase::Waiting {
             since: now,
             fresh: false,
@@ -96,7 +96,7 @@ impl Activity {
     }
 
     /// When the connection is to be closed if nothing changes; `None` while serving.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(super) fn deadline(&self) -> Option<Instant> {
         let phase = *self.phase.lock().unwrap_or_else(PoisonError::into_inner);
         match phase {
             Phase::Waiting { since, fresh: true } | Phase::Head { since } => {
@@ -111,7 +111,7 @@ impl Activity {
     }
 
     /// Waits until the phase changes.
-    pub async fn changed(&self) {
+    pub(super) async fn changed(&self) {
         self.changed.notified().await;
     }
 }
@@ -123,7 +123,7 @@ pub(crate) struct Watched<S> {
 }
 
 impl<S> Watched<S> {
-    pub fn new(inner: S, activity: Arc<Activity>) -> Self {
+    pub(super) fn new(inner: S, activity: Arc<Activity>) -> Self {
         Self { inner, activity }
     }
 }

@@ -28,8 +28,11 @@ pub struct MediaType {
 /// How an attachment's content is written in its part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transfer {
+    /// Base64: leaf types, and `message/global`.
     Base64,
+    /// Unencoded, every octet ASCII: `7bit`.
     SevenBit,
+    /// Unencoded with 8-bit octets: `8bit`, which needs the upstream's 8BITMIME (RFC 6152).
     EightBit,
 }
 
@@ -47,10 +50,14 @@ impl Transfer {
 /// One checked attachment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attachment {
+    /// The file name in the part's Content-Disposition, as the client gave it (one line, not
+    /// empty).
     pub filename: String,
+    /// The part's Content-Type.
     pub media_type: MediaType,
     /// Canonical (CRLF line ends) when `transfer` is not base64.
     pub data: Vec<u8>,
+    /// How `data` is written in the part.
     pub transfer: Transfer,
 }
 
@@ -118,6 +125,7 @@ impl MediaType {
         &self.essence
     }
 
+    /// The parameters in the order given: names lowercase, values as given.
     pub fn params(&self) -> &[(String, String)] {
         &self.params
     }

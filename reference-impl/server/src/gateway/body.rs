@@ -41,7 +41,7 @@ pub(crate) struct BodyRules {
 }
 
 impl BodyRules {
-    pub fn new(limits: &Limits) -> Self {
+    pub(super) fn new(limits: &Limits) -> Self {
         let budget_total = limits.max_body_memory.min(Semaphore::MAX_PERMITS);
         Self {
             max_bytes: limits.max_request_bytes,
@@ -54,13 +54,13 @@ impl BodyRules {
 
     /// Octets of the budget not held by a body in flight.
     #[cfg(test)]
-    pub fn available(&self) -> usize {
+    pub(super) fn available(&self) -> usize {
         self.budget.available_permits()
     }
 }
 
 /// Middleware: reads the body within [`BodyRules`], then runs the route on the buffered body.
-pub async fn read_body(rules: Arc<BodyRules>, request: Request, next: Next) -> Response {
+pub(super) async fn read_body(rules: Arc<BodyRules>, request: Request, next: Next) -> Response {
     if request.body().is_end_stream() {
         return next.run(request).await;
     }

@@ -21,7 +21,7 @@ use crate::client::mime::new_message_id;
 /// A new gateway id: unique within the process by a counter, across processes and restarts by
 /// the time and the process id (`18c2f3a1b2.3f21.7`). It is the local part of the message's
 /// Message-ID, so the delivered mail can be traced back to it.
-pub fn new_id(now_ms: u64, hostname: &str) -> String {
+pub(super) fn new_id(now_ms: u64, hostname: &str) -> String {
     let message_id = new_message_id(now_ms, hostname);
     match message_id.split_once('@') {
         Some((local, _)) => local.to_string(),
@@ -30,7 +30,7 @@ pub fn new_id(now_ms: u64, hostname: &str) -> String {
 }
 
 /// Builds the message for `submission` under gateway id `id`.
-pub fn message(
+pub(super) fn message(
     submission: &Submission,
     id: &str,
     hostname: &str,

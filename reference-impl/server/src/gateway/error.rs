@@ -14,6 +14,7 @@ use crate::store::StoreError;
 /// A refused request: the status and the JSON body the client gets.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ApiError {
+    /// The HTTP status (400 for a bad field); not part of the JSON body.
     #[serde(skip)]
     pub status: StatusCode,
     /// A sentence a person can act on.
@@ -43,6 +44,7 @@ impl ApiError {
         }
     }
 
+    /// 404 with `what` as the message, e.g. an unknown delivery id or route.
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, what)
     }
@@ -88,6 +90,7 @@ impl IntoResponse for ApiError {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum GatewayError {
+    /// The HTTP listener could not bind this address.
     Bind(SocketAddr, std::io::Error),
     /// The delivery spool could not be opened or read.
     Spool(StoreError),

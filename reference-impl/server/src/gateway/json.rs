@@ -12,10 +12,15 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 /// One parsed JSON value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Json {
+    /// `null`; the optional fields take it as absent.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A number, as serde_json parses it (an integer when it fits, else a float).
     Number(serde_json::Number),
+    /// A string, escapes decoded.
     String(String),
+    /// An array, elements in order.
     Array(Vec<Json>),
     /// Members in document order; a repeated key appears twice.
     Object(Vec<(String, Json)>),

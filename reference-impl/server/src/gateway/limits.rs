@@ -32,6 +32,7 @@ pub struct Limits {
     pub max_recipients: usize,
     /// Messages in one `/batch` request; more get 400.
     pub max_batch: usize,
+    /// Attachments of one message (100 by default); more get 400.
     pub max_attachments: usize,
     /// The upstream receives a message in transactions of at most this many recipients
     /// (RFC 5321 §4.5.3.1.8: a server must take at least 100).
@@ -46,8 +47,11 @@ pub struct Limits {
     pub kept_finished: usize,
     /// The largest `limit` of a listing.
     pub max_page: usize,
-    /// VMTP METADATA entries per message and their total size (the reference server's).
+    /// VMTP METADATA entries per message (the reference server's limit, 32 by default);
+    /// more get 400.
     pub max_metadata_entries: usize,
+    /// Octets of a message's metadata keys and values together (the reference server's
+    /// limit, 4096 by default); more get 400.
     pub max_metadata_bytes: usize,
 }
 

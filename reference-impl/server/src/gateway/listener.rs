@@ -30,9 +30,9 @@ use super::activity::{Activity, Timeouts, Watched};
 use super::limits::Limits;
 
 /// Refusals (503 past the connection limit) under way at once; more are closed unanswered.
-pub const REFUSING: usize = 64;
+pub(super) const REFUSING: usize = 64;
 /// The longest a refused connection is kept to deliver its 503.
-pub const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+pub(super) const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 /// hyper's read buffer: a request head larger than this gets 431.
 const MAX_HEAD_BUFFER: usize = 64 * 1024;
 /// The pause after a failed accept (such as EMFILE), so that the loop does not spin.

@@ -22,7 +22,7 @@ use crate::store::{DeliveryStatus, StoredMessage};
 
 /// `GET /messages?offset=&limit=&order=asc|desc&recipient=`: store (id) order, oldest first
 /// unless `order=desc`; `recipient` keeps one mailbox's messages.
-pub async fn list(
+pub(super) async fn list(
     State(app): State<AppState>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -62,7 +62,7 @@ pub async fn list(
 /// `GET /messages/{id}?reader=ADDRESS`: the whole message. The first read of a READACK
 /// message marks it OPENED and notifies a local sender; `reader` names the recipient who
 /// reads (it must be one of the message's recipients).
-pub async fn get(
+pub(super) async fn get(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,

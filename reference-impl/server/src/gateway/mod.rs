@@ -66,14 +66,21 @@ use outbox::{Outbox, OutboxConfig};
 /// Everything the gateway is configured with.
 #[derive(Clone)]
 pub struct GatewayOptions {
+    /// The HTTP listener's address; port 0 picks a free one ([`RunningGateway::addr`] tells
+    /// which).
     pub listen: SocketAddr,
+    /// Where accepted messages are delivered, and how TLS is used there.
     pub upstream: Upstream,
     /// The name in Message-IDs and read notifications; also the EHLO name upstream.
     pub hostname: String,
     /// Senders in these domains get read notifications in the store.
     pub local_domains: Vec<String>,
+    /// Connection, size, count and queue limits ([`Limits::default`] by default).
     pub limits: Limits,
+    /// How long the client waits on the upstream (default: 60 s for every step).
     pub timeouts: Timeouts,
+    /// Backoff and expiry for transient upstream failures (default: [`RetryPolicy::default`], 1
+    /// minute doubling to 1 hour, given up after 5 days).
     pub retry: RetryPolicy,
     /// Where accepted messages are kept until delivered; `None` keeps them in memory only.
     pub spool_dir: Option<PathBuf>,
@@ -82,6 +89,9 @@ pub struct GatewayOptions {
 }
 
 impl GatewayOptions {
+    /// Options for `listen` and `upstream` with the defaults: hostname `mx.example.test`, local
+    /// domain `example.test`, default limits, 60 s timeouts, the default retry policy, no spool
+    /// (accepted messages kept in memory only) and the system clock.
     pub fn new(listen: SocketAddr, upstream: Upstream) -> Self {
         Self {
             listen,
@@ -173,10 +183,12 @@ impl RunningGateway {
         })
     }
 
+    /// The address the HTTP listener is bound to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
+    /// The outbox: the deliveries accepted and what became of them.
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
     }

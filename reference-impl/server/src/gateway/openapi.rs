@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 /// The OpenAPI document, byte for byte as in the repository.
 pub const DOCUMENT: &str = include_str!("../../openapi.json");
 
-pub async fn serve() -> impl IntoResponse {
+pub(super) async fn serve() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], DOCUMENT)
 }
 

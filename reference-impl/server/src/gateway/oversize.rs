@@ -19,12 +19,16 @@ use axum::response::{IntoResponse, Response};
 use super::ApiError;
 
 /// How many times the limit is drained before the gateway stops listening.
-pub const DRAIN_FACTOR: u64 = 4;
+pub(super) const DRAIN_FACTOR: u64 = 4;
 /// The longest a refused body is drained.
-pub const DRAIN_TIME: Duration = Duration::from_secs(10);
+pub(super) const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// Middleware: a declared body over `max_request_bytes` gets 413 before any handler runs.
-pub async fn refuse_oversize(max_request_bytes: usize, request: Request, next: Next) -> Response {
+pub(super) async fn refuse_oversize(
+    max_request_bytes: usize,
+    request: Request,
+    next: Next,
+) -> Response {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)

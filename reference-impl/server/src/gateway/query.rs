@@ -7,12 +7,12 @@ use axum::extract::rejection::QueryRejection;
 use super::error::ApiError;
 
 /// The parameters of one request, taken by name.
-pub struct Params {
+pub(super) struct Params {
     pairs: Vec<(String, String)>,
 }
 
 impl Params {
-    pub fn new(
+    pub(super) fn new(
         query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     ) -> Result<Self, ApiError> {
         match query {
@@ -21,7 +21,7 @@ impl Params {
         }
     }
 
-    pub fn take(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+    pub(super) fn take(&mut self, name: &str) -> Result<Option<String>, ApiError> {
         let mut found = None;
         let mut rest = Vec::with_capacity(self.pairs.len());
         for (key, value) in self.pairs.drain(..) {
@@ -48,7 +48,7 @@ impl Params {
     }
 
     /// Fails on the first parameter nobody took.
-    pub fn finish(self, expected: &[&str]) -> Result<(), ApiError> {
+    pub(super) fn finish(self, expected: &[&str]) -> Result<(), ApiError> {
         match self.pairs.first() {
             Some((key, _)) => Err(ApiError::field(
                 key.clone(),
@@ -61,16 +61,16 @@ impl Params {
 
 /// `?offset=&limit=&order=asc|desc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Page {
+pub(super) struct Page {
     pub offset: usize,
     pub limit: usize,
     pub newest_first: bool,
 }
 
-pub const DEFAULT_LIMIT: usize = 50;
+pub(super) const DEFAULT_LIMIT: usize = 50;
 
 impl Page {
-    pub fn take(params: &mut Params, max_limit: usize) -> Result<Self, ApiError> {
+    pub(super) fn take(params: &mut Params, max_limit: usize) -> Result<Self, ApiError> {
         let offset = params.number("offset")?.unwrap_or(0);
         let limit = params
             .number("limit")?
@@ -98,7 +98,7 @@ impl Page {
         })
     }
 
-    pub fn order(&self) -> &'static str {
+    pub(super) fn order(&self) -> &'static str {
         if self.newest_first { "desc" } else { "asc" }
     }
 }

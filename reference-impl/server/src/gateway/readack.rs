@@ -34,6 +34,8 @@ pub struct ReadEffect {
 /// Where notifications come from and which senders are local.
 #[derive(Clone, Debug)]
 pub struct Notifier {
+    /// This host's name: in the notification's From (`MAILER-DAEMON@hostname`), Message-ID and
+    /// Reporting-UA, and as the stored notification's HELO name.
     pub hostname: String,
     /// Domains whose mailboxes live in this store (compared without case).
     pub local_domains: Vec<String>,

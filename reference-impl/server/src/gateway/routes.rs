@@ -18,7 +18,7 @@ use super::query::{Page, Params};
 use super::submission::{Submission, parse_batch, parse_message};
 
 /// `POST /send`: one message; 202 with its id once it is queued (and spooled).
-pub async fn send(
+pub(super) async fn send(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -42,7 +42,7 @@ pub async fn send(
 /// Any route the gateway does not have. The seed's Worker sends every POST other than
 /// `/batch` as one message (its client library posts to the bare worker URL), so a POST here
 /// is `POST /send`; any other method gets 404.
-pub async fn unknown_route(
+pub(super) async fn unknown_route(
     method: Method,
     state: State<AppState>,
     headers: HeaderMap,
@@ -57,7 +57,7 @@ pub async fn unknown_route(
 
 /// `POST /batch`: `{"messages": [...]}`; one result per message, in order. 202 when every
 /// message was accepted, 207 when some were, and the errors' status (400 if mixed) when none.
-pub async fn batch(
+pub(super) async fn batch(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -217,7 +217,7 @@ fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result
 }
 
 /// `GET /deliveries/{id}`.
-pub async fn delivery(
+pub(super) async fn delivery(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -230,7 +230,7 @@ pub async fn delivery(
 }
 
 /// `GET /deliveries?offset=&limit=&order=`: acceptance order, oldest first by default.
-pub async fn deliveries(
+pub(super) async fn deliveries(
     State(app): State<AppState>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {

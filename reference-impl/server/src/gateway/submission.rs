@@ -20,13 +20,18 @@ use crate::client::mime::content_type_for;
 /// One message as the client asked for it, every field checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Submission {
+    /// The envelope sender (MAIL FROM) and the From header.
     pub sender: Mailbox,
+    /// The recipients (RCPT TO and the To header): at least one, at most the limit, no address
+    /// twice.
     pub recipients: Vec<Mailbox>,
+    /// The Subject header, one line of at most 998 octets; empty leaves the header out.
     pub subject: String,
     /// The text body as given (line ends are made CRLF when the message is built).
     pub body: String,
     /// VMTP METADATA, in the order given.
     pub metadata: Vec<(String, String)>,
+    /// Files attached after the body, in the order given.
     pub attachments: Vec<Attachment>,
     /// Ask for a VMTP read receipt.
     pub read_ack: bool,

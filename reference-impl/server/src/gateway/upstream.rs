@@ -12,16 +12,19 @@ use crate::client::{Target, TlsMode};
 pub struct Upstream {
     /// The URL as given.
     pub url: String,
+    /// The `HOST:PORT` of the URL, with the URL's TLS mode and the certificate checks asked for.
     pub target: Target,
     /// Upgrade in band when offered.
     pub starttls: bool,
 }
 
+/// Why an upstream URL was refused.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum UpstreamError {
     /// Not `smtp://`, `smtp+starttls://` or `smtps://` with a host and a port.
     BadUrl(String),
+    /// The TLS client configuration for the upstream could not be built.
     Tls(TlsSetupError),
 }
 

@@ -25,14 +25,20 @@ use crate::client::tls::{Verify, client_config};
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ClientError {
+    /// Connecting, reading or writing failed.
     Io(io::Error),
+    /// Nothing within [`ClientOptions::timeout`]; says what was awaited ("connecting", "in the
+    /// TLS handshake", "waiting for a response").
     Timeout(&'static str),
+    /// The TLS configuration, the server name or the handshake failed.
     Tls(String),
     /// The server sent something that is not an MMTP response.
     Protocol(String),
     /// The server closed the connection.
     Closed,
+    /// Minting the HashCash stamp was cancelled or timed out.
     Mint(MintError),
+    /// Signing or encrypting the content failed.
     Pgp(PgpError),
 }
 
@@ -79,8 +85,11 @@ impl Default for ClientOptions {
 /// What the welcome said (seed §5.2, DESIGN's `difficulty`).
 #[derive(Clone, Debug)]
 pub struct Welcome {
+    /// The welcome's `message` text, e.g. `MMTP Server Ready`.
     pub message: String,
+    /// `features.tls`: the server offers TLS.
     pub tls: bool,
+    /// `features.pgp`: the server handles OpenPGP-signed and encrypted messages.
     pub pgp: bool,
     /// Absent from servers that do not announce it (the original).
     pub difficulty: Option<u32>,
@@ -91,14 +100,17 @@ pub struct Welcome {
 pub struct Reply(pub Json);
 
 impl Reply {
+    /// The member `key` of the response object.
     pub fn get(&self, key: &str) -> Option<&Json> {
         self.0.as_object()?.get(key)
     }
 
+    /// The member `key` when it is a string.
     pub fn str(&self, key: &str) -> Option<&str> {
         self.get(key)?.as_str()
     }
 
+    /// Whether `status` is `"OK"`.
     pub fn is_ok(&self) -> bool {
         self.str("status") == Some("OK")
     }
@@ -113,6 +125,7 @@ impl Reply {
         })
     }
 
+    /// The member `key` when it is a non-negative integer (e.g. `count`).
     pub fn u64(&self, key: &str) -> Option<u64> {
         match self.get(key)? {
             Json::Number(n) => n.as_u64(),
@@ -208,6 +221,7 @@ impl Client {
         Ok(client)
     }
 
+    /// What the server's welcome announced.
     pub fn welcome(&self) -> &Welcome {
         &self.welcome
     }
@@ -249,15 +263,19 @@ impl Client {
         self.response().await
     }
 
+    /// SEND (seed §6.1): delivers a built packet (see [`compose`]) to its recipient's mailbox.
     pub async fn send(&mut self, packet: Json) -> Result<Reply, ClientError> {
         self.request("SEND", data([("packet", packet)])).await
     }
 
+    /// RECEIVE (seed §6.2): every message of mailbox `email`, which the server then removes.
     pub async fn receive(&mut self, email: &str) -> Result<Reply, ClientError> {
         self.request("RECEIVE", data([("email", Json::from(email))]))
             .await
     }
 
+    /// RECEIVE_FILTERED (seed §6.6): the messages of `email` matching the tag `filters`
+    /// (`{"category": ["value", ...]}`), which the server then removes.
     pub async fn receive_filtered(
         &mut self,
         email: &str,
@@ -267,6 +285,8 @@ impl Client {
         self.request("RECEIVE_FILTERED", data).await
     }
 
+    /// CHECK (seed §6.3): how many messages `email` holds (`totalCount`), how many match
+    /// `filters` (`count`) and how many carry each tag; nothing is removed.
     pub async fn check(
         &mut self,
         email: &str,
@@ -279,6 +299,7 @@ impl Client {
         self.request("CHECK", data).await
     }
 
+    /// REGISTER_KEY (seed §6.4): registers the ASCII-armored OpenPGP public key for `email`.
     pub async fn register_key(&mut self, email: &str, armored: &str) -> Result<Reply, ClientError> {
         let data = data([
             ("email", Json::from(email)),
@@ -287,11 +308,13 @@ impl Client {
         self.request("REGISTER_KEY", data).await
     }
 
+    /// REQUEST_PUBLIC_KEY (seed §6.5): the armored public key registered for `email`.
     pub async fn request_public_key(&mut self, email: &str) -> Result<Reply, ClientError> {
         self.request("REQUEST_PUBLIC_KEY", data([("email", Json::from(email))]))
             .await
     }
 
+    /// GET_TAG_CATEGORIES (seed §6.7): the tag categories and their values (seed §8.2).
     pub async fn tag_categories(&mut self) -> Result<Reply, ClientError> {
         self.request("GET_TAG_CATEGORIES", Object::new()).await
     }
@@ -308,19 +331,28 @@ pub fn data<const N: usize>(members: [(&str, Json); N]) -> Object {
 /// What a message to send is made of.
 #[derive(Clone, Debug)]
 pub struct Compose {
+    /// The sender, `(name)%(domain)`.
     pub sender: String,
+    /// The recipient, `(name)%(domain)`.
     pub recipient: String,
+    /// `content.subject`.
     pub subject: String,
+    /// `content.body`.
     pub body: String,
     /// `meta.tags`, as given.
     pub tags: Option<Json>,
+    /// `meta.type`: SEND, REPLY or FORWARD (seed §4.2).
     pub kind: PacketType,
     /// Sign the content with this key.
     pub sign: Option<SecretKey>,
     /// Encrypt the content to this key.
     pub encrypt_to: Option<PublicKey>,
+    /// HashCash difficulty to mint at: leading `0` hex digits of the token's SHA-256 (seed
+    /// §3.4).
     pub difficulty: u32,
+    /// `meta.timestamp`, Unix milliseconds; also part of the HashCash token.
     pub timestamp_ms: u64,
+    /// `meta.messageId`; see [`new_message_id`].
     pub message_id: String,
 }
 

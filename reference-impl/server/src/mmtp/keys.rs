@@ -103,6 +103,7 @@ impl KeyRegistry {
         Some(key.verify(check.data.as_bytes(), &check.signature))
     }
 
+    /// Mailboxes with a registered key.
     pub fn len(&self) -> usize {
         self.keys
             .read()
@@ -110,6 +111,7 @@ impl KeyRegistry {
             .len()
     }
 
+    /// Whether no key is registered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

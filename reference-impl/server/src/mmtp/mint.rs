@@ -19,6 +19,8 @@ const CHUNK: u64 = 1 << 14;
 pub struct MintOptions {
     /// Worker threads (0: one per core).
     pub threads: usize,
+    /// Give up with [`MintError::TimedOut`] after this long; `None` searches until found or
+    /// cancelled.
     pub timeout: Option<Duration>,
     /// How often `progress` is called.
     pub progress_every: Duration,
@@ -37,17 +39,23 @@ impl Default for MintOptions {
 /// Where a search stands, for a progress indicator.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Progress {
+    /// Counters tried so far, over every thread.
     pub tries: u64,
+    /// Time since the search started.
     pub elapsed: Duration,
     /// 16^difficulty: the mean number of tries needed.
     pub expected: f64,
 }
 
+/// Why a search found no counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MintError {
+    /// The caller's cancel flag was set (Ctrl-C on the command line).
     Cancelled,
+    /// [`MintOptions::timeout`] passed first.
     TimedOut {
+        /// Counters tried before giving up, over every thread.
         tries: u64,
     },
     /// Every counter up to `u64::MAX` was tried (difficulty far too high).

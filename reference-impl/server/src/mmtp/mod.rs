@@ -46,20 +46,29 @@ pub struct MmtpOptions {
     pub data_dir: PathBuf,
     /// The name in a self-signed certificate.
     pub hostname: String,
+    /// The certificate of the implicit-TLS listener (default: self-signed for `hostname`);
+    /// `Disabled` leaves `mmtps` unopened and the welcome says `tls: false`.
     pub tls: TlsSource,
     /// HashCash difficulty in hex zeros.
     pub difficulty: u32,
+    /// How old (default 1 hour) or far ahead (default 5 minutes) a HashCash timestamp may be;
+    /// the replay cache keeps tokens as long as they could pass.
     pub freshness: Freshness,
     /// Key registry and signature verification.
     pub pgp: bool,
     /// Largest JSON value accepted (seed §9.1: 10 MB).
     pub max_value: usize,
+    /// Client silence (and the longest TLS handshake) before the connection is timed out
+    /// (default 300 s; seed §9.1).
     pub idle_timeout: Duration,
     /// Responses the client has not let go out by then (it does not read) end the connection.
     pub write_timeout: Duration,
+    /// Concurrent connections over both listeners (default 1024); one more gets RATE_LIMITED
+    /// and is closed (an implicit-TLS one is closed without a handshake).
     pub max_connections: usize,
     /// Concurrent connections per client address (the original allowed 5).
     pub max_per_ip: usize,
+    /// Whether the store and the replay cache sync before acknowledging (default: durable).
     pub sync: SyncMode,
     /// The wall clock, in Unix milliseconds (the simulation passes its own).
     pub now_ms: fn() -> u64,
@@ -221,18 +230,22 @@ impl RunningMmtp {
         Ok(server)
     }
 
+    /// The plain TCP listener's address, if one was asked for.
     pub fn mmtp_addr(&self) -> Option<SocketAddr> {
         self.mmtp
     }
 
+    /// The implicit-TLS listener's address, if one was asked for and TLS is not disabled.
     pub fn mmtps_addr(&self) -> Option<SocketAddr> {
         self.mmtps
     }
 
+    /// The MMTP store (`data_dir/mmtp`): the mailboxes RECEIVE reads.
     pub fn store(&self) -> &Store {
         &self.store
     }
 
+    /// The registry REGISTER_KEY fills and signatures are verified against.
     pub fn keys(&self) -> &KeyRegistry {
         &self.keys
     }

@@ -56,6 +56,7 @@ impl PublicKey {
         format!("{:X}", self.key.fingerprint())
     }
 
+    /// The key's user IDs, e.g. `Alice <(alice)%(example.com)>` (invalid UTF-8 replaced).
     pub fn user_ids(&self) -> Vec<String> {
         self.key
             .details
@@ -65,6 +66,7 @@ impl PublicKey {
             .collect()
     }
 
+    /// The key ASCII-armored, as REGISTER_KEY and the keystore's `.pub.asc` carry it.
     pub fn to_armored(&self) -> Result<String, PgpError> {
         self.key
             .to_armored_string(ArmorOptions::default())
@@ -158,12 +160,15 @@ impl SecretKey {
         })
     }
 
+    /// The secret key ASCII-armored, as the keystore's `.priv.asc` holds it; a key generated
+    /// with a passphrase stays protected by it.
     pub fn to_armored(&self) -> Result<String, PgpError> {
         self.key
             .to_armored_string(ArmorOptions::default())
             .map_err(error("cannot armor the key"))
     }
 
+    /// The public half, to register or to encrypt to.
     pub fn public_key(&self) -> PublicKey {
         PublicKey {
             key: self.key.to_public_key(),

@@ -157,6 +157,8 @@ impl ReplayCache {
         Ok(true)
     }
 
+    /// Tokens the cache refuses to accept again: those still fresh when it was opened, and
+    /// every one claimed since.
     pub fn len(&self) -> usize {
         self.inner
             .lock()
@@ -165,6 +167,7 @@ impl ReplayCache {
             .len()
     }
 
+    /// Whether no token is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -27,13 +27,13 @@ pub(crate) struct AuthFailures {
 
 impl AuthFailures {
     /// Failures an address may have in quick succession before its failures are rate limited.
-    pub const BURST: u32 = 20;
+    pub(super) const BURST: u32 = 20;
     /// Addresses remembered at once.
-    pub const MAX_ADDRESSES: usize = 4096;
+    pub(super) const MAX_ADDRESSES: usize = 4096;
 
     /// Records one failure from `ip` at `now`; returns how long its reply must wait so that
     /// the address's failures come no faster than one per `interval` beyond the burst.
-    pub fn record(&self, ip: IpAddr, now: Instant, interval: Duration) -> Duration {
+    pub(super) fn record(&self, ip: IpAddr, now: Instant, interval: Duration) -> Duration {
         if interval.is_zero() {
             return Duration::ZERO;
         }

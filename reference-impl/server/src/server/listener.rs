@@ -11,10 +11,14 @@ use tokio::sync::watch;
 
 /// Something that accepts byte-stream connections.
 pub trait Listener: Send + 'static {
+    /// One accepted connection.
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 
+    /// Waits for the next connection: the stream and the client's address. An error may
+    /// concern only that connection; [`next_connection`] decides whether to go on.
     fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send;
 
+    /// The address bound, with the port chosen when port 0 was asked for.
     fn local_addr(&self) -> io::Result<SocketAddr>;
 }
 

@@ -40,17 +40,32 @@ use timers::TimerConfig;
 /// Everything `mtpspec serve` can set.
 #[derive(Clone)]
 pub struct ServerOptions {
+    /// The MX listener, usually port 25: STARTTLS offered, AUTH offered over TLS but not
+    /// required.
     pub smtp: Option<SocketAddr>,
     /// Implicit TLS (RFC 8314), usually port 465.
     pub smtps: Option<SocketAddr>,
     /// Submission (RFC 6409): AUTH PLAIN over TLS required before MAIL.
     pub submission: Option<SocketAddr>,
+    /// The durable store's directory, and `spool/` under it for message data past
+    /// `spool_threshold`; created if missing.
     pub data_dir: PathBuf,
+    /// The name in the 220 greeting, the EHLO reply, `Received:` fields and a self-signed
+    /// certificate (default `mx.example.test`).
     pub hostname: String,
+    /// The local domains, whose recipients are stored here (compared without case; default
+    /// `example.test`).
     pub domains: Vec<String>,
+    /// When set, only these local parts (and postmaster) exist in the local domains; others
+    /// get 550. `None` (the default) accepts any.
     pub users: Option<Vec<String>>,
+    /// `(user, password)` pairs for AUTH PLAIN, offered only over TLS, on every listener.
     pub credentials: Vec<(String, String)>,
+    /// The certificate for STARTTLS, VMTP ENCRYPT and the implicit-TLS listener (default:
+    /// self-signed for `hostname`); `Disabled` answers them 454 and opens no `smtps` listener.
     pub tls: TlsSource,
+    /// Protocol limits: message size, recipients, line lengths, errors, metadata, BATCH
+    /// (defaults in SPEC.md's preamble); raised to the RFC 5321 floors where set below them.
     pub limits: Limits,
     /// RFC 5321 §4.5.3.2.7: at least 5 minutes.
     pub idle_timeout: Duration,
@@ -65,6 +80,8 @@ pub struct ServerOptions {
     /// Octets per second the data phase (DATA, a BDAT chunk) must average once
     /// `data_rate_grace` has passed; then 421 and close. 0 turns the check off.
     pub min_data_rate: u64,
+    /// Time into a data phase before `min_data_rate` is checked (default 180 s: RFC 5321
+    /// §4.5.3.2.5 lets a client wait 3 minutes for one block).
     pub data_rate_grace: Duration,
     /// The reply to a failed AUTH waits this long, doubled for each earlier failure from the
     /// same client address in the last 15 minutes, whatever the connection (at most 30 s);
@@ -79,7 +96,11 @@ pub struct ServerOptions {
     pub spool_threshold: usize,
     /// Client addresses greeted with 554 and served nothing but QUIT (RFC 5321 §3.1).
     pub deny: Vec<IpAddr>,
+    /// Advertise VMTP and accept its verbs (the default); off, the server is plain SMTP and the
+    /// VMTP verbs get 502.
     pub vmtp: bool,
+    /// When the store acknowledges a message, and so when the client gets 250 (default: after
+    /// fsync).
     pub sync: SyncMode,
     /// A benchmark sink, NOT durable: every message gets its 250 after the dot and is thrown
     /// away (nothing is written to the store).
@@ -88,6 +109,8 @@ pub struct ServerOptions {
     pub now_ms: fn() -> u64,
 }
 
+/// The system clock in Unix milliseconds (0 before 1970): the default `now_ms` of the servers
+/// and the gateway.
 pub fn system_now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -162,12 +185,18 @@ impl ServerOptions {
     }
 }
 
+/// Why a server did not start.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StartError {
+    /// The store in `data_dir` could not be opened (locked by another process, unreadable,
+    /// corrupt).
     Store(StoreError),
+    /// `data_dir/spool` could not be created or emptied.
     Spool(std::io::Error),
+    /// The certificate could not be read or generated, or rustls refused it.
     Tls(tls::TlsError),
+    /// A listener could not bind this address.
     Bind(SocketAddr, std::io::Error),
 }
 
@@ -325,18 +354,22 @@ impl RunningServer {
         Ok(server)
     }
 
+    /// The MX listener's bound address, if one was asked for.
     pub fn smtp_addr(&self) -> Option<SocketAddr> {
         self.smtp
     }
 
+    /// The implicit-TLS listener's bound address, if one was asked for and TLS is not disabled.
     pub fn smtps_addr(&self) -> Option<SocketAddr> {
         self.smtps
     }
 
+    /// The submission listener's bound address, if one was asked for.
     pub fn submission_addr(&self) -> Option<SocketAddr> {
         self.submission
     }
 
+    /// The store the listeners deliver into; share it with the gateway's `/messages` routes.
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -29,7 +29,7 @@ pub(crate) struct SpoolDir {
 
 impl SpoolDir {
     /// Creates `dir` if missing and removes what a previous process left in it.
-    pub fn open(dir: PathBuf, threshold: usize) -> io::Result<Self> {
+    pub(super) fn open(dir: PathBuf, threshold: usize) -> io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
@@ -63,13 +63,13 @@ struct SpoolFile {
 }
 
 impl<'a> Spool<'a> {
-    pub fn new(dir: Option<&'a SpoolDir>) -> Self {
+    pub(super) fn new(dir: Option<&'a SpoolDir>) -> Self {
         Self { dir, file: None }
     }
 
     /// Moves what the session holds of the message under way to disk once it reaches the
     /// threshold, and drops the file of a message that is over without a delivery.
-    pub async fn keep_up(&mut self, session: &mut ServerSession) -> io::Result<()> {
+    pub(super) async fn keep_up(&mut self, session: &mut ServerSession) -> io::Result<()> {
         let Some(dir) = self.dir else {
             return Ok(());
         };
@@ -95,7 +95,7 @@ impl<'a> Spool<'a> {
 
     /// The whole message: `prefix`, the `taken` octets on disk, then `rest`; the file is
     /// removed. One allocation of the final size (the store takes the message whole).
-    pub async fn take_message(
+    pub(super) async fn take_message(
         &mut self,
         prefix: Vec<u8>,
         taken: u64,
@@ -114,7 +114,7 @@ impl<'a> Spool<'a> {
     }
 
     /// Removes the file of the message under way, if there is one.
-    pub fn discard(&mut self) {
+    pub(super) fn discard(&mut self) {
         if let Some(spooled) = self.file.take() {
             remove(&spooled.path);
         }

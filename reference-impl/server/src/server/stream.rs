@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-pub enum MaybeTls<S> {
+pub(super) enum MaybeTls<S> {
     Plain(S),
     Tls(Box<TlsStream<S>>),
     /// Only while an upgrade is in progress.
@@ -22,7 +22,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MaybeTls<S> {
     /// Runs the TLS handshake over the plain stream. A client that does not complete it
     /// within `timeout` (silence, or a byte now and then) fails it with `TimedOut`: nothing can
     /// be said to it in SMTP mid-handshake, so the caller closes without a reply.
-    pub async fn upgrade(self, acceptor: &TlsAcceptor, timeout: Duration) -> io::Result<Self> {
+    pub(super) async fn upgrade(
+        self,
+        acceptor: &TlsAcceptor,
+        timeout: Duration,
+    ) -> io::Result<Self> {
         let Self::Plain(stream) = self else {
             return Err(io::Error::other("TLS is already active"));
         };

@@ -63,7 +63,7 @@ fn lock(seats: &Mutex<Seats>) -> std::sync::MutexGuard<'_, Seats> {
 }
 
 impl ConnectionTable {
-    pub fn new(max: usize, grace: Duration) -> Self {
+    pub(super) fn new(max: usize, grace: Duration) -> Self {
         Self {
             max,
             grace,
@@ -77,7 +77,7 @@ impl ConnectionTable {
     /// A seat for a new connection (`handshake`: it starts with a TLS handshake), evicting
     /// the oldest preemptible connection when the table is full; `None` when it is full of
     /// connections that have spoken.
-    pub fn admit(&self, handshake: bool, now: Instant) -> Option<Seat> {
+    pub(super) fn admit(&self, handshake: bool, now: Instant) -> Option<Seat> {
         let mut seats = lock(&self.seats);
         if seats.taken.len() >= self.max {
             let victim = seats.taken.iter().find_map(|(id, entry)| {
@@ -118,7 +118,7 @@ impl ConnectionTable {
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         lock(&self.seats).taken.len()
     }
 }
@@ -126,12 +126,12 @@ impl ConnectionTable {
 impl Seat {
     /// A TLS handshake begins (STARTTLS, ENCRYPT START): the seat may be preempted until
     /// [`Seat::engaged`].
-    pub fn handshaking(&self) {
+    pub(super) fn handshaking(&self) {
         self.set(State::Handshake);
     }
 
     /// The client has sent something, or completed a handshake it began after speaking.
-    pub fn engaged(&self) {
+    pub(super) fn engaged(&self) {
         self.set(State::Engaged);
     }
 
@@ -142,7 +142,7 @@ impl Seat {
     }
 
     /// Resolves when a new connection took this seat: the connection must end.
-    pub async fn evicted(&self) {
+    pub(super) async fn evicted(&self) {
         self.evict.notified().await;
     }
 }

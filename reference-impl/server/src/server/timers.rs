@@ -41,7 +41,7 @@ pub(crate) struct Deadlines {
 }
 
 impl Deadlines {
-    pub fn new(config: TimerConfig, now: Instant) -> Self {
+    pub(super) fn new(config: TimerConfig, now: Instant) -> Self {
         Self {
             config,
             last_reply: now,
@@ -50,12 +50,12 @@ impl Deadlines {
     }
 
     /// A reply was written: the client has a new command line to send.
-    pub fn replied(&mut self, now: Instant) {
+    pub(super) fn replied(&mut self, now: Instant) {
         self.last_reply = now;
     }
 
     /// `octets` were received; `in_data` is the session's phase after taking them.
-    pub fn received(&mut self, now: Instant, octets: usize, in_data: bool) {
+    pub(super) fn received(&mut self, now: Instant, octets: usize, in_data: bool) {
         self.data = match (self.data, in_data) {
             (_, false) => None,
             // The read that began the phase may hold the command before the data too.
@@ -65,7 +65,7 @@ impl Deadlines {
     }
 
     /// When the next read must be complete, measured from `now`, the start of the read.
-    pub fn read_deadline(&self, now: Instant) -> Instant {
+    pub(super) fn read_deadline(&self, now: Instant) -> Instant {
         let idle = now + self.config.idle;
         let phase = match self.data {
             None => self.last_reply + self.config.command,

@@ -16,7 +16,12 @@ pub enum StoreError {
     Write(io::Error),
     /// The log holds a record whose checksum is right but whose content cannot be decoded
     /// (written by a newer version, or a bug). Left in place rather than truncated away.
-    Corrupt { offset: u64, reason: String },
+    Corrupt {
+        /// The record's byte offset in the log.
+        offset: u64,
+        /// Why it could not be decoded.
+        reason: String,
+    },
     /// The writer has stopped (after a simulated power loss, or it panicked).
     Closed,
     /// The store was opened with [`Store::open_read_only`](super::Store::open_read_only).

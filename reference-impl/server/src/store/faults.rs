@@ -37,25 +37,25 @@ impl Faults {
     }
 
     /// From now on the disk takes only `bytes` more.
-    pub fn disk_full_after(&self, bytes: u64) {
+    pub(crate) fn disk_full_after(&self, bytes: u64) {
         self.plan().space = Some(bytes);
     }
 
     /// Space was freed: writes succeed again.
-    pub fn free_space(&self) {
+    pub(crate) fn free_space(&self) {
         self.plan().space = None;
     }
 
     /// The next `count` syncs fail (as an `EIO` from `fsync` does).
-    pub fn fail_syncs(&self, count: u32) {
+    pub(crate) fn fail_syncs(&self, count: u32) {
         self.plan().failing_syncs = count;
     }
 
-    pub fn fail_truncates(&self, fail: bool) {
+    pub(crate) fn fail_truncates(&self, fail: bool) {
         self.plan().failing_truncates = fail;
     }
 
-    pub fn wrap(&self, file: File) -> FaultyFile {
+    pub(crate) fn wrap(&self, file: File) -> FaultyFile {
         FaultyFile {
             file,
             faults: self.clone(),

@@ -57,20 +57,20 @@ pub(crate) fn mailbox_key(address: &str) -> String {
 }
 
 impl Index {
-    pub fn next_seq(&self) -> u64 {
+    pub(super) fn next_seq(&self) -> u64 {
         self.next_seq.max(1)
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub fn get(&self, seq: u64) -> Option<&Entry> {
+    pub(super) fn get(&self, seq: u64) -> Option<&Entry> {
         self.entries.get(&seq)
     }
 
     /// Applies a record read from the log; `offset` is where its frame starts.
-    pub fn apply(&mut self, offset: u64, record: Record) {
+    pub(super) fn apply(&mut self, offset: u64, record: Record) {
         match record {
             Record::Message { seq, message, body } => {
                 let body = BodyRef {
@@ -86,7 +86,7 @@ impl Index {
         }
     }
 
-    pub fn insert(&mut self, seq: u64, message: NewMessage, body: BodyRef) {
+    pub(super) fn insert(&mut self, seq: u64, message: NewMessage, body: BodyRef) {
         self.next_seq = self.next_seq.max(seq + 1);
         for rcpt in &message.recipients {
             self.by_recipient
@@ -107,7 +107,7 @@ impl Index {
     }
 
     /// Returns true if the message exists and was not opened before.
-    pub fn mark_opened(&mut self, seq: u64, at_ms: u64) -> bool {
+    pub(super) fn mark_opened(&mut self, seq: u64, at_ms: u64) -> bool {
         match self.entries.get_mut(&seq) {
             Some(entry) if entry.opened_at_ms.is_none() => {
                 entry.status = DeliveryStatus::Opened;
@@ -118,7 +118,7 @@ impl Index {
         }
     }
 
-    pub fn remove(&mut self, seqs: &[u64]) {
+    pub(super) fn remove(&mut self, seqs: &[u64]) {
         for seq in seqs {
             let Some(entry) = self.entries.remove(seq) else {
                 continue;
@@ -135,18 +135,18 @@ impl Index {
         }
     }
 
-    pub fn stored(&self, seq: u64) -> Option<StoredMessage> {
+    pub(super) fn stored(&self, seq: u64) -> Option<StoredMessage> {
         self.entries.get(&seq).map(|entry| stored(seq, entry))
     }
 
-    pub fn list(&self) -> Vec<StoredMessage> {
+    pub(super) fn list(&self) -> Vec<StoredMessage> {
         self.entries
             .iter()
             .map(|(&seq, entry)| stored(seq, entry))
             .collect()
     }
 
-    pub fn for_recipient(&self, address: &str) -> Vec<StoredMessage> {
+    pub(super) fn for_recipient(&self, address: &str) -> Vec<StoredMessage> {
         let Some(seqs) = self.by_recipient.get(&mailbox_key(address)) else {
             return Vec::new();
         };

@@ -137,7 +137,10 @@ pub(crate) struct LogWriter<F = File> {
 impl LogWriter {
     /// Opens (creating if needed) the log in `dir`, locks it against a second writer, replays it
     /// through `apply` and cuts off a torn tail.
-    pub fn open(dir: &Path, apply: impl FnMut(u64, Record)) -> Result<LogWriter, StoreError> {
+    pub(super) fn open(
+        dir: &Path,
+        apply: impl FnMut(u64, Record),
+    ) -> Result<LogWriter, StoreError> {
         durable::create_dir_all(dir)?;
         let path = dir.join(LOG_FILE);
         let mut file = OpenOptions::new()
@@ -170,13 +173,13 @@ impl LogWriter {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The same log, written through `wrap(file)` (tests inject faults so).
     #[cfg(test)]
-    pub fn wrap<G: LogFile>(self, wrap: impl FnOnce(File) -> G) -> LogWriter<G> {
+    pub(super) fn wrap<G: LogFile>(self, wrap: impl FnOnce(File) -> G) -> LogWriter<G> {
         LogWriter {
             file: wrap(self.file),
             path: self.path,

@@ -32,6 +32,7 @@ struct DiskState {
 }
 
 impl MemDisk {
+    /// An empty disk.
     pub fn new() -> Self {
         Self::default()
     }
@@ -47,6 +48,7 @@ impl MemDisk {
         self.lock().bytes.len() as u64
     }
 
+    /// Whether the disk holds no byte, synced or not.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -48,14 +48,17 @@ use log::{LOG_FILE, LogWriter, ScanEnd};
 use record::Record;
 use writer::{Op, Writer, WriterHandle};
 
+/// How a store on a real disk is opened ([`Store::open`]).
 #[derive(Clone, Debug, Default)]
 pub struct StoreOptions {
+    /// When operations are acknowledged relative to `fsync` (default: after it).
     pub sync: SyncMode,
 }
 
 /// A store on a simulated disk ([`Store::open_simulated`]).
 #[derive(Clone, Debug, Default)]
 pub struct SimulatedOptions {
+    /// When operations are acknowledged relative to the simulated sync (default: after it).
     pub sync: SyncMode,
     /// How long a sync takes on the runtime's (simulated) clock.
     pub sync_latency: Duration,
@@ -83,6 +86,7 @@ pub enum SyncMode {
 pub struct NewMessage {
     /// `""` for the null reverse-path `<>`.
     pub reverse_path: String,
+    /// The forward-paths, in the order accepted (one mailbox for MMTP).
     pub recipients: Vec<String>,
     /// VMTP METADATA, in the order received.
     pub metadata: Vec<(String, String)>,
@@ -93,9 +97,13 @@ pub struct NewMessage {
     pub data: Vec<u8>,
     /// Unix milliseconds, supplied by the caller (the store reads no clock).
     pub received_at_ms: u64,
+    /// The client's EHLO/HELO name (empty for MMTP; this host's name for gateway notifications).
     pub helo: String,
+    /// The client's address and port, e.g. `192.0.2.1:49152`.
     pub peer: String,
+    /// Whether the message came over TLS.
     pub tls: bool,
+    /// The AUTH user, if the client authenticated.
     pub auth: Option<String>,
     /// "SMTP", "ESMTP", "VMTP", "MMTP" or "HTTP".
     pub protocol: String,
@@ -108,8 +116,11 @@ pub struct NewMessage {
     pub trace_len: usize,
 }
 
+/// Where a stored message stands, as VMTP STATUS reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeliveryStatus {
+    /// Not in its mailbox yet (STATUS PENDING); the store itself never records it, as
+    /// appending a message is its local delivery.
     Pending,
     /// Stored in the local mailbox (every appended message).
     Delivered,
@@ -117,13 +128,16 @@ pub enum DeliveryStatus {
     Opened,
 }
 
+/// A message in the store: its id, envelope and status.
 #[derive(Clone, Debug)]
 pub struct StoredMessage {
     /// 12 uppercase hex digits, unique for the life of the store.
     pub id: String,
     /// With an empty `data`: bodies stay on disk, see [`Store::data`].
     pub message: NewMessage,
+    /// Delivered, or Opened once [`Store::mark_opened`] recorded a read.
     pub status: DeliveryStatus,
+    /// When it was first read (marked opened), in Unix milliseconds; `None` until then.
     pub opened_at_ms: Option<u64>,
 }
 
@@ -369,6 +383,7 @@ impl Store {
         read_index(&self.inner.shared).list()
     }
 
+    /// The message `id`, without its body; `None` for an unknown or removed id.
     pub fn get(&self, id: &str) -> Option<StoredMessage> {
         read_index(&self.inner.shared).stored(parse_id(id)?)
     }
@@ -390,16 +405,19 @@ impl Store {
         Ok(buf)
     }
 
+    /// The status of message `id` and when it was opened, if it was.
     pub fn status(&self, id: &str) -> Option<(DeliveryStatus, Option<u64>)> {
         let index = read_index(&self.inner.shared);
         let entry = index.get(parse_id(id)?)?;
         Some((entry.status, entry.opened_at_ms))
     }
 
+    /// Messages held, removed ones not counted.
     pub fn len(&self) -> usize {
         read_index(&self.inner.shared).len()
     }
 
+    /// Whether the store holds no message.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -60,7 +60,7 @@ pub(crate) struct WriterHandle {
 }
 
 impl WriterHandle {
-    pub fn spawn<L: Log>(log: L, shared: Arc<Shared>, sync: SyncMode) -> io::Result<Self> {
+    pub(super) fn spawn<L: Log>(log: L, shared: Arc<Shared>, sync: SyncMode) -> io::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let writer = Writer::new(log, shared, sync);
         let thread = thread::Builder::new()
@@ -73,7 +73,7 @@ impl WriterHandle {
     }
 
     /// Queues `op`; if the writer has stopped, its completer is dropped, which resolves `Closed`.
-    pub fn send(&self, op: Op) {
+    pub(super) fn send(&self, op: Op) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(op);
         }
@@ -113,7 +113,7 @@ pub(crate) struct Batch {
 
 impl Batch {
     /// Past this, stop gathering and commit.
-    pub fn is_full(&self) -> bool {
+    pub(super) fn is_full(&self) -> bool {
         self.replies.len() >= MAX_BATCH_OPS || self.bytes.len() >= MAX_BATCH_BYTES
     }
 }
@@ -125,7 +125,7 @@ enum Reply {
 }
 
 impl<L: Log> Writer<L> {
-    pub fn new(log: L, shared: Arc<Shared>, sync: SyncMode) -> Self {
+    pub(super) fn new(log: L, shared: Arc<Shared>, sync: SyncMode) -> Self {
         let next_seq = super::read_index(&shared).next_seq();
         Writer {
             log,
@@ -158,19 +158,19 @@ impl<L: Log> Writer<L> {
     }
 
     /// Every `Store` is gone: make what was acknowledged durable before the log closes.
-    pub fn close(&mut self) {
+    pub(super) fn close(&mut self) {
         if let Err(e) = self.sync() {
             tracing::error!(error = %e, "final sync of the message log failed");
         }
     }
 
     /// Stops as a power cut would: what was not synced is gone.
-    pub fn power_loss(&mut self) -> Result<(), StoreError> {
+    pub(super) fn power_loss(&mut self) -> Result<(), StoreError> {
         self.log.discard_unsynced().map_err(StoreError::from)
     }
 
     /// Encodes `op` into the batch, or completes it at once when there is nothing to write.
-    pub fn prepare(&mut self, op: Op, batch: &mut Batch) {
+    pub(super) fn prepare(&mut self, op: Op, batch: &mut Batch) {
         match op {
             Op::Append { mut message, done } => {
                 let seq = self.next_seq;
@@ -229,7 +229,7 @@ impl<L: Log> Writer<L> {
     }
 
     /// Writes, syncs (per the mode), applies and acknowledges one batch.
-    pub fn commit(&mut self, batch: Batch) {
+    pub(super) fn commit(&mut self, batch: Batch) {
         if let Some(batch) = self.write(batch) {
             let synced = if self.needs_sync() {
                 self.sync()
@@ -242,7 +242,7 @@ impl<L: Log> Writer<L> {
 
     /// Writes a batch. Returns it when it is to be acknowledged by [`Writer::finish`], after a
     /// [`Writer::sync`] if [`Writer::needs_sync`]; `None` when it was empty or has failed.
-    pub fn write(&mut self, batch: Batch) -> Option<Batch> {
+    pub(super) fn write(&mut self, batch: Batch) -> Option<Batch> {
         if batch.replies.is_empty() {
             return None;
         }
@@ -262,12 +262,12 @@ impl<L: Log> Writer<L> {
     }
 
     /// Whether a written batch waits for a sync before its acknowledgement.
-    pub fn needs_sync(&self) -> bool {
+    pub(super) fn needs_sync(&self) -> bool {
         self.sync == SyncMode::Durable
     }
 
     /// Acknowledges a written batch, or fails it when its sync failed.
-    pub fn finish(&mut self, batch: Batch, synced: io::Result<()>) {
+    pub(super) fn finish(&mut self, batch: Batch, synced: io::Result<()>) {
         let Err(e) = synced else {
             return self.apply(batch);
         };
@@ -285,7 +285,7 @@ impl<L: Log> Writer<L> {
         fail(batch.replies, e);
     }
 
-    pub fn sync(&mut self) -> io::Result<()> {
+    pub(super) fn sync(&mut self) -> io::Result<()> {
         if self.log.sync()? {
             self.shared.syncs.fetch_add(1, Ordering::Relaxed);
         }

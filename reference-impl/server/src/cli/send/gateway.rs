@@ -6,10 +6,10 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use base64::Engine;
 use crate::client::mime::content_type_for;
 use crate::client::tls::client_config;
+use anyhow::{Context, bail};
+use base64::Engine;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
@@ -22,7 +22,7 @@ enum Sent {
     Refused(String),
 }
 
-pub fn main(args: &SendArgs, url: &str) -> anyhow::Result<ExitCode> {
+pub(super) fn main(args: &SendArgs, url: &str) -> anyhow::Result<ExitCode> {
     let base = base_url(url)?;
     let http = client(args)?;
     let (path, body) = match &args.batch {

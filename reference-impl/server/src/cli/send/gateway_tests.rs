@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::mpsc;
 
-use clap::Parser;
 use crate::client::tls::Verify;
 use crate::gateway::{GatewayOptions, RunningGateway, Upstream};
 use crate::server::{RunningServer, ServerOptions};
 use crate::store::Store;
+use clap::Parser;
 
 use super::super::SendArgs;
 

@@ -15,8 +15,11 @@ use crate::client::queue::Disposition;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RcptState {
+    /// Not delivered yet: not tried, or failed transiently and waiting for a retry.
     Pending,
+    /// The upstream took the message for this recipient.
     Delivered,
+    /// Refused for good: a 5yz reply, or still failing when the retry policy gave up.
     Refused,
 }
 
@@ -59,46 +62,65 @@ pub(crate) struct Delivery {
 /// What `GET /deliveries/{id}` returns.
 #[derive(Clone, Debug, Serialize)]
 pub struct DeliveryView {
+    /// The gateway id `POST /send` answered with.
     pub id: String,
     /// queued, sending, deferred (waiting for a retry), delivered, partial (some recipients
     /// refused for good) or failed.
     pub status: &'static str,
+    /// The envelope sender (MAIL FROM).
     pub sender: String,
+    /// The message's Subject, empty when it had none.
     pub subject: String,
+    /// The built message's size in octets.
     pub size: usize,
+    /// Whether a VMTP read receipt (READACK) was asked for.
     pub readack: bool,
+    /// When the gateway accepted the message (RFC 3339, UTC).
     pub created_at: String,
+    /// When the last attempt ended, or the acceptance if none has (RFC 3339, UTC).
     pub updated_at: String,
+    /// Upstream attempts made so far, over every transaction of the message.
     pub attempts: u32,
+    /// When the next retry is due (RFC 3339, UTC); `None` when none is planned.
     pub next_attempt_at: Option<String>,
+    /// Each recipient, in the order given.
     pub recipients: Vec<RecipientView>,
     /// The ids the upstream gave (one per transaction that delivered).
     pub upstream_ids: Vec<String>,
     /// Whether any VMTP verb was used.
     pub vmtp: bool,
+    /// The SMTP and VMTP features the upstream sessions used, e.g. `PIPELINING`,
+    /// `VMTP METADATA`.
     pub features_used: Vec<String>,
     /// VMTP features the upstream did not offer or refused, each with its consequence.
     pub fallback: Vec<String>,
+    /// Whether the last upstream session was encrypted.
     pub tls: bool,
+    /// The last failure, if any; `None` once every recipient has the message.
     pub error: Option<String>,
 }
 
+/// One recipient of [`DeliveryView`].
 #[derive(Clone, Debug, Serialize)]
 pub struct RecipientView {
+    /// The recipient's address.
     pub address: String,
+    /// Where it stands: pending, delivered or refused.
     pub status: RcptState,
+    /// The last upstream reply (code and text) or failure that concerned it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
+    /// The id the upstream named when it took the message for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_id: Option<String>,
 }
 
 impl Delivery {
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         self.open_parts == 0
     }
 
-    pub fn status(&self) -> &'static str {
+    pub(crate) fn status(&self) -> &'static str {
         let delivered = self
             .recipients
             .iter()
@@ -116,7 +138,7 @@ impl Delivery {
 
     /// Records one attempt at the transaction for `part` (its recipients' addresses), its
     /// result `message` within the session `outcome`, and what the queue decided.
-    pub fn record_attempt(
+    pub(crate) fn record_attempt(
         &mut self,
         part: &[String],
         outcome: &Outcome,
@@ -192,7 +214,7 @@ impl Delivery {
         }
     }
 
-    pub fn view(&self) -> DeliveryView {
+    pub(crate) fn view(&self) -> DeliveryView {
         let mut upstream_ids: Vec<String> = Vec::new();
         for id in self.recipients.iter().filter_map(|r| r.upstream_id.clone()) {
             if !upstream_ids.contains(&id) {

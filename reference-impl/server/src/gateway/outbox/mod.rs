@@ -34,10 +34,16 @@ use spool::{Spool, SpoolExtra};
 /// How the outbox reaches its upstream.
 #[derive(Clone)]
 pub struct OutboxConfig {
+    /// The upstream's address, TLS mode and certificate checks.
     pub target: Target,
+    /// The client session's options: the EHLO name and whether to upgrade in band.
     pub client: ClientOptions,
+    /// How long each step of an upstream session may take.
     pub timeouts: Timeouts,
+    /// Backoff and expiry of transient failures.
     pub retry: RetryPolicy,
+    /// The gateway's limits; the outbox uses the queue, session, transaction and kept-delivery
+    /// ones.
     pub limits: Limits,
     /// The wall clock in Unix milliseconds.
     pub now_ms: fn() -> u64,
@@ -46,9 +52,13 @@ pub struct OutboxConfig {
 /// A message ready to be accepted: built, sized, with its gateway id.
 #[derive(Clone, Debug)]
 pub struct Prepared {
+    /// The gateway id (see `GET /deliveries/{id}`), also the local part of the Message-ID.
     pub id: String,
+    /// The message's Subject, shown by `GET /deliveries`.
     pub subject: String,
+    /// The envelope, the built RFC 5322 message, its VMTP metadata and whether READACK is asked.
     pub message: Message,
+    /// When the gateway accepted it, in Unix milliseconds.
     pub created_at_ms: u64,
 }
 
@@ -124,10 +134,12 @@ impl Outbox {
         Ok((outbox, worker))
     }
 
+    /// The limits the outbox was started with.
     pub fn limits(&self) -> &Limits {
         &self.shared.config.limits
     }
 
+    /// The outbox's clock now, in Unix milliseconds (the gateway's `now_ms`).
     pub fn now_ms(&self) -> u64 {
         (self.shared.config.now_ms)()
     }
@@ -238,6 +250,8 @@ impl Outbox {
         prepared.id
     }
 
+    /// What became of delivery `id`; `None` for an id never accepted, or a finished delivery
+    /// already forgotten (only [`Limits::kept_finished`] are kept).
     pub fn get(&self, id: &str) -> Option<DeliveryView> {
         let registry = self.shared.registry();
         let seq = registry.by_id.get(id)?;

@@ -34,12 +34,12 @@ pub(crate) struct Spool {
 }
 
 impl Spool {
-    pub fn new(store: Store) -> Self {
+    pub(super) fn new(store: Store) -> Self {
         Self { store }
     }
 
     /// Writes `message`; resolves to its spool id once durable.
-    pub fn save(&self, extra: &SpoolExtra, message: &Message) -> AppendFuture {
+    pub(super) fn save(&self, extra: &SpoolExtra, message: &Message) -> AppendFuture {
         self.store.append(NewMessage {
             reverse_path: message
                 .reverse_path
@@ -58,7 +58,7 @@ impl Spool {
     }
 
     /// Forgets a finished message. A failure only means it is delivered again after a restart.
-    pub fn remove(&self, spool_id: String) {
+    pub(super) fn remove(&self, spool_id: String) {
         let done = self.store.remove(&[spool_id]);
         tokio::spawn(async move {
             if let Err(e) = done.await {
@@ -69,7 +69,7 @@ impl Spool {
 
     /// Everything still spooled, oldest first. Records that cannot be read back are skipped
     /// with a warning (they stay in the spool for a person to look at).
-    pub fn recover(&self) -> Result<Vec<Spooled>, StoreError> {
+    pub(super) fn recover(&self) -> Result<Vec<Spooled>, StoreError> {
         let mut out = Vec::new();
         for stored in self.store.list() {
             let data = self.store.data(&stored.id)?;

@@ -34,7 +34,7 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    pub fn new(shared: Arc<Shared>, jobs: mpsc::UnboundedReceiver<Job>) -> Self {
+    pub(super) fn new(shared: Arc<Shared>, jobs: mpsc::UnboundedReceiver<Job>) -> Self {
         let (results_tx, results) = mpsc::unbounded_channel();
         let sessions = Arc::new(Semaphore::new(shared.config.limits.max_sessions.max(1)));
         Self {
@@ -55,7 +55,7 @@ impl Worker {
 
     /// Runs until shutdown or until every [`super::Outbox`] handle is gone. Messages still
     /// queued then stay in the spool.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+    pub(super) async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         loop {
             let wake = self
                 .queue
