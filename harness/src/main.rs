@@ -34,6 +34,9 @@ enum Command {
     /// Play scripted, misbehaving SMTP servers (scenarios/clients) and judge the client that
     /// connects: our own, swaks, smtplib, curl, msmtp, ...
     ServeTest(cli::serve_test::ServeTestArgs),
+    /// Judge an MTA's outbound side: submit crafted messages (scenarios/relay) to it and play
+    /// the next hop it relays them to.
+    RelayTest(cli::relay_test::RelayTestArgs),
     /// Run simulation scenarios (scenarios/sim) on turmoil over seeds, checking invariants.
     Sim(cli::sim::SimArgs),
     /// A fault-injecting TCP proxy in front of a real server.
@@ -60,6 +63,7 @@ fn main() -> std::process::ExitCode {
         Command::Coverage(args) => cli::coverage::main(args),
         Command::Reference(command) => command.run(),
         Command::ServeTest(args) => cli::serve_test::main(args),
+        Command::RelayTest(args) => cli::relay_test::main(args),
         Command::Load(args) => cli::load::main(args),
         Command::Sim(args) => cli::sim::main(args),
         Command::Proxy(args) => cli::proxy::main(args),

@@ -6,6 +6,7 @@ pub mod fuzz;
 pub mod load;
 pub mod progress;
 pub mod proxy;
+pub mod relay_test;
 pub mod report;
 pub mod run;
 pub mod serve_test;

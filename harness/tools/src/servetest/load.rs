@@ -45,9 +45,11 @@ struct RawCase {
     judge: Vec<Spanned<RawJudgement>>,
 }
 
+/// A server script as written (`server:`); relay mode reads the next hop's script in the
+/// same form.
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawServer {
+pub(crate) struct RawServer {
     greeting: Option<OneOrMany<String>>,
     greeting_delay_ms: Option<u64>,
     ehlo: Option<Vec<String>>,
@@ -171,7 +173,7 @@ fn invalid(path: &Path, line: u64, column: u64, field: &str, message: String) ->
 }
 
 /// A command pattern: case-insensitive, anchored at the start of the line.
-fn command_regex(pattern: &str) -> Result<Regex, String> {
+pub(crate) fn command_regex(pattern: &str) -> Result<Regex, String> {
     Regex::new(&format!("(?i)^(?:{pattern})")).map_err(|e| format!("bad pattern {pattern:?}: {e}"))
 }
 
@@ -221,7 +223,7 @@ fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<ClientCase, Scenario
     })
 }
 
-fn build_server(raw: RawServer, path: &Path) -> Result<ServerScript, ScenarioError> {
+pub(crate) fn build_server(raw: RawServer, path: &Path) -> Result<ServerScript, ScenarioError> {
     let ehlo = raw.ehlo.unwrap_or_else(|| {
         [
             "PIPELINING",

@@ -146,8 +146,8 @@ impl Session {
             }
         }
         if effects.data {
-            let (text, complete) = wire.read_data().await?;
-            let event = wire.rec.push(wire.conn, EventKind::Data { text, complete });
+            let (octets, complete) = wire.read_data().await?;
+            let event = wire.rec.push_data(wire.conn, octets, complete);
             if !complete {
                 return Err(End::ClientClosed);
             }

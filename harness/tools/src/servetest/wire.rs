@@ -170,9 +170,9 @@ impl Wire {
     }
 
     /// Reads message data up to CRLF "." CRLF. Lines that arrived before the 354 (queued as
-    /// commands, and recorded so) are taken back as data, with CRLF endings. Returns the data as sent and
-    /// whether its end arrived.
-    pub async fn read_data(&mut self) -> Result<(String, bool), End> {
+    /// commands, and recorded so) are taken back as data, with CRLF endings. Returns the data as sent
+    /// (the octets as they arrived) and whether its end arrived.
+    pub async fn read_data(&mut self) -> Result<(Vec<u8>, bool), End> {
         let mut data: Vec<u8> = Vec::new();
         for p in self.pending.drain(..) {
             data.extend_from_slice(p.line.as_bytes());
@@ -192,7 +192,7 @@ impl Wire {
                 self.buf = data.split_off(pos + 3);
                 data.truncate(pos);
                 self.split_lines();
-                return Ok((String::from_utf8_lossy(&data).into_owned(), true));
+                return Ok((data, true));
             }
             match self.fill(self.deadline).await {
                 Ok(_) => {
@@ -203,7 +203,7 @@ impl Wire {
                         data.extend_from_slice(&keep);
                     }
                 }
-                Err(_) => return Ok((String::from_utf8_lossy(&data).into_owned(), false)),
+                Err(_) => return Ok((data, false)),
             }
         }
     }

@@ -1,0 +1,324 @@
+//! Judging the target's outbound side from what arrived at the next hop ([`Arrived`]): each
+//! judgement gives PASS, the verdict its level calls for (FAIL for a MUST, WARN for a SHOULD,
+//! UNSUPPORTED for a MAY), or SKIP when the case never got to the point it is about (no copy
+//! arrived to compare, no notification to parse). Checks on commands and timing reuse
+//! servetest's judge on the case's own events.
+
+use super::arrived::{Arrived, Transaction};
+use super::content::{bare_line_end, header_fields, is_field, unstuff};
+use super::dsn;
+use super::model::{Check, Judgement};
+use super::submit::clip;
+use crate::servetest::judge::{Judged, judge_all};
+use crate::servetest::model::{Check as ClientCheck, Judgement as ClientJudgement};
+use crate::servetest::record::EventKind;
+use mtpspec_runner::runner::Verdict;
+use mtpspec_runner::wire::escape;
+
+enum Finding {
+    Ok,
+    Broken(String),
+    NotReached(String),
+}
+
+/// Judges every judgement of a case; `submitted` is the content the target accepted.
+pub fn judge_all_relay(judge: &[Judgement], arrived: &Arrived, submitted: &[u8]) -> Vec<Judged> {
+    judge
+        .iter()
+        .map(|j| {
+            let (verdict, detail) = match check(j, arrived, submitted) {
+                Finding::Ok => (Verdict::Pass, None),
+                Finding::Broken(why) => (Verdict::for_failure(j.level), Some(why)),
+                Finding::NotReached(why) => (Verdict::Skip, Some(why)),
+            };
+            Judged {
+                spec: j.spec.clone(),
+                level: j.level,
+                check: j.check.describe(),
+                verdict,
+                detail,
+            }
+        })
+        .collect()
+}
+
+/// The octets as received, shown: escaped and cut to a readable length.
+pub fn shown(octets: &[u8]) -> String {
+    clip(&escape(octets), 1200)
+}
+
+fn where_(t: &Transaction) -> String {
+    format!("connection {}, {}", t.conn, t.mail)
+}
+
+fn check(j: &Judgement, arrived: &Arrived, submitted: &[u8]) -> Finding {
+    match &j.check {
+        Check::CrlfOnly => crlf_only(arrived),
+        Check::SevenBit => seven_bit(arrived),
+        Check::MaxCopies(max) => {
+            let n = arrived.copies().count();
+            if n <= *max as usize {
+                Finding::Ok
+            } else {
+                Finding::Broken(copies_seen(arrived, n))
+            }
+        }
+        Check::Copies(want) => {
+            let n = arrived.copies().count();
+            if n == *want as usize {
+                Finding::Ok
+            } else {
+                Finding::Broken(copies_seen(arrived, n))
+            }
+        }
+        Check::Never(re) => delegate(j, ClientCheck::Never(re.clone()), arrived),
+        Check::WaitsForReply(re) => delegate(j, ClientCheck::WaitsForReply(re.clone()), arrived),
+        Check::ContentUnchanged => with_copy(arrived, |copy| content_unchanged(copy, submitted)),
+        Check::ReceivedOnTop => with_copy(arrived, |copy| received_on_top(copy, submitted)),
+        Check::ReceivedKept => with_copy(arrived, |copy| received_kept(copy, submitted)),
+        Check::Retried => retried(arrived),
+        // RFC 5321 §6.1: "If there is a delivery failure after acceptance of a message, the
+        // receiver-SMTP MUST formulate and mail a notification message. This notification MUST
+        // be sent using a null ("<>") reverse-path in the envelope."
+        Check::Notification => match arrived.notifications().next() {
+            Some(_) => Finding::Ok,
+            None => Finding::Broken(format!(
+                "no message with MAIL FROM:<> to {} arrived",
+                arrived.sender
+            )),
+        },
+        Check::NoNotification => match arrived.notifications().next() {
+            Some(t) => Finding::Broken(format!(
+                "a notification arrived ({}): {}",
+                where_(t),
+                shown(&t.data.clone().unwrap_or_default())
+            )),
+            None => Finding::Ok,
+        },
+        Check::Dsn => match arrived.notifications().next() {
+            None => Finding::NotReached("no notification arrived".into()),
+            Some(t) => {
+                let message = unstuff(t.data.as_deref().unwrap_or_default());
+                match dsn::reports_failed(&message, &arrived.rcpt) {
+                    Ok(()) => Finding::Ok,
+                    Err(why) => Finding::Broken(why),
+                }
+            }
+        },
+    }
+}
+
+fn copies_seen(arrived: &Arrived, n: usize) -> String {
+    let conns: Vec<String> = arrived
+        .copies()
+        .map(|t| format!("connection {}", t.conn))
+        .collect();
+    format!("{n} copies arrived ({})", conns.join(", "))
+}
+
+/// RFC 5321 §2.3.8: "SMTP client implementations MUST NOT transmit these characters except
+/// when they are intended as line terminators and then MUST, as indicated above, transmit them
+/// only as a <CRLF> sequence." Judged on every content the case brought: the copies, and any
+/// notification carrying the message.
+fn crlf_only(arrived: &Arrived) -> Finding {
+    let mut any = false;
+    for (t, data) in arrived.contents() {
+        any = true;
+        if let Some((what, at)) = bare_line_end(data) {
+            return Finding::Broken(format!(
+                "bare {what} at octet {at} of the data on {}; the data as received: {}",
+                where_(t),
+                shown(data)
+            ));
+        }
+    }
+    if any {
+        Finding::Ok
+    } else {
+        Finding::NotReached("no message content arrived".into())
+    }
+}
+
+/// RFC 6152 §3: "the client SMTP must not, under any circumstances, attempt to transfer a
+/// content that contains characters outside of the US-ASCII octet range (hex 00-7F)" to a
+/// server that does not advertise 8BITMIME.
+fn seven_bit(arrived: &Arrived) -> Finding {
+    let mut any = false;
+    for (t, data) in arrived.contents() {
+        any = true;
+        if let Some(at) = data.iter().position(|b| *b > 0x7F) {
+            let from = at.saturating_sub(40);
+            let to = (at + 40).min(data.len());
+            return Finding::Broken(format!(
+                "octet 0x{:02X} at {at} of the data on {}: ...{}...",
+                data[at],
+                where_(t),
+                escape(&data[from..to])
+            ));
+        }
+    }
+    let command = arrived.events.iter().find_map(|e| match &e.kind {
+        EventKind::Command { line, .. } if !line.is_ascii() => Some(line.clone()),
+        _ => None,
+    });
+    if let Some(line) = command {
+        return Finding::Broken(format!("a command with 8-bit octets: {line}"));
+    }
+    if any {
+        Finding::Ok
+    } else {
+        Finding::NotReached("no message content arrived".into())
+    }
+}
+
+fn delegate(j: &Judgement, check: ClientCheck, arrived: &Arrived) -> Finding {
+    let client = ClientJudgement {
+        spec: j.spec.clone(),
+        level: j.level,
+        check,
+        line: j.line,
+    };
+    let judged = judge_all(std::slice::from_ref(&client), &arrived.events, None);
+    match judged.into_iter().next() {
+        Some(Judged {
+            verdict: Verdict::Pass,
+            ..
+        }) => Finding::Ok,
+        Some(Judged {
+            verdict: Verdict::Skip,
+            detail,
+            ..
+        }) => Finding::NotReached(detail.unwrap_or_default()),
+        Some(Judged { detail, .. }) => Finding::Broken(detail.unwrap_or_default()),
+        None => Finding::NotReached("nothing judged".into()),
+    }
+}
+
+fn with_copy(arrived: &Arrived, judge: impl Fn(&[u8]) -> Finding) -> Finding {
+    match arrived.copies().next() {
+        Some(t) => judge(&unstuff(t.data.as_deref().unwrap_or_default())),
+        None => Finding::NotReached("no copy of the message arrived".into()),
+    }
+}
+
+/// RFC 5321 §3.6.3: "a relay SMTP has no need to inspect or act upon the header section or
+/// body of the message data and MUST NOT do so except to add its own "Received:" header field"
+/// / §4.5.2, the transparency procedure: what the next hop reads after removing one dot is
+/// what the target received.
+fn content_unchanged(copy: &[u8], submitted: &[u8]) -> Finding {
+    if let Some(added) = copy.strip_suffix(submitted) {
+        // What precedes the submitted content must be whole header fields, no more.
+        let (_, body) = header_fields(added);
+        let whole_fields = added.is_empty()
+            || (added.ends_with(b"\r\n") && !added.starts_with(b"\r\n") && body == added.len());
+        if whole_fields {
+            return Finding::Ok;
+        }
+        return Finding::Broken(format!(
+            "the submitted content arrived below something that is not header fields: {}",
+            shown(added)
+        ));
+    }
+    let same_tail = copy
+        .iter()
+        .rev()
+        .zip(submitted.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let at = submitted.len() - same_tail;
+    let from = at.saturating_sub(60);
+    let copy_at = copy.len().saturating_sub(same_tail);
+    Finding::Broken(format!(
+        "the content differs from what was submitted before submitted octet {at}: submitted \
+         ...{}..., arrived ...{}...",
+        escape(&submitted[from..at]),
+        escape(&copy[copy_at.saturating_sub(at - from)..copy_at])
+    ))
+}
+
+/// RFC 5321 §4.4: "When an SMTP server receives a message for delivery or further processing,
+/// it MUST insert trace ("time stamp" or "Received") information at the beginning of the
+/// message content" / "The FROM clause, which MUST be supplied in an SMTP environment".
+fn received_on_top(copy: &[u8], submitted: &[u8]) -> Finding {
+    let (fields, _) = header_fields(copy);
+    let (own, _) = header_fields(submitted);
+    let Some(first) = fields.first() else {
+        return Finding::Broken("the copy has no header fields".into());
+    };
+    if !is_field(first, "Received") {
+        return Finding::Broken(format!("the first field is not Received: {}", shown(first)));
+    }
+    if own.first() == Some(first) {
+        return Finding::Broken(
+            "the first field is the submitted message's own; none added".into(),
+        );
+    }
+    let value = super::content::field_value(first);
+    if !value
+        .get(..5)
+        .is_some_and(|v| v.eq_ignore_ascii_case("from "))
+    {
+        return Finding::Broken(format!(
+            "the added Received field has no FROM clause: {}",
+            shown(first)
+        ));
+    }
+    Finding::Ok
+}
+
+/// RFC 5321 §4.4: "An Internet mail program MUST NOT change or delete a Received: line that was
+/// previously added to the message header section. SMTP servers MUST prepend Received lines to
+/// messages; they MUST NOT change the order of existing lines or insert Received lines in any
+/// other location."
+fn received_kept(copy: &[u8], submitted: &[u8]) -> Finding {
+    let received = |content: &[u8]| -> Vec<Vec<u8>> {
+        header_fields(content)
+            .0
+            .into_iter()
+            .filter(|f| is_field(f, "Received"))
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let own = received(submitted);
+    let arrived = received(copy);
+    if own.is_empty() {
+        return Finding::NotReached("the submitted message has no Received field".into());
+    }
+    if arrived.ends_with(&own) {
+        return Finding::Ok;
+    }
+    let list = |fields: &[Vec<u8>]| {
+        fields
+            .iter()
+            .map(|f| escape(f))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    Finding::Broken(format!(
+        "the Received fields submitted, {}, are not the last ones of the copy: {}",
+        list(&own),
+        list(&arrived)
+    ))
+}
+
+/// RFC 5321 §4.5.4.1: "mail that cannot be transmitted immediately MUST be queued and
+/// periodically retried by the sender" / "The sender MUST delay retrying a particular
+/// destination after one attempt has failed."
+fn retried(arrived: &Arrived) -> Finding {
+    let Some(first) = arrived.first_conn() else {
+        return Finding::NotReached("nothing arrived".into());
+    };
+    match arrived.copies().next() {
+        Some(t) if t.conn > first => Finding::Ok,
+        Some(t) => Finding::Broken(format!(
+            "the copy came on connection {}, the one that got the temporary failure: retried \
+             at once",
+            t.conn
+        )),
+        None => Finding::NotReached(
+            "no retry arrived within the wait (the target's retry timer may be longer; \
+             --flush-command hurries it)"
+                .into(),
+        ),
+    }
+}

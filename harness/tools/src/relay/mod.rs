@@ -1,0 +1,292 @@
+//! `relay-test`: judging an MTA's outbound side. For each relay case (`scenarios/relay/*.yaml`,
+//! [`model`], [`load`]) the harness submits a crafted message to the target as a relay client
+//! ([`submit`]), with a unique token in its envelope (`sender-TOKEN@return.relay.test` to
+//! `rcpt-TOKEN@relay.test`); the target, configured to route `relay.test` and its subdomains
+//! to the harness, relays it to the next hop the harness plays ([`hop`], servetest's scripted
+//! session); the sessions that carry the token ([`arrived`]) are judged ([`judge`], with
+//! [`content`] and [`dsn`]) and reported ([`report`]).
+//!
+//! This module owns the relay runner: one case at a time, bounded waits (`--wait`), an
+//! optional command that makes the target run its queue at once (`--flush-command`), and the
+//! verdict rules: a refusal of the submission is PASS where refusing is one of the behaviours
+//! the cited requirements allow (the smuggling cases), SKIP otherwise; nothing arriving at the
+//! next hop is SKIP with the likely cause.
+
+pub mod arrived;
+pub mod content;
+pub mod dsn;
+pub mod hop;
+pub mod judge;
+pub mod load;
+pub mod model;
+pub mod report;
+pub mod submit;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use load::{bundled_cases, load_paths};
+pub use model::{OnRefused, RelayCase};
+pub use report::{RelayOutcome, RelayReport, Smuggling};
+
+use crate::servetest::client;
+use crate::servetest::judge::case_verdict;
+use arrived::Arrived;
+use content::Vars;
+use hop::{Hop, Scripts};
+use model::{Check, RELAY_DOMAIN, RETURN_DOMAIN};
+use mtpspec_runner::runner::Verdict;
+use mtpspec_runner::wire::escape;
+use submit::{Submission, Submitted};
+
+/// How often the record is looked at while waiting.
+const POLL: Duration = Duration::from_millis(100);
+/// The most a flush command may run.
+const FLUSH_LIMIT: Duration = Duration::from_secs(20);
+/// The most the submission takes (connection, every reply).
+const SUBMIT_LIMIT: Duration = Duration::from_secs(150);
+
+/// How cases are run.
+#[derive(Clone, Debug)]
+pub struct RelayOptions {
+    /// The target's SMTP listener, `HOST:PORT`.
+    pub inject: String,
+    /// Where the next hop listens, as the target knows it (for messages).
+    pub listen: String,
+    /// A command that makes the target run its queue now (`sh -c`).
+    pub flush_command: Option<String>,
+    /// How long to wait for the message (or a notification) at the next hop.
+    pub wait: Duration,
+    /// Once it came, how long to keep listening for more (a duplicate, a notification).
+    pub settle: Duration,
+    /// How often the flush command runs while waiting.
+    pub flush_interval: Duration,
+    /// The TLS configuration for STARTTLS at the next hop (a self-signed certificate).
+    pub tls: Arc<ServerConfig>,
+}
+
+/// A token no other case of any run shares: lowercase letters and digits, so that it survives
+/// a target that folds the case of local parts.
+pub fn new_token() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("t{:010x}{:03x}", nanos & 0xff_ffff_ffff, n & 0xfff)
+}
+
+/// Runs one case: submit, wait for the next hop's sessions, judge.
+pub async fn run_case(
+    case: &RelayCase,
+    listener: &Arc<TcpListener>,
+    opts: &RelayOptions,
+) -> RelayOutcome {
+    let started = Instant::now();
+    let token = new_token();
+    let vars = Vars {
+        rcpt: format!("rcpt-{token}@{RELAY_DOMAIN}"),
+        sender: format!("sender-{token}@{RETURN_DOMAIN}"),
+        token,
+    };
+    let mut out = RelayOutcome::new(case, &vars.token);
+    let written = content::render(&case.message.content, &vars);
+    let data = content::terminate(&written);
+    // What the target should store: the content less the transparency dots.
+    let content = content::unstuff(&written);
+    let deadline = started + SUBMIT_LIMIT + opts.wait + opts.settle;
+    let scripts = Scripts {
+        first: Arc::clone(&case.next_hop),
+        later: Arc::clone(&case.later),
+        token: vars.token.clone(),
+    };
+    let hop = Hop::start(
+        Arc::clone(listener),
+        scripts,
+        Arc::clone(&opts.tls),
+        deadline,
+    );
+    let submission = Submission {
+        sender: &vars.sender,
+        rcpt: &vars.rcpt,
+        body_8bitmime: case.message.body_8bitmime,
+        smtputf8: case.message.smtputf8,
+        data: &data,
+    };
+    let (submitted, transcript) = submit::submit(&opts.inject, &submission).await;
+    out.submission_transcript = transcript;
+    if matches!(submitted, Submitted::Accepted { .. }) {
+        wait(&hop, &vars, opts).await;
+    }
+    let rec = hop.stop().await;
+    let arrived = Arrived::read(&rec, &vars.token, &vars.rcpt, &vars.sender);
+    out.events = arrived.events.clone();
+    decide(case, &mut out, &submitted, &arrived, &content, opts);
+    out.smuggling = smuggling(case, &out, &submitted, &arrived);
+    out.submission = Some(submitted);
+    out.duration = started.elapsed();
+    out
+}
+
+/// The verdict from the submission's outcome and, once the target accepted the message, the
+/// judgements.
+fn decide(
+    case: &RelayCase,
+    out: &mut RelayOutcome,
+    submitted: &Submitted,
+    arrived: &Arrived,
+    content: &[u8],
+    opts: &RelayOptions,
+) {
+    let (verdict, reason) = match submitted {
+        Submitted::Unreachable { .. } => (Verdict::Error, submitted.describe()),
+        Submitted::Unsupported { .. } => (Verdict::Skip, submitted.describe()),
+        _ if submitted.refused_content() && case.refused == OnRefused::Pass => (
+            Verdict::Pass,
+            format!(
+                "the target did not accept the content ({}), which the cited requirements allow",
+                submitted.describe()
+            ),
+        ),
+        Submitted::Refused { .. } | Submitted::Closed { .. } => (
+            Verdict::Skip,
+            format!("the stage cannot be set: {}", submitted.describe()),
+        ),
+        Submitted::Accepted { .. } if !arrived.anything() => (
+            Verdict::Skip,
+            format!(
+                "nothing arrived at the next hop within {}: is the target configured to relay \
+                 {RELAY_DOMAIN} to {}?",
+                seconds(opts.wait),
+                opts.listen
+            ),
+        ),
+        Submitted::Accepted { .. } => {
+            out.judgements = judge::judge_all_relay(&case.judge, arrived, content);
+            out.verdict = case_verdict(&out.judgements);
+            out.reason = out.reason_from_judgements();
+            if let Submitted::Accepted { extra, .. } = submitted
+                && !extra.is_empty()
+            {
+                let note = format!(
+                    "the target answered the data more than once ({}): it ended the data early \
+                     itself (inbound smuggling)",
+                    extra.join(" / ")
+                );
+                out.reason = Some(match out.reason.take() {
+                    Some(reason) => format!("{reason}; {note}"),
+                    None => note,
+                });
+            }
+            return;
+        }
+    };
+    out.verdict = verdict;
+    out.reason = Some(reason);
+}
+
+/// Waits until a copy or a notification arrived (then `settle` more), or `wait` passed,
+/// running the flush command every `flush_interval` meanwhile.
+async fn wait(hop: &Hop, vars: &Vars, opts: &RelayOptions) {
+    let until = Instant::now() + opts.wait;
+    let mut next_flush = Instant::now() + Duration::from_secs(1);
+    let mut flushing: Option<JoinHandle<()>> = None;
+    loop {
+        if Arrived::read(hop.record(), &vars.token, &vars.rcpt, &vars.sender).settled() {
+            tokio::time::sleep(opts.settle).await;
+            break;
+        }
+        let now = Instant::now();
+        if now >= until {
+            break;
+        }
+        if let Some(command) = &opts.flush_command
+            && now >= next_flush
+            && flushing.as_ref().is_none_or(JoinHandle::is_finished)
+        {
+            flushing = Some(tokio::spawn(flush(command.clone())));
+            next_flush = now + opts.flush_interval;
+        }
+        tokio::time::sleep(POLL.min(until - now)).await;
+    }
+    if let Some(task) = flushing {
+        // The flush runs under its own bound; its outcome does not matter to the case.
+        let _ = task.await;
+    }
+}
+
+/// A duration for people: `30 s`, `2.5 s`.
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+/// Runs the flush command once, bounded; whatever it prints is dropped.
+async fn flush(command: String) {
+    let dir = std::env::temp_dir();
+    if let Ok(running) = client::start(&command, &dir) {
+        running.finish(Instant::now() + FLUSH_LIMIT).await;
+    }
+}
+
+/// For a smuggling case: what the target did with the ending, in one line, and the data as
+/// received at the next hop.
+fn smuggling(
+    case: &RelayCase,
+    out: &RelayOutcome,
+    submitted: &Submitted,
+    arrived: &Arrived,
+) -> Option<Smuggling> {
+    let ending = case.smuggled_ending()?.to_string();
+    let smuggled_commands = case.judge.iter().zip(&out.judgements).any(|(j, judged)| {
+        matches!(j.check, Check::Never(_))
+            && matches!(judged.verdict, Verdict::Fail | Verdict::Warn)
+    });
+    let copy = arrived.contents().find(|(t, _)| !t.null_sender());
+    let (outcome, received) = match (submitted, copy) {
+        (Submitted::Accepted { .. }, Some((_, data))) => {
+            let what = if let Some((what, at)) = content::bare_line_end(data) {
+                format!("forwarded unchanged: a bare {what} reached the next hop (octet {at})")
+            } else if smuggled_commands
+                && matches!(submitted, Submitted::Accepted { extra, .. } if !extra.is_empty())
+            {
+                "the target itself ended the data at the ending (inbound smuggling: it answered \
+                 more than once to one DATA) and relayed the smuggled message; its relayed \
+                 octets had CRLF line endings only"
+                    .to_string()
+            } else if smuggled_commands {
+                "the data ended early at the next hop: the smuggled commands arrived as commands"
+                    .to_string()
+            } else {
+                "normalised: CRLF line endings only at the next hop".to_string()
+            };
+            (what, Some(escape(data)))
+        }
+        (Submitted::Accepted { .. }, None) if arrived.notifications().next().is_some() => {
+            ("not relayed: returned to the sender".to_string(), None)
+        }
+        (Submitted::Accepted { .. }, None) => ("nothing arrived at the next hop".to_string(), None),
+        (other, _) if other.refused_content() => (
+            format!("refused at submission ({})", other.describe()),
+            None,
+        ),
+        (other, _) => (format!("not judged: {}", other.describe()), None),
+    };
+    Some(Smuggling {
+        ending,
+        case: case.id.clone(),
+        verdict: out.verdict,
+        outcome,
+        received,
+    })
+}
