@@ -13,7 +13,7 @@ fn main() {
     files.sort();
     println!("cargo:rerun-if-changed={}", repo.join("SPEC.md").display());
     let mut out = String::from("/// Bundled files: path relative to the repository, contents.\n");
-    out.push_str("pub static FILES: &[(&str, &str)] = &[\n");
+    out.push_str("pub(super) static FILES: &[(&str, &str)] = &[\n");
     // FNV-1a over every path and content: which scenario set a binary carries.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for file in &files {
@@ -47,7 +47,7 @@ fn main() {
     writeln!(
         out,
         "/// `--version`: the crate version and the scenario set bundled with it.\n\
-         pub const VERSION: &str = \"{version} (scenario set {hash:016x}: {cases} cases, with SPEC.md)\";"
+         pub(super) const VERSION: &str = \"{version} (scenario set {hash:016x}: {cases} cases, with SPEC.md)\";"
     )
     .expect("to a String");
     let dest = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo")).join("bundled.rs");

@@ -76,7 +76,9 @@ const NO_REQUIREMENT: &str = "(no requirement)";
 
 /// What the pages show.
 pub struct Page<'a> {
+    /// The main page's title (its `<title>` and heading).
     pub title: &'a str,
+    /// The runs compared, one column each, left to right.
     pub columns: &'a [Column],
     /// For section order and titles and requirement levels; the runs' own copies are used
     /// when it is absent.
@@ -89,7 +91,9 @@ pub struct Page<'a> {
 /// The rendered comparison: the main page and, in column order, one transcript page per
 /// column, each to be written next to the main page under its [`TranscriptPage::file`].
 pub struct Pages {
+    /// The main page's HTML, to be written under [`Page::file`].
     pub main: String,
+    /// The transcript pages, one per column in column order.
     pub transcripts: Vec<TranscriptPage>,
 }
 
@@ -99,6 +103,7 @@ pub struct TranscriptPage {
     pub target: String,
     /// The file name, in the main page's directory (from [`transcript_files`]).
     pub file: String,
+    /// The page's HTML.
     pub html: String,
 }
 

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{RunReport, SCHEMA, SCHEMA_VERSION};
 
+/// The report as pretty-printed JSON, in the current schema version ([`SCHEMA_VERSION`]).
 pub fn to_string(report: &RunReport) -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(report)
 }
@@ -19,10 +20,14 @@ pub fn to_string(report: &RunReport) -> Result<String, serde_json::Error> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ReadError {
+    /// Not JSON, or not the shape of a report (a missing key, a verdict this build does not
+    /// know).
     Json(serde_json::Error),
     /// Not an mtpspec report, or a schema version this build does not read.
     Schema {
+        /// The document's `schema`.
         schema: String,
+        /// The document's `schema_version`.
         version: u32,
     },
 }

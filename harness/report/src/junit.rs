@@ -10,6 +10,7 @@ use super::RunReport;
 use super::transcript;
 use crate::verdict::{BaselineMark, CaseResult, Verdict};
 
+/// The report as a JUnit XML document (`mtpspec run --junit`).
 pub fn to_string(report: &RunReport) -> String {
     let mut suites: BTreeMap<String, Vec<&CaseResult>> = BTreeMap::new();
     for case in &report.cases {

@@ -10,6 +10,8 @@
 //! anything ran); 3 harness or target error (an ERROR verdict, or the target could not be
 //! reached at all) when nothing failed.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod capabilities;
 pub mod html;
 pub mod json;
@@ -43,16 +45,23 @@ pub const SCHEMA: &str = "mtpspec-report";
 /// added `address`, `findings` and a requirement's `consequence`.
 pub const SCHEMA_VERSION: u32 = 2;
 
-/// What the gate decided.
+/// What the gate decided: the report's `gate` (`passed`, `failed`, `harness_error`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Gate {
+    /// `passed` (exit 0): every MUST passed (with `--strict`, every SHOULD too), or failed as
+    /// the baseline expects.
     Passed,
+    /// `failed` (exit 1): a case counts against the gate ([`CaseResult::is_gate_failure`]), a
+    /// robustness case WARNed under `--strict`, or a baseline entry is stale.
     Failed,
+    /// `harness_error` (exit 3): nothing failed, but at least one case is ERROR.
     HarnessError,
 }
 
 impl Gate {
+    /// The exit code `mtpspec run` ends with for this decision: 0, 1 or 3 (2, a usage or
+    /// scenario error, is decided before anything runs).
     pub fn exit_code(self) -> u8 {
         match self {
             Gate::Passed => 0,
@@ -62,10 +71,15 @@ impl Gate {
     }
 }
 
+/// A requirement a case cites, quoted from SPEC.md: the value of `requirements` under the
+/// requirement's id (`SMTP-DATA-3`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RequirementRef {
+    /// SPEC.md's level for it: `MUST`, `SHOULD`, `MAY` or `WITHDRAWN`.
     pub level: String,
+    /// What the server must do, as SPEC.md's `Requirement` column words it.
     pub text: String,
+    /// The id of its spec section (`SMTP-DATA`), a key of `sections`' `section`.
     pub section: String,
     /// The RFC sentence the level comes from (SPEC.md's `RFC text` column), when it has one.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -85,7 +99,11 @@ pub struct RequirementRef {
 pub struct Finding {
     /// The case's id (`cases[].id`).
     pub case: String,
+    /// The case's verdict: `FAIL`, `WARN` or `ERROR`.
     pub verdict: Verdict,
+    /// The name of the worst consequence (SPEC.md's `# Consequences` table: `smuggling`,
+    /// `relay`, ...) among the requirements the case cites; absent when none has one, or when
+    /// the run had no SPEC.md.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consequence: Option<String>,
     /// Excused by the baseline: listed, but not counted against the gate.
@@ -107,27 +125,41 @@ impl Finding {
     }
 }
 
+/// The report's `summary`: counts over the scenario cases (`cases`), not the robustness
+/// cases. Every key defaults to 0 (or empty) when absent.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Summary {
+    /// How many scenario cases ran (the length of `cases`).
     pub total: usize,
+    /// Verdict (`PASS`, `FAIL`, `WARN`, `UNSUPPORTED`, `SKIP`, `ERROR`) to its number of
+    /// cases; every verdict is present, with 0 when no case got it.
     pub counts: BTreeMap<Verdict, usize>,
     /// FAIL/WARN results excused by the baseline.
     pub expected_failures: usize,
+    /// Cases that hit their deadline (`timed_out` in `cases`).
     pub timed_out: usize,
 }
 
 /// Verdict counts of one spec section.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SectionSummary {
+    /// The section's id (`SMTP-DATA`): the requirement ids it holds start with it.
     pub section: String,
+    /// Its title in SPEC.md (`Mail data`); empty when the run had no SPEC.md or SPEC.md lacks
+    /// the section.
     pub title: String,
+    /// Verdict to the number of cases citing a requirement of this section; only the verdicts
+    /// some case got.
     pub counts: BTreeMap<Verdict, usize>,
 }
 
+/// The report's `tool`: what wrote it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ToolInfo {
+    /// Always `mtpspec`.
     pub name: String,
+    /// The version of mtpspec that ran (`0.1.0`).
     pub version: String,
 }
 
@@ -136,21 +168,32 @@ pub struct ToolInfo {
 /// Fields added after version 1 default when a version 1 report is read.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunReport {
+    /// Always [`SCHEMA`], `mtpspec-report`: what the document is.
     pub schema: String,
+    /// The schema version written ([`SCHEMA_VERSION`]); a report read back with
+    /// [`json::from_str`] is brought up to date and holds this build's version.
     pub schema_version: u32,
+    /// The program and version that wrote the report.
     pub tool: ToolInfo,
     /// The target's name (`--target-name`, or its address).
     pub target: String,
     /// The target as given (`smtp://127.0.0.1:2525`, `embedded`, ...).
     #[serde(default)]
     pub address: String,
+    /// When the run started, RFC 3339 in UTC (`2026-11-22T22:05:19Z`).
     pub started_at: String,
+    /// `duration_ms`: how long the cases and robustness cases took, in whole milliseconds
+    /// (probing the target not included).
     #[serde(with = "crate::millis", rename = "duration_ms")]
     pub duration: Duration,
+    /// Run with `--strict`: a WARN counts against the gate like a FAIL (false when absent).
     #[serde(default)]
     pub strict: bool,
+    /// What the gate decided: `passed`, `failed` or `harness_error`.
     pub gate: Gate,
+    /// The exit code the run ended with: 0, 1 or 3, from `gate` ([`Gate::exit_code`]).
     pub exit_code: u8,
+    /// Counts over `cases`.
     pub summary: Summary,
     /// Every FAIL, WARN and ERROR among `cases`, most serious first (see [`Finding`]).
     #[serde(default)]
@@ -159,13 +202,19 @@ pub struct RunReport {
     /// sections' counts add up to more than the cases.
     #[serde(default)]
     pub sections: Vec<SectionSummary>,
+    /// What probing found the target to offer: its greeting, its EHLO keywords before and
+    /// after STARTTLS, its MMTP welcome. Empty when absent.
     #[serde(default)]
     pub capabilities: Capabilities,
     /// The SPEC.md requirements the cases cite (when SPEC.md was found).
     #[serde(default)]
     pub requirements: BTreeMap<String, RequirementRef>,
+    /// The baseline entries that no longer describe the target (the case passes now, or no
+    /// case has the id); each fails the gate. Empty when absent.
     #[serde(default)]
     pub stale_baseline: Vec<StaleEntry>,
+    /// Every scenario case's result, with its failure and wire log, in file order (the order
+    /// the scenarios were loaded, whatever order they ran in).
     pub cases: Vec<CaseResult>,
     /// The robustness cases (harness/runner/src/robustness), run after `cases`; not counted in
     /// `summary` or `sections`, which are about the scenarios.
@@ -175,20 +224,33 @@ pub struct RunReport {
 
 /// What a report is built from.
 pub struct ReportInput<'a> {
+    /// The target's name (`--target-name`, or its address): the report's `target`.
     pub target: String,
+    /// The target as given (`smtp://127.0.0.1:2525`): the report's `address`.
     pub address: String,
+    /// When the run started: `started_at`.
     pub started: SystemTime,
+    /// How long the run took: `duration_ms`.
     pub duration: Duration,
+    /// `--strict`: a WARN counts against the gate.
     pub strict: bool,
+    /// What probing found.
     pub capabilities: Capabilities,
+    /// The scenario cases' results, baseline marks applied, in the order to report them.
     pub cases: Vec<CaseResult>,
+    /// SPEC.md, when found: the cited requirements' text, the sections' titles and order, and
+    /// the findings' consequences come from it.
     pub spec: Option<&'a Spec>,
+    /// The stale baseline entries (from applying the baseline); each fails the gate.
     pub stale_baseline: Vec<StaleEntry>,
     /// Case id to the server's setting that fixes it (the baseline's remedies).
     pub remedies: BTreeMap<String, String>,
 }
 
 impl RunReport {
+    /// Builds the report of a run: counts the verdicts, decides the gate, quotes the cited
+    /// requirements and ranks the findings. It has no robustness results until
+    /// [`RunReport::with_robustness`].
     pub fn new(input: ReportInput<'_>) -> RunReport {
         let mut summary = Summary {
             total: input.cases.len(),
@@ -254,6 +316,7 @@ impl RunReport {
             .count()
     }
 
+    /// How many scenario cases got `verdict` (from `summary.counts`).
     pub fn count(&self, verdict: Verdict) -> usize {
         self.summary.counts.get(&verdict).copied().unwrap_or(0)
     }

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use super::{Finding, RunReport, transcript};
 use crate::verdict::{BaselineMark, CaseResult, Verdict};
 
+/// The report as a Markdown document (`mtpspec run --report-md`).
 pub fn to_string(report: &RunReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# mtpspec report: {}\n", report.target);

@@ -62,6 +62,8 @@ impl Progress {
         progress
     }
 
+    /// Counts a finished case and shows it: on a terminal, a line for a case that did not
+    /// PASS and the bar redrawn; otherwise one `[done/total] VERDICT id` line per case.
     pub fn case_done(&mut self, result: &CaseResult) {
         self.done += 1;
         if let Some(i) = Verdict::ALL.iter().position(|v| *v == result.verdict) {

@@ -13,18 +13,30 @@ use serde::{Deserialize, Serialize};
 use crate::wire::WireEvent;
 use mtpspec_scenario::{Level, Protocol};
 
+/// A case's verdict, written in upper case in the JSON report (`"verdict": "FAIL"`) and as a
+/// key of the verdict counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Verdict {
+    /// `PASS`: the target did what the case expects.
     Pass,
+    /// `FAIL`: a MUST broken; counts against the gate.
     Fail,
+    /// `WARN`: a SHOULD broken; counts against the gate only with `--strict`.
     Warn,
+    /// `UNSUPPORTED`: an optional extension not offered and correctly refused, or a MAY the
+    /// target chose differently.
     Unsupported,
+    /// `SKIP`: not judged here (an extension missing without a fallback, no mailbox
+    /// observer, a case that does not apply to the target).
     Skip,
+    /// `ERROR`: the harness, the network or an observer failed; never counted against the
+    /// target.
     Error,
 }
 
 impl Verdict {
+    /// Every verdict, in the order the reports count them.
     pub const ALL: [Verdict; 6] = [
         Verdict::Pass,
         Verdict::Fail,
@@ -43,6 +55,7 @@ impl Verdict {
         }
     }
 
+    /// The verdict as the reports write it: `PASS`, `FAIL`, ...
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Pass => "PASS",
@@ -66,10 +79,15 @@ impl fmt::Display for Verdict {
 pub struct FailureDetail {
     /// The step's number in the list that ran (`steps` or `fallback`), counting from 1.
     pub step: usize,
-    /// Where the step is written.
+    /// Where the step is written: its line in the scenario file (of the step inside a
+    /// branch, when that is what went wrong).
     pub line: u64,
+    /// The step in words, its variables expanded (`send "QUIT"`, `write 1024 bytes`).
     pub description: String,
+    /// What the case expected (`5yz`); empty for an ERROR or SKIP, which expected nothing
+    /// in particular.
     pub expected: String,
+    /// What the target did instead, or what went wrong (`250`, `the deadline passed`).
     pub actual: String,
 }
 
@@ -86,18 +104,29 @@ pub enum BaselineMark {
 /// Everything known about one case after it ran.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CaseResult {
+    /// The case's id, unique among the scenarios (what baselines list).
     pub id: String,
+    /// The case's title.
     pub title: String,
+    /// The scenario file the case is in, as the harness was given it.
     pub file: String,
+    /// The line of the scenario file where the case starts.
     pub line: u64,
+    /// The SPEC.md requirement ids the case cites (`SMTP-DATA-3`); a malformed reply makes
+    /// this the reply-syntax requirement whatever the case cites.
     pub spec: Vec<String>,
+    /// The case's level, `must`, `should` or `may`: what a broken expectation makes the
+    /// verdict (FAIL, WARN, UNSUPPORTED).
     pub level: Level,
+    /// What the case speaks: `smtp` (the default when absent), `vmtp`, `mmtp` or `http`.
     // Defaults: what a report written before the field existed implies.
     #[serde(default)]
     pub protocol: Protocol,
+    /// The case's verdict.
     pub verdict: Verdict,
     /// One line: why the verdict is not PASS.
     pub reason: Option<String>,
+    /// The step that went wrong (null when none did, or the case did not run).
     pub failure: Option<FailureDetail>,
     /// The case hit its deadline.
     #[serde(default)]
@@ -109,9 +138,13 @@ pub struct CaseResult {
     /// The fallback steps ran instead of the main ones.
     #[serde(default)]
     pub fallback: bool,
+    /// `duration_ms`: how long the case took, in whole milliseconds (0 when absent).
     #[serde(default, with = "crate::millis", rename = "duration_ms")]
     pub duration: Duration,
+    /// How the baseline lists the case: `{"status": "expected_failure" | "now_passes",
+    /// "reason": ...}`; null when it does not.
     pub baseline: Option<BaselineMark>,
+    /// Everything the case's connections sent and received, in order (empty when absent).
     #[serde(default)]
     pub wire: Vec<WireEvent>,
     /// `(value, placeholder)` pairs that make the transcript independent of the run.
@@ -130,7 +163,9 @@ impl CaseResult {
 /// A baseline entry that no longer describes the target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaleEntry {
+    /// The case id the entry lists.
     pub id: String,
+    /// The entry's reason, as the baseline gives it.
     pub reason: String,
     /// What is wrong with the entry.
     pub problem: String,

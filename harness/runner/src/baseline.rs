@@ -25,15 +25,21 @@ pub use mtpspec_report::verdict::StaleEntry;
 
 use crate::runner::{BaselineMark, CaseResult, Verdict};
 
+/// A target's known failures (`--baseline FILE`); the default is empty, excusing nothing.
 #[derive(Clone, Debug, Default)]
 pub struct Baseline {
+    /// Case id to its entry.
     pub entries: BTreeMap<String, Entry>,
 }
 
 /// Why a listed case fails, and the server's own setting that fixes it, when one does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
+    /// Why the case fails on this target (the reports show it as the expected failure's
+    /// reason).
     pub reason: String,
+    /// The server's setting that fixes it (`remedy:`), shown beside the finding; `None` when
+    /// the entry gives only a reason.
     pub remedy: Option<String>,
 }
 
@@ -64,15 +70,22 @@ impl From<EntryText> for Entry {
     }
 }
 
+/// Why a baseline file could not be loaded.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum BaselineError {
+    /// The file could not be read.
     Io {
+        /// The baseline file.
         path: PathBuf,
+        /// The operating system's error.
         error: std::io::Error,
     },
+    /// The file is not a YAML mapping of case id to entry.
     Syntax {
+        /// The baseline file.
         path: PathBuf,
+        /// What is wrong, with the form entries take.
         message: String,
     },
 }
@@ -89,6 +102,7 @@ impl fmt::Display for BaselineError {
 impl std::error::Error for BaselineError {}
 
 impl Baseline {
+    /// Reads and parses the baseline file at `path` ([`Baseline::parse`]).
     pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
         let text = std::fs::read_to_string(path).map_err(|error| BaselineError::Io {
             path: path.to_path_buf(),

@@ -41,6 +41,8 @@ use crate::target::{Observer, SHORT_IDLE, Target, TargetError, TargetSpec};
 pub struct Selection {
     /// In file order, each at most the level its requirements allow.
     pub cases: Vec<Case>,
+    /// The robustness attacks the filter names (all of them without a filter), in the order
+    /// they run.
     pub attacks: Vec<Attack>,
     /// Every case id of the suite, selected or not: a baseline entry naming none is stale.
     pub known_ids: BTreeSet<String>,
@@ -108,12 +110,16 @@ pub struct SuiteOptions {
     /// SPEC.md: requirement texts and consequences in the report, and the robustness cases'
     /// levels.
     pub spec: Option<Spec>,
+    /// Known failures (`--baseline`): listed cases that fail do not fail the gate, and a
+    /// stale entry does [default: none].
     pub baseline: Option<Baseline>,
     /// A WARN fails the gate.
     pub strict: bool,
     /// The target is mtpspec's reference, so DESIGN requirements bind it (the embedded target
     /// always is).
     pub reference: bool,
+    /// Whether and within what bounds the robustness attacks run [default: they run, with
+    /// [`RobustnessSettings::default`]].
     pub robustness: RobustnessSettings,
 }
 
@@ -122,10 +128,14 @@ pub struct SuiteOptions {
 pub struct RobustnessSettings {
     /// Report every attack SKIP instead of running it.
     pub skip: bool,
-    /// The most one attack takes.
+    /// The most one attack takes, setup and attack together (`--robustness-timeout`,
+    /// default 15 s).
     pub case_cap: Duration,
+    /// The most attacking connections one attack opens (`--robustness-connections`, default
+    /// 64); the fresh client comes on top, one at a time.
     pub max_connections: usize,
-    /// How soon a fresh client must be greeted while an attack holds.
+    /// How soon a fresh client must be greeted with 220 while an attack holds
+    /// (`--robustness-greeting`, default 5 s).
     pub greeting_bound: Duration,
     /// The target's process, whose memory the attacks report [default: the harness's own
     /// for the embedded reference].
@@ -148,11 +158,15 @@ impl Default for RobustnessSettings {
 /// What a front end hears while a run goes on (progress bars, log lines); every method does
 /// nothing unless implemented.
 pub trait Events {
+    /// A case has finished, with its result (before the baseline is applied); cases finish
+    /// in any order.
     fn case_done(&mut self, _result: &CaseResult) {}
     /// Every case has finished (the robustness attacks come next).
     fn cases_finished(&mut self) {}
     /// The robustness attacks begin: how many, each bounded by `cap`.
     fn robustness_begins(&mut self, _attacks: usize, _cap: Duration) {}
+    /// A robustness attack has been judged, with its result. Attacks skipped all at once
+    /// (`--skip-robustness`, a target they do not apply to) are not heard of here.
     fn robustness_done(&mut self, _result: &RobustnessResult) {}
 }
 
@@ -231,14 +245,18 @@ impl Suite {
         })
     }
 
+    /// What the probe at [`Suite::open`] found the target to offer.
     pub fn capabilities(&self) -> &Capabilities {
         &self.caps
     }
 
+    /// The runner the cases run on (the target with its listeners and observer).
     pub fn runner(&self) -> &Runner {
         &self.runner
     }
 
+    /// The options the suite was opened with, `run.vars.domain` and `run.vars.auth` filled
+    /// in.
     pub fn options(&self) -> &SuiteOptions {
         &self.options
     }

@@ -104,10 +104,12 @@ impl Conformance {
         Ok(Self { suite, runtime })
     }
 
+    /// The runner the cases run on, for running cases your own way.
     pub fn runner(&self) -> &Runner {
         self.suite.runner()
     }
 
+    /// What the probe found the target to offer.
     pub fn capabilities(&self) -> &Capabilities {
         self.suite.capabilities()
     }

@@ -22,18 +22,25 @@ pub struct Column {
     pub name: String,
     /// What the run was pointed at (`smtp://127.0.0.1:2525`).
     pub target: String,
+    /// When the run started (the report's `started_at`, RFC 3339).
     pub started_at: String,
+    /// How long the run took, in whole milliseconds (the report's `duration_ms`).
     pub duration_ms: u64,
+    /// The version of mtpspec that ran (`tool.version`).
     pub tool_version: String,
     /// `passed`, `failed` or `harness_error`.
     pub gate: String,
+    /// The exit code the run ended with (0, 1 or 3).
     pub exit_code: u8,
+    /// Verdict to its number of scenario cases, every verdict present.
     pub counts: BTreeMap<Verdict, usize>,
+    /// FAIL/WARN results the run's baseline excused.
     pub expected_failures: usize,
     /// Section id to title, as the run's report named them.
     pub section_titles: BTreeMap<String, String>,
     /// Requirement id to (level, text), as the run's report quoted them.
     pub requirements: BTreeMap<String, (String, String)>,
+    /// The run's scenario cases, in its report's order.
     pub cases: Vec<ColumnCase>,
     /// The run's robustness cases (none in a report written before they existed).
     pub robustness: Vec<ColumnRobustness>,
@@ -42,25 +49,40 @@ pub struct Column {
 /// One robustness case of a run: its verdict and figures.
 #[derive(Clone, Debug)]
 pub struct ColumnRobustness {
+    /// The case's id (`robust-tls-handshake-stall`): the row it goes in.
     pub id: String,
+    /// The case's title.
     pub title: String,
+    /// The SPEC.md requirement ids it checks.
     pub spec: Vec<String>,
+    /// `PASS`, `WARN` or `SKIP`.
     pub verdict: Verdict,
+    /// Why the verdict is not PASS.
     pub reason: Option<String>,
+    /// What a well-behaved server does under the attack.
     pub well_behaved: String,
+    /// The figure lines, as every report prints them.
     pub figures: Vec<String>,
 }
 
 /// One case of a run.
 #[derive(Clone, Debug)]
 pub struct ColumnCase {
+    /// The case's id: the row it goes in.
     pub id: String,
+    /// The case's title.
     pub title: String,
+    /// The scenario file the case is in.
     pub file: String,
+    /// The line of that file where the case starts.
     pub line: u64,
+    /// The SPEC.md requirement ids it cites.
     pub spec: Vec<String>,
+    /// The case's level in this run (`must`, `should`, `may`).
     pub level: Level,
+    /// The case's verdict in this run.
     pub verdict: Verdict,
+    /// One line: why the verdict is not PASS.
     pub reason: Option<String>,
     /// (expected, actual) of the step that went wrong.
     pub failure: Option<(String, String)>,
@@ -68,7 +90,9 @@ pub struct ColumnCase {
     pub expected_failure: Option<String>,
     /// The baseline's reason when it lists this case but the case now passes.
     pub now_passes: Option<String>,
+    /// The case hit its deadline.
     pub timed_out: bool,
+    /// The fallback steps ran instead of the main ones.
     pub fallback: bool,
     /// The rendered wire log (times on), clipped to [`TRANSCRIPT_LINES`].
     pub transcript: String,
@@ -133,10 +157,12 @@ impl Column {
         }
     }
 
+    /// How many of the run's scenario cases got `verdict`.
     pub fn count(&self, verdict: Verdict) -> usize {
         self.counts.get(&verdict).copied().unwrap_or(0)
     }
 
+    /// The run's case with this id; `None` when the run did not include it.
     pub fn case(&self, id: &str) -> Option<&ColumnCase> {
         self.cases.iter().find(|c| c.id == id)
     }

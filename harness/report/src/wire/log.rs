@@ -29,13 +29,22 @@ pub enum WireKind {
     Note,
 }
 
+/// One entry of the wire log: in the JSON report an element of a case's `wire`, `{"at_ms",
+/// "conn", "kind", "tls"}` with `data` (UTF-8 text) or `data_base64` (anything else).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WireEvent {
-    /// Since the case started.
+    /// Since the case started: `at_ms`, milliseconds with microsecond precision (a
+    /// fraction, unlike the reports' `duration_ms`).
     pub at: Duration,
+    /// The connection within the case, from 1 (`#1` in transcripts).
     pub conn: u8,
+    /// What happened (`kind`: `sent`, `received`, `tls_started`, ...); a kind this build
+    /// does not know is read back as a `note` naming it.
     pub kind: WireKind,
+    /// Whether it happened inside TLS.
     pub tls: bool,
+    /// The octets sent or received, or the event's text (the TLS version and cipher, why
+    /// the peer closed, a note); may be empty.
     pub data: Vec<u8>,
 }
 
@@ -116,6 +125,7 @@ struct LogInner {
 }
 
 impl WireLog {
+    /// An empty log; event times count from now.
     pub fn new() -> Self {
         Self {
             inner: Arc::new(Mutex::new(LogInner {
@@ -125,6 +135,7 @@ impl WireLog {
         }
     }
 
+    /// Appends an event of connection `conn`, timed now.
     pub fn record(&self, conn: u8, kind: WireKind, tls: bool, data: &[u8]) {
         // Events are appended whole; a poisoned lock still holds a consistent list.
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -138,6 +149,7 @@ impl WireLog {
         });
     }
 
+    /// A copy of the events so far, in the order they were recorded.
     pub fn events(&self) -> Vec<WireEvent> {
         self.inner
             .lock()

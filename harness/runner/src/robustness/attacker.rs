@@ -12,14 +12,14 @@ use super::wire::{NoReply, Reply, ReplyReader};
 use crate::target::BoxStream;
 
 /// A connection under the attack's control.
-pub struct Attacker {
+pub(crate) struct Attacker {
     reader: ReplyReader<ReadHalf<BoxStream>>,
     writer: WriteHalf<BoxStream>,
 }
 
 impl Attacker {
     /// A connection on which nothing has been read or written yet.
-    pub fn raw(stream: BoxStream) -> Attacker {
+    pub(crate) fn raw(stream: BoxStream) -> Attacker {
         let (read, writer) = tokio::io::split(stream);
         Attacker {
             reader: ReplyReader::new(read),
@@ -29,7 +29,7 @@ impl Attacker {
 
     /// Connects to the main listener from the system's address and reads the 220; a refusal
     /// (a 421 greeting, a failed connect, a close) is [`Fate::Refused`].
-    pub async fn greeted(slot: &Slot, recv_buffer: Option<u32>) -> Result<Attacker, Fate> {
+    pub(crate) async fn greeted(slot: &Slot, recv_buffer: Option<u32>) -> Result<Attacker, Fate> {
         let bound = slot.options.greeting_bound;
         let stream = slot
             .endpoint
@@ -45,7 +45,7 @@ impl Attacker {
     }
 
     /// Sends one command line and reads its reply; no reply is [`Fate::Refused`].
-    pub async fn command(&mut self, slot: &Slot, line: &str) -> Result<Reply, Fate> {
+    pub(crate) async fn command(&mut self, slot: &Slot, line: &str) -> Result<Reply, Fate> {
         let bound = slot.options.greeting_bound;
         self.write(slot, format!("{line}\r\n").as_bytes())
             .await
@@ -57,7 +57,7 @@ impl Attacker {
     }
 
     /// EHLO (HELO when EHLO is refused); the EHLO keywords are not needed, only the state.
-    pub async fn hello(&mut self, slot: &Slot) -> Result<Reply, Fate> {
+    pub(crate) async fn hello(&mut self, slot: &Slot) -> Result<Reply, Fate> {
         let helo = slot.options.helo.clone();
         let reply = self.command(slot, &format!("EHLO {helo}")).await?;
         if reply.code == 250 {
@@ -69,7 +69,7 @@ impl Attacker {
 
     /// EHLO, MAIL, RCPT to the postmaster of the target's domain (RFC 5321 §4.5.1: every
     /// domain has one) and DATA, up to the 354.
-    pub async fn in_data(&mut self, slot: &Slot) -> Result<(), Fate> {
+    pub(crate) async fn in_data(&mut self, slot: &Slot) -> Result<(), Fate> {
         self.hello(slot).await?;
         let from = format!("MAIL FROM:<robustness@{}>", slot.options.helo);
         let reply = self.command(slot, &from).await?;
@@ -82,14 +82,14 @@ impl Attacker {
     }
 
     /// Writes `bytes`, counting them as sent.
-    pub async fn write(&mut self, slot: &Slot, bytes: &[u8]) -> std::io::Result<()> {
+    pub(crate) async fn write(&mut self, slot: &Slot, bytes: &[u8]) -> std::io::Result<()> {
         self.writer.write_all(bytes).await?;
         slot.count_sent(bytes.len());
         Ok(())
     }
 
     /// Stalls in silence until the server closes the connection or the case stops.
-    pub async fn hold_silent(mut self, slot: &Slot) -> Fate {
+    pub(crate) async fn hold_silent(mut self, slot: &Slot) -> Fate {
         let began = slot.begin_stall();
         let mut last = None;
         loop {
@@ -106,7 +106,7 @@ impl Attacker {
 
     /// Stalls by sending `octets` one per second (then silence), until the server closes the
     /// connection or the case stops.
-    pub async fn drip(mut self, slot: &Slot, octets: &[u8]) -> Fate {
+    pub(crate) async fn drip(mut self, slot: &Slot, octets: &[u8]) -> Fate {
         let began = slot.begin_stall();
         let mut last = None;
         let mut next = octets.iter();
@@ -131,7 +131,7 @@ impl Attacker {
     }
 
     /// The raw halves, for an attack that never reads (it writes only).
-    pub fn into_writer(self) -> WriteHalf<BoxStream> {
+    pub(crate) fn into_writer(self) -> WriteHalf<BoxStream> {
         self.writer
     }
 }

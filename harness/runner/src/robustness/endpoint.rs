@@ -21,12 +21,15 @@ pub struct Endpoint {
     pub implicit_tls: bool,
     /// The implicit-TLS listener, if the target has one (for the stalled handshake).
     pub tls_addr: Option<SocketAddr>,
+    /// The name sent in TLS handshakes (SNI): the target's host, or `localhost` when that is
+    /// not a valid name; certificates are not checked.
     pub server_name: ServerName<'static>,
 }
 
 /// A local target's process, for its memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TargetProcess {
+    /// Its PID (`--target-pid`, or the harness's own); its children count too.
     pub pid: u32,
     /// The harness's own process (the embedded reference).
     pub in_process: bool,
@@ -155,6 +158,7 @@ fn bracket(host: &str) -> String {
 /// A target opened for `run` or `fuzz`, with what the robustness cases and the fuzzer's
 /// service oracle need to reach it raw.
 pub struct Opened {
+    /// The target, as [`crate::target::open`] opens it (the embedded reference started).
     pub target: Arc<dyn Target>,
     /// Why the target has no such endpoint (an `exec:` target, an MMTP or HTTP one).
     pub endpoint: Result<Endpoint, String>,

@@ -20,6 +20,7 @@ pub enum Greeting {
 }
 
 impl Greeting {
+    /// Whether the client got its 220 in time.
     pub fn is_greeted(&self) -> bool {
         matches!(self, Self::Greeted(_))
     }

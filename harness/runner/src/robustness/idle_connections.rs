@@ -6,7 +6,7 @@ use super::attacker::Attacker;
 use super::measure::{Fate, Slot};
 use super::{Attack, CaseInfo, Context, Run};
 
-pub const CASE: CaseInfo = CaseInfo {
+pub(crate) const CASE: CaseInfo = CaseInfo {
     attack: Attack::IdleConnections,
     id: "robust-idle-connections",
     title: "Many idle connections from one address do not keep clients from other addresses out",
@@ -17,7 +17,7 @@ pub const CASE: CaseInfo = CaseInfo {
                    minutes, RFC 5321 §4.5.3.2.7)",
 };
 
-pub async fn run(ctx: &Context) -> Run {
+pub(crate) async fn run(ctx: &Context) -> Run {
     let n = ctx.options.max_connections;
     let attack = format!(
         "{n} connections to {} from one address, each silent after the greeting",

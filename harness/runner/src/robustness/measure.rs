@@ -25,15 +25,28 @@ pub enum Fate {
     /// The target does not offer what the attack needs (no STARTTLS, a refused RCPT).
     NotApplicable(String),
     /// The server closed it this long after the stall began; `how` says what it sent.
-    Closed { after: Duration, how: String },
+    Closed {
+        /// From the start of the stall to the close.
+        after: Duration,
+        /// The server's last reply, if any, and how the connection ended (`closed`, a read
+        /// or write error).
+        how: String,
+    },
     /// Still open when the case stopped, after stalling this long.
-    OpenAtCap { held: Duration },
+    OpenAtCap {
+        /// From the start of its stall (or, for a task that had to be aborted, of the case's
+        /// stall phase) to the end of the case.
+        held: Duration,
+    },
 }
 
 /// What one attacking connection may use: the target, the options, and the case's stop signal.
 pub struct Slot {
+    /// The listener to attack.
     pub endpoint: Endpoint,
+    /// The case's bounds (the greeting bound also limits each setup step's reply).
     pub options: RobustnessOptions,
+    /// This connection's number among the case's attacking connections, from 0.
     pub index: usize,
     stop: watch::Receiver<bool>,
     began: AtomicBool,
@@ -66,6 +79,7 @@ impl Slot {
         let _ = stop.wait_for(|stopped| *stopped).await;
     }
 
+    /// Adds `octets` to the octets the case's attackers sent (the `sent_octets` figure).
     pub fn count_sent(&self, octets: usize) {
         self.shared.sent.fetch_add(octets as u64, Ordering::Relaxed);
     }
@@ -81,8 +95,11 @@ pub struct Measurement {
     pub probes: Vec<(Duration, Greeting)>,
     /// The fresh client sent after the attack stopped.
     pub after: Greeting,
+    /// Where the fresh clients connected from ([`FreshClient::from`]).
     pub fresh_from: String,
+    /// The target's memory during the case; `None` without a readable process.
     pub rss: Option<RssFigure>,
+    /// Octets the attacking connections sent, in all.
     pub sent_octets: u64,
     /// The most the attack was allowed to hold.
     pub cap: Duration,

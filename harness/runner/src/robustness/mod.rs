@@ -44,15 +44,26 @@ use crate::spec::Spec;
 /// The attacks, in the order they run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Attack {
+    /// `robust-tls-handshake-stall`: connections to the implicit-TLS listener that never send
+    /// a ClientHello or, without one, STARTTLS answered 220 and then silence.
     TlsStall,
+    /// `robust-never-reads`: NOOP after NOOP with a small receive buffer, never reading, so
+    /// that the server's replies back up and its writes block.
     NeverReads,
+    /// `robust-slow-command`: a command line sent one octet per second, never ended.
     SlowCommand,
+    /// `robust-slow-data`: mail data sent one octet per second after DATA's 354.
     SlowData,
+    /// `robust-idle-connections`: as many connections as allowed from one address, each
+    /// silent after the greeting.
     IdleConnections,
+    /// `robust-unfinished-data`: a few MiB of mail data at full speed, then silence, never
+    /// the final dot.
     UnfinishedData,
 }
 
 impl Attack {
+    /// Every attack, in the order they run.
     pub const ALL: [Attack; 6] = [
         Attack::TlsStall,
         Attack::NeverReads,
@@ -62,6 +73,8 @@ impl Attack {
         Attack::UnfinishedData,
     ];
 
+    /// The case this attack is: its id, title, requirements and what a well-behaved server
+    /// does.
     pub fn case(self) -> &'static CaseInfo {
         match self {
             Self::TlsStall => &tls_stall::CASE,
@@ -88,8 +101,11 @@ impl Attack {
 /// What a robustness case is, as reports and `mtpspec coverage` show it.
 #[derive(Debug)]
 pub struct CaseInfo {
+    /// The attack the case runs.
     pub attack: Attack,
+    /// The case's id (`robust-tls-handshake-stall`), as reports and `--filter` name it.
     pub id: &'static str,
+    /// The case's title: what a server must not let the attack do.
     pub title: &'static str,
     /// The SPEC.md requirements it checks (ROBUST part: SHOULD at most).
     pub spec: &'static [&'static str],
@@ -145,19 +161,27 @@ impl Default for RobustnessOptions {
 /// What the attacks run against.
 #[derive(Clone, Debug)]
 pub struct Context {
+    /// The listener attacked, and the one the fresh clients are greeted on.
     pub endpoint: Endpoint,
+    /// The bounds of the attacks and of the judgement.
     pub options: RobustnessOptions,
+    /// The target's process, when its memory can be read; `None`: no memory figures.
     pub process: Option<TargetProcess>,
     fresh: FreshClient,
 }
 
 /// One attack's description and what it measured.
 pub struct Run {
+    /// What the attack did, in one line (`8 connections to 127.0.0.1:2525 ...`): the first of
+    /// the case's figure lines.
     pub attack: String,
+    /// What was measured while it held and after.
     pub measurement: Measurement,
 }
 
 impl Context {
+    /// A context for attacks on `endpoint`, its fresh clients from another loopback address
+    /// where there is one ([`FreshClient::new`]).
     pub fn new(
         endpoint: Endpoint,
         options: RobustnessOptions,

@@ -10,7 +10,7 @@ use super::attacker::Attacker;
 use super::measure::{Fate, Slot};
 use super::{Attack, CaseInfo, Context, Run};
 
-pub const CASE: CaseInfo = CaseInfo {
+pub(crate) const CASE: CaseInfo = CaseInfo {
     attack: Attack::NeverReads,
     id: "robust-never-reads",
     title: "A client that never reads its replies does not keep other clients out",
@@ -27,7 +27,7 @@ const MAX_OCTETS: usize = 64 << 20;
 /// How long one write may block before the attacker checks whether to stop.
 const WRITE_WAIT: Duration = Duration::from_millis(250);
 
-pub async fn run(ctx: &Context) -> Run {
+pub(crate) async fn run(ctx: &Context) -> Run {
     let n = CONNECTIONS.min(ctx.options.max_connections);
     let attack = format!(
         "{n} connections to {} with a {RECV_BUFFER}-octet receive buffer, each sending NOOP after NOOP and reading nothing after the greeting",

@@ -89,6 +89,7 @@ impl RssSampler {
         Some(now)
     }
 
+    /// The figure so far: the first sample (`before_kib`) and the highest (`peak_kib`).
     pub fn figure(&self) -> RssFigure {
         RssFigure {
             pid: self.pid,

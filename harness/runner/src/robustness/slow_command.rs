@@ -6,7 +6,7 @@ use super::attacker::Attacker;
 use super::measure::{Fate, Slot};
 use super::{Attack, CaseInfo, Context, Run};
 
-pub const CASE: CaseInfo = CaseInfo {
+pub(crate) const CASE: CaseInfo = CaseInfo {
     attack: Attack::SlowCommand,
     id: "robust-slow-command",
     title: "Command lines sent one octet per second do not keep other clients out",
@@ -18,7 +18,7 @@ pub const CASE: CaseInfo = CaseInfo {
 
 const CONNECTIONS: usize = 8;
 
-pub async fn run(ctx: &Context) -> Run {
+pub(crate) async fn run(ctx: &Context) -> Run {
     let n = CONNECTIONS.min(ctx.options.max_connections);
     let attack = format!(
         "{n} connections to {}, each sending `NOOP xxx...` one octet per second, no line end",

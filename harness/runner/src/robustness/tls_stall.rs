@@ -8,7 +8,7 @@ use super::measure::{Fate, Slot};
 use super::{Attack, CaseInfo, Context, Run};
 use crate::robustness::endpoint::Endpoint;
 
-pub const CASE: CaseInfo = CaseInfo {
+pub(crate) const CASE: CaseInfo = CaseInfo {
     attack: Attack::TlsStall,
     id: "robust-tls-handshake-stall",
     title: "Stalled TLS handshakes do not keep other clients out",
@@ -19,7 +19,7 @@ pub const CASE: CaseInfo = CaseInfo {
 
 const CONNECTIONS: usize = 8;
 
-pub async fn run(ctx: &Context) -> Run {
+pub(crate) async fn run(ctx: &Context) -> Run {
     let n = CONNECTIONS.min(ctx.options.max_connections);
     match ctx.endpoint.tls_addr {
         Some(addr) => {

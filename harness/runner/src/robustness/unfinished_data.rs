@@ -8,7 +8,7 @@ use super::attacker::Attacker;
 use super::measure::{Fate, Slot};
 use super::{Attack, CaseInfo, Context, Run};
 
-pub const CASE: CaseInfo = CaseInfo {
+pub(crate) const CASE: CaseInfo = CaseInfo {
     attack: Attack::UnfinishedData,
     id: "robust-unfinished-data",
     title: "Unfinished large messages do not keep other clients out",
@@ -20,7 +20,7 @@ pub const CASE: CaseInfo = CaseInfo {
 
 const CONNECTIONS: usize = 8;
 
-pub async fn run(ctx: &Context) -> Run {
+pub(crate) async fn run(ctx: &Context) -> Run {
     let n = CONNECTIONS.min(ctx.options.max_connections);
     let octets = ctx.options.unfinished_data_octets;
     let attack = format!(

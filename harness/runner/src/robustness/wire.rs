@@ -32,7 +32,9 @@ impl std::fmt::Display for NoReply {
 /// One complete reply: its code and the text of its last line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
+    /// The reply code, 200 to 599.
     pub code: u16,
+    /// The last line's text after the code and separator, trailing white space removed.
     pub text: String,
 }
 
@@ -44,11 +46,13 @@ impl std::fmt::Display for Reply {
 
 /// A stream and the octets read from it but not yet consumed.
 pub struct ReplyReader<S> {
+    /// The stream read from; octets read but not yet consumed are kept apart.
     pub stream: S,
     pending: Vec<u8>,
 }
 
 impl<S: AsyncRead + Unpin> ReplyReader<S> {
+    /// A reader of `stream` that has read nothing yet.
     pub fn new(stream: S) -> Self {
         Self {
             stream,

@@ -15,9 +15,15 @@ use crate::wire::{WireKind, WireLog};
 #[derive(Debug)]
 pub enum ReadFailure {
     /// Nothing complete within the timeout; the partial bytes, if any.
-    Timeout { partial: Vec<u8> },
+    Timeout {
+        /// The bytes of an incomplete reply read before the timeout (empty when none came).
+        partial: Vec<u8>,
+    },
     /// The target closed the connection first.
-    Closed { partial: Vec<u8> },
+    Closed {
+        /// The bytes of an incomplete reply read before the close.
+        partial: Vec<u8>,
+    },
     /// The bytes are not an SMTP reply.
     Malformed(ReplyError),
     /// The bytes are not a JSON value (on an MMTP connection).
@@ -105,6 +111,8 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// Opens a connection to `listener` of `target` within `timeout` (an implicit-TLS
+    /// handshake included), to be logged in `log` as connection `id`.
     pub async fn open(
         target: &dyn Target,
         listener: Listener,
@@ -147,6 +155,7 @@ impl Conn {
         self.json_seen
     }
 
+    /// Whether the connection is inside TLS now (implicit TLS, or after STARTTLS).
     pub fn is_tls(&self) -> bool {
         self.tls
     }

@@ -13,7 +13,7 @@ use crate::target::{Listener, Target};
 use crate::wire::{WireKind, WireLog};
 
 /// The wire log's connection number for HTTP exchanges (SMTP connections are 1 to 9).
-pub const HTTP_CONN: u8 = 0;
+pub(crate) const HTTP_CONN: u8 = 0;
 
 /// Bodies longer than this are logged as their size only.
 const LOGGED_BODY: usize = 2048;
@@ -35,7 +35,7 @@ pub(crate) struct HttpResponse {
 
 impl HttpResponse {
     /// The body as JSON, or why it is not.
-    pub fn json(&self) -> Result<Value, String> {
+    pub(crate) fn json(&self) -> Result<Value, String> {
         serde_json::from_slice(&self.body).map_err(|e| {
             format!(
                 "a body that is not JSON ({e}): {:?}",
@@ -45,7 +45,7 @@ impl HttpResponse {
     }
 
     /// The headers as a JSON object (a repeated header: its values joined by `, `).
-    pub fn headers_json(&self) -> Value {
+    pub(crate) fn headers_json(&self) -> Value {
         let mut object = serde_json::Map::new();
         for (name, value) in &self.headers {
             match object.get_mut(name) {
@@ -62,7 +62,7 @@ impl HttpResponse {
     }
 
     /// A short description for failures.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         format!("{} {}", self.status, logged_body(&self.body))
     }
 }
@@ -102,7 +102,7 @@ impl HttpState {
     }
 
     /// Sends `request` to `base`, logs both sides, and keeps the response.
-    pub async fn send(
+    pub(crate) async fn send(
         &mut self,
         base: &str,
         request: Outgoing,

@@ -16,11 +16,15 @@ pub struct JsonReader {
 /// Bytes that are not a JSON value, as received.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotJson {
+    /// The offending bytes, up to and including the next newline (or all that were
+    /// buffered); they are dropped from the reader.
     pub bytes: Vec<u8>,
+    /// What the JSON parser found wrong.
     pub error: String,
 }
 
 impl JsonReader {
+    /// A reader with nothing buffered.
     pub fn new() -> Self {
         Self::default()
     }
@@ -73,6 +77,7 @@ impl JsonReader {
         &self.buf
     }
 
+    /// Takes the bytes received but not yet taken as a value, leaving none.
     pub fn take_buffered(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.buf)
     }

@@ -41,18 +41,23 @@ const MAX_SIZE_TO_EXCEED: u64 = 64 << 20;
 /// The pauses before each run-alone retry of a case whose connection was refused.
 const REFUSAL_PAUSES: [Duration; 2] = [Duration::from_millis(500), Duration::from_secs(2)];
 
-/// How cases are run.
+/// How cases are run; the defaults are `mtpspec run`'s.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// Cases running at once.
+    /// Cases running at once (`--parallel`, default 8; 0 counts as 1).
     pub parallel: usize,
-    /// The most one case may take; a case that hits it is reported as timed out.
+    /// The most one case may take, unless the case sets its own (`--deadline`, default
+    /// 30 s); a case that hits it is reported as timed out.
     pub deadline: Duration,
-    /// How long a step waits for a reply (or a close).
+    /// How long a step waits for a reply (or a close) (`--step-timeout`, default 5 s).
     pub step_timeout: Duration,
+    /// How long opening a connection may take, an implicit-TLS handshake included (default
+    /// 5 s); longer is [`TargetError::ConnectTimeout`].
     pub connect_timeout: Duration,
-    /// How long a delivery check waits for the messages to show up.
+    /// How long a delivery check waits for the messages to show up (default 5 s).
     pub mailbox_wait: Duration,
+    /// What the scenario variables are made of: the local domain, users, EHLO name, AUTH
+    /// credentials (`--domain`, `--local-user`, `--helo`, ...).
     pub vars: VarConfig,
 }
 
@@ -106,10 +111,12 @@ impl Runner {
         }
     }
 
+    /// The target the cases run against.
     pub fn target(&self) -> &Arc<dyn Target> {
         &self.inner.target
     }
 
+    /// The options the runner was made with.
     pub fn options(&self) -> &RunOptions {
         &self.inner.options
     }

@@ -46,7 +46,7 @@ pub(crate) struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    pub fn new(
+    pub(crate) fn new(
         target: &'a dyn Target,
         listener: Listener,
         observer: Option<&'a dyn Observer>,
@@ -71,7 +71,7 @@ impl<'a> Session<'a> {
     }
 
     /// Runs `steps` in order, stopping at the first that does not succeed.
-    pub async fn run(&mut self, steps: &[LocatedStep]) -> Result<(), (usize, StepError)> {
+    pub(crate) async fn run(&mut self, steps: &[LocatedStep]) -> Result<(), (usize, StepError)> {
         for (i, located) in steps.iter().enumerate() {
             self.progress.store(i, Ordering::Relaxed);
             self.step(&located.step).await.map_err(|e| (i, e))?;
@@ -80,7 +80,7 @@ impl<'a> Session<'a> {
     }
 
     /// Closes every connection still open.
-    pub async fn close_all(&mut self) {
+    pub(crate) async fn close_all(&mut self) {
         for (_, conn) in std::mem::take(&mut self.conns) {
             conn.close().await;
         }

@@ -7,12 +7,12 @@
 use crate::wire::{WireEvent, WireKind};
 
 /// Octets kept from the start of a long run (cut back to a line end when there is one).
-pub const KEEP_HEAD: usize = 4 * 1024;
+pub(crate) const KEEP_HEAD: usize = 4 * 1024;
 /// Octets kept from the end of a long run (cut forward to a line start when there is one).
-pub const KEEP_TAIL: usize = 1024;
+pub(crate) const KEEP_TAIL: usize = 1024;
 
 /// The log with every long run shortened; other events unchanged and in order.
-pub fn compact(events: Vec<WireEvent>) -> Vec<WireEvent> {
+pub(crate) fn compact(events: Vec<WireEvent>) -> Vec<WireEvent> {
     let mut out = Vec::with_capacity(events.len());
     let mut events = events.into_iter().peekable();
     while let Some(first) = events.next() {

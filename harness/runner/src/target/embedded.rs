@@ -103,26 +103,32 @@ impl EmbeddedTarget {
         })
     }
 
+    /// The plain SMTP listener's address (the main listener, [`Listener::Smtp`]).
     pub fn smtp_addr(&self) -> SocketAddr {
         self.smtp
     }
 
+    /// The implicit-TLS SMTP listener's address, if the server opened one.
     pub fn smtps_addr(&self) -> Option<SocketAddr> {
         self.smtps
     }
 
+    /// The submission listener's address (AUTH), if the server opened one.
     pub fn submission_addr(&self) -> Option<SocketAddr> {
         self.submission
     }
 
+    /// The plain MMTP listener's address, if the MMTP server opened one.
     pub fn mmtp_addr(&self) -> Option<SocketAddr> {
         self.mmtp
     }
 
+    /// The implicit-TLS MMTP listener's address, if the MMTP server opened one.
     pub fn mmtps_addr(&self) -> Option<SocketAddr> {
         self.mmtps
     }
 
+    /// The server's message store, in a temporary directory removed with the target.
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -239,6 +245,7 @@ impl Target for EmbeddedTarget {
 
 /// Reads the reference's store in-process.
 pub struct StoreObserver {
+    /// The store read (the embedded server's, [`EmbeddedTarget::store`]).
     pub store: Store,
 }
 

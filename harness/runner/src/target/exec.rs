@@ -9,11 +9,14 @@ use tokio::process::Command;
 
 use super::{BoxFuture, Connected, Target, TargetError, server_name};
 
+/// A command speaking SMTP on its stdin and stdout (`exec:COMMAND`), one process per
+/// connection.
 pub struct ExecTarget {
     command: String,
 }
 
 impl ExecTarget {
+    /// The target running `command` under `sh -c`, unchecked (see [`ExecTarget::open`]).
     pub fn new(command: &str) -> Self {
         Self {
             command: command.to_string(),

@@ -14,6 +14,7 @@ pub struct HttpTarget {
 }
 
 impl HttpTarget {
+    /// The gateway at `host:port` (its base URL `http://host:port`).
     pub fn new(host: &str, port: u16) -> Self {
         Self {
             host: host.to_string(),

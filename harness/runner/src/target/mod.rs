@@ -40,10 +40,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
+/// A [`Stream`] of any kind, boxed: what every target hands out.
 pub type BoxStream = Box<dyn Stream>;
 
 /// A fresh connection to a target.
 pub struct Connected {
+    /// The connection's octets, both ways.
     pub stream: BoxStream,
     /// Already inside TLS (implicit TLS).
     pub tls: bool,
@@ -115,21 +117,34 @@ pub enum TargetError {
     BadSpec(String),
     /// A listener's address is not `HOST:PORT`.
     BadListener {
+        /// The listener given (`submission`, `short-idle`, ...).
         listener: Listener,
+        /// The address given for it.
         addr: String,
     },
+    /// Connecting failed (refused, unreachable, no such host).
     Connect {
+        /// The target's name, or for the embedded reference which listener at which address.
         target: String,
+        /// The operating system's error.
         error: std::io::Error,
     },
+    /// Connecting took longer than the connect timeout (`RunOptions::connect_timeout`).
     ConnectTimeout {
+        /// The target's name.
         target: String,
+        /// The timeout that passed, in milliseconds.
         ms: u64,
     },
+    /// An `exec:` target's command could not be found or started.
     Spawn {
+        /// The command as given after `exec:`.
         command: String,
+        /// Why it could not run (`NotFound` when the program is not on `PATH`).
         error: std::io::Error,
     },
+    /// The TLS client could not be set up, or a handshake (implicit TLS or after STARTTLS)
+    /// failed; the text says what a plain-text answer to the handshake likely means.
     Tls(String),
     /// The embedded reference server could not start.
     Embedded(String),
@@ -167,15 +182,50 @@ impl fmt::Display for TargetError {
 
 impl std::error::Error for TargetError {}
 
-/// A parsed `--target` value.
+/// A parsed `--target` value. `HOST` may be a name or an IP address (an IPv6 one in
+/// brackets, `[::1]`); a trailing `/` is ignored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TargetSpec {
+    /// `embedded` (or `reference`): mtpspec's reference server, started in this process
+    /// with every listener, its own mailbox observer, domain and credentials.
     Embedded,
-    Smtp { host: String, port: u16 },
-    Smtps { host: String, port: u16 },
-    Mmtp { host: String, port: u16 },
-    Mmtps { host: String, port: u16 },
-    Http { host: String, port: u16 },
+    /// `smtp://HOST:PORT`: an SMTP listener, plain (STARTTLS when the server offers it).
+    Smtp {
+        /// A host name or IP address, without brackets.
+        host: String,
+        /// The TCP port.
+        port: u16,
+    },
+    /// `smtps://HOST:PORT`: an SMTP listener with implicit TLS (TLS from the first octet).
+    Smtps {
+        /// A host name or IP address, without brackets.
+        host: String,
+        /// The TCP port.
+        port: u16,
+    },
+    /// `mmtp://HOST:PORT`: an MMTP listener, plain.
+    Mmtp {
+        /// A host name or IP address, without brackets.
+        host: String,
+        /// The TCP port.
+        port: u16,
+    },
+    /// `mmtps://HOST:PORT`: an MMTP listener with implicit TLS.
+    Mmtps {
+        /// A host name or IP address, without brackets.
+        host: String,
+        /// The TCP port.
+        port: u16,
+    },
+    /// `http://HOST:PORT`: the HTTP gateway alone.
+    Http {
+        /// A host name or IP address, without brackets.
+        host: String,
+        /// The TCP port.
+        port: u16,
+    },
+    /// `exec:COMMAND`: a server spoken to over its stdin and stdout (`exim -bs`), started
+    /// afresh for every connection; the text after `exec:`, run by the shell.
     Exec(String),
 }
 

@@ -10,12 +10,16 @@ use rustls_pki_types::ServerName;
 
 use super::{BoxFuture, Connected, Listener, Observer, Target, TargetError};
 
+/// A main target plus other targets for some listeners. Connections to those listeners (and
+/// the HTTP base URL, when the gateway is one) go to theirs; everything else (the name, the
+/// TLS name, the observer, the domain, the credentials) is the main target's.
 pub struct MultiTarget {
     main: Arc<dyn Target>,
     others: BTreeMap<Listener, Arc<dyn Target>>,
 }
 
 impl MultiTarget {
+    /// `main` alone, until [`MultiTarget::with`] adds listeners.
     pub fn new(main: Arc<dyn Target>) -> Self {
         Self {
             main,

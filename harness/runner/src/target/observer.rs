@@ -15,12 +15,21 @@ use super::BoxFuture;
 /// One delivered message as an observer reports it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObservedMessage {
+    /// The id the server's reply to the end of data names (`queued as <id>`), so a case can
+    /// match the two; for a Maildir, the queue id in the first `Received:` field (or else the
+    /// file name).
     pub id: String,
     /// The reverse-path without brackets; `""` for `<>`.
     pub from: String,
+    /// The recipients, without brackets.
     pub to: Vec<String>,
+    /// What the server recorded about the message besides the envelope (the reference's
+    /// VMTP metadata); values that are not JSON strings are kept as their JSON text.
     pub metadata: BTreeMap<String, String>,
+    /// The message's state, upper case: `DELIVERED` (from the reference also `PENDING` or
+    /// `OPENED`).
     pub status: String,
+    /// The message's octets as stored (a Maildir's LF line ends turned back into CRLF).
     pub data: Vec<u8>,
 }
 
@@ -28,18 +37,28 @@ pub struct ObservedMessage {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ObserverError {
+    /// The `--mailbox-cmd` command could not run, or exited with a failure.
     Command {
+        /// The command as given.
         command: String,
+        /// Why: the error starting it, or its exit status and standard error.
         message: String,
     },
+    /// The mailbox JSON is malformed (not the schema, or `data` not base64).
     Json {
+        /// Where the JSON came from (the command).
         source_name: String,
+        /// What is wrong with it.
         message: String,
     },
+    /// A Maildir file or directory could not be read.
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// The operating system's error.
         error: std::io::Error,
     },
+    /// The embedded reference's store could not be read.
     Store(String),
 }
 
@@ -65,6 +84,7 @@ impl std::error::Error for ObserverError {}
 
 /// Something that lists the messages a target delivered.
 pub trait Observer: Send + Sync {
+    /// What is observed, for messages (`command "..."`, `Maildir /path`, ...).
     fn describe(&self) -> String;
     /// Every message in the mailbox, oldest first.
     fn messages(&self) -> BoxFuture<'_, Result<Vec<ObservedMessage>, ObserverError>>;
@@ -133,6 +153,7 @@ pub struct CommandObserver {
 }
 
 impl CommandObserver {
+    /// An observer running `command` under `sh -c` each time the mailbox is read.
     pub fn new(command: &str) -> Self {
         Self {
             command: command.to_string(),
@@ -180,6 +201,7 @@ pub struct MaildirObserver {
 }
 
 impl MaildirObserver {
+    /// An observer of the Maildir at `root`, or of every Maildir below it.
     pub fn new(root: &Path) -> Self {
         Self {
             root: root.to_path_buf(),

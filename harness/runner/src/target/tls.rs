@@ -25,7 +25,9 @@ fn client_config() -> Result<Arc<ClientConfig>, TargetError> {
 /// What the handshake agreed on, for the wire log.
 #[derive(Clone, Debug)]
 pub struct TlsInfo {
+    /// The protocol version (`TLSv1_3`), `?` when unknown.
     pub version: String,
+    /// The cipher suite (`TLS13_AES_256_GCM_SHA384`), `?` when unknown.
     pub cipher: String,
 }
 
