@@ -3,7 +3,8 @@
 //! (`mtpspec-report`) and `schema_version`; wire data is text when it is UTF-8 and
 //! `data_base64` otherwise. This build reads every version up to the one it writes: a version
 //! 1 report is brought up to date as it is read (its `failure.step` counted from 0, its
-//! `address` was its `target`, and it had no `findings`).
+//! `address` was its `target`, and it had no `findings`); version 3 added `failure.observed`
+//! (what the target did, as data), which older reports lack.
 
 use std::fmt;
 

@@ -42,8 +42,9 @@ use mtpspec_scenario::spec::Spec;
 /// The JSON schema's name and version; bump the version on any incompatible change.
 pub const SCHEMA: &str = "mtpspec-report";
 /// Version 2: `failure.step` counts from 1, as every text report does (it counted from 0);
-/// added `address`, `findings` and a requirement's `consequence`.
-pub const SCHEMA_VERSION: u32 = 2;
+/// added `address`, `findings` and a requirement's `consequence`. Version 3: added
+/// `failure.observed`, what the target did as data ([`verdict::Observed`]).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// What the gate decided: the report's `gate` (`passed`, `failed`, `harness_error`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{ReportInput, RunReport, markdown, terminal};
 use crate::capabilities::Capabilities;
-use crate::verdict::{BaselineMark, CaseResult, FailureDetail, Verdict};
+use crate::verdict::{BaselineMark, CaseResult, FailureDetail, Observed, Verdict};
 use mtpspec_scenario::spec::Spec;
 use mtpspec_scenario::{Level, Protocol};
 
@@ -52,8 +52,9 @@ fn report() -> RunReport {
         step: 3,
         line: 12,
         description: "expect 250".into(),
-        expected: "message 1".into(),
-        actual: "two messages".into(),
+        expected: "1 message(s)".into(),
+        actual: "2 message(s)".into(),
+        observed: Some(Observed::Messages { matched: 2 }),
     });
     let cases = vec![
         case("should-broken", "SMTP-DATA-2", Verdict::Warn),
@@ -218,6 +219,18 @@ fn the_json_report_reads_back_as_written() {
             data: b"\xff\x00 not UTF-8".to_vec(),
         },
     ];
+    report.cases[0].failure = Some(FailureDetail {
+        step: 2,
+        line: 7,
+        description: "send \"RCPT TO:<x@example.test>\"".into(),
+        expected: "5yz".into(),
+        actual: "250 2.1.5 Ok".into(),
+        observed: Some(Observed::Reply {
+            code: 250,
+            enhanced: Some("2.1.5".into()),
+            lines: vec!["Ok".into()],
+        }),
+    });
     report.capabilities = Capabilities::from_keywords(&["SIZE 1000", "PIPELINING"]);
     report.robustness = vec![RobustnessResult {
         id: "robust-tls-stall".into(),
@@ -253,6 +266,12 @@ fn the_json_report_reads_back_as_written() {
     let read = super::json::from_str(&written).unwrap();
     assert_eq!(super::json::to_string(&read).unwrap(), written);
     assert_eq!(read.cases[0].wire, report.cases[0].wire);
+    assert_eq!(
+        read.cases[0].failure.as_ref().and_then(|f| f.observed.clone()),
+        report.cases[0].failure.as_ref().and_then(|f| f.observed.clone()),
+        "what the target did, as data"
+    );
+    assert!(written.contains(r#""kind": "reply""#), "{written}");
     assert_eq!(
         read.capabilities.size_max(),
         Some(1000),

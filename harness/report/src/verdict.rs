@@ -89,6 +89,65 @@ pub struct FailureDetail {
     pub expected: String,
     /// What the target did instead, or what went wrong (`250`, `the deadline passed`).
     pub actual: String,
+    /// What the target did, as data, when the step observed the target (absent for an
+    /// ERROR or SKIP, for a content or JSON mismatch, and in reports before version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
+}
+
+/// What a failing step observed of the target, as data for tools that read the JSON report
+/// (`"observed": {"kind": "reply", "code": 250, "enhanced": "2.0.0", "lines": ["Ok"]}`); [`FailureDetail::actual`]
+/// says the same in words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Observed {
+    /// A complete reply: its code, its enhanced status code, and the text of each line.
+    Reply {
+        /// The three-digit reply code.
+        code: u16,
+        /// The RFC 3463 enhanced status code the reply's lines start with (`5.1.1`), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        enhanced: Option<String>,
+        /// Each line's text after the code, separator and enhanced status code.
+        lines: Vec<String>,
+    },
+    /// No complete reply within the step's wait.
+    NoReply {
+        /// How long the step waited, in milliseconds.
+        waited_ms: u64,
+        /// What arrived of a reply that never ended (lossy UTF-8; empty when nothing did).
+        partial: String,
+    },
+    /// The target closed the connection where the step expected more.
+    Closed {
+        /// What arrived of a reply before the close (lossy UTF-8).
+        partial: String,
+    },
+    /// The connection was still open after the step's wait, where it expected a close.
+    StillOpen {
+        /// How long the step waited, in milliseconds.
+        waited_ms: u64,
+    },
+    /// Octets the target sent where the step expected a close and nothing more.
+    Received {
+        /// The octets, lossy UTF-8.
+        text: String,
+    },
+    /// A reply that breaks the reply syntax of RFC 5321 §4.2.
+    Malformed {
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A delivery check: how many messages in the target's mailbox matched the selector.
+    Messages {
+        /// The number of matching messages.
+        matched: usize,
+    },
+    /// An HTTP response (the gateway cases).
+    Http {
+        /// The response's status code.
+        status: u16,
+    },
 }
 
 /// Whether a baseline lists the case.

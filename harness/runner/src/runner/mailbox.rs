@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::content;
 use super::step_error::StepError;
+use mtpspec_report::verdict::Observed;
 use crate::scenario::{MailboxCheck, MessageCheck, Vars};
 use crate::target::{ObservedMessage, Observer};
 
@@ -90,9 +91,12 @@ pub(crate) async fn check(
         selected = read().await?;
     }
     if selected.len() != wanted {
-        return Err(StepError::failed(
+        return Err(StepError::observed(
             format!("{wanted} message(s) {}", selector.describe()),
             format!("{} message(s){}", selected.len(), summary(&selected)),
+            Observed::Messages {
+                matched: selected.len(),
+            },
         ));
     }
     for (i, (want, got)) in check.messages.iter().zip(&selected).enumerate() {

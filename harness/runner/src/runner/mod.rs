@@ -28,7 +28,9 @@ pub use crate::wire::{WireEvent, WireKind, WireLog};
 pub use content::content_after_trace;
 pub use mtpspec_report::capabilities::Capabilities;
 pub use mtpspec_report::capabilities::MmtpWelcome;
-pub use mtpspec_report::verdict::{self, BaselineMark, CaseResult, FailureDetail, Verdict};
+pub use mtpspec_report::verdict::{
+    self, BaselineMark, CaseResult, FailureDetail, Observed, Verdict,
+};
 
 use crate::scenario::{Case, Level, LocatedStep, VarConfig, Vars};
 use crate::target::{Observer, Target, TargetError};
@@ -274,6 +276,7 @@ impl Runner {
                     description,
                     expected: format!("the case to finish within {} ms", deadline.as_millis()),
                     actual: "the deadline passed".into(),
+                    observed: None,
                 });
             }
             Ok(Ok(())) => match (session.skipped.take(), fallback) {
@@ -294,17 +297,19 @@ impl Runner {
                 let step = &steps[i];
                 let (line, description, error) =
                     error.locate(step.line, step.step.describe(&session.vars));
-                let (verdict, expected, actual) = match error {
-                    StepError::Failed { expected, actual } => {
-                        (Verdict::for_failure(case.level), expected, actual)
-                    }
-                    StepError::Harness(message) => (Verdict::Error, String::new(), message),
+                let (verdict, expected, actual, observed) = match error {
+                    StepError::Failed {
+                        expected,
+                        actual,
+                        observed,
+                    } => (Verdict::for_failure(case.level), expected, actual, observed),
+                    StepError::Harness(message) => (Verdict::Error, String::new(), message, None),
                     StepError::Skip(message) | StepError::ServiceClosing(message) => {
-                        (Verdict::Skip, String::new(), message)
+                        (Verdict::Skip, String::new(), message, None)
                     }
                     StepError::Refused(message) => {
                         result.refused = true;
-                        (Verdict::Error, String::new(), message)
+                        (Verdict::Error, String::new(), message, None)
                     }
                     StepError::MalformedReply(actual) => {
                         // A MUST of RFC 5321 (§2.3.8, §4.2.1) however low the case: a server
@@ -313,7 +318,9 @@ impl Runner {
                         result.spec = vec![step_error::REPLY_SYNTAX.to_string()];
                         result.level = Level::Must;
                         let expected = "a well-formed reply".to_string();
-                        (Verdict::for_failure(Level::Must), expected, actual)
+                        let why = actual.strip_prefix("malformed reply: ").unwrap_or(&actual);
+                        let observed = Observed::Malformed { why: why.into() };
+                        (Verdict::for_failure(Level::Must), expected, actual, Some(observed))
                     }
                     StepError::InBranch { .. } => unreachable!("locate unwraps every branch"),
                 };
@@ -333,6 +340,7 @@ impl Runner {
                     description,
                     expected,
                     actual,
+                    observed,
                 });
             }
         }

@@ -16,7 +16,8 @@ use mtp_proto::smtp::reply::{Reply, ReplyError};
 use super::RunOptions;
 use super::conn::{Conn, ReadFailure};
 use super::mailbox;
-use super::step_error::StepError;
+use super::step_error::{StepError, show_reply};
+use mtpspec_report::verdict::Observed;
 use crate::scenario::model::WriteError;
 use crate::scenario::vars::UnknownVariable;
 use crate::scenario::{CodeSet, ExpectReply, LocatedStep, Step, Template, Vars};
@@ -223,10 +224,10 @@ impl<'a> Session<'a> {
         let timeout = expect
             .timeout_ms
             .map_or(self.options.step_timeout, Duration::from_millis);
-        let reply = self.read_reply(timeout).await.map_err(|e| match e {
-            StepError::Failed { actual, .. } => StepError::failed(expect.to_string(), actual),
-            other => other,
-        })?;
+        let reply = self
+            .read_reply(timeout)
+            .await
+            .map_err(|e| e.expecting(expect.to_string()))?;
         if expect.mismatch(&reply).is_some() {
             if let Some(closing) = self.unasked_421(&reply) {
                 return Err(closing);
@@ -269,20 +270,18 @@ impl<'a> Session<'a> {
     /// Checks `reply` against `expect` and sets its captures.
     fn judge_reply(&mut self, expect: &ExpectReply, reply: &Reply) -> Result<(), StepError> {
         if let Some(why) = expect.mismatch(reply) {
-            return Err(StepError::failed(
-                expect.to_string(),
-                format!("{} ({why})", show_reply(reply)),
-            ));
+            return Err(StepError::reply(expect.to_string(), reply, Some(&why)));
         }
         let text = reply.lines.join("\n");
         for (name, pattern) in &expect.capture {
             let Some(caps) = pattern.regex.captures(&text) else {
-                return Err(StepError::failed(
+                return Err(StepError::reply(
                     format!(
                         "reply text matching /{}/ (capture `{name}`)",
                         pattern.as_str()
                     ),
-                    show_reply(reply),
+                    reply,
+                    None,
                 ));
             };
             let value = caps
@@ -299,15 +298,12 @@ impl<'a> Session<'a> {
         let reply = self
             .read_reply(self.options.step_timeout)
             .await
-            .map_err(|e| match e {
-                StepError::Failed { actual, .. } => StepError::failed(expected.clone(), actual),
-                other => other,
-            })?;
+            .map_err(|e| e.expecting(expected.clone()))?;
         let set = CodeSet::parse(&expected).map_err(StepError::Harness)?;
         if !set.matches(reply.code.get()) {
             return Err(self
                 .unasked_421(&reply)
-                .unwrap_or_else(|| StepError::failed(expected, show_reply(&reply))));
+                .unwrap_or_else(|| StepError::reply(expected, &reply, None)));
         }
         Ok(reply)
     }
@@ -327,20 +323,22 @@ impl<'a> Session<'a> {
             }
             Ok(early) => {
                 self.conns.remove(&self.current);
-                Err(StepError::failed(
+                let text = String::from_utf8_lossy(&early).into_owned();
+                Err(StepError::observed(
                     "the target to close the connection without sending more",
-                    format!(
-                        "received {:?} before the close",
-                        String::from_utf8_lossy(&early)
-                    ),
+                    format!("received {text:?} before the close"),
+                    Observed::Received { text },
                 ))
             }
-            Err(partial) => Err(StepError::failed(
+            Err(partial) => Err(StepError::observed(
                 "the target to close the connection",
                 with_partial(
                     format!("still open after {} ms", timeout.as_millis()),
                     &partial,
                 ),
+                Observed::StillOpen {
+                    waited_ms: millis(timeout),
+                },
             )),
         }
     }
@@ -355,14 +353,21 @@ impl<'a> Session<'a> {
             .map_err(StepError::Harness)?
         {
             None => Ok(()),
-            Some(bytes) if bytes.is_empty() => Err(StepError::failed(
+            Some(bytes) if bytes.is_empty() => Err(StepError::observed(
                 expected,
                 "the target closed the connection",
+                Observed::Closed {
+                    partial: String::new(),
+                },
             )),
-            Some(bytes) => Err(StepError::failed(
-                expected,
-                format!("received {:?}", String::from_utf8_lossy(&bytes)),
-            )),
+            Some(bytes) => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                Err(StepError::observed(
+                    expected,
+                    format!("received {text:?}"),
+                    Observed::Received { text },
+                ))
+            }
         }
     }
 
@@ -401,13 +406,20 @@ fn missing_variable(e: UnknownVariable) -> StepError {
 fn read_failure(failure: ReadFailure, timeout: Duration) -> StepError {
     let ms = timeout.as_millis();
     match failure {
-        ReadFailure::Timeout { partial } => StepError::failed(
+        ReadFailure::Timeout { partial } => StepError::observed(
             "a reply",
             with_partial(format!("no reply within {ms} ms"), &partial),
+            Observed::NoReply {
+                waited_ms: millis(timeout),
+                partial: String::from_utf8_lossy(&partial).into_owned(),
+            },
         ),
-        ReadFailure::Closed { partial } => StepError::failed(
+        ReadFailure::Closed { partial } => StepError::observed(
             "a reply",
             with_partial("the target closed the connection".into(), &partial),
+            Observed::Closed {
+                partial: String::from_utf8_lossy(&partial).into_owned(),
+            },
         ),
         // The two a MUST forbids: a line end other than CRLF (RFC 5321 §2.3.8: "MUST NOT
         // recognize or generate any other character or character sequence as a line
@@ -416,17 +428,19 @@ fn read_failure(failure: ReadFailure, timeout: Duration) -> StepError {
         ReadFailure::Malformed(e @ (ReplyError::BareLf | ReplyError::CodeMismatch { .. })) => {
             StepError::MalformedReply(format!("malformed reply: {e}"))
         }
-        ReadFailure::Malformed(e) => {
-            StepError::failed("a well-formed reply", format!("malformed reply: {e}"))
-        }
+        ReadFailure::Malformed(e) => StepError::observed(
+            "a well-formed reply",
+            format!("malformed reply: {e}"),
+            Observed::Malformed { why: e.to_string() },
+        ),
         ReadFailure::NotJson(e) => StepError::Harness(e.error),
         ReadFailure::Io(e) => StepError::Harness(e),
     }
 }
 
-/// A reply as one line: `250-first | 250 last`.
-pub(crate) fn show_reply(reply: &Reply) -> String {
-    reply.to_string().trim_end().replace("\r\n", " | ")
+/// Whole milliseconds of `d`, for [`Observed`] (saturating).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn with_partial(message: String, partial: &[u8]) -> String {

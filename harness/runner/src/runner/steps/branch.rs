@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::{Session, read_failure, show_reply};
+use super::{Session, read_failure};
+use mtpspec_report::verdict::Observed;
 use crate::runner::conn::ReadFailure;
 use crate::runner::step_error::StepError;
 use crate::scenario::{Branch, BranchOn, Branches};
@@ -61,28 +62,36 @@ impl Session<'_> {
                 let Some((branch, expect)) = chosen else {
                     return Err(self
                         .unasked_421(&reply)
-                        .unwrap_or_else(|| StepError::failed(expected, show_reply(&reply))));
+                        .unwrap_or_else(|| StepError::reply(expected, &reply, None)));
                 };
                 self.judge_reply(expect, &reply)?;
                 Ok(branch)
             }
             Err(ReadFailure::Timeout { partial }) if partial.is_empty() => {
                 find(|on| matches!(on, BranchOn::Silence(_))).ok_or_else(|| {
-                    StepError::failed(
+                    StepError::observed(
                         expected,
                         format!("no reply within {} ms", timeout.as_millis()),
+                        Observed::NoReply {
+                            waited_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                            partial: String::new(),
+                        },
                     )
                 })
             }
             Err(ReadFailure::Closed { partial }) if partial.is_empty() => {
                 self.conns.remove(&self.current);
-                find(|on| matches!(on, BranchOn::Close))
-                    .ok_or_else(|| StepError::failed(expected, "the target closed the connection"))
+                find(|on| matches!(on, BranchOn::Close)).ok_or_else(|| {
+                    StepError::observed(
+                        expected,
+                        "the target closed the connection",
+                        Observed::Closed {
+                            partial: String::new(),
+                        },
+                    )
+                })
             }
-            Err(other) => Err(match read_failure(other, timeout) {
-                StepError::Failed { actual, .. } => StepError::failed(expected, actual),
-                error => error,
-            }),
+            Err(other) => Err(read_failure(other, timeout).expecting(expected)),
         }
     }
 }

@@ -9,6 +9,7 @@ use super::{Session, missing_variable};
 use crate::runner::http::{HttpResponse, Outgoing};
 use crate::runner::mmtp::{DEFAULT_DIFFICULTY, EvalContext, evaluate};
 use crate::runner::step_error::StepError;
+use mtpspec_report::verdict::Observed;
 use crate::scenario::http::{BodyPart, ExpectHttp, HttpBody, HttpRequest, PollHttp};
 use crate::scenario::json_pattern::{JsonPattern, PatternError, show};
 
@@ -83,7 +84,11 @@ impl Session<'_> {
         })?;
         let expected = || format!("a response with {expect}");
         if !expect.status.contains(&response.status) {
-            return Err(StepError::failed(expected(), response.summary()));
+            return Err(StepError::observed(expected(), response.summary(),
+                Observed::Http {
+                    status: response.status,
+                },
+            ));
         }
         if let Some(pattern) = &expect.headers {
             self.match_json(pattern, &response.headers_json(), "headers", expected())?;
@@ -162,7 +167,11 @@ impl Session<'_> {
         };
         self.log_poll(&path, &response);
         if !poll.status.contains(&response.status) {
-            return Err(StepError::failed(expected, response.summary()));
+            return Err(StepError::observed(expected, response.summary(),
+                Observed::Http {
+                    status: response.status,
+                },
+            ));
         }
         let value = response
             .json()

@@ -7,6 +7,7 @@ use super::{Session, missing_variable, with_partial};
 use crate::runner::conn::ReadFailure;
 use crate::runner::mmtp::{DEFAULT_DIFFICULTY, EvalContext, evaluate};
 use crate::runner::step_error::StepError;
+use mtpspec_report::verdict::Observed;
 use crate::scenario::json_pattern::{JsonPattern, PatternError, show};
 use crate::scenario::{JsonTemplate, WriteJsonStep};
 
@@ -57,15 +58,22 @@ impl Session<'_> {
         let value = match self.conn().await?.read_json(timeout).await {
             Ok(value) => value,
             Err(ReadFailure::Timeout { partial }) => {
-                return Err(StepError::failed(
+                return Err(StepError::observed(
                     expected(),
                     with_partial(format!("nothing within {ms} ms"), &partial),
+                    Observed::NoReply {
+                        waited_ms: u64::try_from(ms).unwrap_or(u64::MAX),
+                        partial: String::from_utf8_lossy(&partial).into_owned(),
+                    },
                 ));
             }
             Err(ReadFailure::Closed { partial }) => {
-                return Err(StepError::failed(
+                return Err(StepError::observed(
                     expected(),
                     with_partial("the target closed the connection".into(), &partial),
+                    Observed::Closed {
+                        partial: String::from_utf8_lossy(&partial).into_owned(),
+                    },
                 ));
             }
             Err(ReadFailure::NotJson(bad)) => {
