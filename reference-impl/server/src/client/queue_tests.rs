@@ -46,6 +46,7 @@ fn outcome(result: Result<u16, u16>, rcpt_codes: [u16; 2]) -> MessageOutcome {
             .collect(),
         dropped_metadata: Vec::new(),
         read_ack: false,
+        used: Vec::new(),
     }
 }
 

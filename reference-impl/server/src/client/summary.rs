@@ -138,6 +138,7 @@ mod tests {
                 }],
                 dropped_metadata: vec!["k".into()],
                 read_ack: false,
+                used: Vec::new(),
             }],
             dropped: vec![DroppedFeature {
                 feature: Feature::VmtpMetadata,

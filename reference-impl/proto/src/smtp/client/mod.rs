@@ -124,6 +124,7 @@ impl ClientSession {
                     .collect(),
                 dropped_metadata: Vec::new(),
                 read_ack: false,
+                used: Vec::new(),
             })
             .collect();
         let out = Outcome {

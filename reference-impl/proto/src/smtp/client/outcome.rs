@@ -98,6 +98,10 @@ pub struct MessageOutcome {
     pub dropped_metadata: Vec<String>,
     /// The server accepted READACK for this message.
     pub read_ack: bool,
+    /// Features used in this message's transaction (METADATA, VECMAIL, BATCH, READACK,
+    /// PIPELINING, SIZE, 8BITMIME, SMTPUTF8), in the order first used; the session's
+    /// [`Outcome::used`] also holds those used outside any transaction (STARTTLS).
+    pub used: Vec<Feature>,
 }
 
 impl MessageOutcome {

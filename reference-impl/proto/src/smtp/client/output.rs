@@ -86,9 +86,23 @@ impl ClientSession {
         self.out.transcript.push(TranscriptEntry::Note(note));
     }
 
+    /// Records `feature` as used by the session and, inside a transaction, by the messages it
+    /// served: METADATA by the transaction's first message (the one whose keys went before the
+    /// envelope; a BATCH takes no other message with metadata), anything else by every message
+    /// of the transaction.
     pub(super) fn use_feature(&mut self, feature: Feature) {
         if !self.out.used.contains(&feature) {
             self.out.used.push(feature);
+        }
+        let Some(txn) = &self.txn else {
+            return;
+        };
+        let count = if feature == Feature::VmtpMetadata { 1 } else { txn.count };
+        let end = (txn.first + count).min(self.out.messages.len());
+        for message in self.out.messages.get_mut(txn.first..end).unwrap_or_default() {
+            if !message.used.contains(&feature) {
+                message.used.push(feature);
+            }
         }
     }
 

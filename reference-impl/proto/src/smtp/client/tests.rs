@@ -213,6 +213,13 @@ fn batch_reuses_one_envelope() {
     let outcome = pair.run();
     assert!(outcome.all_delivered(), "{}", outcome.transcript_text());
     assert!(outcome.used.contains(&Feature::VmtpBatch));
+    // Each message's own features: the batch served all three, the metadata only the first.
+    let used = |i: usize| outcome.messages[i].used.clone();
+    assert!(used(0).contains(&Feature::VmtpMetadata) && used(0).contains(&Feature::VmtpBatch));
+    for i in [1, 2] {
+        assert!(used(i).contains(&Feature::VmtpBatch), "{:?}", used(i));
+        assert!(!used(i).contains(&Feature::VmtpMetadata), "{:?}", used(i));
+    }
     let ids: Vec<_> = outcome
         .messages
         .iter()

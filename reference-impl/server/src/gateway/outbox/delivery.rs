@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use mtp_proto::smtp::client::{MessageOutcome, Outcome, RcptStatus};
+use mtp_proto::smtp::client::{Feature, MessageOutcome, Outcome, RcptStatus};
 use mtp_proto::time::rfc3339;
 use serde::Serialize;
 
@@ -89,8 +89,9 @@ pub struct DeliveryView {
     pub upstream_ids: Vec<String>,
     /// Whether any VMTP verb was used.
     pub vmtp: bool,
-    /// The SMTP and VMTP features the upstream sessions used, e.g. `PIPELINING`,
-    /// `VMTP METADATA`.
+    /// The SMTP and VMTP features this message's upstream transactions used, e.g.
+    /// `PIPELINING`, `VMTP METADATA`, and STARTTLS when its session used it (never a feature
+    /// only another message of the same session used).
     pub features_used: Vec<String>,
     /// VMTP features the upstream did not offer or refused, each with its consequence.
     pub fallback: Vec<String>,
@@ -151,8 +152,19 @@ impl Delivery {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.updated_at_ms = now_ms;
         self.tls = outcome.tls;
-        self.used
-            .extend(outcome.used.iter().map(ToString::to_string));
+        // This message's features, and the session's own outside any transaction (STARTTLS,
+        // ENCRYPT): not those another message of the same session used (its METADATA).
+        let session_wide = outcome
+            .used
+            .iter()
+            .filter(|f| matches!(f, Feature::StartTls | Feature::VmtpEncrypt));
+        self.used.extend(
+            message
+                .used
+                .iter()
+                .chain(session_wide)
+                .map(ToString::to_string),
+        );
         self.fallback
             .extend(outcome.dropped.iter().map(ToString::to_string));
         let delivered = message.result.as_ref().ok();
