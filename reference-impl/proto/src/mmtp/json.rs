@@ -9,7 +9,9 @@
 //! equals the one a JavaScript peer computes over the same value.
 //!
 //! `serde_json`'s own map is sorted unless the workspace-wide `preserve_order` feature is on,
-//! which would change other crates' output; hence this small type.
+//! which would change other crates' output; hence this small type. The HTTP gateway reads its
+//! request bodies with it too: a parsed object also remembers the keys the text gave twice
+//! ([`Object::repeated_keys`]), which the gateway refuses and MMTP reads as `JSON.parse` does.
 
 use std::fmt::{self, Write as _};
 
@@ -34,9 +36,20 @@ pub enum Json {
 }
 
 /// An object's members in order. Keys are unique: a duplicate key in the input replaces the
-/// earlier value in the earlier position, as `JSON.parse` does.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Object(Vec<(String, Json)>);
+/// earlier value in the earlier position, as `JSON.parse` does, and is remembered in
+/// [`Object::repeated_keys`]. Two objects are equal when their members are.
+#[derive(Clone, Debug, Default)]
+pub struct Object {
+    members: Vec<(String, Json)>,
+    /// Keys the parsed text gave more than once, in the order of the repeats.
+    repeated: Vec<String>,
+}
+
+impl PartialEq for Object {
+    fn eq(&self, other: &Self) -> bool {
+        self.members == other.members
+    }
+}
 
 impl Object {
     /// An empty object.
@@ -46,12 +59,12 @@ impl Object {
 
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&Json> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     /// The value of `key` for changing in place, if present.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
-        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.members.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     /// Sets `key`, in place when present, at the end otherwise.
@@ -59,29 +72,40 @@ impl Object {
         let key = key.into();
         match self.get_mut(&key) {
             Some(slot) => *slot = value,
-            None => self.0.push((key, value)),
+            None => self.members.push((key, value)),
         }
     }
 
     /// Removes `key`, keeping the others' order; returns its value, if it was present.
     pub fn remove(&mut self, key: &str) -> Option<Json> {
-        let at = self.0.iter().position(|(k, _)| k == key)?;
-        Some(self.0.remove(at).1)
+        let at = self.members.iter().position(|(k, _)| k == key)?;
+        Some(self.members.remove(at).1)
     }
 
     /// The members in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Json)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.members.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The members in order, as a slice.
+    pub fn members(&self) -> &[(String, Json)] {
+        &self.members
+    }
+
+    /// The keys the parsed text gave more than once (each repeat once, in document order);
+    /// empty for an object built in code.
+    pub fn repeated_keys(&self) -> &[String] {
+        &self.repeated
     }
 
     /// Number of members.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.members.len()
     }
 
     /// True when the object has no members.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.members.is_empty()
     }
 }
 
@@ -99,6 +123,18 @@ impl Json {
     /// Parses one JSON text (serde_json's grammar, UTF-8 checks and recursion limit).
     pub fn from_slice(bytes: &[u8]) -> Result<Json, serde_json::Error> {
         serde_json::from_slice(bytes)
+    }
+
+    /// "a string", "an array", ...: what the value is, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "a boolean",
+            Json::Number(_) => "a number",
+            Json::String(_) => "a string",
+            Json::Array(_) => "an array",
+            Json::Object(_) => "an object",
+        }
     }
 
     /// The members, when this is an object.
@@ -318,6 +354,9 @@ impl<'de> Visitor<'de> for JsonVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
         let mut object = Object::new();
         while let Some((key, value)) = map.next_entry::<String, Json>()? {
+            if object.get(&key).is_some() {
+                object.repeated.push(key.clone());
+            }
             object.insert(key, value);
         }
         Ok(Json::Object(object))
@@ -328,6 +367,19 @@ impl<'de> Visitor<'de> for JsonVisitor {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[test]
+    fn a_repeated_key_is_read_as_json_parse_reads_it_and_remembered() {
+        let json = Json::from_slice(br#"{"b":1,"a":[true,null,"x"],"b":2.5}"#).unwrap();
+        let object = json.as_object().unwrap();
+        let keys: Vec<&str> = object.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["b", "a"], "the first position");
+        assert_eq!(object.get("b").unwrap().to_compact_string(), "2.5", "the last value");
+        assert_eq!(object.repeated_keys(), ["b"]);
+        assert_eq!(object.get("a").unwrap().kind(), "an array");
+        let built: Object = [("b".to_string(), Json::Null)].into_iter().collect();
+        assert!(built.repeated_keys().is_empty());
+    }
 
     #[rstest]
     #[case(r#"{ "b" : 1, "a" : [ true, null ] }"#, r#"{"b":1,"a":[true,null]}"#)]

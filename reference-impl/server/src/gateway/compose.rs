@@ -120,12 +120,12 @@ fn crlf(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::json::Json;
+    use mtp_proto::mmtp::json::Json;
     use crate::gateway::submission::parse_message;
 
     #[test]
     fn builds_with_the_gateway_id_and_checks_the_size() {
-        let json = Json::parse(
+        let json = Json::from_slice(
             br#"{"sender":"a@x.test","recipients":["b@x.test"],"subject":"Hi","body":"one\ntwo"}"#,
         )
         .unwrap();

@@ -22,7 +22,6 @@ mod attachment;
 mod body;
 mod compose;
 mod error;
-mod json;
 mod limits;
 mod listener;
 mod mailbox;
@@ -37,7 +36,7 @@ mod upstream;
 
 pub use attachment::{Attachment, MediaType, Transfer};
 pub use error::{ApiError, GatewayError};
-pub use json::Json;
+pub use mtp_proto::mmtp::json::Json;
 pub use limits::Limits;
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub use readack::{Notifier, ReadEffect, Reader};

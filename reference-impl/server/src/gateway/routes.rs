@@ -12,7 +12,7 @@ use serde_json::json;
 use super::AppState;
 use super::compose;
 use super::error::ApiError;
-use super::json::Json;
+use mtp_proto::mmtp::json::Json;
 use super::outbox::Prepared;
 use super::query::{Page, Params};
 use super::submission::{Submission, parse_batch, parse_message};
@@ -208,7 +208,7 @@ fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result
         ),
         status => ApiError::new(status, e.body_text()),
     })?;
-    Json::parse(&bytes).map_err(|e| {
+    Json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("the request body is not valid JSON: {e}"),

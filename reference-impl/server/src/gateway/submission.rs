@@ -13,7 +13,7 @@ use mtp_proto::smtp::Mailbox;
 
 use super::attachment::{Attachment, MediaType};
 use super::error::ApiError;
-use super::json::Json;
+use mtp_proto::mmtp::json::Json;
 use super::limits::Limits;
 use crate::client::mime::content_type_for;
 
@@ -149,11 +149,10 @@ impl<'a> Members<'a> {
             }
             return Err(wrong_type(path, "an object", value));
         };
-        for (i, (key, _)) in members.iter().enumerate() {
-            if members[..i].iter().any(|(k, _)| k == key) {
-                return Err(ApiError::field(join(path, key), "given more than once"));
-            }
+        if let Some(key) = members.repeated_keys().first() {
+            return Err(ApiError::field(join(path, key), "given more than once"));
         }
+        let members = members.members();
         Ok(Self {
             members,
             taken: vec![false; members.len()],
@@ -300,7 +299,7 @@ fn metadata(value: &Json, limits: &Limits) -> Result<Vec<(String, String)>, ApiE
     }
     let mut total = 0;
     let mut out = Vec::with_capacity(members.len());
-    for (key, value) in members {
+    for (key, value) in members.members() {
         let field = join("metadata", key);
         if !metadata_key_ok(key) {
             return Err(ApiError::field(

@@ -1,7 +1,7 @@
 use super::*;
 
 fn parse(text: &str) -> Result<Submission, ApiError> {
-    parse_message(&Json::parse(text.as_bytes()).unwrap(), &Limits::default())
+    parse_message(&Json::from_slice(text.as_bytes()).unwrap(), &Limits::default())
 }
 
 fn field_of(text: &str) -> String {
@@ -108,7 +108,7 @@ fn limits_recipients_and_batches() {
     assert_eq!(e.field.as_deref(), Some("recipients"));
     assert!(e.error.contains("1001"), "{e}");
 
-    let batch = Json::parse(
+    let batch = Json::from_slice(
         br#"{"messages":[{"sender":"a@x.test","recipients":["b@x.test"]},{"sender":"a@x.test","recipients":[1]}]}"#,
     )
     .unwrap();
@@ -117,13 +117,13 @@ fn limits_recipients_and_batches() {
     let e = results[1].as_ref().unwrap_err();
     assert_eq!(e.field.as_deref(), Some("messages[1].recipients[0]"));
     let e = parse_batch(
-        &Json::parse(br#"{"messages":[]}"#).unwrap(),
+        &Json::from_slice(br#"{"messages":[]}"#).unwrap(),
         &Limits::default(),
     )
     .unwrap_err();
     assert_eq!(e.field.as_deref(), Some("messages"));
     let e = parse_batch(
-        &Json::parse(br#"{"messages":[{}],"x":1}"#).unwrap(),
+        &Json::from_slice(br#"{"messages":[{}],"x":1}"#).unwrap(),
         &Limits::default(),
     )
     .unwrap_err();
@@ -132,7 +132,7 @@ fn limits_recipients_and_batches() {
 
 #[test]
 fn whole_message_errors_get_the_batch_prefix() {
-    let batch = Json::parse(br#"{"messages":[7]}"#).unwrap();
+    let batch = Json::from_slice(br#"{"messages":[7]}"#).unwrap();
     let results = parse_batch(&batch, &Limits::default()).unwrap();
     assert_eq!(
         results[0].as_ref().unwrap_err().field.as_deref(),
