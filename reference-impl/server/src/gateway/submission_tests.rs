@@ -70,6 +70,14 @@ fn names_the_offending_field() {
         (format!(r#"{{{base},"metadata":{{"n":1}}}}"#), "metadata.n"),
         (format!(r#"{{{base},"metadata":["x"]}}"#), "metadata"),
         (
+            format!(r#"{{{base},"subject":"a","subject":"b"}}"#),
+            "subject",
+        ),
+        (
+            format!(r#"{{{base},"metadata":{{"k":"1","k":"2"}}}}"#),
+            "metadata.k",
+        ),
+        (
             format!(r#"{{{base},"attachments":[{{"filename":"a","content":"!!"}}]}}"#),
             "attachments[0].content",
         ),
