@@ -105,7 +105,7 @@ pub fn to_string(report: &RunReport) -> String {
             case_details(&mut out, finding, case, report);
         }
     }
-    out.push_str(&super::robustness::markdown(report));
+    out.push_str(&robustness(report));
     out.push_str("\n## All cases\n\n| Case | Verdict | Spec | Title | Reason |\n| --- | --- | --- | --- | --- |\n");
     for c in &report.cases {
         let _ = writeln!(
@@ -182,4 +182,45 @@ fn case_details(out: &mut String, finding: &Finding, case: &CaseResult, report: 
 /// report's tables use it.
 pub fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The robustness section: a table, then each case's details.
+fn robustness(report: &RunReport) -> String {
+    let mut out = String::new();
+    if report.robustness.is_empty() {
+        return out;
+    }
+    out.push_str(
+        "\n## Robustness\n\nAttacks run one at a time after the scenarios, each bounded in time and \
+         connections (SPEC.md, ROBUST part: SHOULD at most, so WARN at worst). How long a \
+         stalled connection survived is a figure, not a fault (RFC 5321 §4.5.3.2.7); the \
+         verdict is about fresh clients being greeted while the attack holds.\n\n\
+         | Case | Verdict | Spec | Figures |\n| --- | --- | --- | --- |\n",
+    );
+    for r in &report.robustness {
+        let figures = if r.figures.is_empty() {
+            r.reason.clone().unwrap_or_default()
+        } else {
+            r.figures_inline()
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} |",
+            r.id,
+            r.verdict,
+            r.spec.join(", "),
+            cell(&figures)
+        );
+    }
+    for r in &report.robustness {
+        let _ = writeln!(out, "\n### {} `{}`: {}\n", r.verdict, r.id, r.title);
+        let _ = writeln!(out, "- A well-behaved server {}.", r.well_behaved);
+        if let Some(reason) = &r.reason {
+            let _ = writeln!(out, "- {reason}");
+        }
+        for line in &r.figures {
+            let _ = writeln!(out, "- {line}");
+        }
+    }
+    out
 }

@@ -1,11 +1,11 @@
-//! The robustness section of the terminal and Markdown reports: each case's verdict, what a
-//! well-behaved server does, and the figures measured (survival of the stalled connections,
-//! the fresh clients' greetings, the target's memory).
+//! The robustness section of the terminal report: each case's verdict, what a well-behaved
+//! server does, and the figures measured (survival of the stalled connections, the fresh
+//! clients' greetings, the target's memory). The Markdown report renders its own
+//! ([`crate::markdown`]), the HTML page its own (`html/robustness.rs`).
 
 use std::fmt::Write as _;
 
 use super::RunReport;
-use crate::markdown::cell;
 use crate::verdict::Verdict;
 
 /// The terminal's section; empty when no robustness case ran or was skipped.
@@ -45,45 +45,4 @@ pub fn counts_line(report: &RunReport) -> Option<String> {
         .map(|v| format!("{} {v}", report.robustness_count(*v)))
         .collect();
     Some(format!("Robustness: {}", counts.join(", ")))
-}
-
-/// The Markdown section: a table, then each case's details.
-pub fn markdown(report: &RunReport) -> String {
-    let mut out = String::new();
-    if report.robustness.is_empty() {
-        return out;
-    }
-    out.push_str(
-        "\n## Robustness\n\nAttacks run one at a time after the scenarios, each bounded in time and \
-         connections (SPEC.md, ROBUST part: SHOULD at most, so WARN at worst). How long a \
-         stalled connection survived is a figure, not a fault (RFC 5321 §4.5.3.2.7); the \
-         verdict is about fresh clients being greeted while the attack holds.\n\n\
-         | Case | Verdict | Spec | Figures |\n| --- | --- | --- | --- |\n",
-    );
-    for r in &report.robustness {
-        let figures = if r.figures.is_empty() {
-            r.reason.clone().unwrap_or_default()
-        } else {
-            r.figures_inline()
-        };
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} | {} |",
-            r.id,
-            r.verdict,
-            r.spec.join(", "),
-            cell(&figures)
-        );
-    }
-    for r in &report.robustness {
-        let _ = writeln!(out, "\n### {} `{}`: {}\n", r.verdict, r.id, r.title);
-        let _ = writeln!(out, "- A well-behaved server {}.", r.well_behaved);
-        if let Some(reason) = &r.reason {
-            let _ = writeln!(out, "- {reason}");
-        }
-        for line in &r.figures {
-            let _ = writeln!(out, "- {line}");
-        }
-    }
-    out
 }
