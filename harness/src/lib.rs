@@ -6,7 +6,7 @@
 //! - [`mtpspec_runner`]: targets, cases to verdicts, robustness, baselines, the Suite API and
 //!   reports (`mtpspec::runner`, `mtpspec::suite`, `mtpspec::testing`, `mtpspec::report`, ...);
 //! - [`mtpspec_tools`]: simulation, the fault proxy, the network fuzzer, client judging and the
-//!   traffic generator (`mtpspec::sim`, `mtpspec::servetest`, ...).
+//!   traffic generator (`mtpspec::sim`, `mtpspec::servetest`, `mtpspec::relay`, ...).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod run_args;
 
@@ -29,4 +30,4 @@ pub use mtpspec_runner::{
     Runner, Spec, Target, TargetSpec, Verdict, baseline, bundled, report, robustness, runner,
     scenario, spec, suite, target, testing, units, wire,
 };
-pub use mtpspec_tools::{netfuzz, proxy, rng, servetest, sim, traffic};
+pub use mtpspec_tools::{netfuzz, proxy, relay, rng, servetest, sim, traffic};

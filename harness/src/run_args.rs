@@ -16,6 +16,7 @@ use crate::target::{CommandObserver, Listener, MaildirObserver, Observer};
 use crate::units::parse_duration;
 use crate::{Baseline, RunOptions, Spec};
 
+/// Every option of `mtpspec run`, each also read from its `MTPSPEC_*` variable.
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// The server under test: `embedded` (the reference, in-process), smtp://HOST:PORT,
@@ -164,6 +165,7 @@ pub struct RunArgs {
     /// The embedded target always is the reference.
     #[arg(long, env = "MTPSPEC_REFERENCE_TARGET")]
     pub reference_target: bool,
+    /// The robustness cases' options.
     #[command(flatten)]
     pub robustness: RobustnessArgs,
     /// No progress output while running.
