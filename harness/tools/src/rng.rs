@@ -8,6 +8,7 @@
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator whose whole state is `seed`: equal seeds give equal sequences.
     pub fn new(seed: u64) -> Self {
         Self(seed)
     }
@@ -22,6 +23,7 @@ impl Rng {
         Self(hash)
     }
 
+    /// The next 64 uniformly distributed bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;

@@ -15,7 +15,7 @@ const MAX_LINE: usize = 8192;
 
 /// Why a reply could not be read.
 #[derive(Debug)]
-pub enum ReadFail {
+pub(super) enum ReadFail {
     /// Nothing complete within the timeout; the octets of a partial reply, if any.
     Timeout(Vec<u8>),
     /// The peer closed the connection.
@@ -26,13 +26,17 @@ pub enum ReadFail {
     Fault(LineFault, Vec<u8>),
 }
 
-pub struct Conn {
-    pub stream: BoxStream,
+/// The session's connection (plain, or TLS after an upgrade) and the octets read from it
+/// that no reply has consumed yet.
+pub(super) struct Conn {
+    /// The stream; the driver swaps it for its TLS wrapping after STARTTLS.
+    pub(super) stream: BoxStream,
     buf: Vec<u8>,
 }
 
 impl Conn {
-    pub fn new(stream: BoxStream) -> Self {
+    /// A connection over `stream`, nothing read yet.
+    pub(super) fn new(stream: BoxStream) -> Self {
         Self {
             stream,
             buf: Vec::new(),
@@ -40,12 +44,12 @@ impl Conn {
     }
 
     /// Octets received but not yet read as a reply.
-    pub fn buffered(&self) -> &[u8] {
+    pub(super) fn buffered(&self) -> &[u8] {
         &self.buf
     }
 
     /// Writes `bytes`, bounded by `timeout` (a server that stops reading fills the socket).
-    pub async fn write(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), ReadFail> {
+    pub(super) async fn write(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), ReadFail> {
         match tokio::time::timeout(timeout, async {
             self.stream.write_all(bytes).await?;
             self.stream.flush().await
@@ -60,7 +64,7 @@ impl Conn {
 
     /// Reads one whole reply. Every line is checked; a continuation line must repeat the
     /// first line's code (RFC 5321 §4.2.1).
-    pub async fn reply(&mut self, timeout: Duration) -> Result<RawReply, ReadFail> {
+    pub(super) async fn reply(&mut self, timeout: Duration) -> Result<RawReply, ReadFail> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut lines: Vec<Vec<u8>> = Vec::new();
         let mut first: Option<u16> = None;
@@ -84,7 +88,7 @@ impl Conn {
 
     /// Waits up to `window` for any octet: `Ok(false)` when none came, `Ok(true)` when some
     /// did (they stay buffered), `Err` on close or reset.
-    pub async fn anything_within(&mut self, window: Duration) -> Result<bool, ReadFail> {
+    pub(super) async fn anything_within(&mut self, window: Duration) -> Result<bool, ReadFail> {
         if !self.buf.is_empty() {
             return Ok(true);
         }

@@ -14,6 +14,7 @@ use mtpspec_runner::wire::escape_runs as escape;
 /// Timeouts of one session.
 #[derive(Clone, Debug)]
 pub struct Timing {
+    /// How long opening the connection may take (the CLI uses 5 s).
     pub connect: Duration,
     /// How long a reply owed may take before it is a hang.
     pub reply: Duration,
@@ -26,29 +27,39 @@ pub struct Timing {
 pub enum Event {
     /// The client wrote `pieces` (one write each) for operation `op`, owing `owed` replies.
     Sent {
+        /// Index into the session's operations; `None` for the driver's own lines: the `.`
+        /// that ends data the session had no body for, the `*` that cancels an AUTH exchange.
         op: Option<usize>,
+        /// The octets of each write, in order.
         pieces: Vec<Vec<u8>>,
+        /// Replies owed for them: one per command line or body.
         owed: usize,
     },
+    /// A reply from the server, as read.
     Received(RawReply),
     /// The TLS handshake after a 220 to STARTTLS or ENCRYPT START.
     Tls,
+    /// Something the driver noted: why the session ended early, a body not sent, ...
     Note(String),
 }
 
 /// A finding's evidence: its kind, the operation during which it showed, and the details.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Anomaly {
+    /// Which oracle it breaks.
     pub kind: Kind,
     /// Index into the session's operations (None: the greeting).
     pub op: Option<usize>,
+    /// What was seen, in words (the reply, the octets, the time waited).
     pub detail: String,
 }
 
 /// How a session went.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
+    /// Everything written and read, in order: the transcript reports and replays show.
     pub events: Vec<Event>,
+    /// The finding that ended the session, if any (only the first is kept).
     pub anomaly: Option<Anomaly>,
     /// Command lines and bodies actually sent.
     pub commands: u64,

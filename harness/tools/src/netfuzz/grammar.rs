@@ -14,8 +14,11 @@ use super::session::{Chunking, Line, Op, Session};
 pub struct Grammar {
     /// A domain the target delivers locally.
     pub domain: String,
+    /// The target offers PIPELINING (RFC 2920): commands are grouped, up to five a group.
     pub pipelining: bool,
+    /// The target offers CHUNKING (RFC 3030): some transactions send BDAT instead of DATA.
     pub chunking: bool,
+    /// The target offers STARTTLS: some sessions upgrade mid-way.
     pub starttls: bool,
     /// Probability that a command line is mutated.
     pub mutation_rate: f64,

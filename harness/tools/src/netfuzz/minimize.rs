@@ -16,11 +16,16 @@ use mtpspec_runner::target::Target;
 /// or smuggling endings ([`Op::residue`]) of the operation where it showed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Signature {
+    /// The oracle the finding breaks.
     pub kind: Kind,
+    /// The odd octet classes and smuggling endings (`nul`, `bare-lf`, `smuggle:lf-dot-lf`,
+    /// ...), sorted, without repeats; empty when the operation held none.
     pub tags: Vec<&'static str>,
 }
 
 impl Signature {
+    /// The signature of a session's finding as detected: its kind and the tags of the one
+    /// operation where it showed; `None` if the session found nothing.
     pub fn of(session: &Session, outcome: &Outcome) -> Option<Self> {
         let anomaly = outcome.anomaly.as_ref()?;
         let tags = anomaly
@@ -69,7 +74,9 @@ impl std::fmt::Display for Signature {
 
 /// The result: the smallest reproducing session and its run.
 pub struct Minimized {
+    /// The smallest session that still showed the finding (the original if none did).
     pub session: Session,
+    /// That session's run against the target.
     pub outcome: Outcome,
     /// Re-runs made.
     pub runs: u32,
@@ -79,11 +86,18 @@ pub struct Minimized {
     pub exhausted: bool,
 }
 
+/// Delta debugging of one finding against a live target: every candidate session is run, and
+/// it reproduces when it shows the same kind and still holds one of the original's tags.
 pub struct Minimizer<'a> {
+    /// The server the candidates run against.
     pub target: &'a dyn Target,
+    /// The timeouts each candidate runs with.
     pub timing: &'a Timing,
+    /// The target offers CHUNKING (BDAT is only sent then).
     pub chunking: bool,
+    /// The finding to keep: its kind and the tags one of which must stay.
     pub signature: Signature,
+    /// When minimizing stops; the smallest reproducing session so far is kept.
     pub deadline: Instant,
     best: Option<(Session, Outcome)>,
     runs: u32,
@@ -91,6 +105,7 @@ pub struct Minimizer<'a> {
 }
 
 impl<'a> Minimizer<'a> {
+    /// A minimizer for the finding `signature`, running until `deadline`.
     pub fn new(
         target: &'a dyn Target,
         timing: &'a Timing,

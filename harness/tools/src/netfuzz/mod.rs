@@ -4,9 +4,10 @@
 //! desynchronization, malformed replies and unexpected closes, and followed by a liveness probe
 //! ([`probe`]) that catches a crash. Beside the sessions, a watcher ([`service`]) sends fresh
 //! clients that must be greeted in time (a server that stops serving new clients while
-//! sessions are open) and samples a local target's memory (growth past a bound). A finding is deduplicated by its [`Signature`],
-//! minimized by delta debugging against the target ([`minimize`]) and written as a replayable
-//! scenario ([`replay`]) and a Markdown report ([`report`]).
+//! sessions are open) and samples a local target's memory (growth past a bound). A finding is
+//! deduplicated by its [`Signature`], minimized by delta debugging against the target
+//! ([`minimize`]) and written as a replayable scenario ([`replay`]) and a Markdown report
+//! ([`report`]).
 //!
 //! Same seed, same sessions: session `i` depends only on the seed, `i` and what the target
 //! advertised, never on the clock.
@@ -43,16 +44,21 @@ use mtpspec_runner::target::Target;
 /// What to run and for how long.
 #[derive(Clone, Debug)]
 pub struct FuzzOptions {
+    /// The seed: the same seed sends the same sessions (default 0).
     pub seed: u64,
-    /// Stop starting sessions after this long (minimization may run past it, within budget).
+    /// Stop starting sessions after this long (default 60 s; minimization may run past it,
+    /// within budget).
     pub duration: Duration,
-    /// Stop after this many sessions.
+    /// Stop after this many sessions (default: no limit).
     pub max_sessions: Option<u64>,
+    /// Each session's timeouts (default: 5 s to connect, 5 s per reply owed, 30 ms of
+    /// listening for a reply to nothing).
     pub timing: Timing,
-    /// Time allowed to minimize one finding.
+    /// Time allowed to minimize one finding (default 60 s).
     pub minimize_budget: Duration,
-    /// Distinct findings minimized; later distinct ones are counted only.
+    /// Distinct findings minimized (default 20); later distinct ones are counted only.
     pub max_findings: usize,
+    /// Probability that a command line is mutated (0 to 1, default 0.3).
     pub mutation_rate: f64,
     /// A domain the target delivers locally (default: the target's own, else example.test).
     pub domain: Option<String>,
@@ -91,19 +97,28 @@ pub struct Finding {
     pub signatures: Vec<Signature>,
     /// The first occurrence's description.
     pub detail: String,
+    /// The index of the session that first showed it (with the run's seed,
+    /// `Grammar::session` regenerates it).
     pub first_session: u64,
     /// Sessions that showed this signature.
     pub occurrences: u64,
+    /// That first session, as generated.
     pub original: Session,
+    /// The result of minimizing it (for a crash, the original itself: a live target
+    /// cannot be restarted to minimize).
     pub minimized: Minimized,
 }
 
 /// Where the run stands, for a progress line.
 #[derive(Clone, Debug, Default)]
 pub struct Progress {
+    /// Sessions run so far.
     pub sessions: u64,
+    /// Command lines and bodies sent so far.
     pub commands: u64,
+    /// Distinct findings so far, of every oracle.
     pub findings: usize,
+    /// Time since the first session started.
     pub elapsed: Duration,
     /// What the fuzzer is doing now (`fuzzing`, `minimizing hang`).
     pub activity: String,
@@ -111,16 +126,23 @@ pub struct Progress {
 
 /// A whole run.
 pub struct FuzzRun {
+    /// The target's name (`smtp://HOST:PORT`, `exec:COMMAND`, `embedded reference`).
     pub target: String,
     /// A short name for case ids and file names (default: from `target`).
     pub label: Option<String>,
+    /// The options it ran with.
     pub options: FuzzOptions,
+    /// When it started (wall clock).
     pub started: SystemTime,
+    /// How long it took, minimization included.
     pub elapsed: Duration,
+    /// Sessions run.
     pub sessions: u64,
+    /// Command lines and bodies sent, over all sessions (not counting minimization's runs).
     pub commands: u64,
     /// The EHLO keywords the target advertised.
     pub keywords: Vec<String>,
+    /// The distinct findings minimized, in the order found.
     pub findings: Vec<Finding>,
     /// Distinct signatures past `max_findings`: counted, not minimized.
     pub unminimized: BTreeMap<Signature, u64>,
@@ -146,7 +168,12 @@ impl FuzzRun {
 #[non_exhaustive]
 pub enum FuzzError {
     /// The liveness probe failed before any session.
-    Unreachable { target: String, reason: String },
+    Unreachable {
+        /// The target's name.
+        target: String,
+        /// Why the last of three probes failed.
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for FuzzError {

@@ -29,6 +29,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, a crash first.
     pub const ALL: [Kind; 9] = [
         Kind::Crash,
         Kind::Hang,
@@ -41,6 +42,7 @@ impl Kind {
         Kind::ReplyText,
     ];
 
+    /// Its kebab-case name, as case ids, file names and reports write it (`extra-reply`).
     pub fn slug(self) -> &'static str {
         match self {
             Self::Hang => "hang",
@@ -102,14 +104,19 @@ impl fmt::Display for Kind {
 /// One reply as received: its code and raw lines (each with its CRLF).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawReply {
+    /// The reply code (that of the last line, which ends the reply).
     pub code: u16,
+    /// The octets of each line, CRLF included.
     pub lines: Vec<Vec<u8>>,
 }
 
 /// How one reply line breaks the syntax.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LineFault {
+    /// The line breaks the reply grammar (no CRLF, no 2yz-5yz code, no SP or `-` after it):
+    /// a [`Kind::MalformedReply`]. The text shows the line.
     Malformed(String),
+    /// The text holds controls or invalid 8-bit outside `textstring`: a [`Kind::ReplyText`].
     Text(String),
 }
 

@@ -19,9 +19,14 @@ const NOT_500: &str = "[2xx, 3xx, 4xx, 501, 502, 503, 504, 505, 506, 507, 508, 5
 
 /// What a finding's case says about itself.
 pub struct CaseInfo<'a> {
+    /// The case id (`fuzz-<target>-<kind>-<n>`).
     pub id: &'a str,
+    /// The finding's kind: it picks the spec id, the level (`should` for reply text and a
+    /// close after an error, else `must`) and the checks after each write.
     pub kind: Kind,
+    /// The case's one-line title.
     pub title: &'a str,
+    /// The case's description: how it was found and the rule it breaks.
     pub description: &'a str,
 }
 

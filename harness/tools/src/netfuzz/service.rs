@@ -17,8 +17,11 @@ use mtpspec_runner::robustness::{FreshClient, Greeting, TargetProcess};
 /// A fresh client must be greeted within `greeting_bound`, tried every `interval`.
 #[derive(Clone, Debug)]
 pub struct ServiceOracle {
+    /// Connects the fresh clients (from another loopback address where there is one).
     pub fresh: FreshClient,
+    /// The time between two fresh clients (`--service-interval`, default 1 s).
     pub interval: Duration,
+    /// How soon a fresh client must get its 220 (`--greeting-timeout`, default 5 s).
     pub greeting_bound: Duration,
 }
 
@@ -26,8 +29,12 @@ pub struct ServiceOracle {
 /// `interval`.
 #[derive(Clone, Copy, Debug)]
 pub struct MemoryOracle {
+    /// The process (and its children) whose resident memory is read.
     pub process: TargetProcess,
+    /// KiB the memory may grow over its level before the run (`--rss-growth-limit`, given
+    /// in MiB, default 64 MiB).
     pub growth_limit_kib: u64,
+    /// The time between two samples (the CLI uses 500 ms).
     pub interval: Duration,
 }
 
@@ -36,6 +43,7 @@ pub struct MemoryOracle {
 pub struct OpenSessions(Arc<Mutex<BTreeSet<u64>>>);
 
 impl OpenSessions {
+    /// Session `index` has started.
     pub fn open(&self, index: u64) {
         self.0
             .lock()
@@ -43,6 +51,7 @@ impl OpenSessions {
             .insert(index);
     }
 
+    /// Session `index` has ended.
     pub fn close(&self, index: u64) {
         self.0
             .lock()
@@ -65,7 +74,9 @@ impl OpenSessions {
 pub struct ServiceLoss {
     /// From the start of the run.
     pub at: Duration,
+    /// The fuzzer's sessions open before or after the probe, by index.
     pub sessions_open: Vec<u64>,
+    /// What the fresh client got instead of a timely 220.
     pub what: String,
 }
 
@@ -74,9 +85,11 @@ pub struct ServiceLoss {
 pub struct MemoryGrowth {
     /// When it first did, from the start of the run.
     pub at: Duration,
+    /// The fuzzer's sessions open at that sample, by index.
     pub sessions_open: Vec<u64>,
     /// Before the run, and the peak so far when it crossed the bound.
     pub figure: RssFigure,
+    /// The bound it crossed, in KiB of growth.
     pub limit_kib: u64,
 }
 
@@ -88,12 +101,17 @@ const KEPT_LOSSES: usize = 10;
 pub struct Watched {
     /// Where the fresh clients came from (`None`: the service oracle was off).
     pub fresh_from: Option<String>,
+    /// Fresh clients sent.
     pub probes: u64,
+    /// The first ten fresh clients not greeted in time, in detail.
     pub losses: Vec<ServiceLoss>,
+    /// Every fresh client not greeted in time, those past the first ten included.
     pub loss_count: u64,
     /// The memory over the whole run (`None`: no process to read).
     pub memory: Option<RssFigure>,
+    /// The first sample past the bound, if one was.
     pub growth: Option<MemoryGrowth>,
+    /// The memory oracle's bound in KiB (`None`: the memory oracle was off).
     pub growth_limit_kib: Option<u64>,
 }
 
@@ -111,6 +129,8 @@ pub struct Watcher {
 }
 
 impl Watcher {
+    /// Starts watching with the oracles given (either may be off); `open` names the
+    /// sessions running at each probe, and times are measured from `clock`.
     pub fn start(
         service: Option<ServiceOracle>,
         memory: Option<MemoryOracle>,

@@ -37,6 +37,7 @@ impl Chunking {
         }
     }
 
+    /// A short name for it: `whole`, `every-N`, `mid-crlf`.
     pub fn label(&self) -> String {
         match self {
             Self::Whole => "whole".into(),
@@ -53,12 +54,14 @@ impl Chunking {
 pub struct Line {
     /// The verb the generator meant (before mutation), for reports and signatures.
     pub verb: &'static str,
+    /// The octets sent before the CRLF, mutations included.
     pub content: Vec<u8>,
     /// The mutations applied (`bare-lf`, `nul`, `long-arg`, ...).
     pub tags: Vec<&'static str>,
 }
 
 impl Line {
+    /// An unmutated line of `verb` whose octets are `content` (without CRLF).
     pub fn new(verb: &'static str, content: impl Into<Vec<u8>>) -> Self {
         Self {
             verb,
@@ -67,6 +70,7 @@ impl Line {
         }
     }
 
+    /// The octets on the wire: `content` and its CRLF.
     pub fn wire(&self) -> Vec<u8> {
         let mut out = self.content.clone();
         out.extend_from_slice(b"\r\n");
@@ -80,26 +84,38 @@ pub enum Op {
     /// Command lines in one write sequence (a pipelined group when more than one): one reply
     /// each, in order (RFC 2920 §3.2).
     Group {
+        /// The lines, in the order sent.
         lines: Vec<Line>,
+        /// How their octets, taken together, are cut into writes.
         chunking: Chunking,
     },
     /// Mail data, sent only when the previous operation ended with a 354; `body` ends with the
     /// one `CRLF . CRLF` it contains, so one final reply is owed.
     Data {
+        /// The octets sent after the 354, as they are, ending with the one `CRLF . CRLF`.
         body: Vec<u8>,
+        /// What the body holds: odd lines (`dot`, `long-line`, `8bit`, `bare-lf`, `bare-cr`,
+        /// `nul`) and a smuggling-style ending (`smuggle:lf-dot-lf`, ...).
         tags: Vec<&'static str>,
+        /// How the body is cut into writes.
         chunking: Chunking,
     },
     /// `BDAT n [LAST]` and its n octets (RFC 3030), sent only when CHUNKING is advertised and
     /// the driver saw MAIL and RCPT accepted; one reply.
     Bdat {
+        /// The chunk's octets (part of a generated body), sent as they are.
         payload: Vec<u8>,
+        /// `BDAT n LAST`: the message ends with this chunk.
         last: bool,
+        /// How the command and its chunk are cut into writes.
         chunking: Chunking,
     },
     /// STARTTLS (or VMTP's `ENCRYPT START`) alone; on 220 the driver runs the TLS handshake
     /// and the rest of the session goes over TLS.
-    StartTls { command: &'static str },
+    StartTls {
+        /// `STARTTLS` or `ENCRYPT START`.
+        command: &'static str,
+    },
 }
 
 impl Op {
@@ -146,6 +162,7 @@ impl Op {
 /// A generated session: what one connection sends after the greeting.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
+    /// The operations, in order.
     pub ops: Vec<Op>,
 }
 

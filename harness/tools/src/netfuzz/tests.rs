@@ -125,7 +125,8 @@ async fn replay(run: &FuzzRun, n: usize, target: Arc<dyn mtpspec_runner::Target>
 
 async fn catches(bug: Bug, kind: Kind, verb: &str) {
     let port = fixture(bug).await;
-    let target: Arc<dyn mtpspec_runner::Target> = Arc::new(TcpTarget::new("127.0.0.1", port, false));
+    let target: Arc<dyn mtpspec_runner::Target> =
+        Arc::new(TcpTarget::new("127.0.0.1", port, false));
     let run = run(target.as_ref(), options(60), &mut |_| {})
         .await
         .unwrap();
@@ -148,7 +149,8 @@ async fn catches(bug: Bug, kind: Kind, verb: &str) {
     assert!(m.session.commands() <= 2, "not minimized:\n{shown}");
     assert!(shown.to_ascii_uppercase().contains(verb), "{shown}");
     assert_eq!(replay(&run, n, target).await, Verdict::Fail, "{shown}");
-    let reference: Arc<dyn mtpspec_runner::Target> = Arc::new(EmbeddedTarget::start().await.unwrap());
+    let reference: Arc<dyn mtpspec_runner::Target> =
+        Arc::new(EmbeddedTarget::start().await.unwrap());
     assert_eq!(
         replay(&run, n, reference.clone()).await,
         Verdict::Pass,

@@ -14,8 +14,13 @@ pub enum Fault {
     Latency(Duration),
     /// Client bytes reach the server one write per byte, with this pause between them.
     Bytewise(Duration),
-    /// After this many client octets the client's bytes stop for a while.
-    Stall { after: u64, pause: Duration },
+    /// After this many client octets the client's bytes stop for a while, once per connection.
+    Stall {
+        /// Client octets passed on before the stall.
+        after: u64,
+        /// How long the client's bytes are held back.
+        pause: Duration,
+    },
     /// Both connections are closed once this many client octets have been passed on.
     Cut(u64),
     /// The end-of-data dot reaches the server, then the client's connection is closed at once;

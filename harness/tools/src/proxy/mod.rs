@@ -27,6 +27,7 @@ const REPLY_WAIT: Duration = Duration::from_secs(30);
 pub struct ProxyOptions {
     /// `host:port` of the server.
     pub upstream: String,
+    /// The faults applied to each faulty connection, combined (none: a clean relay).
     pub faults: Vec<Fault>,
     /// Faults apply to the first this many connections only (then relays are clean), so a
     /// client's retry can get through; `None`: every connection.

@@ -17,7 +17,9 @@ use super::workload::{Origin, for_attempt, origin};
 
 /// What a run left behind.
 pub struct Observed<'a> {
+    /// The scenario that ran (its invariants select the checks).
     pub scenario: &'a Scenario,
+    /// Every client host's log: its plan, attempts, sessions, outcomes and STATUS answers.
     pub clients: Vec<&'a ClientLog>,
     /// The store as recovered from the disk after the final power loss.
     pub store: Option<&'a Store>,
@@ -36,10 +38,13 @@ pub struct Observed<'a> {
 pub struct Violation {
     /// `None` for failures of the run itself (a host failed, a panic).
     pub invariant: Option<Invariant>,
+    /// What went wrong, naming the host, message, attempt and id concerned.
     pub text: String,
 }
 
 impl Violation {
+    /// A violation of no one invariant: the run itself failed (a host's software erred, the
+    /// simulation or a task panicked, the store could not be recovered).
     pub fn general(text: impl Into<String>) -> Self {
         Self {
             invariant: None,
@@ -65,8 +70,11 @@ impl fmt::Display for Violation {
 /// Counts for the summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Messages in the clients' plans.
     pub messages: usize,
+    /// Client connections: the delivery sessions, plus one per STATUS check.
     pub sessions: usize,
+    /// Delivery attempts, counting each retry of a message.
     pub attempts: usize,
     /// Attempts answered 250.
     pub acked: usize,
@@ -78,9 +86,13 @@ pub struct Stats {
     pub ambiguous_duplicates: usize,
     /// Copies sent by clients killed before the session reported.
     pub unconfirmed: usize,
+    /// Delivery sessions that used VMTP BATCH.
     pub batch_sessions: usize,
+    /// STATUS checks made: one per delivered READACK message, after any transient retries.
     pub status_checks: usize,
+    /// Messages whose read (the `open` fault) became durable in the store.
     pub opened: usize,
+    /// Client hosts killed (`kill` or `kill_mid_data`).
     pub killed: usize,
 }
 

@@ -30,20 +30,34 @@ pub enum AttemptResult {
     /// The session has not reported yet (or the client died during it).
     InFlight,
     /// A 250 after the data; the id it named.
-    Acked { id: Option<String> },
+    Acked {
+        /// The message id the 250 named, if it named one.
+        id: Option<String>,
+    },
     /// A reply refused the message somewhere in its transaction.
-    Refused { reply: String, transient: bool },
+    Refused {
+        /// The refusing reply, as text.
+        reply: String,
+        /// A 4yz reply: the queue tries again.
+        transient: bool,
+    },
     /// No reply settled it: connection lost, timed out, or never sent.
-    NoReply { reason: String },
+    NoReply {
+        /// Why, as the client driver put it.
+        reason: String,
+    },
 }
 
+/// One attempt to deliver one message: the session it went in and what became of it.
 #[derive(Clone, Debug)]
 pub struct Attempt {
     /// The message's position in the client's plan.
     pub index: usize,
     /// 1 for the first attempt of that message.
     pub attempt: u32,
+    /// The delivery session it went in (numbered from 1 per client).
     pub session: u32,
+    /// What became of it.
     pub result: AttemptResult,
     /// The server took READACK for it.
     pub read_ack: bool,
@@ -51,56 +65,79 @@ pub struct Attempt {
     pub dropped_metadata: Vec<String>,
     /// The session's simulated start, and its end once it reported.
     pub started: Duration,
+    /// When the session reported (simulated time); `None` while in flight or if the client
+    /// died first.
     pub ended: Option<Duration>,
 }
 
 /// A session's use of BATCH and the ids it was given.
 #[derive(Clone, Debug)]
 pub struct SessionRecord {
+    /// The session's number (from 1 per client), as [`Attempt::session`] names it.
     pub number: u32,
+    /// The session used VMTP BATCH.
     pub batch: bool,
+    /// The ids its 250 replies named, in order.
     pub acked_ids: Vec<String>,
 }
 
 /// How a message ended for the client.
 #[derive(Clone, Debug)]
 pub enum Final {
+    /// Acknowledged with 250.
     Delivered {
+        /// The id the 250 named, if any.
         id: Option<String>,
+        /// The server took READACK for it (so STATUS is asked about it).
         read_ack: bool,
+        /// METADATA keys that did not reach the server.
         dropped_metadata: Vec<String>,
     },
+    /// Refused for good (a 5yz reply, or the queue gave up), with the reason.
     Failed(String),
 }
 
+/// A STATUS lookup of a delivered READACK message, and the answer (after any transient
+/// failures retried).
 #[derive(Clone, Debug)]
 pub struct StatusCheck {
+    /// The message's position in the client's plan.
     pub index: usize,
+    /// The id its 250 named, which STATUS asked about.
     pub id: String,
+    /// When the last lookup began (simulated time); a read durable before it must show.
     pub asked_at: Duration,
+    /// What the server said, as the client interprets it.
     pub answer: StatusAnswer,
 }
 
 /// Everything one client host did, read by the harness and the checks.
 #[derive(Debug, Default)]
 pub struct ClientLog {
+    /// The client's host name.
     pub host: String,
     /// The messages, without their per-attempt `X-Sim` line.
     pub plan: Vec<Message>,
+    /// Every attempt, in the order it was made.
     pub attempts: Vec<Attempt>,
+    /// Every delivery session, in order.
     pub sessions: Vec<SessionRecord>,
+    /// Per message of the plan, how it ended; `None` while it is queued or in flight.
     pub finals: Vec<Option<Final>>,
+    /// The STATUS checks made once the queue drained.
     pub statuses: Vec<StatusCheck>,
     /// Replies that were not well formed, with the session they came in.
     pub malformed: Vec<String>,
     /// The queue is empty and the STATUS checks are done.
     pub finished_at: Option<Duration>,
+    /// When the harness killed the client (`kill`, `kill_mid_data`).
     pub killed_at: Option<Duration>,
     /// The connection in use, for `kill_mid_data`.
     pub probe: Option<Rc<RefCell<Probe>>>,
 }
 
 impl ClientLog {
+    /// The client is finished or dead: the run need not wait for it.
     pub fn is_settled(&self) -> bool {
         self.finished_at.is_some() || self.killed_at.is_some()
     }
@@ -108,13 +145,19 @@ impl ClientLog {
 
 /// What a client host runs with.
 pub struct ClientEnv {
+    /// The host's name.
     pub host: String,
+    /// Its group's spec (options, timeouts, backoff, pacing).
     pub spec: ClientSpec,
+    /// When it starts, as the seed picked it from `spec.start`.
     pub start: Duration,
     /// When each message of the plan enters the queue, after `start`.
     pub arrivals: Vec<Duration>,
+    /// Where it records what it does (its plan already filled in).
     pub log: Rc<RefCell<ClientLog>>,
+    /// The run's trace.
     pub trace: SharedTrace,
+    /// The driver's TLS set-up; plain, as simulated clients never upgrade.
     pub tls: TlsSetup,
 }
 

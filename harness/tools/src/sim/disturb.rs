@@ -11,6 +11,8 @@ use super::scenario::SERVER;
 /// Intervals `[from, to]`; `to` is `None` while the disturbance lasts.
 type Intervals = Vec<(Duration, Option<Duration>)>;
 
+/// The disturbance windows of one run, in simulated time: per client its link to the server,
+/// and for everyone the server's downtime and the network's lossy period.
 #[derive(Debug, Default)]
 pub struct Disturbances {
     /// Per client host: its link to the server.
@@ -27,16 +29,19 @@ impl Disturbances {
         }
     }
 
+    /// The link between `a` and `b` works again (repaired or released).
     pub fn link_up(&mut self, a: &str, b: &str, at: Duration) {
         if let Some(client) = client_of(a, b) {
             close(self.links.entry(client.to_string()).or_default(), at);
         }
     }
 
+    /// The server crashed or lost power: every client's path is disturbed from `at`.
     pub fn server_down(&mut self, at: Duration) {
         open(&mut self.global, at);
     }
 
+    /// The server is back (restarted) at `at`.
     pub fn server_up(&mut self, at: Duration) {
         close(&mut self.global, at);
     }

@@ -44,6 +44,7 @@ pub struct Probe {
     parser: ReplyParser,
     /// Replies that were not well formed, as text.
     pub malformed: Vec<String>,
+    /// Replies read so far, well formed or not.
     pub replies: usize,
     /// The server said 354 and the terminating `CRLF.CRLF` has not been written yet.
     in_body: bool,
@@ -107,6 +108,8 @@ pub struct Tap<S> {
 }
 
 impl<S> Tap<S> {
+    /// Wraps `inner`, recording into `probe`; with `pace = Some((chunk, gap))` each write
+    /// takes at most `chunk` octets and is followed by a pause of `gap` (simulated time).
     pub fn new(inner: S, probe: Rc<RefCell<Probe>>, pace: Option<(usize, Duration)>) -> Self {
         Self {
             inner,

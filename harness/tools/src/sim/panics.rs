@@ -15,7 +15,7 @@ static HOOK: Once = Once::new();
 
 /// Runs `f`, collecting the message of every panic on this thread meanwhile (the default
 /// hook stays silent for them); `Err` with the message if `f` itself panicked.
-pub fn capture<R>(f: impl FnOnce() -> R + UnwindSafe) -> (Result<R, String>, Vec<String>) {
+pub(super) fn capture<R>(f: impl FnOnce() -> R + UnwindSafe) -> (Result<R, String>, Vec<String>) {
     HOOK.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {

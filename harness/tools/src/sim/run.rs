@@ -30,6 +30,7 @@ use crate::rng::Rng;
 /// The simulation's wall clock starts at 2026-01-01T00:00:00Z, whatever the real date.
 pub const EPOCH_UNIX_SECS: u64 = 1_767_225_600;
 
+/// How a seed is run, beyond the scenario and the seed.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Keep each session's wire transcript in the trace.
@@ -39,17 +40,24 @@ pub struct RunOptions {
 /// The result of one seed.
 #[derive(Debug)]
 pub struct SeedRun {
+    /// The scenario's `id`.
     pub scenario: String,
+    /// The seed that ran; the same seed replays the same run.
     pub seed: u64,
+    /// Every broken invariant and run failure; empty when the seed passed.
     pub violations: Vec<Violation>,
+    /// Counts for the summary line.
     pub stats: Stats,
+    /// The trace's lines (details too in a verbose run).
     pub trace: Vec<String>,
+    /// FNV-1a of the trace's event lines: equal across runs of the same seed, verbose or not.
     pub trace_hash: u64,
     /// Simulated time until the clients were done.
     pub sim_time: Duration,
 }
 
 impl SeedRun {
+    /// No invariant was violated and the run itself did not fail.
     pub fn passed(&self) -> bool {
         self.violations.is_empty()
     }

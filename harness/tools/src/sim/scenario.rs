@@ -28,26 +28,40 @@ use super::units::{Dur, DurRange};
 /// The server's host name in every scenario.
 pub const SERVER: &str = "server";
 
+/// A loaded and checked simulation scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
+    /// Names the scenario in summaries and replay commands (`[a-z0-9][a-z0-9._-]*`).
     pub id: String,
+    /// One line saying what the scenario does.
     pub title: String,
+    /// The SPEC.md requirement ids it exercises (`SMTP-DATA-6`, ...); may be empty.
     pub spec: Vec<String>,
+    /// The file it was loaded from.
     pub path: PathBuf,
-    /// The most simulated time a seed may take; live clients must be done by then.
+    /// The most simulated time a seed may take; live clients must be done by then (default
+    /// 5 minutes).
     pub duration: Duration,
-    /// How far simulated time moves per step.
+    /// How far simulated time moves per step (default 1 ms, at most 100 ms).
     pub tick: Duration,
+    /// Latency and random link failures.
     pub network: Network,
+    /// How the reference server runs.
     pub server: ServerSpec,
+    /// The client groups, in file order (at least one).
     pub clients: Vec<ClientSpec>,
+    /// The fault timeline, in file order.
     pub faults: Vec<Fault>,
+    /// The invariants checked: those the file lists, or all of them.
     pub invariants: BTreeSet<Invariant>,
 }
 
+/// The simulated network (the scenario's `network` section); by default 1 to 20 ms of latency
+/// and no random failures.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
+    /// Each message's delay on the wire.
     #[serde(default)]
     pub latency: Latency,
     /// Chance that a message on a healthy link breaks it (turmoil's random partitions).
@@ -56,7 +70,8 @@ pub struct Network {
     /// Chance that a message on a broken link repairs it.
     #[serde(default = "one")]
     pub repair_rate: f64,
-    /// Random breakage stops here; by default with the last fault.
+    /// Random breakage stops at this simulated time or at the last fault, whichever comes
+    /// later; by default at half the scenario's `duration`. Then the network heals.
     #[serde(default)]
     pub lossy_until: Option<Dur>,
 }
@@ -76,8 +91,11 @@ impl Default for Network {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Latency {
+    /// The shortest delay (default 1 ms).
     pub min: Dur,
+    /// The longest delay (default 20 ms).
     pub max: Dur,
+    /// The exponential's rate (default 5): the higher, the closer most delays stay to `min`.
     #[serde(default = "five")]
     pub curve: f64,
 }
@@ -92,18 +110,25 @@ impl Default for Latency {
     }
 }
 
+/// How the reference server runs (the scenario's `server` section).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSpec {
+    /// When the store acknowledges a message: after its sync (the default) or, in the
+    /// deliberately broken build, before it.
     #[serde(default)]
     pub sync: SyncSpec,
-    /// How long an fsync takes on the simulated disk.
+    /// How long an fsync takes on the simulated disk (default 2 ms).
     #[serde(default = "two_ms")]
     pub sync_latency: Dur,
+    /// The server closes a connection idle this long (default 30 s; the server's own default
+    /// is RFC 5321's five minutes).
     #[serde(default = "thirty_s")]
     pub idle_timeout: Dur,
+    /// Advertise VMTP and accept its verbs (default true); off, the server is plain SMTP.
     #[serde(default = "yes")]
     pub vmtp: bool,
+    /// Connections served at once (default 64).
     #[serde(default = "connections")]
     pub max_connections: usize,
 }
@@ -124,8 +149,11 @@ impl Default for ServerSpec {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SyncSpec {
+    /// `durable`: a 250 only once the message is synced to the disk.
     #[default]
     Durable,
+    /// `ack-before-sync`: the 250 goes before the sync (the batch is synced when the next one
+    /// comes), so a power loss loses acknowledged mail; the checks must catch it.
     AckBeforeSync,
 }
 
@@ -133,15 +161,18 @@ pub enum SyncSpec {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSpec {
+    /// The host name, or with `count` above 1 the prefix of the host names
+    /// (`[a-z][a-z0-9-]*`, not `server`).
     pub name: String,
+    /// How many hosts the group has (1 to 100, default 1).
     #[serde(default = "one_u32")]
     pub count: u32,
     /// Messages queued at the start.
     pub messages: u32,
-    /// Recipients per message (`rcptN@example.test`).
+    /// Recipients per message (`rcptN@example.test`; 1 to 100, default 1).
     #[serde(default = "one_u32")]
     pub recipients: u32,
-    /// Approximate body size in octets.
+    /// Approximate body size in octets (default 400).
     #[serde(default = "body")]
     pub body: usize,
     /// METADATA pairs per message (VMTP).
@@ -153,20 +184,23 @@ pub struct ClientSpec {
     /// Send messages with the same envelope in one VMTP BATCH.
     #[serde(default)]
     pub batch: bool,
+    /// Pipeline commands when the server offers PIPELINING (default true).
     #[serde(default = "yes")]
     pub pipelining: bool,
+    /// Use VMTP's extensions when the server offers them (default true); off, plain SMTP.
     #[serde(default = "yes")]
     pub vmtp: bool,
-    /// When the client starts.
+    /// When the client starts, from the start of the run (the seed picks; default at once).
     #[serde(default)]
     pub start: DurRange,
     /// Time between two messages entering the queue (the seed picks each gap); by default all
     /// are queued at the start.
     #[serde(default)]
     pub interval: DurRange,
-    /// Every client timeout (connect, each reply).
+    /// Every client timeout: connecting, and waiting for each reply (default 10 s).
     #[serde(default = "ten_s")]
     pub timeout: Dur,
+    /// The retry queue's backoff (default 1 s, doubling up to 16 s).
     #[serde(default)]
     pub retry: Retry,
     /// Writes go out in chunks with a pause between them (a slow uplink).
@@ -186,10 +220,14 @@ impl ClientSpec {
     }
 }
 
+/// The backoff of a client's retry queue. A simulated client never gives up on a message:
+/// the network always heals, and `queues-drain` expects every message delivered.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
+    /// The wait after a message's first failed attempt.
     pub initial: Dur,
+    /// The wait doubles per attempt up to this.
     pub max_interval: Dur,
 }
 
@@ -202,10 +240,11 @@ impl Default for Retry {
     }
 }
 
+/// A slow uplink: a client's writes go out in chunks with a pause after each.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Upload {
-    /// Octets per write.
+    /// Octets per write (at least 1).
     pub chunk: usize,
     /// Pause after each write.
     pub gap: Dur,
@@ -214,25 +253,35 @@ pub struct Upload {
 /// One event of the fault timeline.
 #[derive(Clone, Debug)]
 pub struct Fault {
+    /// Its line in the scenario file, which the trace cites.
     pub line: u64,
+    /// When it happens (the seed picks within a range).
     pub when: When,
+    /// What happens.
     pub action: Action,
 }
 
+/// When a fault happens, in simulated time.
 #[derive(Clone, Copy, Debug)]
 pub enum When {
+    /// `at`: this long after the run starts.
     At(DurRange),
-    /// After the previous event of the timeline.
+    /// `after`: this long after the fault written before it in the file (or after the
+    /// start, for the first).
     After(DurRange),
 }
 
+/// What a fault does. Links are between two named hosts; `crash`, `power_off` and `restart`
+/// apply to the server only; `kill` and `kill_mid_data` to clients only.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Messages between the two hosts are dropped (segments in flight included).
     Partition(String, String),
+    /// A partitioned link carries messages again.
     Repair(String, String),
     /// Messages between the two hosts wait, then arrive on release.
     Hold(String, String),
+    /// A held link delivers what it kept and carries messages again.
     Release(String, String),
     /// The server process dies; what it wrote to its disk stays.
     Crash,
@@ -286,6 +335,7 @@ pub enum Invariant {
 }
 
 impl Invariant {
+    /// Every invariant, the set a scenario that lists none is held to.
     pub const ALL: [Invariant; 7] = [
         Self::AckedStored,
         Self::NoDuplicates,
@@ -296,6 +346,7 @@ impl Invariant {
         Self::Status,
     ];
 
+    /// Its kebab-case name, as scenario files and violation reports write it.
     pub fn name(self) -> &'static str {
         match self {
             Self::AckedStored => "acked-stored",
@@ -393,6 +444,7 @@ impl Scenario {
         hosts
     }
 
+    /// The file the scenario was loaded from (for messages and replay commands).
     pub fn file_name(&self) -> &Path {
         &self.path
     }

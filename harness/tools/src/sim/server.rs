@@ -18,10 +18,15 @@ use super::workload::LOCAL_DOMAIN;
 
 /// What the server host runs with, shared with the harness.
 pub struct ServerEnv {
+    /// The scenario's `server` section: sync mode, sync latency, idle timeout, VMTP and the
+    /// connection limit.
     pub spec: ServerSpec,
+    /// The simulated disk the store's log lives on; it survives crashes, and a power loss
+    /// cuts it back to what was synced (plus a torn prefix of the rest).
     pub disk: MemDisk,
     /// The running server's store (for `open`); `None` while the host is down.
     pub store: RefCell<Option<Store>>,
+    /// The run's trace, for the server's start-up line.
     pub trace: SharedTrace,
 }
 

@@ -12,6 +12,8 @@ use super::units::Secs;
 /// The trace, shared by the hosts and the harness (all on the simulation's one thread).
 pub type SharedTrace = Rc<RefCell<Trace>>;
 
+/// One run's events, one line each (`0.079s WHO: WHAT`, in simulated time), and in a
+/// verbose trace the detail lines indented beneath them.
 #[derive(Debug, Default)]
 pub struct Trace {
     lines: Vec<String>,
@@ -20,6 +22,7 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// An empty trace, shared; `verbose` also keeps the detail lines (wire transcripts).
     pub fn new(verbose: bool) -> SharedTrace {
         Rc::new(RefCell::new(Self {
             lines: Vec::new(),
@@ -27,6 +30,8 @@ impl Trace {
         }))
     }
 
+    /// Records `what` happening to `who` (a host's name, or `harness`, `fault`, `reader` for
+    /// the run's own doings) at simulated time `at`.
     pub fn event(&mut self, at: Duration, who: &str, what: impl Display) {
         self.lines.push(format!("{} {who}: {what}", Secs(at)));
     }
@@ -38,6 +43,7 @@ impl Trace {
         }
     }
 
+    /// Every line kept so far, events and details, in order.
     pub fn lines(&self) -> &[String] {
         &self.lines
     }

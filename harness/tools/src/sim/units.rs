@@ -18,11 +18,14 @@ pub struct Dur(pub Duration);
 /// A duration or an inclusive range of durations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DurRange {
+    /// The shortest duration the seed may pick (inclusive).
     pub min: Duration,
+    /// The longest duration the seed may pick (inclusive); equal to `min` for a fixed one.
     pub max: Duration,
 }
 
 impl DurRange {
+    /// The one-point range: every pick is `d`.
     pub fn fixed(d: Duration) -> Self {
         Self { min: d, max: d }
     }
@@ -34,6 +37,7 @@ impl DurRange {
     }
 }
 
+/// `d` in whole milliseconds (truncated; `u64::MAX` if it does not fit).
 pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

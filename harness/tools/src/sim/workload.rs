@@ -89,8 +89,11 @@ pub fn for_attempt(base: &Message, host: &str, index: usize, attempt: u32) -> Me
 /// Where a stored message came from.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Origin {
+    /// The client host that sent it.
     pub host: String,
+    /// The message's position in that client's plan.
     pub index: usize,
+    /// Which attempt of the message (1 for the first).
     pub attempt: u32,
 }
 

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 /// Connections being opened at the same time (a listen backlog is usually 128 or more).
 const CONCURRENT_OPENS: usize = 64;
 
+/// How the idle connections went.
 #[derive(Debug, Default)]
 pub struct IdleReport {
     /// Connections that got their first line.

@@ -14,16 +14,20 @@ use mtp_server::mmtp::client::{Client, ClientOptions};
 
 use super::{LoadReport, Phase, collect, spawn_ticker};
 
+/// What the MMTP load sends and how.
 #[derive(Clone, Debug)]
 pub struct MmtpLoadOptions {
     /// `host:port` of a plain-TCP MMTP listener.
     pub target: String,
+    /// Concurrent sessions, each with its own connection and recipient (0 counts as 1).
     pub sessions: usize,
     /// SEND/RECEIVE pairs in total.
     pub messages: u64,
     /// Body size in octets.
     pub size: usize,
+    /// The domain of the recipients' addresses (`(mmtploadN)%(domain)`).
     pub recipient_domain: String,
+    /// Stop taking new messages after this long (None: run until `messages` are done).
     pub duration: Option<Duration>,
 }
 

@@ -24,20 +24,32 @@ pub use stats::{LoadReport, Phase};
 /// What to send and how.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
+    /// The SMTP server's address.
     pub target: SocketAddr,
+    /// Concurrent sessions, each a worker with its own connection (0 counts as 1).
     pub sessions: usize,
+    /// Messages in total, across all sessions.
     pub messages: u64,
+    /// Recipients per message, `loadN@recipient_domain` (0 counts as 1).
     pub recipients: usize,
+    /// Approximate message size in octets, headers included: filler lines are added while
+    /// they fit (never less than the headers, about 100 octets).
     pub size: usize,
+    /// Send MAIL, RCPT and DATA in one write (RFC 2920); with `reuse` and no `rate`, also
+    /// each message's content with the next envelope, one round trip per message.
     pub pipelining: bool,
     /// Keep a connection for many messages instead of one connection per message.
     pub reuse: bool,
     /// STARTTLS after EHLO (any certificate accepted: load targets are test servers).
     pub starttls: bool,
+    /// The reverse-path of every message (`MAIL FROM:<sender>`).
     pub sender: String,
+    /// The domain of the recipients' addresses.
     pub recipient_domain: String,
     /// Messages per second across all sessions (None: as fast as possible).
     pub rate: Option<f64>,
+    /// Stop taking new messages after this long, even if `messages` are not all sent
+    /// (None: run until they are).
     pub duration: Option<Duration>,
 }
 

@@ -10,8 +10,9 @@ use super::LoadOptions;
 
 pub(super) struct Payload {
     /// `MAIL FROM`, one `RCPT TO` per recipient and `DATA`, each with its CRLF.
-    pub envelope: Vec<u8>,
-    pub recipients: usize,
+    pub(super) envelope: Vec<u8>,
+    /// RCPT commands in the envelope (at least 1).
+    pub(super) recipients: usize,
     sender: String,
     /// The message after its headers, dot-stuffed, ending with `.CRLF`.
     tail: Vec<u8>,
@@ -21,7 +22,9 @@ pub(super) struct Payload {
 const LINE: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij\r\n";
 
 impl Payload {
-    pub fn new(options: &LoadOptions) -> Self {
+    /// Builds the envelope (MAIL, one RCPT per recipient, DATA) and the filler for `options`,
+    /// so that each message is about `options.size` octets (never less than its headers).
+    pub(super) fn new(options: &LoadOptions) -> Self {
         let recipients = options.recipients.max(1);
         let mut envelope = format!("MAIL FROM:<{}>\r\n", options.sender);
         for r in 0..recipients {
@@ -48,12 +51,12 @@ impl Payload {
     }
 
     /// Room for one message plus the next envelope.
-    pub fn capacity(&self) -> usize {
+    pub(super) fn capacity(&self) -> usize {
         self.envelope.len() + self.tail.len() + 256
     }
 
     /// The envelope's command lines, one per write (without PIPELINING).
-    pub fn envelope_lines(&self) -> Vec<&[u8]> {
+    pub(super) fn envelope_lines(&self) -> Vec<&[u8]> {
         self.envelope.split_inclusive(|&b| b == b'\n').collect()
     }
 
@@ -68,7 +71,7 @@ impl Payload {
 
     /// Appends message `n` as DATA content: headers, filler, `.CRLF`. No header line starts
     /// with a period, so only the filler needed stuffing.
-    pub fn write_message(&self, out: &mut Vec<u8>, n: u64) {
+    pub(super) fn write_message(&self, out: &mut Vec<u8>, n: u64) {
         self.write_headers(out, n);
         out.extend_from_slice(&self.tail);
     }

@@ -24,6 +24,7 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Every phase, in the order summaries list them.
     pub const ALL: [Phase; 7] = [
         Phase::Connect,
         Phase::Ehlo,
@@ -34,6 +35,7 @@ impl Phase {
         Phase::Receive,
     ];
 
+    /// Its lowercase name, as the summary table and the JSON report write it.
     pub fn name(self) -> &'static str {
         match self {
             Phase::Connect => "connect",
@@ -47,24 +49,31 @@ impl Phase {
     }
 }
 
+/// The measurements of a load run, merged across its workers.
 #[derive(Debug, Default)]
 pub struct LoadReport {
+    /// Messages accepted with 250 (MMTP: sent and received back).
     pub delivered: u64,
+    /// Every timing taken, per phase, in the order taken.
     pub samples: BTreeMap<Phase, Vec<Duration>>,
     /// Failures keyed by reply code or error text.
     pub errors: BTreeMap<String, u64>,
+    /// Wall time from the start of the run until every worker was done.
     pub elapsed: Duration,
 }
 
 impl LoadReport {
+    /// Adds a timing of `phase`.
     pub fn record(&mut self, phase: Phase, took: Duration) {
         self.samples.entry(phase).or_default().push(took);
     }
 
+    /// Counts one failure under `what` (`CODE after VERB` for a reply, or the error text).
     pub fn error(&mut self, what: impl Into<String>) {
         *self.errors.entry(what.into()).or_default() += 1;
     }
 
+    /// Adds another worker's counts, samples and errors to these (`elapsed` is left alone).
     pub fn merge(&mut self, other: LoadReport) {
         self.delivered += other.delivered;
         for (phase, samples) in other.samples {
@@ -75,6 +84,7 @@ impl LoadReport {
         }
     }
 
+    /// Delivered messages per second of `elapsed`.
     pub fn messages_per_second(&self) -> f64 {
         self.delivered as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
