@@ -6,18 +6,13 @@
 // A test crate: its helpers unwrap, and a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
+mod judged;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use judged::{read_report, repo, verdicts};
 use mtpspec::spec::Spec;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("harness has a parent")
-        .to_path_buf()
-}
 
 /// The verdicts (case id to verdict) and the whole JSON report of one serve-test run.
 struct Run {
@@ -63,26 +58,11 @@ fn serve_test(name: &str, client_cmd: &str, extra: &[&str]) -> Run {
         .args(extra)
         .output()
         .expect("run mtpspec serve-test");
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&json).unwrap_or_else(|e| {
-            panic!(
-                "no report ({e}); stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        }))
-        .unwrap();
-    let verdicts = report["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap().to_string(),
-                c["verdict"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    Run { verdicts, report }
+    let report = read_report(&json, &output);
+    Run {
+        verdicts: verdicts(&report),
+        report,
+    }
 }
 
 const SMTPLIB: &str =

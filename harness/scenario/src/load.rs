@@ -64,34 +64,19 @@ pub fn section_of(id: &str) -> &str {
 
 /// Loads the cases of one file.
 pub fn load_file(path: &Path) -> Result<Vec<Case>, ScenarioError> {
-    let source = std::fs::read_to_string(path).map_err(|error| ScenarioError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
+    let source = read_source(path)?;
     load_str(&source, path)
 }
 
 /// Loads the cases in `source`, reporting errors against `path`.
 pub fn load_str(source: &str, path: &Path) -> Result<Vec<Case>, ScenarioError> {
-    let raw: Vec<Spanned<RawCase>> =
-        serde_saphyr::from_str(source).map_err(|e| syntax_error(&e, source, path))?;
-    let cases = raw
-        .into_iter()
-        .map(|c| build_case(c, path))
-        .collect::<Result<Vec<_>, _>>()?;
-    check_unique(&cases)?;
-    Ok(cases)
+    cases_in::<RawCase, _>(source, path, build_case)
 }
 
 /// Loads every `*.yaml`/`*.yml` file under each of `paths` (files or directories), in path
 /// order, and checks that case ids are unique across all of them.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Case>, ScenarioError> {
-    let mut cases = Vec::new();
-    for file in yaml_files(paths)? {
-        cases.extend(load_file(&file)?);
-    }
-    check_unique(&cases)?;
-    Ok(cases)
+    cases_under(paths, load_str)
 }
 
 /// Loads cases from files already in memory (path, contents), as [`load_paths`] does from
@@ -99,6 +84,81 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Case>, ScenarioError> {
 pub fn load_sources<'a>(
     files: impl IntoIterator<Item = (&'a Path, &'a str)>,
 ) -> Result<Vec<Case>, ScenarioError> {
+    cases_from(files, load_str)
+}
+
+/// A loaded case of any kind (server, client, relay), as far as loading it cares: its id and
+/// where it is written, for the duplicate-id error.
+pub trait Located {
+    /// The case's id.
+    fn id(&self) -> &str;
+    /// The file the case is written in.
+    fn file(&self) -> &Path;
+    /// The line its list item starts on.
+    fn line(&self) -> u64;
+}
+
+impl Located for Case {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn file(&self) -> &Path {
+        &self.file
+    }
+    fn line(&self) -> u64 {
+        self.line
+    }
+}
+
+/// A scenario file's text; the error names the file.
+fn read_source(path: &Path) -> Result<String, ScenarioError> {
+    std::fs::read_to_string(path).map_err(|error| ScenarioError::Io {
+        path: path.to_path_buf(),
+        error,
+    })
+}
+
+/// The cases of one file's text: a YAML list of `R` (typed by serde, errors naming the file,
+/// line and field), each item built into a case by `build`, ids unique within the file.
+pub fn cases_in<R, C>(
+    source: &str,
+    path: &Path,
+    build: impl Fn(Spanned<R>, &Path) -> Result<C, ScenarioError>,
+) -> Result<Vec<C>, ScenarioError>
+where
+    R: serde::de::DeserializeOwned,
+    C: Located,
+{
+    let raw: Vec<Spanned<R>> =
+        serde_saphyr::from_str(source).map_err(|e| syntax_error(&e, source, path))?;
+    let cases = raw
+        .into_iter()
+        .map(|c| build(c, path))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_unique(&cases)?;
+    Ok(cases)
+}
+
+/// The cases of every `*.yaml`/`*.yml` file under `paths` ([`yaml_files`]), each file read by
+/// `load_str`, ids unique across them all.
+pub fn cases_under<C: Located>(
+    paths: &[PathBuf],
+    load_str: impl Fn(&str, &Path) -> Result<Vec<C>, ScenarioError>,
+) -> Result<Vec<C>, ScenarioError> {
+    let mut cases = Vec::new();
+    for file in yaml_files(paths)? {
+        cases.extend(load_str(&read_source(&file)?, &file)?);
+    }
+    check_unique(&cases)?;
+    Ok(cases)
+}
+
+/// The cases of files already in memory (path, contents), as [`cases_under`] reads them from
+/// disk.
+pub fn cases_from<'a, C: Located>(
+    files: impl IntoIterator<Item = (&'a Path, &'a str)>,
+    load_str: impl Fn(&str, &Path) -> Result<Vec<C>, ScenarioError>,
+) -> Result<Vec<C>, ScenarioError> {
     let mut cases = Vec::new();
     for (path, source) in files {
         cases.extend(load_str(source, path)?);
@@ -150,12 +210,9 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ScenarioError>
     Ok(())
 }
 
-fn check_unique(cases: &[Case]) -> Result<(), ScenarioError> {
-    check_unique_ids(
-        cases
-            .iter()
-            .map(|c| (c.id.as_str(), c.file.as_path(), c.line)),
-    )
+/// Case ids must be unique across `cases`; the first repeat is the error.
+pub fn check_unique<C: Located>(cases: &[C]) -> Result<(), ScenarioError> {
+    check_unique_ids(cases.iter().map(|c| (c.id(), c.file(), c.line())))
 }
 
 /// Case ids, each with where the case is, must be unique; the first repeat is the error.

@@ -441,7 +441,8 @@ impl Coverage {
     }
 
     /// Coverage from any cases: each given as its id and the requirement IDs it cites (the
-    /// server scenarios, and the client scenarios of `serve-test`).
+    /// server scenarios, the client scenarios of `serve-test` and the relay scenarios of
+    /// `relay-test`).
     pub fn from_citations(
         spec: &Spec,
         cases: impl IntoIterator<Item = (String, Vec<String>)>,

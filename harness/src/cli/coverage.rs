@@ -1,5 +1,6 @@
-//! `mtpspec coverage`: every SPEC.md requirement with the scenarios (and robustness cases)
-//! that cite it, then those no case cites, and citations of IDs SPEC.md does not have.
+//! `mtpspec coverage`: every SPEC.md requirement with the scenarios (server, client and relay
+//! cases, and robustness cases) that cite it, then those no case cites, and citations of IDs
+//! SPEC.md does not have.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,6 +19,10 @@ pub struct CoverageArgs {
     /// bundled set]
     #[arg(long = "client-scenarios", value_name = "PATH")]
     client_scenarios: Vec<PathBuf>,
+    /// Relay scenarios of `relay-test` [default: ./scenarios/relay in a checkout, else the
+    /// bundled set]
+    #[arg(long = "relay-scenarios", value_name = "PATH")]
+    relay_scenarios: Vec<PathBuf>,
     /// SPEC.md [default: ./SPEC.md in a checkout, else the bundled one]
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
@@ -58,11 +63,13 @@ fn parse_uncoverable(text: &str) -> BTreeMap<String, String> {
 pub fn main(args: CoverageArgs) -> anyhow::Result<ExitCode> {
     let cases = super::suite_files::suite_cases(&args.scenarios)?;
     let client_cases = super::suite_files::client_cases(&args.client_scenarios)?;
+    let relay_cases = super::relay_test::relay_cases(&args.relay_scenarios)?;
     let spec = super::suite_files::spec(args.spec.as_deref())?;
     let citations = cases
         .iter()
         .map(|c| (c.id.clone(), c.spec.clone()))
         .chain(client_cases.iter().map(|c| (c.id.clone(), c.spec())))
+        .chain(relay_cases.iter().map(|c| (c.id.clone(), c.spec())))
         .chain(mtpspec::robustness::citations());
     let coverage = Coverage::from_citations(&spec, citations);
     let (list, listed) = super::suite_files::uncoverable(args.uncoverable.as_deref())?;

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use globset::Glob;
 use mtp_server::units::parse_duration;
+use mtpspec::relay::{self, RelayCase, RelayOptions, RelayReport};
 use mtpspec::servetest;
-use mtpspec_tools::relay::{self, RelayCase, RelayOptions, RelayReport};
+
+use super::serve_test::{finish, runtime, select};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  \
@@ -60,9 +61,9 @@ pub struct RelayTestArgs {
     quiet: bool,
 }
 
-/// The relay cases: the paths given, else `./scenarios/relay` in a checkout, else the bundled
-/// set.
-fn relay_cases(given: &[PathBuf]) -> anyhow::Result<Vec<RelayCase>> {
+/// The relay cases of `relay-test` and `coverage`: the paths given, else `./scenarios/relay`
+/// in a checkout, else the bundled set.
+pub(super) fn relay_cases(given: &[PathBuf]) -> anyhow::Result<Vec<RelayCase>> {
     if !given.is_empty() {
         return Ok(relay::load_paths(given)?);
     }
@@ -71,23 +72,6 @@ fn relay_cases(given: &[PathBuf]) -> anyhow::Result<Vec<RelayCase>> {
         return Ok(relay::load_paths(&[local])?);
     }
     Ok(relay::bundled_cases()?)
-}
-
-fn select(mut cases: Vec<RelayCase>, globs: &[String]) -> anyhow::Result<Vec<RelayCase>> {
-    if globs.is_empty() {
-        return Ok(cases);
-    }
-    let matchers = globs
-        .iter()
-        .map(|g| Glob::new(g).map(|g| g.compile_matcher()))
-        .collect::<Result<Vec<_>, _>>()?;
-    cases.retain(|c| matchers.iter().any(|m| m.is_match(&c.id)));
-    anyhow::ensure!(
-        !cases.is_empty(),
-        "no case matches --case {}",
-        globs.join(",")
-    );
-    Ok(cases)
 }
 
 pub fn main(args: RelayTestArgs) -> anyhow::Result<ExitCode> {
@@ -110,11 +94,7 @@ pub fn main(args: RelayTestArgs) -> anyhow::Result<ExitCode> {
         .target_name
         .clone()
         .unwrap_or_else(|| args.inject.clone());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let report = runtime.block_on(async {
+    let report = runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
@@ -158,14 +138,9 @@ pub fn main(args: RelayTestArgs) -> anyhow::Result<ExitCode> {
             outln!("  {line}");
         }
     }
-    outln!("{}", report.summary_line());
-    if let Some(path) = &args.report_json {
-        std::fs::write(path, report.to_json())
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(path) = &args.report_md {
-        std::fs::write(path, report.to_markdown())
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(ExitCode::from(report.exit_code()))
+    finish(
+        &report,
+        args.report_json.as_deref(),
+        args.report_md.as_deref(),
+    )
 }

@@ -2,13 +2,14 @@
 //! client that connects (started by `--client-cmd`, once per case, or by hand).
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use globset::Glob;
-use mtpspec::servetest::{self, ClientReport, Feature, ServeOptions};
+use mtpspec::scenario::load::Located;
+use mtpspec::servetest::{self, ClientReport, Feature, JudgedReport, ServeOptions};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  \
@@ -53,20 +54,10 @@ pub struct ServeTestArgs {
 }
 
 pub fn main(args: ServeTestArgs) -> anyhow::Result<ExitCode> {
-    let mut cases = super::suite_files::client_cases(&args.scenarios)?;
-    if !args.cases.is_empty() {
-        let globs = args
-            .cases
-            .iter()
-            .map(|g| Glob::new(g).map(|g| g.compile_matcher()))
-            .collect::<Result<Vec<_>, _>>()?;
-        cases.retain(|c| globs.iter().any(|g| g.is_match(&c.id)));
-        anyhow::ensure!(
-            !cases.is_empty(),
-            "no case matches --case {}",
-            args.cases.join(",")
-        );
-    }
+    let cases = select(
+        super::suite_files::client_cases(&args.scenarios)?,
+        &args.cases,
+    )?;
     let name = args.client_name.clone().unwrap_or_else(|| {
         args.client_cmd
             .as_deref()
@@ -80,11 +71,7 @@ pub fn main(args: ServeTestArgs) -> anyhow::Result<ExitCode> {
         accept_timeout: Duration::from_secs(args.accept_timeout),
         tls: servetest::tls_config()?,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let report = runtime.block_on(async {
+    let report = runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
@@ -132,12 +119,53 @@ pub fn main(args: ServeTestArgs) -> anyhow::Result<ExitCode> {
             Err(error) => return Err(error),
         },
     };
+    finish(
+        &report,
+        args.report_json.as_deref(),
+        args.report_md.as_deref(),
+    )
+}
+
+/// The cases whose id matches one of `globs` (`--case`; all of them when there is none);
+/// none matching is an error. Shared with `relay-test`.
+pub(super) fn select<C: Located>(mut cases: Vec<C>, globs: &[String]) -> anyhow::Result<Vec<C>> {
+    if globs.is_empty() {
+        return Ok(cases);
+    }
+    let matchers = globs
+        .iter()
+        .map(|g| Glob::new(g).map(|g| g.compile_matcher()))
+        .collect::<Result<Vec<_>, _>>()?;
+    cases.retain(|c| matchers.iter().any(|m| m.is_match(c.id())));
+    anyhow::ensure!(
+        !cases.is_empty(),
+        "no case matches --case {}",
+        globs.join(",")
+    );
+    Ok(cases)
+}
+
+/// The runtime the judging subcommands run their cases on: two workers, everything enabled.
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Prints the report's summary line, writes its JSON and Markdown where asked, and gives its
+/// exit code (0 no FAIL, 1 a FAIL, 3 an ERROR). Shared with `relay-test`.
+pub(super) fn finish(
+    report: &impl JudgedReport,
+    json: Option<&Path>,
+    md: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     outln!("{}", report.summary_line());
-    if let Some(path) = &args.report_json {
+    if let Some(path) = json {
         std::fs::write(path, report.to_json())
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    if let Some(path) = &args.report_md {
+    if let Some(path) = md {
         std::fs::write(path, report.to_markdown())
             .with_context(|| format!("writing {}", path.display()))?;
     }

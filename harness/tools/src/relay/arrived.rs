@@ -1,36 +1,61 @@
 //! What arrived at the next hop for one case, read from the recorded sessions: the case's
-//! connections are those whose commands carry its token (the recipient `rcpt-TOKEN@`, or the
-//! sender `sender-TOKEN@` a notification is addressed to), and each is cut into transactions
-//! (MAIL, the RCPTs with their replies, the data octets exactly as received, the reply to the
-//! end of data). The events of other connections (a late retry of an earlier case) are left
-//! out, and the rest renumbered, so that servetest's checks can read them too.
+//! connections are those whose commands carry its token (a recipient `rcpt-TOKEN@`, or the
+//! sender `sender-TOKEN@` a notification is addressed to), and, for a case whose first
+//! connection is refused before the target names the message, that first connection. Each
+//! is cut into transactions (MAIL, the RCPTs with their replies, the data octets exactly as
+//! received, the reply to the end of data). The events of other connections (a late retry of
+//! an earlier case) are left out, and the rest renumbered, so that servetest's checks can read
+//! them too.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::model::RETURN_DOMAIN;
 use crate::servetest::record::{Event, EventKind, Recorder};
 
 /// One transaction as the next hop saw it.
 #[derive(Clone, Debug)]
 pub struct Transaction {
+    /// The connection it came on (numbered from 1 per case).
     pub conn: u32,
+    /// The MAIL command line.
     pub mail: String,
     /// Each RCPT line with the first line of its reply (if one was sent).
     pub rcpts: Vec<(String, Option<String>)>,
     /// The data octets as received (dot-stuffed, up to and including the CRLF before the
     /// final "."), when DATA got 354.
     pub data: Option<Vec<u8>>,
+    /// Whether the data ended with CRLF "." CRLF (not cut off by a close).
     pub complete: bool,
     /// The first line of the reply to the end of data.
     pub end_reply: Option<String>,
 }
 
 impl Transaction {
-    /// Whether a RCPT naming `address` got a 2yz reply.
-    fn accepted(&self, address: &str) -> bool {
-        self.rcpts.iter().any(|(line, reply)| {
-            line.to_ascii_lowercase().contains(address)
-                && reply.as_deref().is_some_and(|r| r.starts_with('2'))
-        })
+    /// Whether a RCPT naming `address` (lowercase) got a 2yz reply.
+    pub fn accepted(&self, address: &str) -> bool {
+        self.rcpt_reply(address).is_some_and(|r| r.starts_with('2'))
+    }
+
+    /// The reply to the first RCPT naming `address` (lowercase), if it was answered.
+    pub fn rcpt_reply(&self, address: &str) -> Option<&str> {
+        self.rcpts
+            .iter()
+            .find(|(line, _)| path_of(line).eq_ignore_ascii_case(address))
+            .and_then(|(_, reply)| reply.as_deref())
+    }
+
+    /// The addresses of the RCPTs that got a 2yz reply, lowercase.
+    pub fn accepted_addresses(&self) -> Vec<String> {
+        self.rcpts
+            .iter()
+            .filter(|(_, reply)| reply.as_deref().is_some_and(|r| r.starts_with('2')))
+            .map(|(line, _)| path_of(line).to_lowercase())
+            .collect()
+    }
+
+    /// The reverse-path of MAIL, without its angle brackets (empty for `<>`).
+    pub fn reverse_path(&self) -> &str {
+        path_of(&self.mail)
     }
 
     /// Whether the next hop accepted the message (2yz after the data).
@@ -53,22 +78,50 @@ impl Transaction {
     }
 }
 
+/// The path of a MAIL or RCPT line: what stands between its first `<` and the `>` after it.
+pub fn path_of(line: &str) -> &str {
+    let Some(start) = line.find('<') else {
+        return "";
+    };
+    let rest = &line[start + 1..];
+    rest.find('>').map_or(rest, |end| &rest[..end])
+}
+
 /// Everything that arrived for a case.
 #[derive(Clone, Debug, Default)]
 pub struct Arrived {
     /// The case's events only, renumbered (`Reply::answers` follows).
     pub events: Vec<Event>,
+    /// The case's transactions, in the order their MAIL arrived.
     pub transactions: Vec<Transaction>,
-    /// The recipient and sender addresses of the case, lowercase.
-    pub rcpt: String,
+    /// The message's recipients, lowercase.
+    pub rcpts: Vec<String>,
+    /// The message's reverse-path, lowercase; empty for a null one.
     pub sender: String,
+    /// The case's token.
+    pub token: String,
+}
+
+/// Whose sessions to read: the case's token and envelope.
+pub struct Envelope<'a> {
+    /// The token the case's commands carry.
+    pub token: &'a str,
+    /// The message's recipients.
+    pub rcpts: &'a [String],
+    /// The message's reverse-path (empty for a null one).
+    pub sender: &'a str,
+    /// Whether the case's first connection belongs to it even without the token.
+    pub first_connection: bool,
 }
 
 impl Arrived {
-    /// Reads the recorded sessions for the case whose token is `token`.
-    pub fn read(rec: &Recorder, token: &str, rcpt: &str, sender: &str) -> Self {
+    /// Reads the recorded sessions of the case `env` describes.
+    pub fn read(rec: &Recorder, env: &Envelope<'_>) -> Self {
         let all = rec.events();
-        let conns = carrying(&all, token);
+        let mut conns = carrying(&all, env.token);
+        if env.first_connection {
+            conns.extend(all.first().map(|e| e.conn));
+        }
         let mut renumber = BTreeMap::new();
         let mut events = Vec::new();
         for (i, e) in all.iter().enumerate() {
@@ -89,8 +142,9 @@ impl Arrived {
         Self {
             events,
             transactions,
-            rcpt: rcpt.to_ascii_lowercase(),
-            sender: sender.to_ascii_lowercase(),
+            rcpts: env.rcpts.iter().map(|r| r.to_lowercase()).collect(),
+            sender: env.sender.to_lowercase(),
+            token: env.token.to_lowercase(),
         }
     }
 
@@ -99,18 +153,53 @@ impl Arrived {
         !self.events.is_empty()
     }
 
-    /// The copies of the message the next hop accepted.
+    /// Whether `t` is for one of the message's recipients.
+    fn for_message(&self, t: &Transaction) -> bool {
+        self.rcpts.iter().any(|r| t.accepted(r))
+    }
+
+    /// The copies of the message the next hop accepted: a transaction accepting one of its
+    /// recipients, whose data got 2yz.
     pub fn copies(&self) -> impl Iterator<Item = &Transaction> {
         self.transactions
             .iter()
-            .filter(|t| t.accepted(&self.rcpt) && t.delivered())
+            .filter(|t| self.for_message(t) && t.delivered())
     }
 
-    /// The notifications: a null reverse-path, to the case's sender, with data.
-    pub fn notifications(&self) -> impl Iterator<Item = &Transaction> {
+    /// The transactions of the message that carried its content (delivered or not).
+    pub fn sent(&self) -> impl Iterator<Item = &Transaction> {
         self.transactions
             .iter()
-            .filter(|t| t.null_sender() && t.accepted(&self.sender) && t.data.is_some())
+            .filter(|t| self.for_message(t) && t.data.is_some())
+    }
+
+    /// The notifications: a message with data to an address of the return domain that
+    /// carries the token (the sender `sender-TOKEN@`, or an address of the header), whatever
+    /// its reverse-path.
+    pub fn notifications(&self) -> impl Iterator<Item = &Transaction> {
+        let suffix = format!("@{RETURN_DOMAIN}");
+        self.transactions.iter().filter(move |t| {
+            t.data.is_some()
+                && t.accepted_addresses()
+                    .iter()
+                    .any(|a| a.contains(&self.token) && a.ends_with(&suffix))
+        })
+    }
+
+    /// Whether the next hop accepted `rcpt` in a transaction whose data it accepted.
+    pub fn delivered_to(&self, rcpt: &str) -> bool {
+        self.transactions
+            .iter()
+            .any(|t| t.accepted(rcpt) && t.delivered())
+    }
+
+    /// Whether the next hop refused `rcpt` for good: 5yz to its RCPT, or to the data of a
+    /// transaction that had it.
+    pub fn refused_for_good(&self, rcpt: &str) -> bool {
+        self.transactions.iter().any(|t| {
+            t.rcpt_reply(rcpt).is_some_and(|r| r.starts_with('5'))
+                || (t.accepted(rcpt) && t.end_reply.as_deref().is_some_and(|r| r.starts_with('5')))
+        })
     }
 
     /// Every transaction that carried content for the case (copies, notifications, and
@@ -126,9 +215,14 @@ impl Arrived {
         self.events.first().map(|e| e.conn)
     }
 
-    /// Whether the case is over: a copy or a notification arrived.
+    /// Whether the case is over: a notification arrived, or every recipient is settled
+    /// (delivered, or refused for good when the reverse-path is null and no notification is
+    /// due).
     pub fn settled(&self) -> bool {
-        self.copies().next().is_some() || self.notifications().next().is_some()
+        self.notifications().next().is_some()
+            || self.rcpts.iter().all(|r| {
+                self.delivered_to(r) || (self.sender.is_empty() && self.refused_for_good(r))
+            })
     }
 }
 
@@ -249,9 +343,12 @@ mod tests {
         reply(&rec, 3, "250 queued", d);
         let arrived = Arrived::read(
             &rec,
-            "tok",
-            "rcpt-tok@relay.test",
-            "sender-tok@return.relay.test",
+            &Envelope {
+                token: "tok",
+                rcpts: &["rcpt-tok@relay.test".to_string()],
+                sender: "sender-tok@return.relay.test",
+                first_connection: false,
+            },
         );
         assert_eq!(arrived.transactions.len(), 2);
         assert_eq!(arrived.copies().count(), 1);
@@ -260,6 +357,9 @@ mod tests {
         assert_eq!(notes[0].data.as_deref(), Some(&b"bounce\xff\r\n"[..]));
         assert_eq!(arrived.first_conn(), Some(2));
         assert!(arrived.settled());
+        assert!(arrived.delivered_to("rcpt-tok@relay.test"));
+        assert_eq!(path_of("MAIL FROM:<> SIZE=10"), "");
+        assert_eq!(path_of("RCPT TO:<a@b> NOTIFY=NEVER"), "a@b");
         // Renumbered: the first kept event is the MAIL of connection 2, answered by index 1.
         assert!(matches!(
             arrived.events[1].kind,

@@ -2,13 +2,32 @@
 //! ways (the harness dot-stuffs what it submits; the next hop removes one dot from what
 //! arrives), bare line ends, and header fields split as they arrived (folding kept).
 
-/// The values a case's content refers to: `{{token}}`, `{{rcpt}}`, `{{sender}}`, and
-/// `{{xHH}}`, one octet written in hex (an octet above 0x7F that is not UTF-8, say).
+/// The values a case's content refers to: `{{token}}`, `{{rcpt}}`, `{{sender}}`,
+/// `{{xHH}}`, one octet written in hex (an octet above 0x7F that is not UTF-8, say), and
+/// `{{long}}`, a line of [`LONG_LINE`] octets (no line end) with dots in the middle.
 #[derive(Clone, Debug)]
 pub struct Vars {
+    /// The case's unique token.
     pub token: String,
+    /// The default recipient, `rcpt-TOKEN@relay.test`.
     pub rcpt: String,
+    /// The default reverse-path, `sender-TOKEN@return.relay.test`.
     pub sender: String,
+}
+
+/// The length of `{{long}}`: over the 998 octets of text a line may have (RFC 5321
+/// §4.5.3.1.6).
+pub const LONG_LINE: usize = 1100;
+
+/// `{{long}}`: 986 letters, then `.b` pairs up to [`LONG_LINE`] octets, so that a line cut
+/// anywhere from octet 986 on may start with ".", which then must be dot-stuffed.
+pub fn long_line() -> Vec<u8> {
+    let mut line = vec![b'a'; 986];
+    while line.len() < LONG_LINE {
+        line.extend_from_slice(b".b");
+    }
+    line.truncate(LONG_LINE);
+    line
 }
 
 /// Whether every `{{...}}` in `text` is a known placeholder.
@@ -19,9 +38,9 @@ pub fn check_placeholders(text: &str) -> Result<(), String> {
             return Err("a `{{` without its `}}`".into());
         };
         let name = &rest[start + 2..start + len];
-        if !matches!(name, "token" | "rcpt" | "sender") && octet(name).is_none() {
+        if !matches!(name, "token" | "rcpt" | "sender" | "long") && octet(name).is_none() {
             return Err(format!(
-                "unknown placeholder `{{{{{name}}}}}` (known: token, rcpt, sender, xHH)"
+                "unknown placeholder `{{{{{name}}}}}` (known: token, rcpt, sender, long, xHH)"
             ));
         }
         rest = &rest[start + len + 2..];
@@ -50,6 +69,7 @@ pub fn render(text: &str, vars: &Vars) -> Vec<u8> {
             "token" => out.extend_from_slice(vars.token.as_bytes()),
             "rcpt" => out.extend_from_slice(vars.rcpt.as_bytes()),
             "sender" => out.extend_from_slice(vars.sender.as_bytes()),
+            "long" => out.extend_from_slice(&long_line()),
             other => match octet(other) {
                 Some(b) => out.push(b),
                 None => out.extend_from_slice(format!("{{{{{other}}}}}").as_bytes()),
@@ -92,21 +112,11 @@ pub fn unstuff(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The first LF not after a CR, or CR not before an LF: its name and offset.
-///
-/// RFC 5321 §2.3.8: "SMTP client implementations MUST NOT transmit these characters except
-/// when they are intended as line terminators and then MUST, as indicated above, transmit them
-/// only as a <CRLF> sequence."
-pub fn bare_line_end(data: &[u8]) -> Option<(&'static str, usize)> {
-    for (i, &b) in data.iter().enumerate() {
-        if b == b'\n' && (i == 0 || data[i - 1] != b'\r') {
-            return Some(("LF", i));
-        }
-        if b == b'\r' && data.get(i + 1) != Some(&b'\n') {
-            return Some(("CR", i));
-        }
-    }
-    None
+pub use crate::servetest::judge::bare_line_end;
+
+/// `text` with its placeholders filled in, as text (an address of a case).
+pub fn render_text(text: &str, vars: &Vars) -> String {
+    String::from_utf8_lossy(&render(text, vars)).into_owned()
 }
 
 /// The header fields of `content`, each as it arrived (continuation lines and CRLFs
@@ -181,7 +191,10 @@ mod tests {
             render("a {{token}} <{{rcpt}}> {{x80}}{{xff}}", &vars()),
             b"a t1 <rcpt-t1@relay.test> \x80\xff"
         );
-        assert!(check_placeholders("{{token}} {{sender}} {{x0a}}").is_ok());
+        assert!(check_placeholders("{{token}} {{sender}} {{x0a}} {{long}}").is_ok());
+        let long = render("{{long}}", &vars());
+        assert_eq!(long.len(), LONG_LINE);
+        assert_eq!(&long[984..990], b"aa.b.b");
         assert!(check_placeholders("{{nope}}").is_err());
         assert!(check_placeholders("{{x8}}").is_err());
         assert!(check_placeholders("{{token").is_err());

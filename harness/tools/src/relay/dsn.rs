@@ -11,7 +11,9 @@ use super::content::{field_value, header_fields, is_field};
 pub struct RecipientStatus {
     /// The address of `Final-Recipient: rfc822; ADDRESS`, lowercase, without angle brackets.
     pub final_recipient: String,
+    /// The `Action` field, lowercase (`failed`, `delayed`, ...).
     pub action: String,
+    /// The `Status` field, as written (`5.1.1`).
     pub status: String,
 }
 

@@ -14,18 +14,35 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::arrived::carrying;
+use super::model::LaterAfter;
 use crate::servetest::model::ServerScript;
 use crate::servetest::record::Recorder;
-use crate::servetest::session::Session;
+use crate::servetest::session::{Session, drain};
 
 /// How long open sessions get to finish (QUIT) once the case is over.
 const DRAIN: Duration = Duration::from_secs(1);
 
 /// The scripts of one case and the token that tells its connections apart.
 pub struct Scripts {
+    /// The script of the first connections.
     pub first: Arc<ServerScript>,
+    /// The script of the connections after them.
     pub later: Arc<ServerScript>,
+    /// Which connections are the first ones.
+    pub later_after: LaterAfter,
+    /// The case's token.
     pub token: String,
+}
+
+impl Scripts {
+    /// The script for connection `conn` (from 1), given what was recorded so far.
+    fn for_connection(&self, conn: u32, rec: &Recorder) -> Arc<ServerScript> {
+        let first = match self.later_after {
+            LaterAfter::Token => carrying(&rec.events(), &self.token).is_empty(),
+            LaterAfter::FirstConnection => conn == 1,
+        };
+        Arc::clone(if first { &self.first } else { &self.later })
+    }
 }
 
 /// A running next hop; [`Hop::stop`] ends it and returns the record.
@@ -85,11 +102,7 @@ async fn accept(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 conn += 1;
-                let script = if carrying(&rec.events(), &scripts.token).is_empty() {
-                    Arc::clone(&scripts.first)
-                } else {
-                    Arc::clone(&scripts.later)
-                };
+                let script = scripts.for_connection(conn, &rec);
                 let session = Session::new(script, Some(Arc::clone(&tls)));
                 sessions.spawn(session.run(stream, conn, rec.clone(), deadline));
             }
@@ -97,10 +110,5 @@ async fn accept(
             _ = stopped.changed() => break,
         }
     }
-    let drain = Instant::now() + DRAIN;
-    while tokio::time::timeout_at(drain, sessions.join_next())
-        .await
-        .is_ok_and(|j| j.is_some())
-    {}
-    sessions.abort_all();
+    drain(&mut sessions, DRAIN).await;
 }

@@ -1,44 +1,25 @@
 //! Judging the target's outbound side from what arrived at the next hop ([`Arrived`]): each
 //! judgement gives PASS, the verdict its level calls for (FAIL for a MUST, WARN for a SHOULD,
 //! UNSUPPORTED for a MAY), or SKIP when the case never got to the point it is about (no copy
-//! arrived to compare, no notification to parse). Checks on commands and timing reuse
-//! servetest's judge on the case's own events.
+//! arrived to compare, no notification to parse). This module owns the dispatch and the
+//! checks on the content; [`super::envelope`] judges envelopes and transactions,
+//! [`super::lines`] the lines and octets. Checks on commands and timing reuse servetest's
+//! judge on the case's own events.
 
 use super::arrived::{Arrived, Transaction};
-use super::content::{bare_line_end, header_fields, is_field, unstuff};
-use super::dsn;
+use super::content::{header_fields, is_field, unstuff};
 use super::model::{Check, Judgement};
-use super::submit::clip;
-use crate::servetest::judge::{Judged, judge_all};
-use crate::servetest::model::{Check as ClientCheck, Judgement as ClientJudgement};
-use crate::servetest::record::EventKind;
-use mtpspec_runner::runner::Verdict;
+use super::{envelope, lines};
+use crate::servetest::judge::{Finding, Judged, check as client_check};
+use crate::servetest::model::Check as ClientCheck;
+use crate::servetest::reporting::clip;
 use mtpspec_runner::wire::escape;
-
-enum Finding {
-    Ok,
-    Broken(String),
-    NotReached(String),
-}
 
 /// Judges every judgement of a case; `submitted` is the content the target accepted.
 pub fn judge_all_relay(judge: &[Judgement], arrived: &Arrived, submitted: &[u8]) -> Vec<Judged> {
     judge
         .iter()
-        .map(|j| {
-            let (verdict, detail) = match check(j, arrived, submitted) {
-                Finding::Ok => (Verdict::Pass, None),
-                Finding::Broken(why) => (Verdict::for_failure(j.level), Some(why)),
-                Finding::NotReached(why) => (Verdict::Skip, Some(why)),
-            };
-            Judged {
-                spec: j.spec.clone(),
-                level: j.level,
-                check: j.check.describe(),
-                verdict,
-                detail,
-            }
-        })
+        .map(|j| check(j, arrived, submitted).judged(&j.spec, j.level, j.check.describe()))
         .collect()
 }
 
@@ -47,14 +28,18 @@ pub fn shown(octets: &[u8]) -> String {
     clip(&escape(octets), 1200)
 }
 
-fn where_(t: &Transaction) -> String {
+/// Where a transaction came: its connection and MAIL command.
+pub fn where_(t: &Transaction) -> String {
     format!("connection {}, {}", t.conn, t.mail)
 }
 
 fn check(j: &Judgement, arrived: &Arrived, submitted: &[u8]) -> Finding {
     match &j.check {
-        Check::CrlfOnly => crlf_only(arrived),
-        Check::SevenBit => seven_bit(arrived),
+        Check::CrlfOnly => lines::crlf_only(arrived),
+        Check::SevenBit => lines::seven_bit(arrived),
+        Check::LineLimit => lines::line_limit(arrived),
+        Check::DotStuffed => lines::dot_stuffed(arrived),
+        Check::AsciiEnvelopeAndHeaders => lines::ascii_envelope_and_headers(arrived),
         Check::MaxCopies(max) => {
             let n = arrived.copies().count();
             if n <= *max as usize {
@@ -71,22 +56,27 @@ fn check(j: &Judgement, arrived: &Arrived, submitted: &[u8]) -> Finding {
                 Finding::Broken(copies_seen(arrived, n))
             }
         }
-        Check::Never(re) => delegate(j, ClientCheck::Never(re.clone()), arrived),
-        Check::WaitsForReply(re) => delegate(j, ClientCheck::WaitsForReply(re.clone()), arrived),
+        Check::Never(re) => client_check(&ClientCheck::Never(re.clone()), &arrived.events, None),
+        Check::WaitsForReply(re) => client_check(
+            &ClientCheck::WaitsForReply(re.clone()),
+            &arrived.events,
+            None,
+        ),
+        Check::Sends(re) => client_check(&ClientCheck::Sends(re.clone()), &arrived.events, None),
+        Check::NextCommand { after, expect } => client_check(
+            &ClientCheck::NextCommand {
+                after: after.clone(),
+                expect: expect.clone(),
+            },
+            &arrived.events,
+            None,
+        ),
+        Check::WaitsForReplyUnderTls(re) => envelope::waits_under_tls(arrived, re),
         Check::ContentUnchanged => with_copy(arrived, |copy| content_unchanged(copy, submitted)),
         Check::ReceivedOnTop => with_copy(arrived, |copy| received_on_top(copy, submitted)),
         Check::ReceivedKept => with_copy(arrived, |copy| received_kept(copy, submitted)),
         Check::Retried => retried(arrived),
-        // RFC 5321 §6.1: "If there is a delivery failure after acceptance of a message, the
-        // receiver-SMTP MUST formulate and mail a notification message. This notification MUST
-        // be sent using a null ("<>") reverse-path in the envelope."
-        Check::Notification => match arrived.notifications().next() {
-            Some(_) => Finding::Ok,
-            None => Finding::Broken(format!(
-                "no message with MAIL FROM:<> to {} arrived",
-                arrived.sender
-            )),
-        },
+        Check::Notification => envelope::notification(arrived),
         Check::NoNotification => match arrived.notifications().next() {
             Some(t) => Finding::Broken(format!(
                 "a notification arrived ({}): {}",
@@ -95,16 +85,15 @@ fn check(j: &Judgement, arrived: &Arrived, submitted: &[u8]) -> Finding {
             )),
             None => Finding::Ok,
         },
-        Check::Dsn => match arrived.notifications().next() {
-            None => Finding::NotReached("no notification arrived".into()),
-            Some(t) => {
-                let message = unstuff(t.data.as_deref().unwrap_or_default());
-                match dsn::reports_failed(&message, &arrived.rcpt) {
-                    Ok(()) => Finding::Ok,
-                    Err(why) => Finding::Broken(why),
-                }
-            }
-        },
+        Check::Dsn => envelope::dsn(arrived),
+        Check::NamesOnlyRefused => envelope::names_only_refused(arrived),
+        Check::AcceptedDelivered => envelope::accepted_delivered(arrived),
+        Check::ContentNotSent => envelope::content_not_sent(arrived),
+        Check::ReversePathKept => envelope::reverse_path_kept(arrived),
+        Check::RecipientsKept => envelope::recipients_kept(arrived),
+        Check::OneTransaction => envelope::one_transaction(arrived),
+        Check::FirstConnectionQuits => envelope::first_connection_quits(arrived),
+        Check::FirstConnectionNever(re) => envelope::first_connection_never(arrived, re),
     }
 }
 
@@ -114,84 +103,6 @@ fn copies_seen(arrived: &Arrived, n: usize) -> String {
         .map(|t| format!("connection {}", t.conn))
         .collect();
     format!("{n} copies arrived ({})", conns.join(", "))
-}
-
-/// RFC 5321 §2.3.8: "SMTP client implementations MUST NOT transmit these characters except
-/// when they are intended as line terminators and then MUST, as indicated above, transmit them
-/// only as a <CRLF> sequence." Judged on every content the case brought: the copies, and any
-/// notification carrying the message.
-fn crlf_only(arrived: &Arrived) -> Finding {
-    let mut any = false;
-    for (t, data) in arrived.contents() {
-        any = true;
-        if let Some((what, at)) = bare_line_end(data) {
-            return Finding::Broken(format!(
-                "bare {what} at octet {at} of the data on {}; the data as received: {}",
-                where_(t),
-                shown(data)
-            ));
-        }
-    }
-    if any {
-        Finding::Ok
-    } else {
-        Finding::NotReached("no message content arrived".into())
-    }
-}
-
-/// RFC 6152 §3: "the client SMTP must not, under any circumstances, attempt to transfer a
-/// content that contains characters outside of the US-ASCII octet range (hex 00-7F)" to a
-/// server that does not advertise 8BITMIME.
-fn seven_bit(arrived: &Arrived) -> Finding {
-    let mut any = false;
-    for (t, data) in arrived.contents() {
-        any = true;
-        if let Some(at) = data.iter().position(|b| *b > 0x7F) {
-            let from = at.saturating_sub(40);
-            let to = (at + 40).min(data.len());
-            return Finding::Broken(format!(
-                "octet 0x{:02X} at {at} of the data on {}: ...{}...",
-                data[at],
-                where_(t),
-                escape(&data[from..to])
-            ));
-        }
-    }
-    let command = arrived.events.iter().find_map(|e| match &e.kind {
-        EventKind::Command { line, .. } if !line.is_ascii() => Some(line.clone()),
-        _ => None,
-    });
-    if let Some(line) = command {
-        return Finding::Broken(format!("a command with 8-bit octets: {line}"));
-    }
-    if any {
-        Finding::Ok
-    } else {
-        Finding::NotReached("no message content arrived".into())
-    }
-}
-
-fn delegate(j: &Judgement, check: ClientCheck, arrived: &Arrived) -> Finding {
-    let client = ClientJudgement {
-        spec: j.spec.clone(),
-        level: j.level,
-        check,
-        line: j.line,
-    };
-    let judged = judge_all(std::slice::from_ref(&client), &arrived.events, None);
-    match judged.into_iter().next() {
-        Some(Judged {
-            verdict: Verdict::Pass,
-            ..
-        }) => Finding::Ok,
-        Some(Judged {
-            verdict: Verdict::Skip,
-            detail,
-            ..
-        }) => Finding::NotReached(detail.unwrap_or_default()),
-        Some(Judged { detail, .. }) => Finding::Broken(detail.unwrap_or_default()),
-        None => Finding::NotReached("nothing judged".into()),
-    }
 }
 
 fn with_copy(arrived: &Arrived, judge: impl Fn(&[u8]) -> Finding) -> Finding {

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::content;
-use super::model::{Check, Judgement, Message, OnRefused, RelayCase};
-use crate::servetest::load::{RawServer, build_server, command_regex};
-use mtpspec_scenario::load::{check_id_and_title, check_unique_ids, syntax_error, yaml_files};
-use mtpspec_scenario::{Level, ScenarioError, is_spec_id};
+use super::model::{Check, Judgement, LaterAfter, Message, OnRefused, RelayCase};
+use crate::servetest::load::{RawJudgement, RawServer, build_server, command_regex, spec_id};
+use mtpspec_scenario::ScenarioError;
+use mtpspec_scenario::load::{cases_from, cases_in, cases_under, check_id_and_title};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,26 +27,22 @@ struct RawCase {
     #[serde(default)]
     next_hop: RawServer,
     later: Option<RawServer>,
-    judge: Vec<Spanned<RawJudgement>>,
+    #[serde(default)]
+    later_after: LaterAfter,
+    judge: Vec<Spanned<RawJudgement<RawCheck>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMessage {
+    reverse_path: Option<String>,
+    recipients: Option<Vec<String>>,
     #[serde(default)]
     body_8bitmime: bool,
     #[serde(default)]
     smtputf8: bool,
     ending: Option<String>,
     content: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawJudgement {
-    spec: String,
-    level: Level,
-    check: RawCheck,
 }
 
 #[derive(Deserialize)]
@@ -65,50 +61,38 @@ enum RawCheck {
     Notification,
     NoNotification,
     Dsn,
+    NamesOnlyRefused,
+    AcceptedDelivered,
+    LineLimit,
+    DotStuffed,
+    ContentNotSent,
+    AsciiEnvelopeAndHeaders,
+    ReversePathKept,
+    RecipientsKept,
+    OneTransaction,
+    Sends(String),
+    NextCommand { after: String, expect: String },
+    WaitsForReplyUnderTls(String),
+    FirstConnectionQuits,
+    FirstConnectionNever(String),
 }
 
 /// Loads every `*.yaml` file under `paths` (files or directories, in path order).
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<RelayCase>, ScenarioError> {
-    let mut cases = Vec::new();
-    for file in yaml_files(paths)? {
-        let source = std::fs::read_to_string(&file).map_err(|error| ScenarioError::Io {
-            path: file.clone(),
-            error,
-        })?;
-        cases.extend(load_str(&source, &file)?);
-    }
-    check_unique(&cases)?;
-    Ok(cases)
+    cases_under(paths, load_str)
 }
 
 /// The relay cases bundled with this binary (`scenarios/relay`).
 pub fn bundled_cases() -> Result<Vec<RelayCase>, ScenarioError> {
-    let mut cases = Vec::new();
-    for (path, source) in mtpspec_runner::bundled::yaml_under("scenarios/relay") {
-        cases.extend(load_str(source, path)?);
-    }
-    check_unique(&cases)?;
-    Ok(cases)
+    cases_from(
+        mtpspec_runner::bundled::yaml_under("scenarios/relay"),
+        load_str,
+    )
 }
 
 /// Loads the relay cases in `source`, reporting errors against `path`.
 pub fn load_str(source: &str, path: &Path) -> Result<Vec<RelayCase>, ScenarioError> {
-    let raw: Vec<Spanned<RawCase>> =
-        serde_saphyr::from_str(source).map_err(|e| syntax_error(&e, source, path))?;
-    let cases = raw
-        .into_iter()
-        .map(|c| build_case(c, path))
-        .collect::<Result<Vec<_>, _>>()?;
-    check_unique(&cases)?;
-    Ok(cases)
-}
-
-fn check_unique(cases: &[RelayCase]) -> Result<(), ScenarioError> {
-    check_unique_ids(
-        cases
-            .iter()
-            .map(|c| (c.id.as_str(), c.file.as_path(), c.line)),
-    )
+    cases_in::<RawCase, _>(source, path, build_case)
 }
 
 fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<RelayCase, ScenarioError> {
@@ -139,6 +123,7 @@ fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<RelayCase, ScenarioE
         refused: raw.refused,
         next_hop,
         later,
+        later_after: raw.later_after,
         judge,
         file: path.to_path_buf(),
         line,
@@ -148,21 +133,31 @@ fn build_case(raw: Spanned<RawCase>, path: &Path) -> Result<RelayCase, ScenarioE
 fn build_message(raw: Spanned<RawMessage>, path: &Path) -> Result<Message, ScenarioError> {
     let (line, column) = (raw.referenced.line(), raw.referenced.column());
     let raw = raw.value;
-    if let Err(message) = content::check_placeholders(&raw.content) {
-        return Err(ScenarioError::invalid(
-            path, line, column, "content", message,
-        ));
-    }
+    let invalid =
+        |field: &str, message: String| ScenarioError::invalid(path, line, column, field, message);
+    content::check_placeholders(&raw.content).map_err(|m| invalid("content", m))?;
     if raw.content.is_empty() {
-        return Err(ScenarioError::invalid(
-            path,
-            line,
-            column,
-            "content",
-            "the message has no content".into(),
-        ));
+        return Err(invalid("content", "the message has no content".into()));
+    }
+    let reverse_path = raw.reverse_path.unwrap_or_else(|| "{{sender}}".into());
+    content::check_placeholders(&reverse_path).map_err(|m| invalid("reverse_path", m))?;
+    let recipients = raw.recipients.unwrap_or_else(|| vec!["{{rcpt}}".into()]);
+    if recipients.is_empty() {
+        return Err(invalid("recipients", "the message has no recipient".into()));
+    }
+    for r in &recipients {
+        content::check_placeholders(r).map_err(|m| invalid("recipients", m))?;
+        // The next hop tells the case's sessions apart by the token in their commands.
+        if !r.contains("{{token}}") && !r.contains("{{rcpt}}") {
+            return Err(invalid(
+                "recipients",
+                format!("{r:?} names neither {{{{token}}}} nor {{{{rcpt}}}}"),
+            ));
+        }
     }
     Ok(Message {
+        reverse_path,
+        recipients,
         body_8bitmime: raw.body_8bitmime,
         smtputf8: raw.smtputf8,
         content: raw.content,
@@ -170,17 +165,15 @@ fn build_message(raw: Spanned<RawMessage>, path: &Path) -> Result<Message, Scena
     })
 }
 
-fn build_judgement(raw: Spanned<RawJudgement>, path: &Path) -> Result<Judgement, ScenarioError> {
+fn build_judgement(
+    raw: Spanned<RawJudgement<RawCheck>>,
+    path: &Path,
+) -> Result<Judgement, ScenarioError> {
     let (line, column) = (raw.referenced.line(), raw.referenced.column());
     let raw = raw.value;
     let invalid =
         |field: &str, message: String| ScenarioError::invalid(path, line, column, field, message);
-    if !is_spec_id(&raw.spec) {
-        return Err(invalid(
-            "spec",
-            format!("{:?} is not a requirement ID like SMTP-RELAY-1", raw.spec),
-        ));
-    }
+    spec_id(&raw.spec, "SMTP-RELAY-1").map_err(|m| invalid("spec", m))?;
     let re = |field: &str, p: &str| command_regex(p).map_err(|m| invalid(field, m));
     let check = match raw.check {
         RawCheck::CrlfOnly => Check::CrlfOnly,
@@ -196,6 +189,27 @@ fn build_judgement(raw: Spanned<RawJudgement>, path: &Path) -> Result<Judgement,
         RawCheck::Notification => Check::Notification,
         RawCheck::NoNotification => Check::NoNotification,
         RawCheck::Dsn => Check::Dsn,
+        RawCheck::NamesOnlyRefused => Check::NamesOnlyRefused,
+        RawCheck::AcceptedDelivered => Check::AcceptedDelivered,
+        RawCheck::LineLimit => Check::LineLimit,
+        RawCheck::DotStuffed => Check::DotStuffed,
+        RawCheck::ContentNotSent => Check::ContentNotSent,
+        RawCheck::AsciiEnvelopeAndHeaders => Check::AsciiEnvelopeAndHeaders,
+        RawCheck::ReversePathKept => Check::ReversePathKept,
+        RawCheck::RecipientsKept => Check::RecipientsKept,
+        RawCheck::OneTransaction => Check::OneTransaction,
+        RawCheck::Sends(p) => Check::Sends(re("sends", &p)?),
+        RawCheck::NextCommand { after, expect } => Check::NextCommand {
+            after: re("after", &after)?,
+            expect: re("expect", &expect)?,
+        },
+        RawCheck::WaitsForReplyUnderTls(p) => {
+            Check::WaitsForReplyUnderTls(re("waits_for_reply_under_tls", &p)?)
+        }
+        RawCheck::FirstConnectionQuits => Check::FirstConnectionQuits,
+        RawCheck::FirstConnectionNever(p) => {
+            Check::FirstConnectionNever(re("first_connection_never", &p)?)
+        }
     };
     Ok(Judgement {
         spec: raw.spec,
@@ -208,6 +222,7 @@ fn build_judgement(raw: Spanned<RawJudgement>, path: &Path) -> Result<Judgement,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mtpspec_scenario::Level;
 
     const GOOD: &str = r#"
 - id: relay-x
@@ -266,6 +281,8 @@ mod tests {
         assert!(e.contains("field `spec`"), "{e}");
         let e = err(&GOOD.replace("reply: \"451", "reply: \"x451"));
         assert!(e.contains("field `reply`"), "{e}");
+        let e = err(&GOOD.replace("    ending:", "    recipients: [x@relay.test]\n    ending:"));
+        assert!(e.contains("field `recipients`"), "{e}");
         let e = err(&format!("{GOOD}{}", GOOD.replace("\n- id", "- id")));
         assert!(e.contains("duplicate case id `relay-x`"), "{e}");
     }

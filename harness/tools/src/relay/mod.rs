@@ -15,8 +15,10 @@
 pub mod arrived;
 pub mod content;
 pub mod dsn;
+pub mod envelope;
 pub mod hop;
 pub mod judge;
+pub mod lines;
 pub mod load;
 pub mod model;
 pub mod report;
@@ -37,10 +39,10 @@ pub use report::{RelayOutcome, RelayReport, Smuggling};
 
 use crate::servetest::client;
 use crate::servetest::judge::case_verdict;
-use arrived::Arrived;
+use arrived::{Arrived, Envelope};
 use content::Vars;
 use hop::{Hop, Scripts};
-use model::{Check, RELAY_DOMAIN, RETURN_DOMAIN};
+use model::{Check, LaterAfter, RELAY_DOMAIN, RETURN_DOMAIN};
 use mtpspec_runner::runner::Verdict;
 use mtpspec_runner::wire::escape;
 use submit::{Submission, Submitted};
@@ -96,6 +98,19 @@ pub async fn run_case(
         token,
     };
     let mut out = RelayOutcome::new(case, &vars.token);
+    let sender = content::render_text(&case.message.reverse_path, &vars);
+    let rcpts: Vec<String> = case
+        .message
+        .recipients
+        .iter()
+        .map(|r| content::render_text(r, &vars))
+        .collect();
+    let envelope = Envelope {
+        token: &vars.token,
+        rcpts: &rcpts,
+        sender: &sender,
+        first_connection: case.later_after == LaterAfter::FirstConnection,
+    };
     let written = content::render(&case.message.content, &vars);
     let data = content::terminate(&written);
     // What the target should store: the content less the transparency dots.
@@ -104,6 +119,7 @@ pub async fn run_case(
     let scripts = Scripts {
         first: Arc::clone(&case.next_hop),
         later: Arc::clone(&case.later),
+        later_after: case.later_after,
         token: vars.token.clone(),
     };
     let hop = Hop::start(
@@ -113,8 +129,8 @@ pub async fn run_case(
         deadline,
     );
     let submission = Submission {
-        sender: &vars.sender,
-        rcpt: &vars.rcpt,
+        sender: &sender,
+        rcpts: &rcpts,
         body_8bitmime: case.message.body_8bitmime,
         smtputf8: case.message.smtputf8,
         data: &data,
@@ -122,10 +138,10 @@ pub async fn run_case(
     let (submitted, transcript) = submit::submit(&opts.inject, &submission).await;
     out.submission_transcript = transcript;
     if matches!(submitted, Submitted::Accepted { .. }) {
-        wait(&hop, &vars, opts).await;
+        wait(&hop, &envelope, opts).await;
     }
     let rec = hop.stop().await;
-    let arrived = Arrived::read(&rec, &vars.token, &vars.rcpt, &vars.sender);
+    let arrived = Arrived::read(&rec, &envelope);
     out.events = arrived.events.clone();
     decide(case, &mut out, &submitted, &arrived, &content, opts);
     out.smuggling = smuggling(case, &out, &submitted, &arrived);
@@ -167,22 +183,40 @@ fn decide(
                 opts.listen
             ),
         ),
-        Submitted::Accepted { .. } => {
+        Submitted::Accepted { extra, .. } => {
             out.judgements = judge::judge_all_relay(&case.judge, arrived, content);
+            if !extra.is_empty() {
+                inbound_smuggling(case, out);
+            }
             out.verdict = case_verdict(&out.judgements);
             out.reason = out.reason_from_judgements();
-            if let Submitted::Accepted { extra, .. } = submitted
-                && !extra.is_empty()
-            {
-                let note = format!(
+            if !extra.is_empty() {
+                out.note(format!(
                     "the target answered the data more than once ({}): it ended the data early \
                      itself (inbound smuggling)",
                     extra.join(" / ")
-                );
-                out.reason = Some(match out.reason.take() {
-                    Some(reason) => format!("{reason}; {note}"),
-                    None => note,
-                });
+                ));
+            }
+            // Content the next hop did not refuse (accepted, or its reply never came): more than
+            // one is a duplicate, the allowed one (a lost reply) or not.
+            let sent: Vec<String> = arrived
+                .sent()
+                .filter(|t| {
+                    !t.end_reply
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with('4') || r.starts_with('5'))
+                })
+                .map(|t| {
+                    let reply = t.end_reply.as_deref().unwrap_or("no reply");
+                    format!("connection {} ({reply})", t.conn)
+                })
+                .collect();
+            if sent.len() > 1 {
+                out.note(format!(
+                    "the content reached the next hop {} times: {}",
+                    sent.len(),
+                    sent.join(", ")
+                ));
             }
             return;
         }
@@ -191,14 +225,39 @@ fn decide(
     out.reason = Some(reason);
 }
 
+/// The target's inbound side ended the data at the smuggled ending and accepted the smuggled
+/// transaction as a message of its own (it answered the data more than once): what then
+/// reaches the next hop as MAIL and RCPT, and as a second copy, is a message the target
+/// relayed, not octets it passed on. The cited client rules (RFC 5321 §2.3.8, §4.5.2) are
+/// about what the target transmits, which the octet checks still judge; the checks on
+/// commands and copies are SKIP here, and the inbound side is the server suite's matter
+/// (SPEC.md SMUGGLING, `mtpspec run`).
+fn inbound_smuggling(case: &RelayCase, out: &mut RelayOutcome) {
+    for (j, judged) in case.judge.iter().zip(out.judgements.iter_mut()) {
+        if matches!(
+            j.check,
+            Check::Never(_) | Check::MaxCopies(_) | Check::Copies(_)
+        ) && judged.verdict != Verdict::Pass
+        {
+            judged.verdict = Verdict::Skip;
+            judged.detail = Some(format!(
+                "not the outbound side's doing: the target's inbound side ended the data at the \
+                 ending and accepted the smuggled transaction as a message, which it then \
+                 relayed ({})",
+                judged.detail.take().unwrap_or_default()
+            ));
+        }
+    }
+}
+
 /// Waits until a copy or a notification arrived (then `settle` more), or `wait` passed,
 /// running the flush command every `flush_interval` meanwhile.
-async fn wait(hop: &Hop, vars: &Vars, opts: &RelayOptions) {
+async fn wait(hop: &Hop, envelope: &Envelope<'_>, opts: &RelayOptions) {
     let until = Instant::now() + opts.wait;
     let mut next_flush = Instant::now() + Duration::from_secs(1);
     let mut flushing: Option<JoinHandle<()>> = None;
     loop {
-        if Arrived::read(hop.record(), &vars.token, &vars.rcpt, &vars.sender).settled() {
+        if Arrived::read(hop.record(), envelope).settled() {
             tokio::time::sleep(opts.settle).await;
             break;
         }
@@ -257,12 +316,11 @@ fn smuggling(
         (Submitted::Accepted { .. }, Some((_, data))) => {
             let what = if let Some((what, at)) = content::bare_line_end(data) {
                 format!("forwarded unchanged: a bare {what} reached the next hop (octet {at})")
-            } else if smuggled_commands
-                && matches!(submitted, Submitted::Accepted { extra, .. } if !extra.is_empty())
-            {
-                "the target itself ended the data at the ending (inbound smuggling: it answered \
-                 more than once to one DATA) and relayed the smuggled message; its relayed \
-                 octets had CRLF line endings only"
+            } else if matches!(submitted, Submitted::Accepted { extra, .. } if !extra.is_empty()) {
+                "not forwarded: the target itself ended the data at the ending (inbound \
+                 smuggling: it answered more than once to one DATA, and relays the smuggled \
+                 transaction as a message of its own); its relayed octets had CRLF line \
+                 endings only"
                     .to_string()
             } else if smuggled_commands {
                 "the data ended early at the next hop: the smuggled commands arrived as commands"

@@ -1,23 +1,28 @@
 //! The report of one relay-test run: per case its verdict, how the submission went, each
 //! judgement with its requirement, and the next hop's transcript; above them, per smuggling
 //! ending, what the target did with it, with the octets as received. Rendered as JSON (a
-//! versioned schema) and Markdown.
+//! versioned schema) and Markdown; the counts, tables and exit code are serve-test's
+//! ([`crate::servetest::reporting`]).
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::model::RelayCase;
-use super::submit::{Submitted, clip};
-use crate::servetest::judge::Judged;
+use super::submit::Submitted;
+use crate::servetest::judge::{Judged, verdict_reason};
 use crate::servetest::record::{Event, render};
+use crate::servetest::reporting::{
+    CaseRow, JudgedReport, Summary, cases_table, clip, counts, judgements_table, tally,
+};
 use mtpspec_runner::report::markdown::cell;
 use mtpspec_runner::runner::Verdict;
 use mtpspec_scenario::Level;
 
+/// The JSON schema's name.
 pub const SCHEMA: &str = "mtpspec-relay-report";
+/// The JSON schema's version.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// What the target did with one smuggling ending.
@@ -25,7 +30,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Smuggling {
     /// The ending, as `<LF>.<CR><LF>`.
     pub ending: String,
+    /// The case that smuggled it.
     pub case: String,
+    /// That case's verdict.
     pub verdict: Verdict,
     /// One line: forwarded unchanged, normalised, refused, returned, nothing arrived.
     pub outcome: String,
@@ -36,29 +43,42 @@ pub struct Smuggling {
 /// One case's outcome.
 #[derive(Clone, Debug, Serialize)]
 pub struct RelayOutcome {
+    /// The case id.
     pub id: String,
+    /// The case title.
     pub title: String,
+    /// The file the case is written in.
     pub file: String,
+    /// The line it starts on.
     pub line: u64,
+    /// The requirements it cites.
     pub spec: Vec<String>,
+    /// The highest level of its judgements.
     pub level: Level,
+    /// The case's verdict: the worst of its judgements, or why it was not judged.
     pub verdict: Verdict,
-    /// One line: why the verdict is not PASS (or why a refusal passed).
+    /// One line: why the verdict is not PASS (or why a refusal passed), and notes on what
+    /// happened (a duplicate, unasked replies).
     pub reason: Option<String>,
     /// The case's unique token (in the recipient `rcpt-TOKEN@relay.test`).
     pub token: String,
+    /// How the submission went.
     pub submission: Option<Submitted>,
     /// The harness's session with the target.
     pub submission_transcript: Vec<String>,
+    /// Each judgement's outcome.
     pub judgements: Vec<Judged>,
     /// The next hop's sessions that carried the token.
     pub events: Vec<Event>,
+    /// For a smuggling case: what the target did with the ending.
     pub smuggling: Option<Smuggling>,
+    /// How long the case took.
     #[serde(rename = "duration_ms", with = "mtpspec_runner::millis")]
     pub duration: Duration,
 }
 
 impl RelayOutcome {
+    /// A case not judged yet (SKIP, no reason) with its token.
     pub fn new(case: &RelayCase, token: &str) -> Self {
         Self {
             id: case.id.clone(),
@@ -81,26 +101,26 @@ impl RelayOutcome {
 
     /// The reason from the first judgement that gave the case its verdict.
     pub fn reason_from_judgements(&self) -> Option<String> {
-        self.judgements
-            .iter()
-            .find(|j| j.verdict == self.verdict && self.verdict != Verdict::Pass)
-            .map(|j| {
-                format!(
-                    "{} ({} {}): {}",
-                    j.check,
-                    j.spec,
-                    j.level,
-                    j.detail.as_deref().unwrap_or("")
-                )
-            })
+        verdict_reason(&self.judgements, self.verdict)
+    }
+
+    /// Adds `note` to the reason (after it, when there is one).
+    pub fn note(&mut self, note: String) {
+        self.reason = Some(match self.reason.take() {
+            Some(reason) => format!("{reason}; {note}"),
+            None => note,
+        });
     }
 }
 
 /// Everything about one target.
 #[derive(Clone, Debug, Serialize)]
 pub struct RelayReport {
+    /// [`SCHEMA`].
     pub schema: &'static str,
+    /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
+    /// The mtpspec version that wrote it.
     pub tool_version: &'static str,
     /// The target's name (`--target-name`).
     pub target: String,
@@ -108,17 +128,18 @@ pub struct RelayReport {
     pub inject: String,
     /// Where the next hop listened (`--listen`).
     pub listen: String,
-    pub summary: BTreeMap<Verdict, usize>,
+    /// How many cases got each verdict.
+    pub summary: Summary,
+    /// What the target did with each smuggling ending.
     pub smuggling: Vec<Smuggling>,
+    /// Every case's outcome, in run order.
     pub cases: Vec<RelayOutcome>,
 }
 
 impl RelayReport {
+    /// The report of `cases` against the target `target`.
     pub fn new(target: String, inject: String, listen: String, cases: Vec<RelayOutcome>) -> Self {
-        let mut summary: BTreeMap<Verdict, usize> = Verdict::ALL.iter().map(|v| (*v, 0)).collect();
-        for c in &cases {
-            *summary.entry(c.verdict).or_default() += 1;
-        }
+        let summary = tally(cases.iter().map(|c| c.verdict));
         let smuggling = cases.iter().filter_map(|c| c.smuggling.clone()).collect();
         Self {
             schema: SCHEMA,
@@ -133,34 +154,6 @@ impl RelayReport {
         }
     }
 
-    fn count(&self, v: Verdict) -> usize {
-        self.summary.get(&v).copied().unwrap_or(0)
-    }
-
-    /// 0 no FAIL; 1 a FAIL; 3 an ERROR and no FAIL (as `mtpspec run`).
-    pub fn exit_code(&self) -> u8 {
-        if self.count(Verdict::Fail) > 0 {
-            1
-        } else if self.count(Verdict::Error) > 0 {
-            3
-        } else {
-            0
-        }
-    }
-
-    pub fn summary_line(&self) -> String {
-        let parts: Vec<String> = Verdict::ALL
-            .iter()
-            .map(|v| format!("{} {v}", self.count(*v)))
-            .collect();
-        format!(
-            "{}: {} relay cases: {}",
-            self.target,
-            self.cases.len(),
-            parts.join(", ")
-        )
-    }
-
     /// One line per smuggling ending, for the terminal and the Markdown report.
     pub fn smuggling_lines(&self) -> Vec<String> {
         self.smuggling
@@ -168,13 +161,23 @@ impl RelayReport {
             .map(|s| format!("{:<16} {:<5} {}", s.ending, s.verdict, s.outcome))
             .collect()
     }
+}
 
-    pub fn to_json(&self) -> String {
-        // Every field is a plain string, number, list or map: serializing cannot fail.
-        serde_json::to_string_pretty(self).expect("report serializes")
+impl JudgedReport for RelayReport {
+    fn summary(&self) -> &Summary {
+        &self.summary
     }
 
-    pub fn to_markdown(&self) -> String {
+    fn summary_line(&self) -> String {
+        format!(
+            "{}: {} relay cases: {}",
+            self.target,
+            self.cases.len(),
+            counts(&self.summary)
+        )
+    }
+
+    fn to_markdown(&self) -> String {
         let mut md = String::new();
         let _ = writeln!(md, "# Relay report: {}\n", self.target);
         let _ = writeln!(
@@ -204,21 +207,16 @@ impl RelayReport {
             }
             md.push('\n');
         }
-        let _ = writeln!(
-            md,
-            "## Cases\n\n| Case | Requirements | Verdict | Why |\n| --- | --- | --- | --- |"
+        let _ = writeln!(md, "## Cases\n");
+        cases_table(
+            &mut md,
+            self.cases.iter().map(|c| CaseRow {
+                id: &c.id,
+                spec: &c.spec,
+                verdict: c.verdict,
+                reason: c.reason.as_deref(),
+            }),
         );
-        for c in &self.cases {
-            let _ = writeln!(
-                md,
-                "| [{}](#{}) | {} | **{}** | {} |",
-                c.id,
-                c.id.replace('.', ""),
-                c.spec.join(", "),
-                c.verdict,
-                cell(c.reason.as_deref().unwrap_or(""))
-            );
-        }
         for c in &self.cases {
             case_markdown(&mut md, c);
         }
@@ -235,24 +233,7 @@ fn case_markdown(md: &mut String, c: &RelayOutcome) {
     if let Some(reason) = &c.reason {
         let _ = writeln!(md, "{}\n", cell(reason));
     }
-    if !c.judgements.is_empty() {
-        let _ = writeln!(
-            md,
-            "| Requirement | Level | Check | Verdict | Seen |\n| --- | --- | --- | --- | --- |"
-        );
-        for j in &c.judgements {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} |",
-                j.spec,
-                j.level,
-                cell(&j.check),
-                j.verdict,
-                cell(&clip(j.detail.as_deref().unwrap_or(""), 1500))
-            );
-        }
-        md.push('\n');
-    }
+    judgements_table(md, &c.judgements, Some(1500));
     if !c.submission_transcript.is_empty() {
         let _ = writeln!(
             md,

@@ -10,6 +10,7 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::servetest::reporting::clip;
 use mtpspec_runner::wire::escape;
 
 /// The name the harness gives in EHLO.
@@ -22,9 +23,13 @@ const UNASKED: Duration = Duration::from_millis(500);
 
 /// What the harness submits, filled in for one case.
 pub struct Submission<'a> {
+    /// The reverse-path (empty for `MAIL FROM:<>`).
     pub sender: &'a str,
-    pub rcpt: &'a str,
+    /// The recipients, one RCPT each.
+    pub rcpts: &'a [String],
+    /// `BODY=8BITMIME` on MAIL.
     pub body_8bitmime: bool,
+    /// `SMTPUTF8` on MAIL.
     pub smtputf8: bool,
     /// The data after the 354, with its end (`content::terminate`).
     pub data: &'a [u8],
@@ -37,16 +42,37 @@ pub enum Submitted {
     /// The end of data got 2yz: the target took responsibility for the message. `extra`:
     /// reply lines that came unasked after it (a target that ended the data early and ran
     /// the rest as commands answers them: inbound smuggling).
-    Accepted { reply: String, extra: Vec<String> },
+    Accepted {
+        /// The reply to the end of data.
+        reply: String,
+        /// Reply lines that came unasked after it.
+        extra: Vec<String>,
+    },
     /// A reply that was not the expected one, at a stage: `greeting`, `ehlo`, `mail`,
     /// `rcpt`, `data` or `end of data`.
-    Refused { stage: String, reply: String },
+    Refused {
+        /// Where: `greeting`, `ehlo`, `mail`, `rcpt`, `data` or `end of data`.
+        stage: String,
+        /// The reply, its lines joined by ` / `.
+        reply: String,
+    },
     /// The target closed the connection (or a reply did not come) at a stage.
-    Closed { stage: String, why: String },
+    Closed {
+        /// Where, as for `Refused`.
+        stage: String,
+        /// What happened.
+        why: String,
+    },
     /// The message needs an extension the target does not advertise.
-    Unsupported { extension: String },
+    Unsupported {
+        /// The EHLO keyword.
+        extension: String,
+    },
     /// No connection.
-    Unreachable { why: String },
+    Unreachable {
+        /// The connection error.
+        why: String,
+    },
 }
 
 impl Submitted {
@@ -161,11 +187,13 @@ impl Client {
                 mail.push_str(param);
             }
         }
-        let steps = [
-            (mail, "mail", 250..=250),
-            (format!("RCPT TO:<{}>", sub.rcpt), "rcpt", 250..=251),
-            ("DATA".to_string(), "data", 354..=354),
-        ];
+        let steps = std::iter::once((mail, "mail", 250..=250))
+            .chain(
+                sub.rcpts
+                    .iter()
+                    .map(|r| (format!("RCPT TO:<{r}>"), "rcpt", 250..=251)),
+            )
+            .chain(std::iter::once(("DATA".to_string(), "data", 354..=354)));
         for (line, stage, ok) in steps {
             match self.command(&line, stage).await {
                 Ok(r) if ok.contains(&r.code) => {}
@@ -273,16 +301,4 @@ fn closed(stage: &str, why: String) -> Submitted {
         stage: stage.into(),
         why,
     }
-}
-
-/// `text` cut to about `max` octets, on a character boundary.
-pub fn clip(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{} ... ({} more octets)", &text[..end], text.len() - end)
 }

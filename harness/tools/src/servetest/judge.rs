@@ -14,39 +14,70 @@ use mtpspec_scenario::Level;
 /// The outcome of one judgement.
 #[derive(Clone, Debug, Serialize)]
 pub struct Judged {
+    /// The requirement judged.
     pub spec: String,
+    /// The judgement's level.
     pub level: Level,
+    /// What was checked, in one line.
     pub check: String,
+    /// PASS, the verdict the level calls for, or SKIP.
     pub verdict: Verdict,
     /// What was seen, when the verdict is not PASS.
     pub detail: Option<String>,
 }
 
-enum Finding {
+/// What one check found (client and relay checks alike).
+pub enum Finding {
+    /// The requirement holds.
     Ok,
+    /// It does not: what was seen.
     Broken(String),
+    /// The case never got to the point the check is about: why.
     NotReached(String),
+}
+
+impl Finding {
+    /// The judgement of `spec` at `level` (`check` describes it): PASS, the verdict the level
+    /// calls for, or SKIP.
+    pub fn judged(self, spec: &str, level: Level, check: String) -> Judged {
+        let (verdict, detail) = match self {
+            Finding::Ok => (Verdict::Pass, None),
+            Finding::Broken(why) => (Verdict::for_failure(level), Some(why)),
+            Finding::NotReached(why) => (Verdict::Skip, Some(why)),
+        };
+        Judged {
+            spec: spec.to_string(),
+            level,
+            check,
+            verdict,
+            detail,
+        }
+    }
 }
 
 /// Judges every judgement of a case.
 pub fn judge_all(judge: &[Judgement], events: &[Event], client: Option<&ClientRun>) -> Vec<Judged> {
     judge
         .iter()
-        .map(|j| {
-            let (verdict, detail) = match check(&j.check, events, client) {
-                Finding::Ok => (Verdict::Pass, None),
-                Finding::Broken(why) => (Verdict::for_failure(j.level), Some(why)),
-                Finding::NotReached(why) => (Verdict::Skip, Some(why)),
-            };
-            Judged {
-                spec: j.spec.clone(),
-                level: j.level,
-                check: j.check.describe(),
-                verdict,
-                detail,
-            }
-        })
+        .map(|j| check(&j.check, events, client).judged(&j.spec, j.level, j.check.describe()))
         .collect()
+}
+
+/// Why a case got `verdict`, from the first judgement that gave it (none for PASS): the check,
+/// the requirement and level, and what was seen.
+pub fn verdict_reason(judged: &[Judged], verdict: Verdict) -> Option<String> {
+    judged
+        .iter()
+        .find(|j| j.verdict == verdict && verdict != Verdict::Pass)
+        .map(|j| {
+            format!(
+                "{} ({} {}): {}",
+                j.check,
+                j.spec,
+                j.level,
+                j.detail.as_deref().unwrap_or("")
+            )
+        })
 }
 
 /// The worst verdict: FAIL, then WARN, UNSUPPORTED, PASS; SKIP only when all are SKIP.
@@ -94,7 +125,9 @@ fn first_data(events: &[Event]) -> Option<&str> {
     })
 }
 
-fn check(check: &Check, events: &[Event], client: Option<&ClientRun>) -> Finding {
+/// What `check` finds in `events` (and the client's run, when there was one); relay mode
+/// judges the commands the target sent the next hop with it.
+pub(crate) fn check(check: &Check, events: &[Event], client: Option<&ClientRun>) -> Finding {
     match check {
         Check::Never(re) => match commands(events).find(|(_, _, l)| re.is_match(l)) {
             Some((_, conn, line)) => Finding::Broken(format!("sent `{line}` on connection {conn}")),
@@ -265,8 +298,9 @@ fn delivered(events: &[Event]) -> usize {
 
 /// RFC 5321 §2.3.8: "SMTP client implementations MUST NOT transmit these characters except
 /// when they are intended as line terminators and then MUST, as indicated above, transmit them
-/// only as a <CRLF> sequence." The first LF not after a CR, or CR not before an LF.
-fn bare_line_end(data: &[u8]) -> Option<(&'static str, usize)> {
+/// only as a <CRLF> sequence." The first LF not after a CR, or CR not before an LF: its
+/// name and offset.
+pub fn bare_line_end(data: &[u8]) -> Option<(&'static str, usize)> {
     for (i, &b) in data.iter().enumerate() {
         if b == b'\n' && (i == 0 || data[i - 1] != b'\r') {
             return Some(("LF", i));

@@ -15,11 +15,12 @@ use super::model::{
     Check, ClientCase, END_OF_DATA, ExitExpect, Feature, Judgement, Mode, Rule, ServerScript,
 };
 use mtpspec_scenario::expect::OneOrMany;
-use mtpspec_scenario::load::{check_id_and_title, check_unique_ids, syntax_error, yaml_files};
+use mtpspec_scenario::load::{cases_from, cases_in, cases_under, check_id_and_title};
 use mtpspec_scenario::{Level, ScenarioError, is_spec_id};
 
-/// The sender and recipient a case uses unless it names its own.
+/// The sender a case uses unless it names its own.
 pub const DEFAULT_FROM: &str = "alice@client.example";
+/// The recipient a case uses unless it names its own.
 pub const DEFAULT_TO: &str = "bob@serve-test.example";
 /// The message a client sends unless the case gives one: LF line endings, as a file on disk
 /// usually has them (the client turns them into CRLF).
@@ -42,7 +43,7 @@ struct RawCase {
     deadline_ms: Option<u64>,
     #[serde(default)]
     server: RawServer,
-    judge: Vec<Spanned<RawJudgement>>,
+    judge: Vec<Spanned<RawJudgement<RawCheck>>>,
 }
 
 /// A server script as written (`server:`); relay mode reads the next hop's script in the
@@ -75,12 +76,24 @@ struct RawRule {
     linger_ms: Option<u64>,
 }
 
+/// A judgement as written (`{spec, level, check}`); relay cases write theirs in the same
+/// form, with their own checks.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawJudgement {
-    spec: String,
-    level: Level,
-    check: RawCheck,
+pub(crate) struct RawJudgement<C> {
+    pub(crate) spec: String,
+    pub(crate) level: Level,
+    pub(crate) check: C,
+}
+
+/// A requirement ID as a judgement cites it: the form of SPEC.md's IDs (`example` names one
+/// in the error).
+pub(crate) fn spec_id(spec: &str, example: &str) -> Result<(), String> {
+    if is_spec_id(spec) {
+        Ok(())
+    } else {
+        Err(format!("{spec:?} is not a requirement ID like {example}"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -119,16 +132,7 @@ enum RawCheck {
 /// Loads every `*.yaml` file under `paths` (files or directories, in path order) and checks
 /// that case ids are unique across them.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<ClientCase>, ScenarioError> {
-    let mut cases = Vec::new();
-    for file in yaml_files(paths)? {
-        let source = std::fs::read_to_string(&file).map_err(|error| ScenarioError::Io {
-            path: file.clone(),
-            error,
-        })?;
-        cases.extend(load_str(&source, &file)?);
-    }
-    check_unique(&cases)?;
-    Ok(cases)
+    cases_under(paths, load_str)
 }
 
 /// The client cases bundled with this binary (`scenarios/clients`, [`mtpspec_runner::bundled`]).
@@ -140,32 +144,12 @@ pub fn bundled_cases() -> Result<Vec<ClientCase>, ScenarioError> {
 pub fn load_sources<'a>(
     files: impl IntoIterator<Item = (&'a Path, &'a str)>,
 ) -> Result<Vec<ClientCase>, ScenarioError> {
-    let mut cases = Vec::new();
-    for (path, source) in files {
-        cases.extend(load_str(source, path)?);
-    }
-    check_unique(&cases)?;
-    Ok(cases)
+    cases_from(files, load_str)
 }
 
 /// Loads the client cases in `source`, reporting errors against `path`.
 pub fn load_str(source: &str, path: &Path) -> Result<Vec<ClientCase>, ScenarioError> {
-    let raw: Vec<Spanned<RawCase>> =
-        serde_saphyr::from_str(source).map_err(|e| syntax_error(&e, source, path))?;
-    let cases = raw
-        .into_iter()
-        .map(|c| build_case(c, path))
-        .collect::<Result<Vec<_>, _>>()?;
-    check_unique(&cases)?;
-    Ok(cases)
-}
-
-fn check_unique(cases: &[ClientCase]) -> Result<(), ScenarioError> {
-    check_unique_ids(
-        cases
-            .iter()
-            .map(|c| (c.id.as_str(), c.file.as_path(), c.line)),
-    )
+    cases_in::<RawCase, _>(source, path, build_case)
 }
 
 fn invalid(path: &Path, line: u64, column: u64, field: &str, message: String) -> ScenarioError {
@@ -326,18 +310,13 @@ fn reply_line_ok(line: &str) -> bool {
     b.len() >= 3 && b[..3].iter().all(u8::is_ascii_digit) && !line.contains(['\r', '\n'])
 }
 
-fn build_judgement(raw: Spanned<RawJudgement>, path: &Path) -> Result<Judgement, ScenarioError> {
+fn build_judgement(
+    raw: Spanned<RawJudgement<RawCheck>>,
+    path: &Path,
+) -> Result<Judgement, ScenarioError> {
     let (line, column) = (raw.referenced.line(), raw.referenced.column());
     let raw = raw.value;
-    if !is_spec_id(&raw.spec) {
-        return Err(invalid(
-            path,
-            line,
-            column,
-            "spec",
-            format!("{:?} is not a requirement ID like SMTP-CLIENT-4", raw.spec),
-        ));
-    }
+    spec_id(&raw.spec, "SMTP-CLIENT-4").map_err(|m| invalid(path, line, column, "spec", m))?;
     let re =
         |field: &str, p: &str| command_regex(p).map_err(|m| invalid(path, line, column, field, m));
     let check = match raw.check {
@@ -389,7 +368,11 @@ mod tests {
     fn the_bundled_client_cases_load() {
         let cases = bundled_cases().unwrap();
         assert!(cases.len() > 10, "{} client cases", cases.len());
-        assert!(cases.iter().all(|c| c.file.starts_with("scenarios/clients/")));
+        assert!(
+            cases
+                .iter()
+                .all(|c| c.file.starts_with("scenarios/clients/"))
+        );
     }
 
     const GOOD: &str = r#"

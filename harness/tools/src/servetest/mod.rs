@@ -5,7 +5,8 @@
 //! judgements. [`run_case`] listens on a real loopback socket, optionally starts the client
 //! command ([`client`]), plays the script on every connection ([`session`] over [`wire`]),
 //! records everything ([`record`]), judges the client ([`judge`]) and returns the outcome;
-//! [`report`] renders the outcomes of one client as JSON and Markdown.
+//! [`report`] renders the outcomes of one client as JSON and Markdown ([`reporting`]: what
+//! it shares with relay-test's report).
 
 pub mod client;
 pub mod judge;
@@ -13,6 +14,7 @@ pub mod load;
 pub mod model;
 pub mod record;
 pub mod report;
+pub mod reporting;
 pub mod session;
 pub mod wire;
 
@@ -27,10 +29,11 @@ use tokio::time::Instant;
 pub use load::load_paths;
 pub use model::{ClientCase, Feature, Mode};
 pub use report::{CaseOutcome, ClientReport};
+pub use reporting::JudgedReport;
 
-use mtpspec_runner::runner::Verdict;
 use client::{ClientRun, Invocation};
 use judge::{case_verdict, judge_all};
+use mtpspec_runner::runner::Verdict;
 use record::Recorder;
 use session::Session;
 
@@ -59,7 +62,9 @@ pub fn tls_config() -> Result<Arc<ServerConfig>, mtp_server::tls::TlsError> {
 /// not executable): the client was not tested, so the run gives no verdicts at all.
 #[derive(Clone, Debug)]
 pub struct ClientCannotRun {
+    /// The command as run (the case directory and port redacted).
     pub command: String,
+    /// What its shell said.
     pub reason: String,
 }
 
@@ -176,12 +181,7 @@ async fn play(
         });
     }
     // Connections end when the client exits; give them a moment to record it.
-    let drain = Instant::now() + Duration::from_secs(2);
-    while tokio::time::timeout_at(drain, sessions.join_next())
-        .await
-        .is_ok_and(|j| j.is_some())
-    {}
-    sessions.abort_all();
+    session::drain(&mut sessions, Duration::from_secs(2)).await;
     let redact = |s: String| redact(&s, dir.path(), addr.port());
     let client = client.map(|mut c| {
         c.output = redact(std::mem::take(&mut c.output));

@@ -5,7 +5,7 @@
 //! A client case is data (`scenarios/clients/*.yaml`, read by [`super::load`]); nothing here
 //! touches a socket. The server side of the suite has its own model in `mtpspec_scenario`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use mtpspec_scenario::Level;
+use mtpspec_scenario::load::Located;
 
 /// What the client under test is asked to do, substituted into `--client-cmd` as `{mode}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -77,20 +78,39 @@ pub struct ClientCase {
 impl ClientCase {
     /// Every requirement ID the judgements cite, in order, without repeats.
     pub fn spec(&self) -> Vec<String> {
-        let mut ids: Vec<String> = Vec::new();
-        for j in &self.judge {
-            if !ids.contains(&j.spec) {
-                ids.push(j.spec.clone());
-            }
-        }
-        ids
+        cited(self.judge.iter().map(|j| j.spec.as_str()))
     }
+}
+
+impl Located for ClientCase {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn file(&self) -> &Path {
+        &self.file
+    }
+    fn line(&self) -> u64 {
+        self.line
+    }
+}
+
+/// The requirement IDs `specs` names, in order, without repeats (a case's citations, from its
+/// judgements).
+pub fn cited<'a>(specs: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for spec in specs {
+        if !ids.iter().any(|id| id == spec) {
+            ids.push(spec.to_string());
+        }
+    }
+    ids
 }
 
 /// What the fake server does on every connection of a case.
 #[derive(Clone, Debug)]
 pub struct ServerScript {
-    /// The greeting lines (written out with their codes).
+    /// The greeting lines (written out with their codes); none closes the connection at
+    /// once, before any greeting.
     pub greeting: Vec<String>,
     pub greeting_delay: Duration,
     /// EHLO keyword lines after the first (hostname) line, before TLS.

@@ -2,17 +2,18 @@
 //! client's exit status and output, and the transcript. Rendered as JSON (a versioned schema)
 //! and Markdown; the verdicts are the suite's own ([`Verdict`]).
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::client::ClientRun;
-use super::judge::Judged;
+use super::judge::{Judged, verdict_reason};
 use super::model::{ClientCase, Mode};
 use super::record::{Event, render};
-use mtpspec_runner::report::markdown::cell;
+use super::reporting::{
+    CaseRow, JudgedReport, Summary, cases_table, clip_block, counts, judgements_table, tally,
+};
 use mtpspec_runner::runner::Verdict;
 
 pub const SCHEMA: &str = "mtpspec-client-report";
@@ -71,18 +72,7 @@ impl CaseOutcome {
         client: Option<ClientRun>,
         duration: Duration,
     ) -> Self {
-        let reason = judgements
-            .iter()
-            .find(|j| j.verdict == verdict && verdict != Verdict::Pass)
-            .map(|j| {
-                format!(
-                    "{} ({} {}): {}",
-                    j.check,
-                    j.spec,
-                    j.level,
-                    j.detail.as_deref().unwrap_or("")
-                )
-            });
+        let reason = verdict_reason(&judgements, verdict);
         Self {
             reason,
             judgements,
@@ -109,16 +99,13 @@ pub struct ClientReport {
     pub client: String,
     /// The command template (placeholders not filled in).
     pub command: Option<String>,
-    pub summary: BTreeMap<Verdict, usize>,
+    pub summary: Summary,
     pub cases: Vec<CaseOutcome>,
 }
 
 impl ClientReport {
     pub fn new(client: String, command: Option<String>, cases: Vec<CaseOutcome>) -> Self {
-        let mut summary: BTreeMap<Verdict, usize> = Verdict::ALL.iter().map(|v| (*v, 0)).collect();
-        for c in &cases {
-            *summary.entry(c.verdict).or_default() += 1;
-        }
+        let summary = tally(cases.iter().map(|c| c.verdict));
         Self {
             schema: SCHEMA,
             schema_version: SCHEMA_VERSION,
@@ -129,37 +116,25 @@ impl ClientReport {
             cases,
         }
     }
+}
 
-    /// 0 no FAIL; 1 a FAIL; 3 an ERROR and no FAIL (as `mtpspec run`).
-    pub fn exit_code(&self) -> u8 {
-        if self.summary.get(&Verdict::Fail).is_some_and(|n| *n > 0) {
-            1
-        } else if self.summary.get(&Verdict::Error).is_some_and(|n| *n > 0) {
-            3
-        } else {
-            0
-        }
+impl JudgedReport for ClientReport {
+    fn summary(&self) -> &Summary {
+        &self.summary
     }
 
-    pub fn summary_line(&self) -> String {
-        let parts: Vec<String> = Verdict::ALL
-            .iter()
-            .map(|v| format!("{} {v}", self.summary.get(v).copied().unwrap_or(0)))
-            .collect();
+    fn summary_line(&self) -> String {
         format!(
             "{}: {} cases: {}",
             self.client,
             self.cases.len(),
-            parts.join(", ")
+            counts(&self.summary)
         )
     }
 
-    pub fn to_json(&self) -> String {
-        // Every field is a plain string, number, list or map: serializing cannot fail.
-        serde_json::to_string_pretty(self).expect("report serializes")
-    }
-
-    pub fn to_markdown(&self) -> String {
+    /// The report as Markdown: the cases table, then each case with its judgements, the
+    /// client's exit status and output, and the transcript.
+    fn to_markdown(&self) -> String {
         let mut md = String::new();
         let _ = writeln!(md, "# Client report: {}\n", self.client);
         let _ = writeln!(
@@ -172,21 +147,15 @@ impl ClientReport {
             let _ = writeln!(md, "Client command: `{cmd}`\n");
         }
         let _ = writeln!(md, "Result: {}\n", self.summary_line());
-        let _ = writeln!(
-            md,
-            "| Case | Requirements | Verdict | Why |\n| --- | --- | --- | --- |"
+        cases_table(
+            &mut md,
+            self.cases.iter().map(|c| CaseRow {
+                id: &c.id,
+                spec: &c.spec,
+                verdict: c.verdict,
+                reason: c.reason.as_deref(),
+            }),
         );
-        for c in &self.cases {
-            let _ = writeln!(
-                md,
-                "| [{}](#{}) | {} | **{}** | {} |",
-                c.id,
-                c.id.replace('.', ""),
-                c.spec.join(", "),
-                c.verdict,
-                cell(c.reason.as_deref().unwrap_or(""))
-            );
-        }
         for c in &self.cases {
             case_markdown(&mut md, c);
         }
@@ -205,24 +174,7 @@ fn case_markdown(md: &mut String, c: &CaseOutcome) {
     {
         let _ = writeln!(md, "{reason}\n");
     }
-    if !c.judgements.is_empty() {
-        let _ = writeln!(
-            md,
-            "| Requirement | Level | Check | Verdict | Seen |\n| --- | --- | --- | --- | --- |"
-        );
-        for j in &c.judgements {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} |",
-                j.spec,
-                j.level,
-                cell(&j.check),
-                j.verdict,
-                cell(j.detail.as_deref().unwrap_or(""))
-            );
-        }
-        md.push('\n');
-    }
+    judgements_table(md, &c.judgements, None);
     if let Some(run) = &c.client {
         let status = match (run.exit_code, run.timed_out) {
             (Some(code), _) => format!("exit status {code}"),
@@ -235,25 +187,18 @@ fn case_markdown(md: &mut String, c: &CaseOutcome) {
             run.duration.as_millis()
         );
         if !run.output.trim().is_empty() {
-            let _ = writeln!(md, "```text\n{}\n```\n", clip(run.output.trim_end(), 3000));
+            let _ = writeln!(
+                md,
+                "```text\n{}\n```\n",
+                clip_block(run.output.trim_end(), 3000)
+            );
         }
     }
     if !c.events.is_empty() {
         let _ = writeln!(
             md,
             "<details><summary>Transcript</summary>\n\n```text\n{}```\n\n</details>",
-            clip(&c.transcript(), 12000)
+            clip_block(&c.transcript(), 12000)
         );
     }
-}
-
-fn clip(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}\n... ({} more octets)\n", &text[..end], text.len() - end)
 }

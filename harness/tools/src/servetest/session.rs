@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rustls::ServerConfig;
 use tokio::net::TcpStream;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::model::{END_OF_DATA, ServerScript};
@@ -33,6 +34,7 @@ struct Answer {
     effects: Effects,
 }
 
+/// One connection's scripted server.
 pub struct Session {
     script: Arc<ServerScript>,
     tls: Option<Arc<ServerConfig>>,
@@ -77,6 +79,7 @@ impl Transaction {
 }
 
 impl Session {
+    /// A session playing `script`, upgrading to TLS with `tls` when the script says so.
     pub fn new(script: Arc<ServerScript>, tls: Option<Arc<ServerConfig>>) -> Self {
         Self {
             matched: vec![0; script.rules.len()],
@@ -107,6 +110,12 @@ impl Session {
     async fn play(&mut self, wire: &mut Wire) -> Result<(), End> {
         if !self.script.greeting_delay.is_zero() {
             wire.pause(self.script.greeting_delay).await?;
+        }
+        if self.script.greeting.is_empty() {
+            // No greeting at all: the connection is closed at once (a next hop that refuses
+            // the connection, as far as one listener can).
+            wire.close().await;
+            return Ok(());
         }
         wire.send(&self.script.greeting, &[], None).await?;
         loop {
@@ -272,6 +281,17 @@ impl Session {
             .map(|(i, l)| format!("250{}{l}", if i == last { ' ' } else { '-' }))
             .collect()
     }
+}
+
+/// Gives the sessions still open `within` to end on their own (the client's QUIT, a close),
+/// then aborts the rest.
+pub async fn drain(sessions: &mut JoinSet<()>, within: std::time::Duration) {
+    let until = Instant::now() + within;
+    while tokio::time::timeout_at(until, sessions.join_next())
+        .await
+        .is_ok_and(|j| j.is_some())
+    {}
+    sessions.abort_all();
 }
 
 fn verb_of(line: &str) -> String {
