@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the scenario suite against a target (the embedded reference by default).
-    Run(cli::run::RunArgs),
+    Run(Box<cli::run::RunArgs>),
     /// Run the suite against several targets (or read their JSON reports) and write one HTML
     /// page with the targets side by side.
     Compare(cli::compare::CompareArgs),
@@ -57,7 +57,7 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     let result = match cli.command {
-        Command::Run(args) => cli::run::main(args),
+        Command::Run(args) => cli::run::main(*args),
         Command::Compare(args) => cli::compare::main(args),
         Command::Report(args) => cli::report::main(args),
         Command::Coverage(args) => cli::coverage::main(args),
