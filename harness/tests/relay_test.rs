@@ -148,6 +148,33 @@ fn found(faults: Faults, case: &str, verdict: &str, seen: &str) {
     assert!(why.contains(seen), "{case}: {why:?} lacks {seen:?}");
 }
 
+/// A relay whose inbound side ends the data at a bare-LF ending (inbound smuggling) relays
+/// the smuggled transaction as a message of its own, with CRLF only: its outbound side broke
+/// no client rule, so the relay case does not fail, and the report says plainly what the
+/// inbound side did (the server suite's SMUGGLING cases judge that).
+#[test]
+fn inbound_smuggling_is_told_apart_from_forwarding() {
+    let faults = Faults {
+        inbound_ends_data_at_bare_lf: true,
+        ..Faults::default()
+    };
+    let cases = [
+        "relay-smuggling-lf-dot-lf",
+        "relay-smuggling-lf-dot-crlf",
+        "relay-smuggling-crlf-dot-lf",
+    ];
+    let (verdicts, report) = relay_test(faults, &cases);
+    for case in cases {
+        assert_ne!(verdicts[case], "FAIL", "{case}: {}", reason(&report, case));
+    }
+    let smuggling = report["smuggling"].as_array().unwrap();
+    assert_eq!(smuggling.len(), 3, "{smuggling:?}");
+    for s in smuggling {
+        let outcome = s["outcome"].as_str().unwrap();
+        assert!(outcome.contains("inbound smuggling"), "{outcome}");
+    }
+}
+
 #[test]
 fn eight_bit_content_to_a_7bit_hop_is_a_warning() {
     let faults = Faults {

@@ -56,6 +56,9 @@ pub struct Faults {
     pub resend_after_250: bool,
     /// A 554 greeting ignored: EHLO and the transaction follow.
     pub mail_after_554: bool,
+    /// The inbound side ends the data at `<LF>.<LF>`, `<LF>.<CR><LF>` or `<CR><LF>.<LF>` and
+    /// reads what follows as commands (inbound smuggling), relaying the smuggled message too.
+    pub inbound_ends_data_at_bare_lf: bool,
 }
 
 /// A message the relay accepted.
@@ -77,7 +80,7 @@ pub fn start(next_hop: u16, faults: Faults) -> u16 {
     thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             thread::spawn(move || {
-                if let Some(msg) = accept_one(stream) {
+                for msg in accept(stream, faults) {
                     Relay { next_hop, faults }.deliver(&msg, 0);
                 }
             });
@@ -86,8 +89,14 @@ pub fn start(next_hop: u16, faults: Faults) -> u16 {
     port
 }
 
-/// The fixture's inbound side: one session, one message.
-fn accept_one(stream: TcpStream) -> Option<Queued> {
+/// The fixture's inbound side: one session; the messages it accepted.
+fn accept(stream: TcpStream, faults: Faults) -> Vec<Queued> {
+    let mut queued = Vec::new();
+    let _ = accept_into(stream, faults, &mut queued);
+    queued
+}
+
+fn accept_into(stream: TcpStream, faults: Faults, queued: &mut Vec<Queued>) -> Option<()> {
     stream.set_read_timeout(Some(IO)).ok()?;
     let mut w = stream.try_clone().ok()?;
     let mut r = BufReader::new(stream);
@@ -98,7 +107,6 @@ fn accept_one(stream: TcpStream) -> Option<Queued> {
         content: Vec::new(),
         smtputf8: false,
     };
-    let mut queued = None;
     while let Some(line) = read_line(&mut r) {
         let upper = line.to_ascii_uppercase();
         let reply: &[u8] = if upper.starts_with("EHLO") {
@@ -114,14 +122,25 @@ fn accept_one(stream: TcpStream) -> Option<Queued> {
         } else if upper.starts_with("DATA") {
             w.write_all(b"354 go ahead\r\n").ok()?;
             let mut data = Vec::new();
-            while !data.ends_with(b"\r\n.\r\n") {
+            let ending = loop {
                 let mut byte = [0u8; 1];
                 r.read_exact(&mut byte).ok()?;
                 data.push(byte[0]);
-            }
-            data.truncate(data.len() - 3);
+                if data.ends_with(b"\r\n.\r\n") {
+                    break 3;
+                }
+                if faults.inbound_ends_data_at_bare_lf {
+                    if data.ends_with(b"\n.\r\n") {
+                        break 3;
+                    }
+                    if data.ends_with(b"\n.\n") {
+                        break 2;
+                    }
+                }
+            };
+            data.truncate(data.len() - ending);
             msg.content = unstuff(&data);
-            queued = Some(msg.clone());
+            queued.push(msg.clone());
             b"250 queued\r\n"
         } else if upper.starts_with("QUIT") {
             w.write_all(b"221 bye\r\n").ok()?;
@@ -131,7 +150,7 @@ fn accept_one(stream: TcpStream) -> Option<Queued> {
         };
         w.write_all(reply).ok()?;
     }
-    queued
+    Some(())
 }
 
 fn read_line(r: &mut impl BufRead) -> Option<String> {
