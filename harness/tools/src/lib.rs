@@ -11,6 +11,7 @@
 //! - [`traffic`]: the traffic generator behind `mtpspec load`;
 //! - [`rng`]: the one seeded generator the simulation and the fuzzer draw from.
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod netfuzz;
 pub mod proxy;

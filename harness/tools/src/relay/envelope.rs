@@ -52,7 +52,7 @@ fn failed_recipients(arrived: &Arrived) -> Vec<&str> {
 }
 
 /// RFC 5321 §3.6.3: "Formats specified for non-delivery reports by other standards (see, for
-/// example, RFC 3461 [32] and RFC 3464 [33]) SHOULD be used if possible."
+/// example, RFC 3461 \[32\] and RFC 3464 \[33\]) SHOULD be used if possible."
 pub fn dsn(arrived: &Arrived) -> Finding {
     let Some(t) = arrived.notifications().next() else {
         return Finding::NotReached("no notification arrived".into());

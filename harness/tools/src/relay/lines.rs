@@ -36,7 +36,7 @@ fn crlf_lines(data: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 
 /// RFC 5321 §2.3.8: "SMTP client implementations MUST NOT transmit these characters except
 /// when they are intended as line terminators and then MUST, as indicated above, transmit them
-/// only as a <CRLF> sequence."
+/// only as a `<CRLF>` sequence."
 pub fn crlf_only(arrived: &Arrived) -> Finding {
     let mut any = false;
     for (t, data) in arrived.contents() {
@@ -83,7 +83,7 @@ fn non_ascii_command(arrived: &Arrived) -> Option<String> {
     })
 }
 
-/// RFC 5321 §4.5.3.1.6: "The maximum total length of a text line including the <CRLF> is
+/// RFC 5321 §4.5.3.1.6: "The maximum total length of a text line including the `<CRLF>` is
 /// 1000 octets (not counting the leading dot duplicated for transparency)." / §4.5.3.1:
 /// "Objects larger than these sizes SHOULD be avoided when possible." Judged on the copies of
 /// the message (a notification quoting it is the notification's matter).
@@ -133,7 +133,7 @@ pub fn dot_stuffed(arrived: &Arrived) -> Finding {
 /// RFC 6531 §3.2: "If the SMTPUTF8 SMTP extension is not offered by the SMTP server, the
 /// SMTPUTF8-aware SMTP client MUST NOT transmit an internationalized email address and MUST
 /// NOT transmit a mail message containing internationalized mail headers as described in RFC
-/// 6532 [RFC6532] at any level within its MIME structure". Judged on the commands and on the
+/// 6532 \[RFC6532\] at any level within its MIME structure". Judged on the commands and on the
 /// top-level header section of every content that arrived.
 pub fn ascii_envelope_and_headers(arrived: &Arrived) -> Finding {
     if let Some(line) = non_ascii_command(arrived) {

@@ -21,11 +21,18 @@ const MAX_OUTPUT: usize = 16 * 1024;
 
 /// What a case asks of the client, for the template.
 pub struct Invocation<'a> {
+    /// `{host}`: the address the fake server listens on.
     pub host: &'a str,
+    /// `{port}`: the port it listens on.
     pub port: u16,
+    /// `{from}`: the case's sender.
     pub from: &'a str,
+    /// `{to}`: the case's recipients, filled in space-separated.
     pub to: &'a [String],
+    /// `{body}`: the file holding the case's message, with the line endings the case
+    /// gives it (LF in the default message).
     pub body: &'a Path,
+    /// `{mode}`: `plain`, or `starttls` when the case wants the client to upgrade.
     pub mode: Mode,
 }
 
@@ -45,7 +52,10 @@ pub fn substitute(template: &str, inv: &Invocation<'_>) -> String {
 pub struct ClientRun {
     /// `None` when it was killed (deadline) or died by a signal.
     pub exit_code: Option<i32>,
+    /// Whether it was still running at the case deadline and was killed then.
     pub timed_out: bool,
+    /// How long it ran, from its start until it exited or was killed (in JSON
+    /// `duration_ms`, whole milliseconds).
     #[serde(rename = "duration_ms", with = "mtpspec_report::millis")]
     pub duration: Duration,
     /// Standard output, then standard error (each cut to 16 KiB).

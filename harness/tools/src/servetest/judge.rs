@@ -298,7 +298,7 @@ fn delivered(events: &[Event]) -> usize {
 
 /// RFC 5321 §2.3.8: "SMTP client implementations MUST NOT transmit these characters except
 /// when they are intended as line terminators and then MUST, as indicated above, transmit them
-/// only as a <CRLF> sequence." The first LF not after a CR, or CR not before an LF: its
+/// only as a `<CRLF>` sequence." The first LF not after a CR, or CR not before an LF: its
 /// name and offset.
 pub fn bare_line_end(data: &[u8]) -> Option<(&'static str, usize)> {
     for (i, &b) in data.iter().enumerate() {

@@ -28,6 +28,8 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The mode as written in the YAML and as substituted for `{mode}`: `plain` or
+    /// `starttls`.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Plain => "plain",
@@ -58,20 +60,38 @@ impl std::str::FromStr for Feature {
 /// One client case: a server script and the judgements on what the client did.
 #[derive(Clone, Debug)]
 pub struct ClientCase {
+    /// `id:` unique across the client cases, `[a-z0-9][a-z0-9._-]*`; what `--case` globs
+    /// match.
     pub id: String,
+    /// `title:` one line, shown in every report: what the client should do.
     pub title: String,
+    /// `description:` the RFC text the judgements enforce, for readers of the report.
     pub description: Option<String>,
+    /// `requires:` the client features the case needs; without all of them declared
+    /// (`--client-features`) the case is SKIP and the client is not started.
     pub requires: Vec<Feature>,
+    /// `mode:` what the client is asked to do (`{mode}`): plain SMTP or STARTTLS.
     pub mode: Mode,
+    /// `from:` the sender the client is given (`{from}`); [`super::load::DEFAULT_FROM`]
+    /// unless the case names one.
     pub from: String,
+    /// `to:` the recipients the client is given (`{to}`, space-separated), never empty;
+    /// [`super::load::DEFAULT_TO`] unless the case names them.
     pub to: Vec<String>,
     /// The message the client is given (written to the file `{body}`).
     pub body: String,
-    /// The whole case: client run, every connection, judged after.
+    /// `deadline_ms:` how long the whole case may take (the client run and every
+    /// connection; the judging comes after), 20 s unless the case says otherwise. A client
+    /// still running then is killed; without `--client-cmd` it counts from the first
+    /// connection.
     pub deadline: Duration,
+    /// `server:` the script played on every connection of the case.
     pub server: Arc<ServerScript>,
+    /// `judge:` what is judged of the client, each with its requirement; never empty.
     pub judge: Vec<Judgement>,
+    /// The scenario file the case was loaded from (as the loader was given it).
     pub file: PathBuf,
+    /// The 1-based line where the case's list item starts in `file`.
     pub line: u64,
 }
 
@@ -112,6 +132,8 @@ pub struct ServerScript {
     /// The greeting lines (written out with their codes); none closes the connection at
     /// once, before any greeting.
     pub greeting: Vec<String>,
+    /// `greeting_delay_ms:` how long the server waits after the connection is accepted
+    /// before greeting (reading and recording whatever the client sends meanwhile).
     pub greeting_delay: Duration,
     /// EHLO keyword lines after the first (hostname) line, before TLS.
     pub ehlo: Vec<String>,
@@ -148,6 +170,8 @@ pub struct Rule {
     pub nth: Option<u32>,
     /// Reply lines, codes included; `None` keeps the default reply, an empty list sends none.
     pub reply: Option<Vec<String>>,
+    /// `delay_ms:` a pause before this reply, while the server keeps reading and recording;
+    /// when not zero it replaces the script's `reply_delay` for this reply.
     pub delay: Duration,
     /// Lines sent in the same write right after the reply (before a TLS handshake).
     pub inject: Vec<String>,
@@ -155,6 +179,8 @@ pub struct Rule {
     pub tls: bool,
     /// Close the connection after the reply, having read on for `linger`.
     pub close: bool,
+    /// `linger_ms:` with `close`, how long the server goes on reading (and recording) after
+    /// the reply before it closes; 1 s unless the rule says otherwise.
     pub linger: Duration,
 }
 
@@ -162,8 +188,12 @@ pub struct Rule {
 /// weighs.
 #[derive(Clone, Debug)]
 pub struct Judgement {
+    /// `spec:` the SPEC.md requirement the check enforces (`SMTP-CLIENT-8`).
     pub spec: String,
+    /// `level:` what a failure weighs: FAIL for `must`, WARN for `should`, UNSUPPORTED for
+    /// `may`.
     pub level: Level,
+    /// `check:` what must hold of the recorded sessions or of the client's run.
     pub check: Check,
     /// Where the judgement is written.
     pub line: u64,
@@ -177,16 +207,31 @@ pub enum Check {
     /// Some command line matches.
     Sends(Regex),
     /// At most `max` command lines match.
-    MaxCount { pattern: Regex, max: u32 },
+    MaxCount {
+        /// `pattern:` the command pattern counted.
+        pattern: Regex,
+        /// `max:` how many matching commands are allowed, over all connections.
+        max: u32,
+    },
     /// After the server's reply to the first command matching `reply_to`, the client sends
     /// no command on that connection except ones matching `allow`.
     NothingAfter {
+        /// `reply_to:` the command whose reply (the first such command's) ends what the
+        /// client may send on that connection.
         reply_to: Regex,
+        /// `allow:` the commands still allowed after that reply (QUIT, say); none when
+        /// absent.
         allow: Option<Regex>,
     },
     /// The first command after the reply to the first command matching `after` matches
     /// `expect`.
-    NextCommand { after: Regex, expect: Regex },
+    NextCommand {
+        /// `after:` the command (its first occurrence) after whose reply the next command is
+        /// judged.
+        after: Regex,
+        /// `expect:` what the client's next command on that connection must match.
+        expect: Regex,
+    },
     /// For each command matching, no other command arrives before its reply was sent.
     WaitsForReply(Regex),
     /// Nothing arrives before the greeting was sent.
@@ -196,7 +241,10 @@ pub enum Check {
     /// The first message's data holds every `include` line and no `exclude` line (lines as
     /// sent, dot-stuffing included, split at any line end: CRLF is [`Check::DataCrlf`]'s).
     DataLines {
+        /// `include:` lines the data must hold, each equal to a whole line (line end
+        /// removed).
         include: Vec<String>,
+        /// `exclude:` lines the data must not hold, each compared with whole lines.
         exclude: Vec<String>,
     },
     /// The first message's data has no bare LF and no bare CR.
@@ -212,6 +260,7 @@ pub enum Check {
     Output(Regex),
 }
 
+/// The exit status the `exit:` check expects of the client command (`success` or `failure`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExitExpect {

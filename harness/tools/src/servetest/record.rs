@@ -15,55 +15,86 @@ use mtpspec_runner::wire::escape;
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
+    /// The server accepted a connection: the first event of every connection, before the
+    /// greeting (and before any greeting delay).
     Connected,
     /// A command line from the client, without its line ending.
     Command {
+        /// The line as it arrived (lossy UTF-8); a line of more than 64 KiB without a line
+        /// end is recorded as one line.
         line: String,
+        /// Whether it arrived inside TLS (after a completed STARTTLS handshake).
         tls: bool,
     },
     /// A reply from the server; `answers` is the index of the command (or data) event.
     Reply {
+        /// The reply lines as sent, codes included, without line endings; empty when the
+        /// script sent no reply (`reply: []`).
         lines: Vec<String>,
+        /// The index in the case's log of the command (or, for the reply to the end of
+        /// data, the data) event it answers; `None` for the greeting.
         answers: Option<usize>,
     },
     /// Reply lines injected right after a reply, in the same write.
     Injected {
+        /// The injected lines as sent, without line endings.
         lines: Vec<String>,
     },
     /// Message content, as sent (dot-stuffing included), up to the end of data; `complete`
     /// when the CRLF "." CRLF arrived.
     Data {
+        /// The octets as lossy UTF-8 (the octets themselves: [`Recorder::data_octets`]),
+        /// without the final "." CRLF; of data over 4 MiB, the first 4 MiB and the last 8
+        /// octets are kept.
         text: String,
+        /// Whether the end of data arrived; `false` when the client closed or the case
+        /// deadline passed first.
         complete: bool,
     },
+    /// The TLS handshake after a STARTTLS reply succeeded; later commands arrive inside TLS.
     TlsStarted,
+    /// The TLS handshake failed, or could not start; the server then closes the connection.
     TlsFailed {
+        /// The handshake error, or why there was none (TLS already on, no TLS
+        /// configuration).
         error: String,
     },
     /// Plaintext that arrived after STARTTLS and before the handshake (thrown away).
     Discarded {
+        /// How many octets were thrown away (queued command lines counted with a CRLF).
         bytes: usize,
     },
+    /// The connection ended.
     Closed {
+        /// Which side ended it.
         by: Side,
     },
     /// The connection ran into the case deadline.
     TimedOut,
 }
 
+/// Which end closed a connection ([`EventKind::Closed`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
+    /// The client closed or reset it (the server read end of file, or a read or write
+    /// failed).
     Client,
+    /// The scripted server closed it: a rule's `close`, the reply to QUIT, no greeting, a
+    /// failed TLS handshake, or the case deadline.
     Server,
 }
 
+/// One entry of a case's log: on which connection, when, and what happened.
 #[derive(Clone, Debug, Serialize)]
 pub struct Event {
     /// Connection number, from 1.
     pub conn: u32,
+    /// When it was recorded, since the case's [`Recorder`] was made (in JSON `at_ms`, whole
+    /// milliseconds).
     #[serde(rename = "at_ms", with = "mtpspec_report::millis")]
     pub at: Duration,
+    /// What happened (in JSON its fields sit beside `conn` and `at_ms`, named by `kind`).
     #[serde(flatten)]
     pub kind: EventKind,
 }
@@ -79,6 +110,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// An empty log whose event times count from now.
     pub fn new() -> Self {
         Self {
             start: Instant::now(),
@@ -120,6 +152,8 @@ impl Recorder {
         events.len() - 1
     }
 
+    /// A copy of every event so far, in the order recorded (an event's index, as
+    /// [`EventKind::Reply`]'s `answers` names it, is its position here).
     pub fn events(&self) -> Vec<Event> {
         self.events
             .lock()

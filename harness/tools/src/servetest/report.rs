@@ -16,24 +16,42 @@ use super::reporting::{
 };
 use mtpspec_runner::runner::Verdict;
 
+/// The JSON schema's name (`schema` in every client report).
 pub const SCHEMA: &str = "mtpspec-client-report";
+/// The JSON schema's version (`schema_version`).
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// One case's outcome.
 #[derive(Clone, Debug, Serialize)]
 pub struct CaseOutcome {
+    /// The case id.
     pub id: String,
+    /// The case title.
     pub title: String,
+    /// The scenario file the case is written in.
     pub file: String,
+    /// The 1-based line its list item starts on.
     pub line: u64,
+    /// The requirement IDs its judgements cite, in order, without repeats.
     pub spec: Vec<String>,
+    /// What the client was asked to do (`{mode}`).
     pub mode: Mode,
+    /// The worst verdict of its judgements; SKIP when the client lacks a feature the case
+    /// requires, ERROR when the case could not be played.
     pub verdict: Verdict,
     /// One line: why the verdict is not PASS.
     pub reason: Option<String>,
+    /// Each judgement's outcome, in the order the case writes them; empty when the case
+    /// was not played.
     pub judgements: Vec<Judged>,
+    /// How the client command ended; `None` without `--client-cmd`, or when the case was
+    /// not played.
     pub client: Option<ClientRun>,
+    /// The log of every connection of the case, which the judgements read and the
+    /// transcript shows.
     pub events: Vec<Event>,
+    /// How long the case took, from its start until it was judged (in JSON `duration_ms`,
+    /// whole milliseconds); zero when it was not played.
     #[serde(rename = "duration_ms", with = "mtpspec_report::millis")]
     pub duration: Duration,
 }
@@ -64,6 +82,9 @@ impl CaseOutcome {
         }
     }
 
+    /// A case played and judged: its `verdict` (the worst of `judgements`), the record of
+    /// its connections, the client's run when the harness started one, and how long it took;
+    /// the reason is taken from the first judgement that gave the verdict.
     pub fn judged(
         case: &ClientCase,
         verdict: Verdict,
@@ -92,18 +113,25 @@ impl CaseOutcome {
 /// Everything about one client.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClientReport {
+    /// [`SCHEMA`].
     pub schema: &'static str,
+    /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
+    /// The mtpspec version that wrote it.
     pub tool_version: &'static str,
     /// The client's name, as given by `--client-name`.
     pub client: String,
     /// The command template (placeholders not filled in).
     pub command: Option<String>,
+    /// How many cases got each verdict.
     pub summary: Summary,
+    /// Each case's outcome, in the order the cases ran.
     pub cases: Vec<CaseOutcome>,
 }
 
 impl ClientReport {
+    /// The report on `client` (its name) run by `command` (the template, if the harness
+    /// started it), with the verdicts of `cases` counted.
     pub fn new(client: String, command: Option<String>, cases: Vec<CaseOutcome>) -> Self {
         let summary = tally(cases.iter().map(|c| c.verdict));
         Self {

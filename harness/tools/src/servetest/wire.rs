@@ -67,23 +67,36 @@ impl Stream {
 
 /// A command line waiting to be answered, with the index of its recorded event.
 pub struct Pending {
+    /// The command line, without its line ending.
     pub line: String,
+    /// The index of its [`EventKind::Command`] event in the case's log: what the reply to
+    /// it names as `answers`.
     pub event: usize,
 }
 
+/// The server end of one connection: the stream (plain, then TLS after STARTTLS), the octets
+/// read but not yet split into lines, the command lines not yet answered, and the log they
+/// are recorded in.
 pub struct Wire {
     /// `None` only while the TLS handshake owns the socket.
     stream: Option<Stream>,
     buf: Vec<u8>,
     pending: VecDeque<Pending>,
+    /// Whether TLS is on (a STARTTLS handshake completed).
     pub tls: bool,
     eof: bool,
+    /// The connection's number in the case, from 1; every event recorded here carries it.
     pub conn: u32,
+    /// The case's log, shared with its other connections.
     pub rec: Recorder,
+    /// The case deadline: reads, the writing of replies and the TLS handshake give up at it
+    /// ([`End::Deadline`]).
     pub deadline: Instant,
 }
 
 impl Wire {
+    /// A plain TCP connection, numbered `conn` in the case, recording into `rec` and bounded
+    /// by `deadline`. Records nothing itself: the session records the connection.
     pub fn new(stream: TcpStream, conn: u32, rec: Recorder, deadline: Instant) -> Self {
         Self {
             stream: Some(Stream::Plain(stream)),
