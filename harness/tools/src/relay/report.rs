@@ -200,9 +200,9 @@ impl JudgedReport for RelayReport {
                     s.ending,
                     s.verdict,
                     cell(&s.outcome),
-                    s.received
-                        .as_deref()
-                        .map_or(String::new(), |r| format!("`{}`", cell(&clip(r, 400))))
+                    s.received.as_deref().map_or(String::new(), |r| {
+                        format!("`{}`", cell(&clip(&body_of(r), 400)))
+                    })
                 );
             }
             md.push('\n');
@@ -247,5 +247,29 @@ fn case_markdown(md: &mut String, c: &RelayOutcome) {
             "<details><summary>At the next hop</summary>\n\n```text\n{}```\n\n</details>",
             clip(&render(&c.events), 12000)
         );
+    }
+}
+
+/// The body of escaped message data, where a smuggling ending and what follows it stand: the
+/// header block is left out (said so), so that a table cell shows the octets that matter.
+fn body_of(received: &str) -> String {
+    match received.split_once("<CR><LF><CR><LF>") {
+        Some((_, body)) => format!("(header fields left out) {body}"),
+        None => received.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::body_of;
+
+    #[test]
+    fn the_table_shows_the_body_where_the_ending_is() {
+        let data = "Received: from x<CR><LF>Subject: s<CR><LF><CR><LF>one<CR>.<CR>MAIL FROM:<x>";
+        assert_eq!(
+            body_of(data),
+            "(header fields left out) one<CR>.<CR>MAIL FROM:<x>"
+        );
+        assert_eq!(body_of("no header block"), "no header block");
     }
 }
