@@ -7,7 +7,6 @@ extern crate mtp_server;
 
 mod cli;
 
-
 /// mtpspec: a conformance suite for SMTP, VMTP and MMTP servers, with a reference
 /// implementation of all three.
 #[derive(Parser)]
@@ -48,7 +47,9 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = match Cli::from_arg_matches(&mtp_server::cli::with_exit_codes(Cli::command()).get_matches()) {
+    let cli = match Cli::from_arg_matches(
+        &mtp_server::cli::with_exit_codes(Cli::command()).get_matches(),
+    ) {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };

@@ -49,7 +49,9 @@ fn run_args() -> Result<RunArgs, String> {
 fn start_env() -> Result<Arc<Conformance>, String> {
     let args = run_args()?;
     let spec = Spec::load(&repo().join("SPEC.md")).map_err(|e| e.to_string())?;
-    let options = args.suite_options(Some(spec)).map_err(|e| format!("{e:#}"))?;
+    let options = args
+        .suite_options(Some(spec))
+        .map_err(|e| format!("{e:#}"))?;
     let suite = Conformance::from_options(&args.target, options)
         .map_err(|e| format!("MTPSPEC_TARGET={}: {e}", args.target))?;
     Ok(Arc::new(suite))
@@ -410,8 +412,8 @@ fn main() {
     };
     let target = run_args.target.clone();
     // Against another server, the reference's own design decisions are MAY (SPEC.md).
-    let reference = run_args.reference_target
-        || matches!(target.parse(), Ok(mtpspec::TargetSpec::Embedded));
+    let reference =
+        run_args.reference_target || matches!(target.parse(), Ok(mtpspec::TargetSpec::Embedded));
     let spec = Spec::load(&repo().join("SPEC.md"));
     // Another server is probed before the trials are listed, so that the cases it cannot run
     // show as ignored, with the reason in the name, instead of passing.
@@ -419,7 +421,13 @@ fn main() {
     // The cases as `mtpspec run` selects them (held to SPEC.md's levels).
     let selected = load_paths(&scenario_dirs()).and_then(|all| {
         let everything = Filter::new(&[]).expect("an empty filter");
-        suite::select(&all, &everything, run_args.profile, spec.as_ref().ok(), reference)
+        suite::select(
+            &all,
+            &everything,
+            run_args.profile,
+            spec.as_ref().ok(),
+            reference,
+        )
     });
     match selected {
         Ok(selection) => trials.extend(selection.cases.into_iter().map(|case| {

@@ -267,8 +267,14 @@ fn the_json_report_reads_back_as_written() {
     assert_eq!(super::json::to_string(&read).unwrap(), written);
     assert_eq!(read.cases[0].wire, report.cases[0].wire);
     assert_eq!(
-        read.cases[0].failure.as_ref().and_then(|f| f.observed.clone()),
-        report.cases[0].failure.as_ref().and_then(|f| f.observed.clone()),
+        read.cases[0]
+            .failure
+            .as_ref()
+            .and_then(|f| f.observed.clone()),
+        report.cases[0]
+            .failure
+            .as_ref()
+            .and_then(|f| f.observed.clone()),
         "what the target did, as data"
     );
     assert!(written.contains(r#""kind": "reply""#), "{written}");

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use mtpspec::traffic::mmtp::MmtpLoadOptions;
 use mtpspec::traffic::{self, LoadOptions, LoadReport};
-use anyhow::Context;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use super::content;
 use super::step_error::StepError;
-use mtpspec_report::verdict::Observed;
 use crate::scenario::{MailboxCheck, MessageCheck, Vars};
 use crate::target::{ObservedMessage, Observer};
+use mtpspec_report::verdict::Observed;
 
 const POLL: Duration = Duration::from_millis(100);
 

@@ -320,7 +320,12 @@ impl Runner {
                         let expected = "a well-formed reply".to_string();
                         let why = actual.strip_prefix("malformed reply: ").unwrap_or(&actual);
                         let observed = Observed::Malformed { why: why.into() };
-                        (Verdict::for_failure(Level::Must), expected, actual, Some(observed))
+                        (
+                            Verdict::for_failure(Level::Must),
+                            expected,
+                            actual,
+                            Some(observed),
+                        )
                     }
                     StepError::InBranch { .. } => unreachable!("locate unwraps every branch"),
                 };

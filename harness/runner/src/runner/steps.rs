@@ -17,12 +17,12 @@ use super::RunOptions;
 use super::conn::{Conn, ReadFailure};
 use super::mailbox;
 use super::step_error::{StepError, show_reply};
-use mtpspec_report::verdict::Observed;
 use crate::scenario::model::WriteError;
 use crate::scenario::vars::UnknownVariable;
 use crate::scenario::{CodeSet, ExpectReply, LocatedStep, Step, Template, Vars};
 use crate::target::{Listener, Observer, Target};
 use crate::wire::WireLog;
+use mtpspec_report::verdict::Observed;
 
 pub(crate) struct Session<'a> {
     pub target: &'a dyn Target,

@@ -64,7 +64,10 @@ impl Object {
 
     /// The value of `key` for changing in place, if present.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
-        self.members.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.members
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     /// Sets `key`, in place when present, at the end otherwise.
@@ -374,7 +377,11 @@ mod tests {
         let object = json.as_object().unwrap();
         let keys: Vec<&str> = object.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["b", "a"], "the first position");
-        assert_eq!(object.get("b").unwrap().to_compact_string(), "2.5", "the last value");
+        assert_eq!(
+            object.get("b").unwrap().to_compact_string(),
+            "2.5",
+            "the last value"
+        );
         assert_eq!(object.repeated_keys(), ["b"]);
         assert_eq!(object.get("a").unwrap().kind(), "an array");
         let built: Object = [("b".to_string(), Json::Null)].into_iter().collect();

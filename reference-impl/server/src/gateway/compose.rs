@@ -120,8 +120,8 @@ fn crlf(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mtp_proto::mmtp::json::Json;
     use crate::gateway::submission::parse_message;
+    use mtp_proto::mmtp::json::Json;
 
     #[test]
     fn builds_with_the_gateway_id_and_checks_the_size() {

@@ -36,8 +36,8 @@ mod upstream;
 
 pub use attachment::{Attachment, MediaType, Transfer};
 pub use error::{ApiError, GatewayError};
-pub use mtp_proto::mmtp::json::Json;
 pub use limits::Limits;
+pub use mtp_proto::mmtp::json::Json;
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub use readack::{Notifier, ReadEffect, Reader};
 pub use submission::{Submission, parse_batch, parse_message};

@@ -12,10 +12,10 @@ use serde_json::json;
 use super::AppState;
 use super::compose;
 use super::error::ApiError;
-use mtp_proto::mmtp::json::Json;
 use super::outbox::Prepared;
 use super::query::{Page, Params};
 use super::submission::{Submission, parse_batch, parse_message};
+use mtp_proto::mmtp::json::Json;
 
 /// `POST /send`: one message; 202 with its id once it is queued (and spooled).
 pub(super) async fn send(

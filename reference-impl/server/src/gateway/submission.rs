@@ -13,9 +13,9 @@ use mtp_proto::smtp::Mailbox;
 
 use super::attachment::{Attachment, MediaType};
 use super::error::ApiError;
-use mtp_proto::mmtp::json::Json;
 use super::limits::Limits;
 use crate::client::mime::content_type_for;
+use mtp_proto::mmtp::json::Json;
 
 /// One message as the client asked for it, every field checked.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,10 @@
 use super::*;
 
 fn parse(text: &str) -> Result<Submission, ApiError> {
-    parse_message(&Json::from_slice(text.as_bytes()).unwrap(), &Limits::default())
+    parse_message(
+        &Json::from_slice(text.as_bytes()).unwrap(),
+        &Limits::default(),
+    )
 }
 
 fn field_of(text: &str) -> String {

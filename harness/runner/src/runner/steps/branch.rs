@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use super::{Session, read_failure};
-use mtpspec_report::verdict::Observed;
 use crate::runner::conn::ReadFailure;
 use crate::runner::step_error::StepError;
 use crate::scenario::{Branch, BranchOn, Branches};
+use mtpspec_report::verdict::Observed;
 
 impl Session<'_> {
     pub(super) async fn expect_one_of(&mut self, branches: &Branches) -> Result<(), StepError> {

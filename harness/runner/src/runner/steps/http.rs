@@ -9,9 +9,9 @@ use super::{Session, missing_variable};
 use crate::runner::http::{HttpResponse, Outgoing};
 use crate::runner::mmtp::{DEFAULT_DIFFICULTY, EvalContext, evaluate};
 use crate::runner::step_error::StepError;
-use mtpspec_report::verdict::Observed;
 use crate::scenario::http::{BodyPart, ExpectHttp, HttpBody, HttpRequest, PollHttp};
 use crate::scenario::json_pattern::{JsonPattern, PatternError, show};
+use mtpspec_report::verdict::Observed;
 
 impl Session<'_> {
     fn http_base(&self) -> Result<String, StepError> {
@@ -84,7 +84,9 @@ impl Session<'_> {
         })?;
         let expected = || format!("a response with {expect}");
         if !expect.status.contains(&response.status) {
-            return Err(StepError::observed(expected(), response.summary(),
+            return Err(StepError::observed(
+                expected(),
+                response.summary(),
                 Observed::Http {
                     status: response.status,
                 },
@@ -167,7 +169,9 @@ impl Session<'_> {
         };
         self.log_poll(&path, &response);
         if !poll.status.contains(&response.status) {
-            return Err(StepError::observed(expected, response.summary(),
+            return Err(StepError::observed(
+                expected,
+                response.summary(),
                 Observed::Http {
                     status: response.status,
                 },

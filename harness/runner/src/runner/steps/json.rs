@@ -7,9 +7,9 @@ use super::{Session, missing_variable, with_partial};
 use crate::runner::conn::ReadFailure;
 use crate::runner::mmtp::{DEFAULT_DIFFICULTY, EvalContext, evaluate};
 use crate::runner::step_error::StepError;
-use mtpspec_report::verdict::Observed;
 use crate::scenario::json_pattern::{JsonPattern, PatternError, show};
 use crate::scenario::{JsonTemplate, WriteJsonStep};
+use mtpspec_report::verdict::Observed;
 
 impl Session<'_> {
     /// The HashCash difficulty for the current connection: its welcome's, else the probe's,

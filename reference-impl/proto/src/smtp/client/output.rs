@@ -97,9 +97,18 @@ impl ClientSession {
         let Some(txn) = &self.txn else {
             return;
         };
-        let count = if feature == Feature::VmtpMetadata { 1 } else { txn.count };
+        let count = if feature == Feature::VmtpMetadata {
+            1
+        } else {
+            txn.count
+        };
         let end = (txn.first + count).min(self.out.messages.len());
-        for message in self.out.messages.get_mut(txn.first..end).unwrap_or_default() {
+        for message in self
+            .out
+            .messages
+            .get_mut(txn.first..end)
+            .unwrap_or_default()
+        {
             if !message.used.contains(&feature) {
                 message.used.push(feature);
             }
