@@ -1,13 +1,14 @@
 //! The report of one relay-test run: per case its verdict, how the submission went, each
 //! judgement with its requirement, and the next hop's transcript; above them, per smuggling
 //! ending, what the target did with it, with the octets as received. Rendered as JSON (a
-//! versioned schema) and Markdown; the counts, tables and exit code are serve-test's
-//! ([`crate::servetest::reporting`]).
+//! versioned schema, written by `relay-test` and read back by [`RelayReport::from_json`] for
+//! `mtpspec compare --relay-json`: one type both ways) and Markdown; the counts, tables and
+//! exit code are serve-test's ([`crate::servetest::reporting`]).
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::RelayCase;
 use super::submit::Submitted;
@@ -26,7 +27,7 @@ pub const SCHEMA: &str = "mtpspec-relay-report";
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// What the target did with one smuggling ending.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Smuggling {
     /// The ending, as `<LF>.<CR><LF>`.
     pub ending: String,
@@ -41,7 +42,7 @@ pub struct Smuggling {
 }
 
 /// One case's outcome.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RelayOutcome {
     /// The case id.
     pub id: String,
@@ -114,14 +115,14 @@ impl RelayOutcome {
 }
 
 /// Everything about one target.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RelayReport {
     /// [`SCHEMA`].
-    pub schema: &'static str,
-    /// [`SCHEMA_VERSION`].
+    pub schema: String,
+    /// [`SCHEMA_VERSION`] (a report read back: the version it was written in).
     pub schema_version: u32,
     /// The mtpspec version that wrote it.
-    pub tool_version: &'static str,
+    pub tool_version: String,
     /// The target's name (`--target-name`).
     pub target: String,
     /// Where the harness submitted (`--inject`).
@@ -142,9 +143,9 @@ impl RelayReport {
         let summary = tally(cases.iter().map(|c| c.verdict));
         let smuggling = cases.iter().filter_map(|c| c.smuggling.clone()).collect();
         Self {
-            schema: SCHEMA,
+            schema: SCHEMA.to_string(),
             schema_version: SCHEMA_VERSION,
-            tool_version: env!("CARGO_PKG_VERSION"),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
             target,
             inject,
             listen,
@@ -152,6 +153,20 @@ impl RelayReport {
             smuggling,
             cases,
         }
+    }
+
+    /// Reads a report written by `relay-test --report-json`: schema [`SCHEMA`], any version
+    /// from 1 to [`SCHEMA_VERSION`]. A document of another schema (a conformance report of
+    /// `mtpspec run`) or of a newer version is refused before its content is read.
+    pub fn from_json(text: &str) -> Result<RelayReport, ReadError> {
+        let head: Head = serde_json::from_str(text).map_err(ReadError::Json)?;
+        if head.schema != SCHEMA || !(1..=SCHEMA_VERSION).contains(&head.schema_version) {
+            return Err(ReadError::Schema {
+                schema: head.schema,
+                version: head.schema_version,
+            });
+        }
+        serde_json::from_str(text).map_err(ReadError::Json)
     }
 
     /// One line per smuggling ending, for the terminal and the Markdown report.
@@ -162,6 +177,51 @@ impl RelayReport {
             .collect()
     }
 }
+
+/// What every version of the document starts with.
+#[derive(Deserialize)]
+struct Head {
+    schema: String,
+    schema_version: u32,
+}
+
+/// Why a JSON relay report could not be read ([`RelayReport::from_json`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// Not JSON, or not the shape of a relay report (a missing key, a verdict this build does
+    /// not know).
+    Json(serde_json::Error),
+    /// Another schema, or a version of this one that this build does not read.
+    Schema {
+        /// The document's `schema`.
+        schema: String,
+        /// The document's `schema_version`.
+        version: u32,
+    },
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Json(e) => write!(f, "not a JSON relay report of mtpspec: {e}"),
+            Self::Schema { schema, version } => {
+                write!(
+                    f,
+                    "schema {schema:?} version {version}; this build reads {SCHEMA:?} versions \
+                     1 to {SCHEMA_VERSION}"
+                )?;
+                if schema == mtpspec_runner::report::SCHEMA {
+                    f.write_str(" (a conformance report of `mtpspec run`, not a relay report)")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+// The JSON error's text is part of the message, so it is not also a `source`.
+impl std::error::Error for ReadError {}
 
 impl JudgedReport for RelayReport {
     fn summary(&self) -> &Summary {

@@ -36,7 +36,7 @@ pub struct Submission<'a> {
 }
 
 /// How the submission went.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Submitted {
     /// The end of data got 2yz: the target took responsibility for the message. `extra`:

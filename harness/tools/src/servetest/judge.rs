@@ -3,7 +3,7 @@
 //! the case never reached the point it is about (say, the client gave up before the command
 //! the check looks at). The case's verdict is the worst of its judgements.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::client::ClientRun;
 use super::model::{Check, ExitExpect, Judgement, pat};
@@ -12,7 +12,7 @@ use mtpspec_runner::runner::Verdict;
 use mtpspec_scenario::Level;
 
 /// The outcome of one judgement.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Judged {
     /// The requirement judged.
     pub spec: String,

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use mtpspec_runner::wire::escape;
 
 /// One thing seen or done on a connection.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
     /// The server accepted a connection: the first event of every connection, before the
@@ -74,7 +74,7 @@ pub enum EventKind {
 }
 
 /// Which end closed a connection ([`EventKind::Closed`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     /// The client closed or reset it (the server read end of file, or a read or write
@@ -86,7 +86,7 @@ pub enum Side {
 }
 
 /// One entry of a case's log: on which connection, when, and what happened.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Event {
     /// Connection number, from 1.
     pub conn: u32,
