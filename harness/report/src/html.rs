@@ -29,8 +29,17 @@
 //! (`tr[data-robustness]`), outside the summary counts, which are the scenarios'. On a
 //! transcript page, `body[data-target]` and `section.transcript[data-case][data-verdict]`, whose
 //! first link leads back to the case's row.
+//!
+//! Relay reports (`mtpspec relay-test`, [`RelayColumn`]) add a section after the conformance
+//! tables, `#relay-section` (its hooks: `#relay-smuggling`, `#relay-summary`, `#relay`
+//! with `tr[data-relay-case]` and `td.cell[data-target][data-verdict]`), and on the target's
+//! transcript page a section of `section.relay-transcript[data-relay-case][data-verdict]`
+//! anchored `relay-case-<id>`. A target has one transcript page whatever it has: conformance
+//! transcripts, relay transcripts or both ([`target_names`]).
 
 mod column;
+mod relay;
+mod relay_transcripts;
 mod robustness;
 mod transcripts;
 
@@ -38,6 +47,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 pub use column::{Column, ColumnCase, ColumnRobustness, TRANSCRIPT_LINES, clip};
+pub use relay::{FORWARDED, RelayColumn, RelayColumnCase, RelayJudgement, RelaySmuggling};
 pub use transcripts::{is_transcript_page_of, transcript_files};
 
 use crate::verdict::Verdict;
@@ -80,6 +90,9 @@ pub struct Page<'a> {
     pub title: &'a str,
     /// The runs compared, one column each, left to right.
     pub columns: &'a [Column],
+    /// The relay reports, one column each in the relay section, left to right; a name may be
+    /// a conformance column's (the same target) or a target of its own.
+    pub relay: &'a [RelayColumn],
     /// For section order and titles and requirement levels; the runs' own copies are used
     /// when it is absent.
     pub spec: Option<&'a Spec>,
@@ -93,13 +106,13 @@ pub struct Page<'a> {
 pub struct Pages {
     /// The main page's HTML, to be written under [`Page::file`].
     pub main: String,
-    /// The transcript pages, one per column in column order.
+    /// The transcript pages, one per target in [`target_names`] order.
     pub transcripts: Vec<TranscriptPage>,
 }
 
-/// One column's transcript page.
+/// One target's transcript page.
 pub struct TranscriptPage {
-    /// The column's name.
+    /// The target's name.
     pub target: String,
     /// The file name, in the main page's directory (from [`transcript_files`]).
     pub file: String,
@@ -107,38 +120,70 @@ pub struct TranscriptPage {
     pub html: String,
 }
 
+/// The targets that get a transcript page, in the order their files are named
+/// ([`transcript_files`]): the conformance columns, then the relay reports' targets that have
+/// no conformance column, each in the order given.
+pub fn target_names<'a>(columns: &[&'a str], relay: &[&'a str]) -> Vec<&'a str> {
+    let mut names = columns.to_vec();
+    for name in relay {
+        if !names.contains(name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
 /// Renders the main page and the transcript pages.
 pub fn render(page: &Page<'_>) -> Pages {
     let groups = groups(page);
-    let names: Vec<&str> = page.columns.iter().map(|c| c.name.as_str()).collect();
+    let column_names: Vec<&str> = page.columns.iter().map(|c| c.name.as_str()).collect();
+    let relay_names: Vec<&str> = page.relay.iter().map(|c| c.name.as_str()).collect();
+    let names = target_names(&column_names, &relay_names);
     let files = transcript_files(page.file, &names);
+    let by_name: BTreeMap<&str, &str> = names
+        .iter()
+        .copied()
+        .zip(files.iter().map(String::as_str))
+        .collect();
     let mut out = String::with_capacity(1 << 18);
     head(&mut out, page.title, "");
     let _ = writeln!(out, "<body>\n<h1>{}</h1>", esc(page.title));
-    let cases: usize = groups.iter().map(|g| g.rows.len()).sum();
-    let _ = writeln!(
-        out,
-        "<p>{} cases, {} targets. Each cell links to that case's wire transcript, on the \
-         target's page of transcripts (a file per target, next to this one). \
-         <span class=\"differs\">differs</span> marks a case the targets judged differently \
-         (SKIP, ERROR and NOT RUN are not compared).</p>",
-        cases,
-        page.columns.len()
-    );
-    summary(&mut out, page.columns, &files);
+    if !page.columns.is_empty() {
+        let cases: usize = groups.iter().map(|g| g.rows.len()).sum();
+        let _ = writeln!(
+            out,
+            "<p>{} cases, {} targets. Each cell links to that case's wire transcript, on the \
+             target's page of transcripts (a file per target, next to this one). \
+             <span class=\"differs\">differs</span> marks a case the targets judged differently \
+             (SKIP, ERROR and NOT RUN are not compared).</p>",
+            cases,
+            page.columns.len()
+        );
+        summary(&mut out, page.columns, &files);
+    }
     legend(&mut out);
-    section_index(&mut out, &groups);
-    case_table(&mut out, page, &groups, &files);
-    robustness::table(&mut out, page.columns);
+    if !page.columns.is_empty() {
+        section_index(&mut out, &groups, !page.relay.is_empty());
+        case_table(&mut out, page, &groups, &files);
+        robustness::table(&mut out, page.columns);
+    }
+    relay::section(&mut out, page, &by_name);
     out.push_str("</body>\n</html>\n");
-    let transcripts = page
-        .columns
+    let relay_rows = relay::rows(page.relay);
+    let transcripts = names
         .iter()
         .zip(files)
-        .map(|(column, file)| TranscriptPage {
-            target: column.name.clone(),
-            html: transcripts::page(page, &groups, column),
-            file,
+        .map(|(name, file)| {
+            let target = transcripts::Target {
+                name,
+                column: page.columns.iter().find(|c| c.name == *name),
+                relay: page.relay.iter().find(|c| c.name == *name),
+            };
+            TranscriptPage {
+                target: name.to_string(),
+                html: transcripts::page(page, &groups, &relay_rows, &target),
+                file,
+            }
         })
         .collect();
     Pages {
@@ -324,7 +369,7 @@ fn legend(out: &mut String) {
     );
 }
 
-fn section_index(out: &mut String, groups: &[Group<'_>]) {
+fn section_index(out: &mut String, groups: &[Group<'_>], relay: bool) {
     out.push_str("<h2>Sections</h2>\n<ul id=\"sections\">\n");
     for (g, group) in groups.iter().enumerate() {
         let _ = writeln!(
@@ -334,6 +379,9 @@ fn section_index(out: &mut String, groups: &[Group<'_>]) {
             esc(&group.title),
             group.rows.len()
         );
+    }
+    if relay {
+        out.push_str("<li><a href=\"#relay-section\">Outbound (relay mode)</a></li>\n");
     }
     out.push_str("</ul>\n");
 }
@@ -512,6 +560,7 @@ mod tests {
         render(&Page {
             title,
             columns,
+            relay: &[],
             spec,
             file,
         })

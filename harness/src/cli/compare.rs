@@ -1,6 +1,7 @@
 //! `mtpspec compare`: runs the suite against several targets and/or reads existing JSON
 //! reports, and writes a static HTML page with the targets side by side and, next to it, one
-//! page per target with that target's transcripts (see `mtpspec::report::html`).
+//! page per target with that target's transcripts (see `mtpspec::report::html`). Relay reports
+//! (`--relay-json`, `mtpspec relay-test`) add the outbound section ([`relay`]).
 //!
 //! Each `--target NAME=TARGET` is run in this process as `mtpspec run` runs it (its command line
 //! read by `run`'s own parser, then [`mtpspec::suite`]: options, observers, baseline, report),
@@ -11,7 +12,10 @@
 //! the main page last, so the main page never links to a page that is not there; then the
 //! transcript pages of the same main page that this comparison no longer has (a target
 //! dropped) are removed. Exit codes: 0 the pages were written (whatever the verdicts: `run` is
-//! the gate), 2 usage or scenario error, 3 a target could not be run at all (no report).
+//! the gate), 2 usage or scenario error, or a report that cannot be read, 3 a target could not
+//! be run at all (no report).
+
+mod relay;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +24,7 @@ use std::str::FromStr;
 
 use anyhow::{Context, anyhow, bail};
 use clap::Parser;
-use mtpspec::report::html::{self, Column, Page};
+use mtpspec::report::html::{self, Column, Page, RelayColumn};
 use mtpspec::report::{self, RunReport, terminal};
 
 use super::run::{Outcome, RunArgs};
@@ -28,7 +32,8 @@ use super::run::{Outcome, RunArgs};
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     mtpspec compare --target ref=embedded --target pf=smtp://127.0.0.1:2525 --html side.html\n  \
-    mtpspec compare --from-json ref=ref.json --from-json pf=pf.json --html side.html")]
+    mtpspec compare --from-json ref=ref.json --from-json pf=pf.json --html side.html\n  \
+    mtpspec compare --from-json pf=pf.json --relay-json pf=pf-relay.json --html side.html")]
 pub struct CompareArgs {
     /// Run the suite against TARGET (as `run --target`: embedded, smtp://HOST:PORT,
     /// smtps://HOST:PORT, exec:COMMAND) and show it as column NAME. Repeatable.
@@ -37,6 +42,11 @@ pub struct CompareArgs {
     /// Show an existing JSON report (`run --report-json`) as column NAME. Repeatable.
     #[arg(long = "from-json", value_name = "NAME=FILE")]
     from_json: Vec<Named>,
+    /// Show a relay report (`relay-test --report-json`) in the outbound section, as column
+    /// NAME: the same name as a --target or --from-json shows the same target's outbound side,
+    /// another name a target of its own. Repeatable.
+    #[arg(long = "relay-json", value_name = "NAME=FILE")]
+    relay_json: Vec<Named>,
     /// The main page to write. Each target's transcripts go next to it, a page per target
     /// named after FILE and the target (`index.html`: `index-postfix.html`); only files that
     /// are transcript pages of FILE are overwritten, and those of targets no longer compared
@@ -47,7 +57,7 @@ pub struct CompareArgs {
     #[arg(long, value_name = "DIR")]
     json_dir: Option<PathBuf>,
     /// Column order, comma-separated names [default: the --target columns, then the
-    /// --from-json ones, each in the order given].
+    /// --from-json ones, then the --relay-json ones of other names, each in the order given].
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     columns: Vec<String>,
     /// The page's title.
@@ -127,9 +137,18 @@ impl FromStr for Named {
 pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let order = column_order(&args)?;
     let (dir, file) = location(&args.html)?;
-    let names: Vec<&str> = order.iter().map(String::as_str).collect();
+    let (conformance, relay_names) = kinds(&args, &order);
+    let names = html::target_names(&conformance, &relay_names);
     check_overwrites(&dir, &file, &html::transcript_files(&file, &names))?;
     let spec = super::run::load_spec(args.spec.as_deref())?;
+    // Read before any run, so that a bad file is refused at once.
+    let mut relay_columns: BTreeMap<&str, RelayColumn> = BTreeMap::new();
+    for named in &args.relay_json {
+        relay_columns.insert(
+            &named.name,
+            relay::load(&named.name, Path::new(&named.value))?,
+        );
+    }
     if let Some(dir) = &args.json_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -154,13 +173,18 @@ pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
             load(&report.name, Path::new(&report.value))?,
         );
     }
-    let columns: Vec<Column> = order
+    let columns: Vec<Column> = conformance
         .iter()
-        .filter_map(|name| columns.remove(name))
+        .filter_map(|name| columns.remove(*name))
+        .collect();
+    let relay_columns: Vec<RelayColumn> = relay_names
+        .iter()
+        .filter_map(|name| relay_columns.remove(name))
         .collect();
     let pages = html::render(&Page {
         title: &args.title,
         columns: &columns,
+        relay: &relay_columns,
         spec: spec.as_ref(),
         file: &file,
     });
@@ -175,23 +199,14 @@ pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("writing {}", args.html.display()))?;
     let written: Vec<&str> = pages.transcripts.iter().map(|p| p.file.as_str()).collect();
     let removed = remove_stale(&dir, &file, &written)?;
-    let summary: Vec<String> = columns
-        .iter()
-        .zip(&pages.transcripts)
-        .map(|(c, page)| {
-            let counts: Vec<String> = html::VERDICTS
-                .iter()
-                .map(|(v, _, _)| format!("{} {v}", c.count(*v)))
-                .collect();
-            format!("  {}: {} ({})", c.name, counts.join(", "), page.file)
-        })
-        .collect();
+    let summary = summary_lines(&pages, &columns, &relay_columns);
     outln!(
-        "mtpspec compare: wrote {} ({} KiB, {} targets) and {} transcript pages next to it \
-         ({} KiB in all)\n{}",
+        "mtpspec compare: wrote {} ({} KiB, {} targets, {} relay reports) and {} transcript \
+         pages next to it ({} KiB in all)\n{}",
         args.html.display(),
         pages.main.len() / 1024,
         columns.len(),
+        relay_columns.len(),
         pages.transcripts.len(),
         transcript_bytes / 1024,
         summary.join("\n")
@@ -200,6 +215,45 @@ pub fn main(args: CompareArgs) -> anyhow::Result<ExitCode> {
         outln!("  removed {name}, a transcript page of a target no longer compared");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The conformance columns and the relay columns among `order`, each in page order.
+fn kinds<'a>(args: &CompareArgs, order: &'a [String]) -> (Vec<&'a str>, Vec<&'a str>) {
+    let of = |list: &[&Named]| -> Vec<&'a str> {
+        order
+            .iter()
+            .map(String::as_str)
+            .filter(|name| list.iter().any(|n| n.name == *name))
+            .collect()
+    };
+    let conformance: Vec<&Named> = args.targets.iter().chain(&args.from_json).collect();
+    let relay: Vec<&Named> = args.relay_json.iter().collect();
+    (of(&conformance), of(&relay))
+}
+
+/// One line per transcript page: its target's verdict counts (conformance, relay) and its file.
+fn summary_lines(pages: &html::Pages, columns: &[Column], relay: &[RelayColumn]) -> Vec<String> {
+    let counts = |count: &dyn Fn(mtpspec::Verdict) -> usize| -> String {
+        html::VERDICTS
+            .iter()
+            .map(|(v, _, _)| format!("{} {v}", count(*v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    pages
+        .transcripts
+        .iter()
+        .map(|page| {
+            let mut parts = Vec::new();
+            if let Some(c) = columns.iter().find(|c| c.name == page.target) {
+                parts.push(counts(&|v| c.count(v)));
+            }
+            if let Some(c) = relay.iter().find(|c| c.name == page.target) {
+                parts.push(format!("relay: {}", counts(&|v| c.count(v))));
+            }
+            format!("  {}: {} ({})", page.target, parts.join("; "), page.file)
+        })
+        .collect()
 }
 
 /// The directory of the `--html` page (where the transcript pages go too) and its file name.
@@ -276,23 +330,35 @@ fn remove_stale(dir: &Path, main: &str, written: &[&str]) -> anyhow::Result<Vec<
     Ok(removed)
 }
 
-/// The columns in page order; checks that names are unique and that per-target options
-/// name a `--target`.
+/// The columns in page order (the conformance and relay columns share names: a name given to
+/// both is one target); checks that names are unique among the conformance columns and among
+/// the relay columns, and that per-target options name a `--target`.
 fn column_order(args: &CompareArgs) -> anyhow::Result<Vec<String>> {
-    let given: Vec<&str> = args
+    let conformance: Vec<&str> = args
         .targets
         .iter()
         .chain(&args.from_json)
         .map(|n| n.name.as_str())
         .collect();
-    if given.is_empty() {
-        bail!("nothing to compare: give --target NAME=TARGET and/or --from-json NAME=FILE");
+    let relay: Vec<&str> = args.relay_json.iter().map(|n| n.name.as_str()).collect();
+    if conformance.is_empty() && relay.is_empty() {
+        bail!(
+            "nothing to compare: give --target NAME=TARGET, --from-json NAME=FILE and/or \
+             --relay-json NAME=FILE"
+        );
     }
-    for (i, name) in given.iter().enumerate() {
-        if given[..i].contains(name) {
-            bail!("the column name {name:?} is given twice");
+    for (list, flags) in [
+        (&conformance, "--target and --from-json"),
+        (&relay, "--relay-json"),
+    ] {
+        for (i, name) in list.iter().enumerate() {
+            if list[..i].contains(name) {
+                bail!("the column name {name:?} is given twice ({flags})");
+            }
         }
     }
+    let mut given = conformance.clone();
+    given.extend(relay.iter().filter(|name| !conformance.contains(name)));
     let run_names: Vec<&str> = args.targets.iter().map(|n| n.name.as_str()).collect();
     for (flag, list) in [
         ("--mailbox-cmd", &args.mailbox_cmds),
@@ -315,7 +381,10 @@ fn column_order(args: &CompareArgs) -> anyhow::Result<Vec<String>> {
     }
     for name in &args.columns {
         if !given.contains(&name.as_str()) {
-            bail!("--columns names {name:?}, which is neither a --target nor a --from-json");
+            bail!(
+                "--columns names {name:?}, which is neither a --target, a --from-json nor a \
+                 --relay-json"
+            );
         }
     }
     let mut order = args.columns.clone();
@@ -420,230 +489,4 @@ fn load(name: &str, path: &Path) -> anyhow::Result<Column> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: CompareArgs,
-    }
-
-    fn parse(argv: &[&str]) -> Result<CompareArgs, clap::Error> {
-        Cli::try_parse_from(std::iter::once("compare").chain(argv.iter().copied())).map(|c| c.args)
-    }
-
-    #[test]
-    fn names_are_checked() {
-        assert!("a=b".parse::<Named>().is_ok());
-        assert!("pf=smtp://127.0.0.1:25".parse::<Named>().is_ok());
-        for bad in ["noequals", "=x", "a/b=x", "../x=y", ".x=y", "a="] {
-            assert!(bad.parse::<Named>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn orders_columns_and_checks_per_target_options() {
-        let args = parse(&[
-            "--target",
-            "ref=embedded",
-            "--from-json",
-            "pf=p.json",
-            "--from-json",
-            "ai=a.json",
-            "--html",
-            "o.html",
-        ])
-        .expect("parses");
-        assert_eq!(column_order(&args).expect("valid"), ["ref", "pf", "ai"]);
-        let args = parse(&[
-            "--target",
-            "ref=embedded",
-            "--from-json",
-            "pf=p.json",
-            "--columns",
-            "pf",
-            "--html",
-            "o.html",
-        ])
-        .expect("parses");
-        assert_eq!(column_order(&args).expect("valid"), ["pf", "ref"]);
-        let twice = parse(&[
-            "--target",
-            "a=embedded",
-            "--from-json",
-            "a=x",
-            "--html",
-            "o",
-        ])
-        .expect("parses");
-        assert!(column_order(&twice).is_err());
-        let stray = parse(&[
-            "--from-json",
-            "pf=p.json",
-            "--mailbox-cmd",
-            "pf=cat",
-            "--html",
-            "o",
-        ])
-        .expect("parses");
-        assert!(
-            column_order(&stray).is_err(),
-            "mailbox for a non-run column"
-        );
-        assert!(column_order(&parse(&["--html", "o"]).expect("parses")).is_err());
-    }
-
-    #[test]
-    fn builds_each_run_command_line() {
-        let args = parse(&[
-            "--target",
-            "pf=smtp://127.0.0.1:2525",
-            "--target",
-            "ref=embedded",
-            "--mailbox-cmd",
-            "pf=bash harness/targets/postfix.sh mailbox state",
-            "--baseline",
-            "pf=reports/baselines/postfix.yaml",
-            "--run-arg",
-            "pf=--local-user=bob",
-            "--filter",
-            "SMTP-DATA-*",
-            "-j",
-            "4",
-            "--strict",
-            "--html",
-            "o.html",
-        ])
-        .expect("parses");
-        let pf = run_arguments(&args, &args.targets[0]);
-        assert_eq!(
-            pf,
-            [
-                "run",
-                "--quiet",
-                "--target",
-                "smtp://127.0.0.1:2525",
-                "--filter",
-                "SMTP-DATA-*",
-                "--parallel",
-                "4",
-                "--mailbox-cmd",
-                "bash harness/targets/postfix.sh mailbox state",
-                "--baseline",
-                "reports/baselines/postfix.yaml",
-                "--strict",
-                "--local-user=bob",
-            ]
-        );
-        let reference = run_arguments(&args, &args.targets[1]);
-        // `run` reads it as it reads its own command line.
-        assert!(RunCommand::try_parse_from(&pf).is_ok(), "run parses it");
-        assert!(!reference.iter().any(|a| a.contains("mailbox")));
-        assert!(!reference.iter().any(|a| a.contains("bob")));
-    }
-
-    /// A report in the JSON schema: one case `a`, with the verdict and a wire line given.
-    fn report(verdict: &str, wire: &str) -> String {
-        format!(
-            r#"{{"schema": "mtpspec-report", "schema_version": 1,
-              "tool": {{"name": "mtpspec", "version": "0.1.0"}},
-              "target": "smtp://127.0.0.1:2525", "started_at": "2026-01-01T00:00:00Z",
-              "duration_ms": 5, "gate": "passed", "exit_code": 0,
-              "summary": {{"expected_failures": 0}},
-              "cases": [{{"id": "a", "title": "A", "file": "s.yaml", "line": 1,
-                "spec": ["SMTP-DATA-3"], "level": "must", "verdict": "{verdict}",
-                "reason": null, "failure": null, "baseline": null,
-                "wire": [{{"at_ms": 1.0, "conn": 1, "kind": "received", "tls": false,
-                           "data": "{wire}\r\n"}}]}}]}}"#
-        )
-    }
-
-    #[test]
-    fn writes_the_main_page_and_a_transcript_page_per_target() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let spec = d.join("SPEC.md");
-        std::fs::write(
-            &spec,
-            "# SMTP\n\n## DATA: Mail data\n\n| ID | Level | Requirement | Source |\n| --- | --- | --- | --- |\n| SMTP-DATA-3 | MUST | ends | x |\n",
-        )
-        .unwrap();
-        std::fs::write(d.join("pf.json"), report("FAIL", "250 <smuggled>")).unwrap();
-        std::fs::write(d.join("ref.json"), report("PASS", "550 no")).unwrap();
-        let page = d.join("index.html");
-        let at = |name: &str| d.join(name).display().to_string();
-        let compare = |columns: &[&str]| {
-            let mut argv = vec![
-                "--html".to_string(),
-                page.display().to_string(),
-                "--spec".to_string(),
-                spec.display().to_string(),
-                "--quiet".to_string(),
-            ];
-            for name in columns {
-                argv.push("--from-json".into());
-                argv.push(format!("{name}={}", at(&format!("{name}.json"))));
-            }
-            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-            main(parse(&argv).expect("parses"))
-        };
-        let read = |name: &str| std::fs::read_to_string(d.join(name)).unwrap();
-
-        assert_eq!(compare(&["pf", "ref"]).unwrap(), ExitCode::SUCCESS);
-        let main_page = read("index.html");
-        assert!(main_page.contains("<a href=\"index-pf.html#case-a\""));
-        assert!(main_page.contains("<a href=\"index-ref.html#case-a\""));
-        assert!(
-            !main_page.contains("smuggled"),
-            "no transcript on the main page"
-        );
-        let pf = read("index-pf.html");
-        assert!(pf.contains("id=\"case-a\""));
-        assert!(pf.contains("S: 250 &lt;smuggled&gt;"), "{pf}");
-        assert!(pf.contains("<a href=\"index.html#case-a\">"));
-        assert!(read("index-ref.html").contains("S: 550 no"));
-
-        // A file of the user's own where a transcript page would go is never overwritten, and
-        // nothing is written (not even the main page).
-        std::fs::write(d.join("index-ai.html"), "<p>my notes</p>").unwrap();
-        std::fs::write(d.join("ai.json"), report("WARN", "250 ok")).unwrap();
-        std::fs::remove_file(&page).unwrap();
-        let refused = compare(&["ai", "pf"]).unwrap_err().to_string();
-        assert!(refused.contains("index-ai.html"), "{refused}");
-        assert_eq!(read("index-ai.html"), "<p>my notes</p>");
-        assert!(!page.exists());
-        std::fs::remove_file(d.join("index-ai.html")).unwrap();
-
-        // Run again without ref: ref's page goes (it is index.html's), other HTML files stay.
-        std::fs::write(d.join("other.html"), "<p>kept</p>").unwrap();
-        let other_pf = pf.replace("content=\"index.html\"", "content=\"other-main.html\"");
-        assert_ne!(other_pf, pf, "the marker is in the page");
-        std::fs::write(d.join("other-main-pf.html"), &other_pf).unwrap();
-        assert_eq!(compare(&["ai", "pf"]).unwrap(), ExitCode::SUCCESS);
-        assert!(!d.join("index-ref.html").exists(), "stale page removed");
-        assert!(read("index-ai.html").contains("S: 250 ok"));
-        assert!(read("index.html").contains("<a href=\"index-ai.html#case-a\""));
-        assert!(!read("index.html").contains("index-ref.html"));
-        assert_eq!(read("other.html"), "<p>kept</p>");
-        assert_eq!(
-            read("other-main-pf.html"),
-            other_pf,
-            "another page's transcripts stay"
-        );
-    }
-
-    #[test]
-    fn pages_go_next_to_the_html_file() {
-        assert_eq!(
-            location(Path::new("out/cmp.html")).unwrap(),
-            (PathBuf::from("out"), "cmp.html".to_string())
-        );
-        assert_eq!(
-            location(Path::new("cmp.html")).unwrap(),
-            (PathBuf::from("."), "cmp.html".to_string())
-        );
-        assert!(location(Path::new("/")).is_err());
-    }
-}
+mod tests;

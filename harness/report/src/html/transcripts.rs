@@ -1,13 +1,17 @@
-//! The transcript pages of the comparison: one file per column, next to the main page, each
-//! case of that run in the main table's order as a `<section class="transcript">` anchored
-//! like its row, with a link back to the row. Kept out of the main page so that the main page
-//! stays small: a reader opens one case's transcript from its cell, and only that target's
-//! page is loaded.
+//! The transcript pages of the comparison: one file per target, next to the main page, each
+//! case of that target's run in the main table's order as a `<section class="transcript">`
+//! anchored like its row, with a link back to the row, then its relay cases (`relay_transcripts`).
+//! Kept out of the main page so that the main page stays small: a reader opens one case's
+//! transcript from its cell, and only that target's page is loaded.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::{Column, ColumnCase, Group, Page, anchor, class, esc, head, level, requirement, url};
+use super::relay::{RelayColumn, RelayColumnCase};
+use super::{
+    Column, ColumnCase, Group, Page, anchor, class, esc, head, level, relay_transcripts,
+    requirement, url,
+};
 
 /// The most characters of a column's name that go into its file name.
 const SLUG_MAX: usize = 40;
@@ -78,25 +82,61 @@ fn slug(name: &str) -> String {
     }
 }
 
-/// One column's transcript page.
-pub(super) fn page(page: &Page<'_>, groups: &[Group<'_>], column: &Column) -> String {
+/// A target with a transcript page: its conformance run, its relay report, or both.
+pub(super) struct Target<'a> {
+    /// The target's name.
+    pub(super) name: &'a str,
+    /// Its conformance column.
+    pub(super) column: Option<&'a Column>,
+    /// Its relay report.
+    pub(super) relay: Option<&'a RelayColumn>,
+}
+
+/// One target's transcript page; `relay_rows` are the main page's relay rows.
+pub(super) fn page(
+    page: &Page<'_>,
+    groups: &[Group<'_>],
+    relay_rows: &[&RelayColumnCase],
+    target: &Target<'_>,
+) -> String {
     let main = esc(&url(page.file));
     let mut out = String::with_capacity(1 << 19);
     head(
         &mut out,
-        &format!("{}: transcripts on {}", page.title, column.name),
+        &format!("{}: transcripts on {}", page.title, target.name),
         &format!("{}\n", marker(page.file)),
     );
     let _ = write!(
         out,
         "<body class=\"transcripts\" data-target=\"{0}\">\n\
          <p class=\"close\"><a href=\"{main}\">&larr; {1}</a></p>\n\
-         <h1>Transcripts on {0}</h1>\n\
-         <p>Target <code>{2}</code>, run at {3} by mtpspec {4}: {5} cases, each case's wire \
-         transcript with what was expected and what came. Each links back to its row on \
-         <a href=\"{main}\">the comparison</a>.</p>\n",
-        esc(&column.name),
+         <h1>Transcripts on {0}</h1>\n",
+        esc(target.name),
         esc(page.title),
+    );
+    if let Some(column) = target.column {
+        conformance(&mut out, groups, column, page, &main);
+    }
+    if let Some(relay) = target.relay {
+        relay_transcripts::section(&mut out, page, relay_rows, relay, &main);
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// The conformance run's cases; `main` is the main page's URL, escaped.
+fn conformance(
+    out: &mut String,
+    groups: &[Group<'_>],
+    column: &Column,
+    page: &Page<'_>,
+    main: &str,
+) {
+    let _ = writeln!(
+        out,
+        "<p>Target <code>{0}</code>, run at {1} by mtpspec {2}: {3} cases, each case's wire \
+         transcript with what was expected and what came. Each links back to its row on \
+         <a href=\"{main}\">the comparison</a>.</p>",
         esc(&column.target),
         esc(&column.started_at),
         esc(&column.tool_version),
@@ -116,13 +156,11 @@ pub(super) fn page(page: &Page<'_>, groups: &[Group<'_>], column: &Column) -> St
                     );
                     heading = true;
                 }
-                transcript(&mut out, page, column, case, &anchor(&case.id, r), &main);
+                transcript(out, page, column, case, &anchor(&case.id, r), main);
             }
             r += 1;
         }
     }
-    out.push_str("</body>\n</html>\n");
-    out
 }
 
 /// One case's section; `main` is the main page's URL, escaped.
