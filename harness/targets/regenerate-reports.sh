@@ -2,9 +2,10 @@
 # Regenerates every committed run in reports/: builds mtpspec (release), runs the suite against
 # each target with run-suite.sh (which installs, starts and stops the server by PID, and gates
 # on reports/baselines/<name>.yaml), writes reports/<name>/report.{json,md}, then the HTML
-# page that shows every target side by side (reports/index.html, by `mtpspec compare`) with a
-# page of transcripts per target next to it (reports/index-<name>.html; compare removes the
-# page of a target whose report is gone), the generated tables of reports/README.md
+# page that shows every target side by side (reports/index.html, by `mtpspec compare`, with
+# the relay reports reports/<name>/relay.json that run-relay.sh wrote in its outbound section)
+# with a page of transcripts per target next to it (reports/index-<name>.html; compare removes
+# the page of a target whose reports are gone), the generated tables of reports/README.md
 # (readme_tables.py: counts, every FAIL with its MUST), and, when no NAME is given, the client
 # reports in reports/clients (harness/clients/run-all.sh).
 #
@@ -49,12 +50,18 @@ for name in "${targets[@]}"; do
     fi
 done
 
-# The side-by-side HTML page, from the JSON reports alone.
+# The side-by-side HTML page, from the JSON reports alone: the conformance reports, and every
+# relay report present (run-relay.sh NAME writes them; this script does not run relay mode).
 html_args=()
 for name in "${ALL[@]}"; do
     if [[ -f reports/$name/report.json ]]; then
         html_args+=(--from-json "$name=reports/$name/report.json")
     fi
+done
+for relay in reports/*/relay.json; do
+    [[ -f $relay ]] || continue
+    name=$(basename "$(dirname "$relay")")
+    html_args+=(--relay-json "$name=$relay")
 done
 # It writes reports/index.html and reports/index-NAME.html (NAME's transcripts, which the
 # cells link to); commit them together.
