@@ -11,6 +11,8 @@
 #   reference.sh mailbox STATE_DIR        JSON array of delivered messages (`mtpspec mailbox --json`)
 #   reference.sh clear STATE_DIR          not supported by the store: prints why, exits 1
 #   reference.sh run-args PORT STATE_DIR  the `mtpspec run` target arguments, one per line
+#   reference.sh relay-args PORT STATE_DIR
+#                                         relay mode: the harness's --inject argument
 #
 # The server is `mtpspec serve --smtp 127.0.0.1:PORT --smtps 127.0.0.1:PORT+1
 # --submission 127.0.0.1:PORT+2 --mmtp 127.0.0.1:PORT+3 --mmtps 127.0.0.1:PORT+4
@@ -31,7 +33,15 @@
 # own STATE_DIR/special/NAME/ (pid, data, serve.log); `mailbox` lists the messages of every
 # store; `stop` stops them all.
 #
-# Environment: MTPSPEC_BIN (default target/release/mtpspec in the repository).
+# Relay mode (README.md "Judge an MTA's outbound side"): with RELAY_NEXT_HOP=127.0.0.1:HOP at
+# start, only the HTTP gateway runs, on 127.0.0.1:PORT: `mtpspec serve --http 127.0.0.1:PORT
+# --upstream smtp+starttls://127.0.0.1:HOP --upstream-insecure --retry-initial 1s
+# --retry-max-interval 2s --retry-max-age 1m --hostname mx.example.test --data-dir
+# STATE_DIR/data`. The harness gives it each message by POST /send; the reference client and
+# its retry queue deliver it to the next hop (STARTTLS when offered, the next hop's
+# self-signed certificate accepted), retrying within seconds.
+#
+# Environment: MTPSPEC_BIN (default target/release/mtpspec in the repository); RELAY_NEXT_HOP.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,6 +71,13 @@ cmd_start() {
     if [[ -f $state_dir/pid ]] && targets_pid_alive "$(<"$state_dir/pid")"; then
         targets_die "already running with PID $(<"$state_dir/pid") (stop it first)"
     fi
+    local relay_port
+    relay_port=$(targets_relay_port)
+    if [[ -n $relay_port ]]; then
+        start_relay "$port" "$relay_port" "$state_dir"
+        return
+    fi
+    targets_relay_record "$state_dir"
     for p in $(seq "$port" $((port + 11))); do
         if targets_port_open "$p"; then
             targets_die "127.0.0.1:$p is already in use"
@@ -84,6 +101,33 @@ cmd_start() {
         # shellcheck disable=SC2086 # the options are words
         start_special "$name" $((port + 6 + i)) "$state_dir" ${SPECIAL_OPTIONS[$i]}
     done
+}
+
+# start_relay PORT HOP STATE_DIR: the gateway alone on PORT, delivering to the next hop on HOP.
+start_relay() {
+    local port=$1 hop=$2 state_dir=$3 log pid i
+    targets_port_open "$port" && targets_die "127.0.0.1:$port is already in use"
+    log=$state_dir/serve.log
+    : >"$log"
+    setsid "$BIN" serve --http "127.0.0.1:$port" \
+        --upstream "smtp+starttls://127.0.0.1:$hop" --upstream-insecure \
+        --retry-initial 1s --retry-max-interval 2s --retry-max-age 1m \
+        --hostname mx.example.test --data-dir "$state_dir/data" </dev/null >>"$log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$state_dir/pid"
+    # HTTP has no greeting: wait until the port accepts.
+    for ((i = 0; i < 80; i++)); do
+        if targets_port_open "$port"; then
+            targets_relay_record "$state_dir" "$hop"
+            return 0
+        fi
+        targets_pid_alive "$pid" || break
+        sleep 0.25
+    done
+    echo "mtpspec serve (gateway) is not listening on 127.0.0.1:$port; log:" >&2
+    cat "$log" >&2
+    cmd_stop "$state_dir"
+    exit 1
 }
 
 # The special listeners: name, and the `serve` options that make each one (the listener
@@ -160,4 +204,11 @@ cmd_run_args() {
     done
 }
 
-targets_dispatch "$@"
+cmd_relay_args() {
+    (($# == 2)) || targets_usage
+    targets_check_port "$1"
+    targets_relay_need "$2" >/dev/null
+    printf '%s\n' --inject "http://127.0.0.1:$1"
+}
+
+targets_relay_dispatch "$@"

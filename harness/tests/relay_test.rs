@@ -5,8 +5,9 @@
 //! dot-stuffing, long lines, SIZE ignored, SMTPUTF8 ignored, STARTTLS and the injected reply,
 //! notifications for accepted or null-sender messages, the envelope rewritten or split, a
 //! resend after 250, mail after a 554 greeting); each must be found by its case, and the relay
-//! without faults must pass every case. Real TCP on loopback only; every wait is bounded; no
-//! timing is asserted.
+//! without faults must pass every case. The reference's own gateway (`mtpspec serve --http`,
+//! its client and retry queue) is a target too, given the messages by HTTP. Real TCP on
+//! loopback only; every wait is bounded; no timing is asserted.
 
 // A test crate: its helpers unwrap, and a panic is the failure report.
 #![allow(clippy::unwrap_used)]
@@ -379,7 +380,7 @@ fn an_unreachable_target_is_an_error_and_bad_options_are_usage() {
     for bad in [
         [
             "--inject",
-            "http://127.0.0.1:25",
+            "https://127.0.0.1:25",
             "--listen",
             "127.0.0.1:2700",
             "--wait",
@@ -480,4 +481,124 @@ fn coverage_counts_the_relay_cases() {
             }
         }
     }
+}
+
+/// A started `mtpspec serve --http`, stopped by its PID when dropped.
+struct Gateway {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// The reference gateway on a free port, delivering to the next hop on `hop` (STARTTLS
+    /// when offered) and retrying within a second.
+    fn start(hop: u16) -> Self {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_mtpspec"))
+            .arg("serve")
+            .args(["--http", &format!("127.0.0.1:{port}")])
+            .args(["--upstream", &format!("smtp+starttls://127.0.0.1:{hop}")])
+            .arg("--upstream-insecure")
+            .args(["--retry-initial", "300ms", "--retry-max-interval", "1s"])
+            .args(["--retry-max-age", "1m", "--hostname", "mx.example.test"])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let gateway = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return gateway;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the gateway did not listen on 127.0.0.1:{port}");
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_reference_gateway_is_judged_as_an_originator_given_its_messages_by_http() {
+    let hop = free_port();
+    let gateway = Gateway::start(hop);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let cases = [
+        "relay-smuggling-cr-dot-cr",
+        "relay-bare-lf-lines",
+        "relay-dot-stuffing",
+        "relay-rcpt-451-retried",
+        "relay-rcpt-550-notification",
+        "relay-partial-rcpt-failure",
+        "relay-trace-fields",
+        "relay-null-sender-kept",
+        "relay-starttls-injected-reply",
+    ];
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mtpspec"));
+    cmd.current_dir(repo())
+        .arg("relay-test")
+        .args(["--inject", &format!("http://127.0.0.1:{}", gateway.port)])
+        .args(["--listen", &format!("127.0.0.1:{hop}")])
+        .args(["--wait", "15s", "--settle", "300ms", "--quiet"])
+        .arg("--report-json")
+        .arg(&json);
+    for case in cases {
+        cmd.args(["--case", case]);
+    }
+    let output = cmd.output().unwrap();
+    let report = read_report(&json, &output);
+    let verdicts = verdicts(&report);
+    let verdict = |id: &str| verdicts.get(id).map(String::as_str).unwrap_or("none");
+    // What the gateway sends is judged like any client's: line ends, dot-stuffing, retries,
+    // TLS, the content below the header section it wrote.
+    for id in [
+        "relay-smuggling-cr-dot-cr",
+        "relay-bare-lf-lines",
+        "relay-dot-stuffing",
+        "relay-rcpt-451-retried",
+        "relay-partial-rcpt-failure",
+        "relay-starttls-injected-reply",
+    ] {
+        assert_eq!(verdict(id), "PASS", "{id}: {}", reason(&report, id));
+    }
+    // A message the JSON cannot carry is not judged; rules that bind a receiver-SMTP
+    // (notifications by mail) do not apply, and the delivery record says what became of it.
+    assert_eq!(verdict("relay-trace-fields"), "SKIP");
+    assert!(reason(&report, "relay-trace-fields").contains("`Received:`"));
+    assert_eq!(verdict("relay-null-sender-kept"), "SKIP");
+    assert!(reason(&report, "relay-null-sender-kept").contains("null reverse-path"));
+    assert_eq!(verdict("relay-rcpt-550-notification"), "SKIP");
+    let refused = reason(&report, "relay-rcpt-550-notification");
+    assert!(refused.contains("not applicable"), "{refused}");
+    assert!(refused.contains("failed after 1 attempt(s)"), "{refused}");
+    assert!(refused.contains("refused (550"), "{refused}");
+    let retried = reason(&report, "relay-rcpt-451-retried");
+    assert!(
+        retried.contains("delivered after 2 attempt(s)"),
+        "{retried}"
+    );
+    let smuggling = &report["smuggling"][0];
+    assert_eq!(smuggling["ending"], "<CR>.<CR>");
+    assert!(
+        smuggling["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("normalised"),
+        "{smuggling}"
+    );
+    drop(gateway);
 }

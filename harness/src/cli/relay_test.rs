@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use mtp_server::units::parse_duration;
-use mtpspec::relay::{self, RelayCase, RelayOptions, RelayReport};
+use mtpspec::relay::{self, Inject, RelayCase, RelayOptions, RelayReport};
 use mtpspec::servetest;
 
 use super::serve_test::{finish, runtime, select};
@@ -22,9 +22,11 @@ use super::serve_test::{finish, runtime, select};
     mtpspec relay-test --inject smtp://127.0.0.1:2526 --listen 127.0.0.1:2700 --case 'relay-smuggling-*'\n\n\
     Exit status: 0 no FAIL, 1 a FAIL, 2 usage, 3 the target could not be reached (ERROR).")]
 pub struct RelayTestArgs {
-    /// The target MTA's SMTP listener, where the harness submits each message.
-    #[arg(long, value_name = "smtp://HOST:PORT")]
-    inject: String,
+    /// Where the harness submits each message: the target MTA's SMTP listener
+    /// (smtp://HOST:PORT, as a relay client it trusts) or the reference's HTTP gateway
+    /// (http://HOST:PORT, `mtpspec serve --http`: POST /send, then GET /deliveries).
+    #[arg(long, value_name = "URL")]
+    inject: Inject,
     /// Where the harness plays the next hop: the address the target relays relay.test (and
     /// its subdomains) to. A fixed port: the target must be configured with it.
     #[arg(long, value_name = "HOST:PORT")]
@@ -75,16 +77,6 @@ pub(super) fn relay_cases(given: &[PathBuf]) -> anyhow::Result<Vec<RelayCase>> {
 }
 
 pub fn main(args: RelayTestArgs) -> anyhow::Result<ExitCode> {
-    let Some(inject) = args.inject.strip_prefix("smtp://") else {
-        anyhow::bail!("--inject takes smtp://HOST:PORT, not {:?}", args.inject);
-    };
-    anyhow::ensure!(
-        inject
-            .rsplit_once(':')
-            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0)),
-        "--inject takes smtp://HOST:PORT, not {:?}",
-        args.inject
-    );
     anyhow::ensure!(
         !args.listen.ends_with(":0"),
         "--listen needs a fixed port: the target must be configured to relay to it"
@@ -93,14 +85,14 @@ pub fn main(args: RelayTestArgs) -> anyhow::Result<ExitCode> {
     let name = args
         .target_name
         .clone()
-        .unwrap_or_else(|| args.inject.clone());
+        .unwrap_or_else(|| args.inject.to_string());
     let report = runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
         let opts = RelayOptions {
-            inject: inject.to_string(),
+            inject: args.inject.clone(),
             listen: addr.to_string(),
             flush_command: args.flush_command.clone(),
             wait: args.wait,
@@ -111,8 +103,9 @@ pub fn main(args: RelayTestArgs) -> anyhow::Result<ExitCode> {
         let listener = Arc::new(listener);
         if !args.quiet {
             outln!(
-                "mtpspec relay-test: {} cases, submitting to {inject}, next hop on {addr}",
-                cases.len()
+                "mtpspec relay-test: {} cases, submitting to {}, next hop on {addr}",
+                cases.len(),
+                args.inject
             );
         }
         let mut outcomes = Vec::new();
@@ -127,7 +120,7 @@ pub fn main(args: RelayTestArgs) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(RelayReport::new(
             name,
-            args.inject.clone(),
+            args.inject.to_string(),
             addr.to_string(),
             outcomes,
         ))

@@ -1,11 +1,16 @@
 //! HTTP for the gateway cases: one real client per case (reqwest over TCP, no proxy), the
 //! last response kept for `expect_http`, and both sides written to the case's wire log in a
 //! readable, snapshot-stable form (request line, the headers the case chose, the body; the
-//! status line, Content-Type and Location, the body with long strings elided).
+//! status line, Content-Type and Location, the body with long strings elided). relay-test
+//! submits to the reference gateway with the same client ([`HttpState`]) and shows the
+//! exchange the same way ([`render_request`], [`render_response`]).
 
 use std::time::Duration;
 
 use serde_json::Value;
+
+/// The request method type of [`Outgoing`].
+pub use reqwest::Method;
 
 use crate::scenario::Case;
 use crate::scenario::Step;
@@ -26,16 +31,18 @@ const LOGGED_STRING: usize = 120;
 
 /// One response, read whole.
 #[derive(Clone, Debug)]
-pub(crate) struct HttpResponse {
+pub struct HttpResponse {
+    /// The status code.
     pub status: u16,
     /// Lower-case names, in the order received.
     pub headers: Vec<(String, String)>,
+    /// The body, whole.
     pub body: Vec<u8>,
 }
 
 impl HttpResponse {
     /// The body as JSON, or why it is not.
-    pub(crate) fn json(&self) -> Result<Value, String> {
+    pub fn json(&self) -> Result<Value, String> {
         serde_json::from_slice(&self.body).map_err(|e| {
             format!(
                 "a body that is not JSON ({e}): {:?}",
@@ -68,17 +75,22 @@ impl HttpResponse {
 }
 
 /// A request ready to go.
-pub(crate) struct Outgoing {
+pub struct Outgoing {
+    /// The method.
     pub method: reqwest::Method,
+    /// The path (and query), appended to the base URL.
     pub path: String,
+    /// Request headers, in order.
     pub headers: Vec<(String, String)>,
+    /// The body, if any.
     pub body: Option<Vec<u8>>,
 }
 
 /// The HTTP side of a session.
 #[derive(Default)]
-pub(crate) struct HttpState {
+pub struct HttpState {
     client: Option<reqwest::Client>,
+    /// The last response.
     pub last: Option<HttpResponse>,
 }
 
@@ -102,7 +114,7 @@ impl HttpState {
     }
 
     /// Sends `request` to `base`, logs both sides, and keeps the response.
-    pub(crate) async fn send(
+    pub async fn send(
         &mut self,
         base: &str,
         request: Outgoing,
@@ -187,7 +199,8 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn render_request(request: &Outgoing) -> Vec<u8> {
+/// A request as the log shows it: request line, headers, the body ([`logged_body`]).
+pub fn render_request(request: &Outgoing) -> Vec<u8> {
     let mut text = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
     for (name, value) in &request.headers {
         text.push_str(&format!("{name}: {value}\r\n"));
@@ -198,7 +211,9 @@ fn render_request(request: &Outgoing) -> Vec<u8> {
     text.into_bytes()
 }
 
-fn render_response(response: &HttpResponse) -> Vec<u8> {
+/// A response as the log shows it: status line, Content-Type, Location and Allow, the body
+/// ([`logged_body`]).
+pub fn render_response(response: &HttpResponse) -> Vec<u8> {
     let reason = reqwest::StatusCode::from_u16(response.status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -217,7 +232,7 @@ fn render_response(response: &HttpResponse) -> Vec<u8> {
 
 /// A body as the log shows it: JSON compact with long strings elided, other text as it is,
 /// large bodies as their size.
-fn logged_body(body: &[u8]) -> String {
+pub fn logged_body(body: &[u8]) -> String {
     if body.len() > PARSED_BODY {
         return format!("[a body of {} bytes]", body.len());
     }

@@ -4,7 +4,7 @@
 
 pub mod conn;
 mod content;
-mod http;
+pub mod http;
 pub mod json_reader;
 mod mailbox;
 pub mod mmtp;

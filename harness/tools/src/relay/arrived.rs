@@ -98,6 +98,10 @@ pub struct Arrived {
     pub rcpts: Vec<String>,
     /// The message's reverse-path, lowercase; empty for a null one.
     pub sender: String,
+    /// The other connections that named no message (no MAIL): a TLS handshake that failed, a
+    /// session given up early. Each as one line, for the reasons of SKIPs; never judged, since
+    /// nothing ties them to the case.
+    pub attempts: Vec<String>,
     /// The case's token.
     pub token: String,
 }
@@ -140,6 +144,7 @@ impl Arrived {
         }
         let transactions = transactions(&all, &conns, rec);
         Self {
+            attempts: attempts(&all, &conns),
             events,
             transactions,
             rcpts: env.rcpts.iter().map(|r| r.to_lowercase()).collect(),
@@ -224,6 +229,31 @@ impl Arrived {
                 self.delivered_to(r) || (self.sender.is_empty() && self.refused_for_good(r))
             })
     }
+}
+
+/// One line for each connection not in `conns` that sent no MAIL: its commands' verbs and how
+/// it ended.
+fn attempts(all: &[Event], conns: &BTreeSet<u32>) -> Vec<String> {
+    let mut lines: BTreeMap<u32, (Vec<String>, bool)> = BTreeMap::new();
+    for e in all.iter().filter(|e| !conns.contains(&e.conn)) {
+        let (parts, mail) = lines.entry(e.conn).or_default();
+        match &e.kind {
+            EventKind::Command { line, .. } => {
+                let verb = line.split_whitespace().next().unwrap_or_default();
+                *mail |= verb.eq_ignore_ascii_case("MAIL");
+                parts.push(verb.to_ascii_uppercase());
+            }
+            EventKind::TlsStarted => parts.push("TLS handshake done".into()),
+            EventKind::TlsFailed { error } => parts.push(format!("TLS handshake failed ({error})")),
+            EventKind::Closed { by } => parts.push(format!("closed by the {by:?}").to_lowercase()),
+            _ => {}
+        }
+    }
+    lines
+        .into_iter()
+        .filter(|(_, (_, mail))| !mail)
+        .map(|(conn, (parts, _))| format!("connection {conn}: {}", parts.join(", ")))
+        .collect()
 }
 
 /// The connections whose commands mention `token`.

@@ -279,13 +279,30 @@ pub fn waits_under_tls(arrived: &Arrived, re: &Regex) -> Finding {
         }
     }
     if seen {
-        Finding::Ok
-    } else {
-        Finding::NotReached(format!(
-            "no command matching /{}/ under TLS: the target did not use STARTTLS",
-            crate::servetest::model::pat(re)
-        ))
+        return Finding::Ok;
     }
+    let pattern = crate::servetest::model::pat(re);
+    let tls_failed = arrived
+        .attempts
+        .iter()
+        .any(|a| a.contains("TLS handshake failed"));
+    let sent_starttls = arrived.attempts.iter().any(|a| a.contains("STARTTLS"));
+    let why = if tls_failed {
+        "the target's TLS handshake after STARTTLS did not complete, and it delivered without TLS"
+    } else if sent_starttls {
+        "the target sent STARTTLS in a session it gave up before any command under TLS, and \
+         delivered without TLS"
+    } else {
+        "the target did not use STARTTLS"
+    };
+    let mut reason = format!("no command matching /{pattern}/ under TLS: {why}");
+    if !arrived.attempts.is_empty() {
+        reason += &format!(
+            " (sessions that named no message: {})",
+            arrived.attempts.join("; ")
+        );
+    }
+    Finding::NotReached(reason)
 }
 
 /// The commands of the case's first connection, in order.

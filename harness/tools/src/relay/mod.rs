@@ -6,6 +6,9 @@
 //! session); the sessions that carry the token ([`arrived`]) are judged ([`judge`], with
 //! [`content`] and [`dsn`]) and reported ([`report`]).
 //!
+//! The target is an MTA (`--inject smtp://`) or the reference's HTTP gateway (`--inject
+//! http://`, [`gateway`]): its client and retry queue, given the message as JSON.
+//!
 //! This module owns the relay runner: one case at a time, bounded waits (`--wait`), an
 //! optional command that makes the target run its queue at once (`--flush-command`), and the
 //! verdict rules: a refusal of the submission is PASS where refusing is one of the behaviours
@@ -16,7 +19,9 @@ pub mod arrived;
 pub mod content;
 pub mod dsn;
 pub mod envelope;
+pub mod gateway;
 pub mod hop;
+pub mod inject;
 pub mod judge;
 pub mod lines;
 pub mod load;
@@ -33,6 +38,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub use inject::Inject;
 pub use load::{bundled_cases, load_paths};
 pub use model::{OnRefused, RelayCase};
 pub use report::{RelayOutcome, RelayReport, Smuggling};
@@ -57,8 +63,8 @@ const SUBMIT_LIMIT: Duration = Duration::from_secs(150);
 /// How cases are run.
 #[derive(Clone, Debug)]
 pub struct RelayOptions {
-    /// The target's SMTP listener, `HOST:PORT`.
-    pub inject: String,
+    /// Where the harness submits: the target's SMTP listener or the gateway.
+    pub inject: Inject,
     /// Where the next hop listens, as the target knows it (for messages).
     pub listen: String,
     /// A command that makes the target run its queue now (`sh -c`).
@@ -128,22 +134,41 @@ pub async fn run_case(
         Arc::clone(&opts.tls),
         deadline,
     );
-    let submission = Submission {
-        sender: &sender,
-        rcpts: &rcpts,
-        body_8bitmime: case.message.body_8bitmime,
-        smtputf8: case.message.smtputf8,
-        data: &data,
+    let (submitted, transcript, accepted) = match &opts.inject {
+        Inject::Smtp(addr) => {
+            let submission = Submission {
+                sender: &sender,
+                rcpts: &rcpts,
+                body_8bitmime: case.message.body_8bitmime,
+                smtputf8: case.message.smtputf8,
+                data: &data,
+            };
+            let (submitted, transcript) = submit::submit(addr, &submission).await;
+            (submitted, transcript, None)
+        }
+        Inject::Gateway(base) => match gateway::message_json(&sender, &rcpts, &content) {
+            Ok(json) => gateway::submit(base, &json).await,
+            Err(why) => (Submitted::NotExpressible { why }, Vec::new(), None),
+        },
     };
-    let (submitted, transcript) = submit::submit(&opts.inject, &submission).await;
     out.submission_transcript = transcript;
+    let record = Record {
+        inject: &opts.inject,
+        accepted: accepted.as_ref(),
+    };
     if matches!(submitted, Submitted::Accepted { .. }) {
-        wait(&hop, &envelope, opts).await;
+        wait(&hop, &envelope, &record, opts).await;
     }
     let rec = hop.stop().await;
     let arrived = Arrived::read(&rec, &envelope);
     out.events = arrived.events.clone();
     decide(case, &mut out, &submitted, &arrived, &content, opts);
+    if let Some((summary, transcript)) = record.read().await {
+        out.submission_transcript.extend(transcript);
+        if let Some(summary) = summary {
+            out.note(format!("the gateway's delivery record: {summary}"));
+        }
+    }
     out.smuggling = smuggling(case, &out, &submitted, &arrived);
     out.submission = Some(submitted);
     out.duration = started.elapsed();
@@ -162,7 +187,9 @@ fn decide(
 ) {
     let (verdict, reason) = match submitted {
         Submitted::Unreachable { .. } => (Verdict::Error, submitted.describe()),
-        Submitted::Unsupported { .. } => (Verdict::Skip, submitted.describe()),
+        Submitted::Unsupported { .. } | Submitted::NotExpressible { .. } => {
+            (Verdict::Skip, submitted.describe())
+        }
         _ if submitted.refused_content() && case.refused == OnRefused::Pass => (
             Verdict::Pass,
             format!(
@@ -174,7 +201,7 @@ fn decide(
             Verdict::Skip,
             format!("the stage cannot be set: {}", submitted.describe()),
         ),
-        Submitted::Accepted { .. } if !arrived.anything() => (
+        Submitted::Accepted { .. } if !arrived.anything() && arrived.attempts.is_empty() => (
             Verdict::Skip,
             format!(
                 "nothing arrived at the next hop within {}: is the target configured to relay \
@@ -183,8 +210,18 @@ fn decide(
                 opts.listen
             ),
         ),
+        Submitted::Accepted { .. } if !arrived.anything() => (
+            Verdict::Skip,
+            format!(
+                "the message did not arrive at the next hop within {}; sessions that named no \
+                 message: {}",
+                seconds(opts.wait),
+                arrived.attempts.join("; ")
+            ),
+        ),
         Submitted::Accepted { extra, .. } => {
-            out.judgements = judge::judge_all_relay(&case.judge, arrived, content);
+            out.judgements =
+                judge::judge_all_relay(&case.judge, arrived, content, opts.inject.composes());
             if !extra.is_empty() {
                 inbound_smuggling(case, out);
             }
@@ -250,14 +287,45 @@ fn inbound_smuggling(case: &RelayCase, out: &mut RelayOutcome) {
     }
 }
 
-/// Waits until a copy or a notification arrived (then `settle` more), or `wait` passed,
-/// running the flush command every `flush_interval` meanwhile.
-async fn wait(hop: &Hop, envelope: &Envelope<'_>, opts: &RelayOptions) {
+/// Where the target keeps its own account of a message: the gateway's delivery record.
+struct Record<'a> {
+    inject: &'a Inject,
+    accepted: Option<&'a gateway::Accepted>,
+}
+
+impl Record<'_> {
+    /// The record's summary (when it could be read) and the exchange, for the gateway; `None`
+    /// for an MTA, or a message the gateway did not accept.
+    async fn read(&self) -> Option<(Option<String>, Vec<String>)> {
+        let (Inject::Gateway(base), Some(accepted)) = (self.inject, self.accepted) else {
+            return None;
+        };
+        let (record, transcript) = gateway::delivery(base, accepted).await;
+        Some((record.as_ref().map(gateway::summary), transcript))
+    }
+
+    /// Whether the target says it is done with the message (the gateway's record is final).
+    async fn finished(&self) -> bool {
+        let (Inject::Gateway(base), Some(accepted)) = (self.inject, self.accepted) else {
+            return false;
+        };
+        gateway::delivery(base, accepted)
+            .await
+            .0
+            .as_ref()
+            .is_some_and(gateway::finished)
+    }
+}
+
+/// Waits until a copy or a notification arrived, or the target says it is done with the
+/// message (then `settle` more), or `wait` passed, running the flush command every
+/// `flush_interval` meanwhile.
+async fn wait(hop: &Hop, envelope: &Envelope<'_>, record: &Record<'_>, opts: &RelayOptions) {
     let until = Instant::now() + opts.wait;
     let mut next_flush = Instant::now() + Duration::from_secs(1);
     let mut flushing: Option<JoinHandle<()>> = None;
     loop {
-        if Arrived::read(hop.record(), envelope).settled() {
+        if Arrived::read(hop.record(), envelope).settled() || record.finished().await {
             tokio::time::sleep(opts.settle).await;
             break;
         }

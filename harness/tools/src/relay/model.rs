@@ -215,6 +215,21 @@ pub enum Check {
 }
 
 impl Check {
+    /// Whether the check is about what a relay does with a message it received by SMTP
+    /// (trace fields, notifications by mail): it binds an SMTP server, not a target that
+    /// took the message by other means and built it itself (the gateway).
+    pub fn binds_a_relay(&self) -> bool {
+        matches!(
+            self,
+            Check::ReceivedOnTop
+                | Check::ReceivedKept
+                | Check::Notification
+                | Check::NoNotification
+                | Check::Dsn
+                | Check::NamesOnlyRefused
+        )
+    }
+
     /// One line for reports.
     pub fn describe(&self) -> String {
         match self {

@@ -68,6 +68,12 @@ pub enum Submitted {
         /// The EHLO keyword.
         extension: String,
     },
+    /// The target's submission side cannot carry the case's message (the gateway's JSON
+    /// has no null reverse-path, no header fields of the case's own).
+    NotExpressible {
+        /// Why.
+        why: String,
+    },
     /// No connection.
     Unreachable {
         /// The connection error.
@@ -103,6 +109,7 @@ impl Submitted {
             Submitted::Unsupported { extension } => {
                 format!("the target does not advertise {extension}, which the message needs")
             }
+            Submitted::NotExpressible { why } => format!("not expressible: {why}"),
             Submitted::Unreachable { why } => format!("the target could not be reached: {why}"),
         }
     }

@@ -8,12 +8,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::client::queue::RetryPolicy;
 use crate::client::tls::{Verify, system_roots};
 use crate::gateway::{GatewayOptions, Limits, RunningGateway, Upstream};
 use crate::mmtp::{MmtpOptions, RunningMmtp};
 use crate::server::{RunningServer, ServerOptions};
 use crate::store::{Store, StoreOptions, SyncMode};
 use crate::tls::TlsSource;
+use crate::units::parse_duration;
 use anyhow::Context;
 
 /// The arguments of `mtpspec serve`.
@@ -128,6 +130,17 @@ pub struct ServeArgs {
     /// Accept any certificate from a TLS upstream (self-signed test servers).
     #[arg(long, requires = "upstream")]
     upstream_insecure: bool,
+    /// The gateway's wait before retrying a message the upstream refused for now (4yz, or
+    /// no connection); it doubles per attempt up to --retry-max-interval. `30s`, `1m`.
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_duration, requires = "http")]
+    retry_initial: Duration,
+    /// The longest wait between two attempts of one message.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration, requires = "http")]
+    retry_max_interval: Duration,
+    /// How long after it was accepted the gateway gives a message up (it is then `failed`
+    /// in GET /deliveries).
+    #[arg(long, value_name = "DURATION", default_value = "5d", value_parser = parse_duration, requires = "http")]
+    retry_max_age: Duration,
     /// Largest HTTP request body in octets (larger gets 413).
     #[arg(long, value_name = "OCTETS", default_value_t = 25 * 1024 * 1024)]
     http_max_body: usize,
@@ -205,6 +218,11 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
         addr,
         upstream: args.upstream.clone(),
         insecure: args.upstream_insecure,
+        retry: RetryPolicy {
+            initial: args.retry_initial,
+            max_interval: args.retry_max_interval,
+            max_age: args.retry_max_age,
+        },
         limits: Limits {
             max_request_bytes: args.http_max_body,
             max_connections: args.http_max_connections,
@@ -292,6 +310,8 @@ struct GatewayArgs {
     addr: SocketAddr,
     upstream: Option<String>,
     insecure: bool,
+    /// Backoff and expiry of the gateway's retry queue.
+    retry: RetryPolicy,
     /// The HTTP limits from the command line; the message size comes from the server's.
     limits: Limits,
 }
@@ -327,6 +347,7 @@ async fn start_gateway(
         ..args.limits
     };
     gateway.spool_dir = Some(options.data_dir.join("gateway-spool"));
+    gateway.retry = args.retry;
     Ok(RunningGateway::start(gateway, store).await?)
 }
 
