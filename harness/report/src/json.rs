@@ -17,30 +17,55 @@ pub fn to_string(report: &RunReport) -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(report)
 }
 
-/// Why a JSON report could not be read.
+/// The JSON documents mtpspec writes, by schema name, as people know them (for errors).
+const DOCUMENTS: &[(&str, &str)] = &[
+    (SCHEMA, "a conformance report of `mtpspec run`"),
+    (
+        "mtpspec-relay-report",
+        "a relay report of `mtpspec relay-test`",
+    ),
+];
+
+/// Why a JSON document of mtpspec could not be read.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ReadError {
-    /// Not JSON, or not the shape of a report (a missing key, a verdict this build does not
-    /// know).
+    /// Not JSON, or not the shape of the document (a missing key, a verdict this build does
+    /// not know).
     Json(serde_json::Error),
-    /// Not an mtpspec report, or a schema version this build does not read.
+    /// Another schema, or a version of this one that this build does not read.
     Schema {
         /// The document's `schema`.
         schema: String,
         /// The document's `schema_version`.
         version: u32,
+        /// The schema that was expected.
+        expected: &'static str,
+        /// The newest version of it this build reads (from 1).
+        newest: u32,
     },
 }
 
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Json(e) => write!(f, "not a JSON report of mtpspec: {e}"),
-            Self::Schema { schema, version } => write!(
-                f,
-                "schema {schema:?} version {version}; this build reads {SCHEMA:?} versions 1 to {SCHEMA_VERSION}"
-            ),
+            Self::Json(e) => write!(f, "not a JSON document of mtpspec: {e}"),
+            Self::Schema {
+                schema,
+                version,
+                expected,
+                newest,
+            } => {
+                write!(
+                    f,
+                    "schema {schema:?} version {version}; this build reads {expected:?} \
+                     versions 1 to {newest}"
+                )?;
+                match DOCUMENTS.iter().find(|(name, _)| name == schema) {
+                    Some((_, what)) if schema != expected => write!(f, " (this is {what})"),
+                    _ => Ok(()),
+                }
+            }
         }
     }
 }
@@ -48,22 +73,33 @@ impl fmt::Display for ReadError {
 // The JSON error's text is part of the message, so it is not also a `source`.
 impl std::error::Error for ReadError {}
 
-/// What every version of the document starts with.
-#[derive(Deserialize)]
-struct Head {
-    schema: String,
-    schema_version: u32,
+/// What every version of every mtpspec JSON document starts with.
+#[derive(Debug, Deserialize)]
+pub struct Head {
+    /// The schema's name.
+    pub schema: String,
+    /// Its version.
+    pub schema_version: u32,
+}
+
+/// Reads the head of `text`, refusing a document of another schema than `expected` or of a
+/// version other than 1 to `newest`, before any of its content is read.
+pub fn read_head(text: &str, expected: &'static str, newest: u32) -> Result<Head, ReadError> {
+    let head: Head = serde_json::from_str(text).map_err(ReadError::Json)?;
+    if head.schema != expected || !(1..=newest).contains(&head.schema_version) {
+        return Err(ReadError::Schema {
+            schema: head.schema,
+            version: head.schema_version,
+            expected,
+            newest,
+        });
+    }
+    Ok(head)
 }
 
 /// Reads a JSON report of any version up to [`SCHEMA_VERSION`], brought up to date.
 pub fn from_str(text: &str) -> Result<RunReport, ReadError> {
-    let head: Head = serde_json::from_str(text).map_err(ReadError::Json)?;
-    if head.schema != SCHEMA || !(1..=SCHEMA_VERSION).contains(&head.schema_version) {
-        return Err(ReadError::Schema {
-            schema: head.schema,
-            version: head.schema_version,
-        });
-    }
+    let head = read_head(text, SCHEMA, SCHEMA_VERSION)?;
     let mut report: RunReport = serde_json::from_str(text).map_err(ReadError::Json)?;
     if head.schema_version == 1 {
         for case in &mut report.cases {

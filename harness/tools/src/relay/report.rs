@@ -5,7 +5,7 @@
 //! `mtpspec compare --relay-json`: one type both ways) and Markdown; the counts, tables and
 //! exit code are serve-test's ([`crate::servetest::reporting`]).
 
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,8 @@ use crate::servetest::record::{Event, render};
 use crate::servetest::reporting::{
     CaseRow, JudgedReport, Summary, cases_table, clip, counts, judgements_table, tally,
 };
+pub use mtpspec_runner::report::json::ReadError;
+use mtpspec_runner::report::json::read_head;
 use mtpspec_runner::report::markdown::cell;
 use mtpspec_runner::runner::Verdict;
 use mtpspec_scenario::Level;
@@ -159,13 +161,7 @@ impl RelayReport {
     /// from 1 to [`SCHEMA_VERSION`]. A document of another schema (a conformance report of
     /// `mtpspec run`) or of a newer version is refused before its content is read.
     pub fn from_json(text: &str) -> Result<RelayReport, ReadError> {
-        let head: Head = serde_json::from_str(text).map_err(ReadError::Json)?;
-        if head.schema != SCHEMA || !(1..=SCHEMA_VERSION).contains(&head.schema_version) {
-            return Err(ReadError::Schema {
-                schema: head.schema,
-                version: head.schema_version,
-            });
-        }
+        read_head(text, SCHEMA, SCHEMA_VERSION)?;
         serde_json::from_str(text).map_err(ReadError::Json)
     }
 
@@ -177,51 +173,6 @@ impl RelayReport {
             .collect()
     }
 }
-
-/// What every version of the document starts with.
-#[derive(Deserialize)]
-struct Head {
-    schema: String,
-    schema_version: u32,
-}
-
-/// Why a JSON relay report could not be read ([`RelayReport::from_json`]).
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ReadError {
-    /// Not JSON, or not the shape of a relay report (a missing key, a verdict this build does
-    /// not know).
-    Json(serde_json::Error),
-    /// Another schema, or a version of this one that this build does not read.
-    Schema {
-        /// The document's `schema`.
-        schema: String,
-        /// The document's `schema_version`.
-        version: u32,
-    },
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Json(e) => write!(f, "not a JSON relay report of mtpspec: {e}"),
-            Self::Schema { schema, version } => {
-                write!(
-                    f,
-                    "schema {schema:?} version {version}; this build reads {SCHEMA:?} versions \
-                     1 to {SCHEMA_VERSION}"
-                )?;
-                if schema == mtpspec_runner::report::SCHEMA {
-                    f.write_str(" (a conformance report of `mtpspec run`, not a relay report)")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-// The JSON error's text is part of the message, so it is not also a `source`.
-impl std::error::Error for ReadError {}
 
 impl JudgedReport for RelayReport {
     fn summary(&self) -> &Summary {
