@@ -292,12 +292,23 @@ fn requirement(page: &Page<'_>, id: &str) -> Option<(String, String)> {
         .find_map(|c| c.requirements.get(id).cloned())
 }
 
-fn summary(out: &mut String, columns: &[Column], files: &[String]) {
-    out.push_str("<h2>Summary</h2>\n<table id=\"summary\">\n<thead><tr><th>Verdict</th>");
-    for c in columns {
-        let _ = write!(out, "<th data-target=\"{0}\">{0}</th>", esc(&c.name));
+/// A column of a summary table: a target's name and its count of each verdict.
+trait Counted {
+    fn name(&self) -> &str;
+    fn count(&self, verdict: Verdict) -> usize;
+}
+
+impl Counted for Column {
+    fn name(&self) -> &str {
+        &self.name
     }
-    out.push_str("</tr></thead>\n<tbody>\n");
+    fn count(&self, verdict: Verdict) -> usize {
+        Column::count(self, verdict)
+    }
+}
+
+/// A summary table's rows of verdict counts, one per verdict.
+fn verdict_rows<C: Counted>(out: &mut String, columns: &[C]) {
     for (verdict, _, _) in VERDICTS {
         let _ = write!(
             out,
@@ -309,23 +320,43 @@ fn summary(out: &mut String, columns: &[Column], files: &[String]) {
             let _ = write!(
                 out,
                 "<td data-target=\"{}\">{}</td>",
-                esc(&c.name),
+                esc(c.name()),
                 c.count(verdict)
             );
         }
         out.push_str("</tr>\n");
     }
+}
+
+/// A summary table's row `key` (`data-info`), labelled `label`: `value` of each column.
+fn summary_row<C: Counted>(
+    out: &mut String,
+    columns: &[C],
+    key: &str,
+    label: &str,
+    value: &dyn Fn(&C) -> String,
+) {
+    let _ = write!(out, "<tr data-info=\"{key}\"><th>{label}</th>");
+    for c in columns {
+        let _ = write!(
+            out,
+            "<td data-target=\"{}\">{}</td>",
+            esc(c.name()),
+            esc(&value(c))
+        );
+    }
+    out.push_str("</tr>\n");
+}
+
+fn summary(out: &mut String, columns: &[Column], files: &[String]) {
+    out.push_str("<h2>Summary</h2>\n<table id=\"summary\">\n<thead><tr><th>Verdict</th>");
+    for c in columns {
+        let _ = write!(out, "<th data-target=\"{0}\">{0}</th>", esc(&c.name));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    verdict_rows(out, columns);
     let mut info_row = |key: &str, label: &str, value: &dyn Fn(&Column) -> String| {
-        let _ = write!(out, "<tr data-info=\"{key}\"><th>{label}</th>");
-        for c in columns {
-            let _ = write!(
-                out,
-                "<td data-target=\"{}\">{}</td>",
-                esc(&c.name),
-                esc(&value(c))
-            );
-        }
-        out.push_str("</tr>\n");
+        summary_row(out, columns, key, label, value);
     };
     info_row("total", "Cases", &|c| c.cases.len().to_string());
     info_row("expected", "Expected failures (baseline)", &|c| {

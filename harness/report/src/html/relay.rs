@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{NOT_RUN, Page, VERDICTS, class, esc, level, requirement, url};
+use super::{
+    Counted, NOT_RUN, Page, class, esc, level, requirement, summary_row, url, verdict_rows,
+};
 use crate::verdict::Verdict;
 use mtpspec_scenario::Level;
 
@@ -279,38 +281,22 @@ fn smuggling(
     out.push_str("</tbody>\n</table>\n");
 }
 
+impl Counted for RelayColumn {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn count(&self, verdict: Verdict) -> usize {
+        RelayColumn::count(self, verdict)
+    }
+}
+
 /// The verdict counts of each target's relay cases, where it ran and its transcript page.
 fn summary(out: &mut String, columns: &[RelayColumn], files: &BTreeMap<&str, &str>) {
     out.push_str("<h3>Relay cases</h3>\n<table id=\"relay-summary\">\n");
     header(out, "Verdict", columns);
-    for (verdict, _, _) in VERDICTS {
-        let _ = write!(
-            out,
-            "<tr data-verdict=\"{0}\"><th><span class=\"badge {1}\">{0}</span></th>",
-            verdict,
-            class(verdict)
-        );
-        for c in columns {
-            let _ = write!(
-                out,
-                "<td data-target=\"{}\">{}</td>",
-                esc(&c.name),
-                c.count(verdict)
-            );
-        }
-        out.push_str("</tr>\n");
-    }
+    verdict_rows(out, columns);
     let mut info_row = |key: &str, label: &str, value: &dyn Fn(&RelayColumn) -> String| {
-        let _ = write!(out, "<tr data-info=\"{key}\"><th>{label}</th>");
-        for c in columns {
-            let _ = write!(
-                out,
-                "<td data-target=\"{}\">{}</td>",
-                esc(&c.name),
-                esc(&value(c))
-            );
-        }
-        out.push_str("</tr>\n");
+        summary_row(out, columns, key, label, value);
     };
     info_row("total", "Cases", &|c| c.cases.len().to_string());
     info_row("inject", "Submitted to", &|c| c.inject.clone());

@@ -7,7 +7,8 @@
 use std::fmt::Write as _;
 
 use super::relay::{RelayColumn, RelayColumnCase, anchor_of};
-use super::{Page, class, esc, level, requirement};
+use super::transcripts::{Head, Kind, item, section_head};
+use super::{Page, class, esc, level};
 
 /// Writes the relay section of `column`'s page; `rows` are the main page's relay rows, `main`
 /// the main page's URL, escaped.
@@ -60,33 +61,25 @@ fn transcript(
     anchor: &str,
     main: &str,
 ) {
-    let _ = write!(
+    section_head(
         out,
-        "<section class=\"relay-transcript\" id=\"{anchor}\" data-relay-case=\"{2}\" data-verdict=\"{1}\">\n\
-         <p class=\"back\"><a href=\"{main}#{anchor}\">&larr; back to the table</a></p>\n\
-         <h3><span class=\"badge {0}\">{1}</span> <code>{2}</code> on {3} (relay)</h3>\n<p>{4}</p>\n<dl>\n\
-         <dt>Scenario</dt><dd><code>{5}:{6}</code> ({7})</dd>\n",
-        class(case.verdict),
-        case.verdict,
-        esc(&case.id),
-        esc(&column.name),
-        esc(&case.title),
-        esc(&case.file),
-        case.line,
-        level(case.level),
+        page,
+        &Head {
+            kind: Kind::Relay,
+            anchor,
+            main,
+            verdict: case.verdict,
+            id: &case.id,
+            target: &column.name,
+            title: &case.title,
+            file: &case.file,
+            line: case.line,
+            level: case.level,
+            spec: &case.spec,
+            reason: case.reason.as_deref(),
+        },
     );
-    let mut item = |term: &str, text: &str| {
-        let _ = writeln!(out, "<dt>{}</dt><dd>{}</dd>", esc(term), esc(text));
-    };
-    for id in &case.spec {
-        match requirement(page, id) {
-            Some((level, text)) => item(&format!("{id} ({level})"), &text),
-            None => item(id, ""),
-        }
-    }
-    if let Some(reason) = &case.reason {
-        item("Why", reason);
-    }
+    let mut item = |term: &str, text: &str| item(out, term, text);
     item("Token", &case.token);
     if let Some(submission) = &case.submission {
         item("Submission", submission);

@@ -4,6 +4,8 @@
 //! Kept out of the main page so that the main page stays small: a reader opens one case's
 //! transcript from its cell, and only that target's page is loaded.
 
+use crate::verdict::Verdict;
+use mtpspec_scenario::Level;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -172,33 +174,25 @@ fn transcript(
     anchor: &str,
     main: &str,
 ) {
-    let _ = write!(
+    section_head(
         out,
-        "<section class=\"transcript\" id=\"{anchor}\" data-case=\"{2}\" data-verdict=\"{1}\">\n\
-         <p class=\"back\"><a href=\"{main}#{anchor}\">&larr; back to the table</a></p>\n\
-         <h3><span class=\"badge {0}\">{1}</span> <code>{2}</code> on {3}</h3>\n<p>{4}</p>\n<dl>\n\
-         <dt>Scenario</dt><dd><code>{5}:{6}</code> ({7})</dd>\n",
-        class(case.verdict),
-        case.verdict,
-        esc(&case.id),
-        esc(&column.name),
-        esc(&case.title),
-        esc(&case.file),
-        case.line,
-        level(case.level),
+        page,
+        &Head {
+            kind: Kind::Conformance,
+            anchor,
+            main,
+            verdict: case.verdict,
+            id: &case.id,
+            target: &column.name,
+            title: &case.title,
+            file: &case.file,
+            line: case.line,
+            level: case.level,
+            spec: &case.spec,
+            reason: case.reason.as_deref(),
+        },
     );
-    let mut item = |term: &str, text: &str| {
-        let _ = writeln!(out, "<dt>{}</dt><dd>{}</dd>", esc(term), esc(text));
-    };
-    for id in &case.spec {
-        match requirement(page, id) {
-            Some((level, text)) => item(&format!("{id} ({level})"), &text),
-            None => item(id, ""),
-        }
-    }
-    if let Some(reason) = &case.reason {
-        item("Why", reason);
-    }
+    let mut item = |term: &str, text: &str| item(out, term, text);
     if let Some((expected, actual)) = &case.failure {
         if !expected.is_empty() {
             item("Expected", expected);
@@ -216,6 +210,76 @@ fn transcript(
         "</dl>\n<pre>{}</pre>\n</section>\n",
         esc(&case.transcript)
     );
+}
+
+/// Which kind of transcript section.
+#[derive(Clone, Copy)]
+pub(super) enum Kind {
+    /// A conformance case (`section.transcript`, `data-case`).
+    Conformance,
+    /// A relay case (`section.relay-transcript`, `data-relay-case`).
+    Relay,
+}
+
+/// What the head of a case's transcript section shows.
+pub(super) struct Head<'a> {
+    pub(super) kind: Kind,
+    /// The section's id, the same as its row's on the main page.
+    pub(super) anchor: &'a str,
+    /// The main page's URL, escaped.
+    pub(super) main: &'a str,
+    pub(super) verdict: Verdict,
+    pub(super) id: &'a str,
+    /// The target's name.
+    pub(super) target: &'a str,
+    pub(super) title: &'a str,
+    pub(super) file: &'a str,
+    pub(super) line: u64,
+    pub(super) level: Level,
+    /// The requirements the case cites.
+    pub(super) spec: &'a [String],
+    pub(super) reason: Option<&'a str>,
+}
+
+/// Opens a case's section: the link back to its row, the verdict, the title, where it is
+/// written, each requirement with its text, and the reason; leaves the `<dl>` open for the
+/// caller's own items ([`item`]).
+pub(super) fn section_head(out: &mut String, page: &Page<'_>, head: &Head<'_>) {
+    let (class_name, data, suffix) = match head.kind {
+        Kind::Conformance => ("transcript", "data-case", ""),
+        Kind::Relay => ("relay-transcript", "data-relay-case", " (relay)"),
+    };
+    let _ = write!(
+        out,
+        "<section class=\"{class_name}\" id=\"{anchor}\" {data}=\"{2}\" data-verdict=\"{1}\">\n\
+         <p class=\"back\"><a href=\"{main}#{anchor}\">&larr; back to the table</a></p>\n\
+         <h3><span class=\"badge {0}\">{1}</span> <code>{2}</code> on {3}{suffix}</h3>\n<p>{4}</p>\n<dl>\n\
+         <dt>Scenario</dt><dd><code>{5}:{6}</code> ({7})</dd>\n",
+        class(head.verdict),
+        head.verdict,
+        esc(head.id),
+        esc(head.target),
+        esc(head.title),
+        esc(head.file),
+        head.line,
+        level(head.level),
+        anchor = head.anchor,
+        main = head.main,
+    );
+    for id in head.spec {
+        match requirement(page, id) {
+            Some((level, text)) => item(out, &format!("{id} ({level})"), &text),
+            None => item(out, id, ""),
+        }
+    }
+    if let Some(reason) = head.reason {
+        item(out, "Why", reason);
+    }
+}
+
+/// One term and its text in a section's `<dl>`, both escaped.
+pub(super) fn item(out: &mut String, term: &str, text: &str) {
+    let _ = writeln!(out, "<dt>{}</dt><dd>{}</dd>", esc(term), esc(text));
 }
 
 #[cfg(test)]
