@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use rustls::ServerConfig;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -90,8 +90,12 @@ impl Session {
         }
     }
 
-    /// Plays the script on `stream` until either side closes or the deadline passes.
-    pub async fn run(mut self, stream: TcpStream, conn: u32, rec: Recorder, deadline: Instant) {
+    /// Plays the script on `stream` (a tokio socket, or turmoil's in the simulation) until
+    /// either side closes or the deadline passes.
+    pub async fn run<S>(mut self, stream: S, conn: u32, rec: Recorder, deadline: Instant)
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let mut wire = Wire::new(stream, conn, rec, deadline);
         wire.rec.push(conn, EventKind::Connected);
         match self.play(&mut wire).await {
@@ -107,7 +111,10 @@ impl Session {
         }
     }
 
-    async fn play(&mut self, wire: &mut Wire) -> Result<(), End> {
+    async fn play<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        wire: &mut Wire<S>,
+    ) -> Result<(), End> {
         if !self.script.greeting_delay.is_zero() {
             wire.pause(self.script.greeting_delay).await?;
         }
@@ -128,7 +135,12 @@ impl Session {
     }
 
     /// Sends one answer and carries out its effects; `true` when the server closed.
-    async fn reply(&mut self, wire: &mut Wire, answer: Answer, event: usize) -> Result<bool, End> {
+    async fn reply<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        wire: &mut Wire<S>,
+        answer: Answer,
+        event: usize,
+    ) -> Result<bool, End> {
         if !answer.delay.is_zero() {
             wire.pause(answer.delay).await?;
         }

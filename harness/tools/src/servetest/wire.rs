@@ -1,15 +1,16 @@
-//! The server end of one client connection: bytes in and out over plain TCP or TLS, command
-//! lines split and recorded the moment they arrive, message data read to CRLF "." CRLF, and
-//! the STARTTLS switch. Every read is bounded by the case deadline. Knows nothing of the
-//! script: [`super::session`] decides what to answer.
+//! The server end of one client connection: bytes in and out over a plain stream or TLS,
+//! command lines split and recorded the moment they arrive, message data read to CRLF "."
+//! CRLF, and the STARTTLS switch. Every read is bounded by the case deadline. Knows nothing of
+//! the script: [`super::session`] decides what to answer. Generic over the stream, so the same
+//! scripted server runs on a tokio socket (serve-test, relay-test) and on turmoil's simulated
+//! TCP (the simulation's next hop).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::ServerConfig;
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -32,12 +33,12 @@ pub enum End {
     Tls,
 }
 
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+enum Stream<S> {
+    Plain(S),
+    Tls(Box<TlsStream<S>>),
 }
 
-impl Stream {
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream<S> {
     async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
             Stream::Plain(s) => s.read(buf).await,
@@ -46,7 +47,7 @@ impl Stream {
     }
 
     async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        async fn go<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8]) -> std::io::Result<()> {
+        async fn go<W: AsyncWrite + Unpin>(s: &mut W, bytes: &[u8]) -> std::io::Result<()> {
             s.write_all(bytes).await?;
             s.flush().await
         }
@@ -77,9 +78,9 @@ pub struct Pending {
 /// The server end of one connection: the stream (plain, then TLS after STARTTLS), the octets
 /// read but not yet split into lines, the command lines not yet answered, and the log they
 /// are recorded in.
-pub struct Wire {
+pub struct Wire<S> {
     /// `None` only while the TLS handshake owns the socket.
-    stream: Option<Stream>,
+    stream: Option<Stream<S>>,
     buf: Vec<u8>,
     pending: VecDeque<Pending>,
     /// Whether TLS is on (a STARTTLS handshake completed).
@@ -94,10 +95,11 @@ pub struct Wire {
     pub deadline: Instant,
 }
 
-impl Wire {
-    /// A plain TCP connection, numbered `conn` in the case, recording into `rec` and bounded
-    /// by `deadline`. Records nothing itself: the session records the connection.
-    pub fn new(stream: TcpStream, conn: u32, rec: Recorder, deadline: Instant) -> Self {
+impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
+    /// A plain connection (a TCP socket, real or simulated), numbered `conn` in the case,
+    /// recording into `rec` and bounded by `deadline`. Records nothing itself: the session
+    /// records the connection.
+    pub fn new(stream: S, conn: u32, rec: Recorder, deadline: Instant) -> Self {
         Self {
             stream: Some(Stream::Plain(stream)),
             buf: Vec::new(),
