@@ -149,7 +149,8 @@ fn run_scenario(
     outln!(
         "{}: {runs} seeds, {} passed, {failed} failed; {sessions} simulated sessions in \
          {wall:.2}s of wall time ({:.0} sessions/s); ambiguous: {ambiguous} copies without a \
-         reply, {unconfirmed} from killed clients, {duplicates} messages stored more than once",
+         reply, {unconfirmed} from killed clients, {duplicates} messages stored (or, by a next hop, \
+         received) more than once",
         scenario.id,
         runs - failed,
         sessions as f64 / wall.max(1e-9),

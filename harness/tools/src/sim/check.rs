@@ -2,7 +2,9 @@
 //! after a final power loss. Each stored copy is traced to the attempt that sent it (its
 //! `X-Sim` line), so a copy is either acknowledged (its 250 reached the client), ambiguous
 //! (no reply reached the client: the link was lost between the final dot and the 250, or the
-//! server died there; retrying it is what the protocol allows), or a violation.
+//! server died there; retrying it is what the protocol allows), or a violation. Against a
+//! scripted next hop the invariants are the client's instead (`outbound`); the
+//! replies and the draining of the queues are checked here for both kinds.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -31,6 +33,8 @@ pub struct Observed<'a> {
     pub disturbed: &'a super::disturb::Disturbances,
     /// Hosts whose software failed.
     pub failures: &'a [String],
+    /// The scripted next hop, in an outbound scenario (its record and connections).
+    pub hop: Option<&'a super::hop::HopEnv>,
 }
 
 /// A broken promise.
@@ -52,7 +56,7 @@ impl Violation {
         }
     }
 
-    fn of(invariant: Invariant, text: impl Into<String>) -> Self {
+    pub(super) fn of(invariant: Invariant, text: impl Into<String>) -> Self {
         Self {
             invariant: Some(invariant),
             text: text.into(),
@@ -62,8 +66,10 @@ impl Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self.invariant.map_or("run", Invariant::name);
-        write!(f, "[{name}] {}", self.text)
+        match self.invariant {
+            None => write!(f, "[run] {}", self.text),
+            Some(i) => write!(f, "[{} {}] {}", i.name(), i.spec().join(" "), self.text),
+        }
     }
 }
 
@@ -94,6 +100,10 @@ pub struct Stats {
     pub opened: usize,
     /// Client hosts killed (`kill` or `kill_mid_data`).
     pub killed: usize,
+    /// (Next hop) recipients the clients report refused for good.
+    pub refused: usize,
+    /// (Next hop) recipients the clients gave up once their max age passed.
+    pub given_up: usize,
 }
 
 /// Checks every invariant the scenario asks for.
@@ -104,13 +114,23 @@ pub fn check(observed: &Observed<'_>) -> (Vec<Violation>, Stats) {
         stats: Stats::default(),
     };
     checker.count();
-    let copies = checker.stored_copies();
-    checker.acked_stored(&copies);
-    checker.duplicates(&copies);
+    if let Some(hop) = observed.hop {
+        let (found, stats) = super::outbound::check(observed, hop);
+        checker.violations.extend(found);
+        checker.stats.stored = stats.stored;
+        checker.stats.ambiguous = stats.ambiguous;
+        checker.stats.ambiguous_duplicates = stats.ambiguous_duplicates;
+        checker.stats.refused = stats.refused;
+        checker.stats.given_up = stats.given_up;
+    } else {
+        let copies = checker.stored_copies();
+        checker.acked_stored(&copies);
+        checker.duplicates(&copies);
+        checker.batches();
+        checker.statuses();
+    }
     checker.replies();
     checker.drained();
-    checker.batches();
-    checker.statuses();
     let wanted = &observed.scenario.invariants;
     let mut violations: Vec<Violation> = observed
         .failures
@@ -379,6 +399,11 @@ impl Checker<'_, '_> {
                 );
                 self.violations
                     .push(Violation::of(Invariant::QueuesDrain, text));
+            }
+            // A next hop's refusals and the queue's giving up are judged by `refusals-final`
+            // and `retried`.
+            if self.observed.hop.is_some() {
+                continue;
             }
             for (index, last) in client.finals.iter().enumerate() {
                 if let Some(Final::Failed(reason)) = last {

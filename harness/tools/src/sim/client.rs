@@ -1,10 +1,13 @@
 //! A simulated client host: the reference client's retry [`Queue`] (time from the simulation)
-//! delivering its workload to the server over turmoil, one session per round of due
-//! messages (so PIPELINING and BATCH apply), then a STATUS check of each delivered READACK
-//! message. Everything it learns goes into its [`ClientLog`] for the checks.
+//! delivering its workload to the server (the reference server or a scripted next hop) over
+//! turmoil, one session per round of due messages (so PIPELINING and BATCH apply), then a
+//! STATUS check of each delivered READACK message. Everything it learns goes into its
+//! [`ClientLog`] for the checks: per attempt what became of each recipient, per message what
+//! the client reports in the end ([`super::fate`]).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -15,8 +18,10 @@ use mtp_server::client::status::{StatusAnswer, interpret};
 use mtp_server::client::{Timeouts, TlsSetup, drive};
 use tokio::time::{Instant, timeout};
 
+use super::fate::{Fate, Report, fates};
 use super::net::{Probe, SMTP_PORT, Tap};
-use super::scenario::{ClientSpec, SERVER};
+use super::sabotage::Saboteur;
+use super::scenario::{ClientSpec, SERVER, Sabotage};
 use super::trace::{SharedTrace, sim_now};
 use super::units::millis;
 use super::workload::for_attempt;
@@ -68,6 +73,10 @@ pub struct Attempt {
     /// When the session reported (simulated time); `None` while in flight or if the client
     /// died first.
     pub ended: Option<Duration>,
+    /// The recipients this attempt was for (the queue retries only those still deferred).
+    pub recipients: Vec<String>,
+    /// What the client made of each of them once the session reported, in order.
+    pub fates: Vec<(String, Fate)>,
 }
 
 /// A session's use of BATCH and the ids it was given.
@@ -79,6 +88,21 @@ pub struct SessionRecord {
     pub batch: bool,
     /// The ids its 250 replies named, in order.
     pub acked_ids: Vec<String>,
+    /// The client's end of the connection, when it connected (the next hop sees it as the
+    /// peer address).
+    pub local: Option<SocketAddr>,
+    /// Replies that reached the client on the connection (its greeting included).
+    pub replies_read: usize,
+    /// The session ended because a reply did not come within the client's timeout.
+    pub timed_out: bool,
+}
+
+/// What a session's connection was, seen from the client.
+#[derive(Clone, Copy, Debug, Default)]
+struct Connection {
+    local: Option<SocketAddr>,
+    replies_read: usize,
+    timed_out: bool,
 }
 
 /// How a message ended for the client.
@@ -124,6 +148,10 @@ pub struct ClientLog {
     pub sessions: Vec<SessionRecord>,
     /// Per message of the plan, how it ended; `None` while it is queued or in flight.
     pub finals: Vec<Option<Final>>,
+    /// Per message of the plan, when it entered the queue (simulated time).
+    pub queued_at: Vec<Option<Duration>>,
+    /// Per message of the plan, what the client reports of each recipient so far.
+    pub reports: Vec<Report>,
     /// The STATUS checks made once the queue drained.
     pub statuses: Vec<StatusCheck>,
     /// Replies that were not well formed, with the session they came in.
@@ -174,12 +202,16 @@ impl ClientEnv {
         }
     }
 
+    /// The policy the queue runs with: the scenario's, unless the client is sabotaged to
+    /// give up at once.
     fn policy(&self) -> RetryPolicy {
-        RetryPolicy {
-            initial: self.spec.retry.initial.0,
-            max_interval: self.spec.retry.max_interval.0,
-            // Giving up is not what these runs test: the network always heals.
-            max_age: Duration::from_secs(365 * 24 * 3600),
+        let declared = self.spec.policy();
+        match self.spec.sabotage {
+            Some(Sabotage::GiveUpTransient) => RetryPolicy {
+                max_age: Duration::ZERO,
+                ..declared
+            },
+            _ => declared,
         }
     }
 }
@@ -202,15 +234,19 @@ async fn deliver_all(env: &ClientEnv) {
     let mut entries = BTreeMap::new();
     let mut tries = vec![0u32; plan.len()];
     let mut session = 0u32;
+    let mut arrived = 0;
+    // `resend-acked`: the messages already queued a second time after their 250.
+    let mut resent = BTreeSet::new();
     loop {
-        while let Some(&arrival) = env.arrivals.get(entries.len()) {
+        while let Some(&arrival) = env.arrivals.get(arrived) {
             if arrival > origin.elapsed() {
                 break;
             }
-            let index = entries.len();
-            entries.insert(queue.push(plan[index].clone(), now_ms()), index);
+            entries.insert(queue.push(plan[arrived].clone(), now_ms()), arrived);
+            env.log.borrow_mut().queued_at[arrived] = Some(sim_now());
+            arrived += 1;
         }
-        let arrival = env.arrivals.get(entries.len()).map(|a| millis(*a));
+        let arrival = env.arrivals.get(arrived).map(|a| millis(*a));
         let wake = match (queue.next_due(), arrival) {
             (None, None) => break,
             (Some(due), None) | (None, Some(due)) => due,
@@ -227,6 +263,7 @@ async fn deliver_all(env: &ClientEnv) {
         for (entry, message) in due {
             let index = entries[&entry];
             tries[index] += 1;
+            let recipients = message.recipients.iter().map(|r| r.to_string()).collect();
             messages.push(for_attempt(&message, &env.host, index, tries[index]));
             let at = env.log.borrow().attempts.len();
             env.log.borrow_mut().attempts.push(Attempt {
@@ -238,14 +275,25 @@ async fn deliver_all(env: &ClientEnv) {
                 dropped_metadata: Vec::new(),
                 started: sim_now(),
                 ended: None,
+                recipients,
+                fates: Vec::new(),
             });
             sent.push((entry, index, at));
         }
-        let outcome = connect_and_drive(env, ClientSession::new(env.options(), messages)).await;
-        record(env, session, &sent, &outcome);
+        let session_run = ClientSession::new(env.options(), messages);
+        let (outcome, connection) = connect_and_drive(env, session_run).await;
+        record(env, session, &sent, &outcome, connection);
         for ((entry, index, _), result) in sent.iter().zip(&outcome.messages) {
             let disposition = queue.report(*entry, result, now_ms());
             let mut log = env.log.borrow_mut();
+            log.reports[*index].file(result, &disposition, sim_now());
+            if env.spec.sabotage == Some(Sabotage::ResendAcked)
+                && result.result.is_ok()
+                && resent.insert(*index)
+            {
+                // The deliberately broken client: the accepted message goes out once more.
+                entries.insert(queue.push(plan[*index].clone(), now_ms()), *index);
+            }
             log.finals[*index] = match (disposition, &result.result) {
                 (Disposition::Retry { .. }, _) => None,
                 (_, Ok(delivered)) => Some(Final::Delivered {
@@ -261,7 +309,13 @@ async fn deliver_all(env: &ClientEnv) {
 }
 
 /// Files the session's per-message results and traces them.
-fn record(env: &ClientEnv, session: u32, sent: &[(u64, usize, usize)], outcome: &Outcome) {
+fn record(
+    env: &ClientEnv,
+    session: u32,
+    sent: &[(u64, usize, usize)],
+    outcome: &Outcome,
+    connection: Connection,
+) {
     let mut log = env.log.borrow_mut();
     let mut parts = Vec::new();
     let mut acked_ids = Vec::new();
@@ -270,6 +324,7 @@ fn record(env: &ClientEnv, session: u32, sent: &[(u64, usize, usize)], outcome: 
         attempt.read_ack = result.read_ack;
         attempt.ended = Some(sim_now());
         attempt.dropped_metadata = result.dropped_metadata.clone();
+        attempt.fates = fates(result);
         attempt.result = match &result.result {
             Ok(delivered) => {
                 acked_ids.extend(delivered.id.clone());
@@ -279,7 +334,7 @@ fn record(env: &ClientEnv, session: u32, sent: &[(u64, usize, usize)], outcome: 
             }
             Err(failure) => match &failure.reply {
                 Some(reply) => AttemptResult::Refused {
-                    reply: reply.to_string(),
+                    reply: reply.to_string().trim_end().to_string(),
                     transient: failure.transient,
                 },
                 None => AttemptResult::NoReply {
@@ -300,6 +355,9 @@ fn record(env: &ClientEnv, session: u32, sent: &[(u64, usize, usize)], outcome: 
         number: session,
         batch,
         acked_ids,
+        local: connection.local,
+        replies_read: connection.replies_read,
+        timed_out: connection.timed_out,
     });
     let mut trace = env.trace.borrow_mut();
     let via = if batch { " (BATCH)" } else { "" };
@@ -323,23 +381,35 @@ fn describe(result: &AttemptResult) -> String {
     }
 }
 
-/// Connects to the server and runs `session` to its end.
-async fn connect_and_drive(env: &ClientEnv, session: ClientSession) -> Outcome {
+/// Connects to the server and runs `session` to its end; what the connection was.
+async fn connect_and_drive(env: &ClientEnv, session: ClientSession) -> (Outcome, Connection) {
     let probe = Rc::new(RefCell::new(Probe::default()));
     env.log.borrow_mut().probe = Some(probe.clone());
     let timeouts = Timeouts::uniform(env.spec.timeout.0);
     let pace = env.spec.upload.as_ref().map(|u| (u.chunk, u.gap.0));
     let connect = turmoil::net::TcpStream::connect((SERVER, SMTP_PORT));
-    let outcome = match timeout(timeouts.connect, connect).await {
+    let (outcome, local) = match timeout(timeouts.connect, connect).await {
         Ok(Ok(stream)) => {
+            let local = stream.local_addr().ok();
+            probe.borrow_mut().last_io = sim_now();
+            let stream = Saboteur::new(stream, env.spec.sabotage);
             let tap = Tap::new(stream, probe.clone(), pace);
-            drive(tap, session, &env.tls, &timeouts).await
+            (drive(tap, session, &env.tls, &timeouts).await, local)
         }
-        Ok(Err(e)) => closed(session, format!("cannot connect: {e}")),
-        Err(_) => closed(session, "timed out connecting".into()),
+        Ok(Err(e)) => (closed(session, format!("cannot connect: {e}")), None),
+        Err(_) => (closed(session, "timed out connecting".into()), None),
     };
     let mut log = env.log.borrow_mut();
     log.probe = None;
+    let seen = probe.borrow();
+    let connection = Connection {
+        local,
+        replies_read: seen.replies,
+        // The driver gives up on a reply after the timeout of silence: exactly, in
+        // simulated time.
+        timed_out: local.is_some() && sim_now() >= seen.last_io + env.spec.timeout.0,
+    };
+    drop(seen);
     let host = env.host.clone();
     log.malformed.extend(
         probe
@@ -348,7 +418,7 @@ async fn connect_and_drive(env: &ClientEnv, session: ClientSession) -> Outcome {
             .iter()
             .map(|m| format!("{host}: {m}")),
     );
-    outcome
+    (outcome, connection)
 }
 
 /// The outcome of a session whose connection failed before it began.
@@ -385,7 +455,7 @@ async fn check_statuses(env: &ClientEnv) {
         for attempt in 1..=STATUS_TRIES {
             let asked_at = sim_now();
             let command = ClientSession::command(env.options(), Command::Status(id.clone()));
-            let outcome = connect_and_drive(env, command).await;
+            let (outcome, _) = connect_and_drive(env, command).await;
             let answer = interpret(&outcome);
             let retry = matches!(&answer, StatusAnswer::Failed(f) if f.transient);
             if retry && attempt < STATUS_TRIES {

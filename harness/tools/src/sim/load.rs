@@ -1,6 +1,7 @@
 //! Reading simulation scenarios: YAML into a [`Scenario`], with the checks serde cannot do
-//! (host names exist, one time and one action per fault, sane rates). Files, directories and
-//! errors (file, line, column and field) are the scenario format's ([`mtpspec_scenario`]).
+//! (host names exist, one time and one action per fault, sane rates, nothing an outbound
+//! scenario's next hop cannot do). Files, directories and errors (file, line, column and
+//! field) are the scenario format's ([`mtpspec_scenario`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use serde_saphyr::Spanned;
 pub use mtpspec_scenario::ScenarioError as LoadError;
 use mtpspec_scenario::load::{syntax_error, yaml_files};
 
+use super::next_hop;
 use super::scenario::{
     Action, ClientSpec, Fault, Invariant, RawFault, RawScenario, SERVER, Scenario, When,
 };
@@ -85,10 +87,48 @@ impl Checker<'_> {
             .into_iter()
             .map(|f| self.fault(f, &hosts))
             .collect::<Result<Vec<_>, _>>()?;
+        let next_hop = match raw.next_hop {
+            None => None,
+            Some(spanned) => {
+                let (line, column) = (spanned.referenced.line(), spanned.referenced.column());
+                if raw.server.is_some() {
+                    return Err(self.error(
+                        line,
+                        column,
+                        "next_hop",
+                        "a scenario has a `server` (the reference) or a `next_hop`, not both"
+                            .into(),
+                    ));
+                }
+                self.outbound(&clients, &faults, line, column)?;
+                let mut names: Vec<String> = clients.iter().flat_map(ClientSpec::hosts).collect();
+                names.extend(clients.iter().map(|c| c.name.clone()));
+                Some(next_hop::build(spanned.value, &names, self.path)?)
+            }
+        };
+        if next_hop.is_none()
+            && let Some(c) = clients.iter().find(|c| c.sabotage.is_some())
+        {
+            return Err(top(
+                "sabotage",
+                format!("client {:?}: sabotage needs a next_hop", c.name),
+            ));
+        }
+        let kind: &[Invariant] = if next_hop.is_some() {
+            &Invariant::OUTBOUND
+        } else {
+            &Invariant::ALL
+        };
         let invariants: BTreeSet<Invariant> = match raw.invariants {
             Some(list) => list.into_iter().collect(),
-            None => Invariant::ALL.into_iter().collect(),
+            None => kind.iter().copied().collect(),
         };
+        if let Some(i) = invariants.iter().find(|i| !kind.contains(i)) {
+            return Err(top(
+                "invariants",
+                format!("`{}` does not apply to this kind of scenario", i.name()),
+            ));
+        }
         Ok(Scenario {
             id: raw.id,
             title: raw.title,
@@ -97,11 +137,48 @@ impl Checker<'_> {
             duration: raw.duration.0,
             tick,
             network: raw.network,
-            server: raw.server,
+            server: raw.server.unwrap_or_default(),
             clients,
             faults,
+            next_hop,
             invariants,
         })
+    }
+
+    /// What a scripted next hop and its clients cannot do: READACK and BATCH need the
+    /// reference server, and so do a power loss (the next hop has no disk) and reads.
+    fn outbound(
+        &self,
+        clients: &[ClientSpec],
+        faults: &[Fault],
+        line: u64,
+        column: u64,
+    ) -> Result<(), LoadError> {
+        if let Some(c) = clients.iter().find(|c| c.read_ack || c.batch) {
+            return Err(self.error(
+                line,
+                column,
+                "next_hop",
+                format!(
+                    "client {:?} asks for READACK or BATCH, which only the reference server offers",
+                    c.name
+                ),
+            ));
+        }
+        for fault in faults {
+            if matches!(fault.action, Action::PowerOff | Action::Open(_)) {
+                return Err(self.error(
+                    fault.line,
+                    1,
+                    "faults",
+                    format!(
+                        "`{}` needs the reference server's store; a next hop can `crash`",
+                        fault.action
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn clients(&self, raw: Vec<Spanned<ClientSpec>>) -> Result<Vec<ClientSpec>, LoadError> {

@@ -11,15 +11,31 @@
 //! invariants: every 250 is on the disk after a final power loss, no duplicate beyond the
 //! known ambiguity, every stored message intact, replies well formed, queues drained, BATCH
 //! and STATUS as promised.
+//!
+//! An outbound scenario (`next_hop:`, [`next_hop`]) puts a scripted next hop in the server's
+//! place: serve-test's scripted session ([`hop`]) answering 4yz or 5yz per recipient, 421,
+//! closing between the final dot and its reply, greeting with 554, leaving extensions out.
+//! `outbound` then holds the client and its queue to what the next hop answered
+//! ([`hop_record`]): transient failures retried after the backoff and not given up before
+//! the max age, refusals final for their recipient only and reported ([`fate`]), nothing
+//! sent again after a 250 the client heard, extensions only when advertised, QUIT before
+//! closing, the data CRLF-clean and dot-stuffed. [`sabotage`] breaks a client on purpose, so
+//! that each check is shown to fail.
 
 pub mod check;
 pub mod client;
 pub mod disturb;
+pub mod fate;
+pub mod hop;
+pub mod hop_record;
 pub mod load;
 pub mod net;
+pub mod next_hop;
+mod outbound;
 mod panics;
 pub mod report;
 pub mod run;
+pub mod sabotage;
 pub mod scenario;
 pub mod server;
 pub mod trace;

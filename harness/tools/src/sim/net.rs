@@ -1,7 +1,8 @@
 //! The reference server and client on turmoil's network: a [`Listener`] over turmoil's TCP,
 //! and [`Tap`], the client-side stream wrapper that paces writes (a slow uplink), checks every
-//! reply the server sends for well-formedness independently of the client, and tells when the
-//! client is in the middle of a message's data (for `kill_mid_data`).
+//! reply the server sends for well-formedness independently of the client, counts the replies
+//! that reached the client and when it last read or wrote, and tells when the client is in
+//! the middle of a message's data (for `kill_mid_data`).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -16,6 +17,8 @@ use mtp_proto::smtp::reply::{ReplyCode, ReplyParser};
 use mtp_server::server::Listener;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
+
+use super::trace::sim_now;
 
 /// The server's SMTP port inside the simulation.
 pub const SMTP_PORT: u16 = 25;
@@ -46,6 +49,8 @@ pub struct Probe {
     pub malformed: Vec<String>,
     /// Replies read so far, well formed or not.
     pub replies: usize,
+    /// When the client last read or wrote (simulated time).
+    pub last_io: Duration,
     /// The server said 354 and the terminating `CRLF.CRLF` has not been written yet.
     in_body: bool,
     body_written: usize,
@@ -60,6 +65,7 @@ impl Probe {
     }
 
     fn read(&mut self, bytes: &[u8]) {
+        self.last_io = sim_now();
         self.parser.feed(bytes);
         while let Some(parsed) = self.parser.next_reply() {
             self.replies += 1;
@@ -83,6 +89,7 @@ impl Probe {
     }
 
     fn wrote(&mut self, bytes: &[u8]) {
+        self.last_io = sim_now();
         if !self.in_body {
             return;
         }

@@ -11,6 +11,24 @@ use super::units::Secs;
 pub fn summary(run: &SeedRun) -> String {
     let s = &run.stats;
     let verdict = if run.passed() { "PASS" } else { "FAIL" };
+    if run.outbound {
+        return format!(
+            "seed {}: {verdict}  {} messages, {} sessions, {} attempts, {} acked, {} copies \
+             accepted by the next hop, {} recipients refused for good, {} given up, {} killed; \
+             {} simulated; trace {:016x}",
+            run.seed,
+            s.messages,
+            s.sessions,
+            s.attempts,
+            s.acked,
+            s.stored,
+            s.refused,
+            s.given_up,
+            s.killed,
+            Secs(run.sim_time),
+            run.trace_hash,
+        );
+    }
     format!(
         "seed {}: {verdict}  {} messages, {} sessions, {} attempts, {} acked, {} stored, \
          {} BATCH sessions, {} STATUS, {} read, {} killed; {} simulated; trace {:016x}",
@@ -34,6 +52,16 @@ pub fn summary(run: &SeedRun) -> String {
 /// none.
 pub fn ambiguity(run: &SeedRun) -> Option<String> {
     let s = &run.stats;
+    if run.outbound {
+        return (s.ambiguous > 0).then(|| {
+            format!(
+                "seed {}: ambiguous: {} copies whose reply never reached the client (cut or lost \
+                 between the final dot and the reply); {} messages sent to a recipient more than \
+                 once because of it (RFC 5321 §6.1)",
+                run.seed, s.ambiguous, s.ambiguous_duplicates
+            )
+        });
+    }
     (s.ambiguous + s.unconfirmed > 0).then(|| {
         format!(
             "seed {}: ambiguous: {} copies stored whose 250 never reached the client (link or \

@@ -1,6 +1,8 @@
 //! One run of a scenario with one seed: build the turmoil simulation (fixed epoch, seeded
-//! rng), start the server and client hosts, step it while applying the fault timeline, heal
-//! the network, then power the server off one last time and check what its disk holds.
+//! rng), start the server (or the scripted next hop) and the client hosts, step it while
+//! applying the fault timeline, heal the network, then power the server off one last time
+//! and check what its disk holds (or, for a next hop, let the last closes land and check
+//! what it saw).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,6 +21,8 @@ use rustls::pki_types::ServerName;
 use super::check::{self, Observed, Stats, Violation};
 use super::client::{self, ClientEnv, ClientLog};
 use super::disturb::Disturbances;
+use super::fate::Report;
+use super::hop::{self, HopEnv};
 use super::panics;
 use super::scenario::{Action, SERVER, Scenario, When};
 use super::server::{self, ServerEnv};
@@ -29,6 +33,9 @@ use crate::rng::Rng;
 
 /// The simulation's wall clock starts at 2026-01-01T00:00:00Z, whatever the real date.
 pub const EPOCH_UNIX_SECS: u64 = 1_767_225_600;
+
+/// After an outbound run, the time the last segments get to reach the next hop.
+const GRACE: Duration = Duration::from_secs(2);
 
 /// How a seed is run, beyond the scenario and the seed.
 #[derive(Clone, Debug, Default)]
@@ -54,6 +61,8 @@ pub struct SeedRun {
     pub trace_hash: u64,
     /// Simulated time until the clients were done.
     pub sim_time: Duration,
+    /// The clients delivered to a scripted next hop (the stats count its copies).
+    pub outbound: bool,
 }
 
 impl SeedRun {
@@ -92,6 +101,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64, options: &RunOptions) -> SeedRun
         trace: trace.lines().to_vec(),
         trace_hash: trace.hash(),
         sim_time,
+        outbound: scenario.outbound(),
     }
 }
 
@@ -106,6 +116,8 @@ struct Harness<'s> {
     scenario: &'s Scenario,
     sim: turmoil::Sim<'static>,
     server: Rc<ServerEnv>,
+    /// The scripted next hop that plays the server's part in an outbound scenario.
+    hop: Option<Rc<HopEnv>>,
     server_up: bool,
     clients: BTreeMap<String, Rc<RefCell<ClientLog>>>,
     timeline: Vec<Scheduled>,
@@ -147,13 +159,32 @@ impl<'s> Harness<'s> {
             store: RefCell::new(None),
             trace: trace.clone(),
         });
-        let env = server.clone();
-        sim.host(SERVER, move || server::run(env.clone()));
+        let hop = scenario.next_hop.clone().map(|next_hop| {
+            let groups = scenario
+                .clients
+                .iter()
+                .flat_map(|c| c.hosts().into_iter().map(|h| (h, c.name.clone())))
+                .collect();
+            let deadline = scenario.duration + GRACE;
+            let rng = root.fork("next hop");
+            Rc::new(HopEnv::new(next_hop, groups, rng, trace.clone(), deadline))
+        });
+        match &hop {
+            Some(hop) => {
+                let env = hop.clone();
+                sim.host(SERVER, move || hop::run(env.clone()));
+            }
+            None => {
+                let env = server.clone();
+                sim.host(SERVER, move || server::run(env.clone()));
+            }
+        }
         let clients = add_clients(&mut sim, scenario, &root, &trace);
         Self {
             scenario,
             sim,
             server,
+            hop,
             server_up: true,
             clients,
             timeline,
@@ -200,16 +231,23 @@ impl<'s> Harness<'s> {
             let text = format!("not reached: {} (line {})", fault.action, fault.line);
             self.trace.borrow_mut().event(end, "harness", text);
         }
-        let recovered = self.final_power_off(end);
+        let recovered = match &self.hop {
+            None => self.final_power_off(end).map(Some),
+            Some(_) => {
+                self.let_closes_land(end);
+                Ok(None)
+            }
+        };
         let logs: Vec<_> = self.clients.values().map(|c| c.borrow()).collect();
         let observed = Observed {
             scenario: self.scenario,
             clients: logs.iter().map(|l| &**l).collect(),
-            store: recovered.as_ref().ok(),
+            store: recovered.as_ref().ok().and_then(Option::as_ref),
             opened: &self.opened,
             open_requested: &self.open_requested,
             disturbed: &self.disturbed,
             failures: &self.failures,
+            hop: self.hop.as_deref(),
         };
         let (mut violations, stats) = check::check(&observed);
         if let Err(e) = &recovered {
@@ -254,7 +292,9 @@ impl<'s> Harness<'s> {
             }
             Action::Crash => {
                 self.stop_server();
-                self.server.disk.process_crash();
+                if self.hop.is_none() {
+                    self.server.disk.process_crash();
+                }
             }
             Action::PowerOff => {
                 self.stop_server();
@@ -263,7 +303,9 @@ impl<'s> Harness<'s> {
             Action::Restart => {
                 if self.server_up {
                     self.stop_server();
-                    self.server.disk.process_crash();
+                    if self.hop.is_none() {
+                        self.server.disk.process_crash();
+                    }
                 }
                 self.start_server(now);
             }
@@ -307,6 +349,8 @@ impl<'s> Harness<'s> {
             return;
         }
         self.sim.crash(host);
+        // Its connection is cut where it stands: not the client's doing.
+        self.disturbed.link_down(host, SERVER, now);
         log.borrow_mut().killed_at = Some(now);
         self.trace.borrow_mut().event(now, host, "killed");
     }
@@ -391,6 +435,22 @@ impl<'s> Harness<'s> {
         }
     }
 
+    /// The end of an outbound run: the clients are done, and the last segments they sent (a
+    /// QUIT, a close) get [`GRACE`] of simulated time to reach the next hop, so that the
+    /// checks see how each connection ended.
+    fn let_closes_land(&mut self, now: Duration) {
+        while self.sim.elapsed() < now + GRACE {
+            if let Err(e) = self.sim.step() {
+                let text = format!("a host failed: {e}");
+                self.trace
+                    .borrow_mut()
+                    .event(self.sim.elapsed(), "harness", &text);
+                self.failures.push(text);
+                return;
+            }
+        }
+    }
+
     /// The end: the server loses power once more, and its disk is read as a restart would.
     fn final_power_off(&mut self, now: Duration) -> Result<Store, String> {
         self.stop_server();
@@ -452,10 +512,12 @@ fn add_clients(
     for spec in &scenario.clients {
         for host in spec.hosts() {
             let mut rng = root.fork(&host);
-            let plan = workload::plan(spec, &host, &mut rng);
+            let plan = workload::plan(spec, &host, &mut rng, scenario.outbound());
             let log = Rc::new(RefCell::new(ClientLog {
                 host: host.clone(),
                 finals: vec![None; plan.len()],
+                queued_at: vec![None; plan.len()],
+                reports: vec![Report::default(); plan.len()],
                 plan,
                 ..ClientLog::default()
             }));

@@ -1,7 +1,9 @@
 //! Simulation scenarios (`scenarios/sim/*.yaml`): the hosts, the network, the faults on a
 //! timeline and the invariants to check. Typed with serde (unknown fields are errors), then
 //! checked further (host names exist, one action per fault), with errors naming the file,
-//! line, column and field.
+//! line, column and field. The host clients deliver to is the reference server, or with a
+//! `next_hop:` section a scripted next hop ([`super::next_hop`]): then the run checks the
+//! client's outbound behaviour instead of the server's store.
 //!
 //! ```yaml
 //! id: partition-mid-transaction
@@ -23,6 +25,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use mtp_server::client::queue::RetryPolicy;
+
+use super::next_hop::{NextHop, RawHopScript};
 use super::units::{Dur, DurRange};
 
 /// The server's host name in every scenario.
@@ -52,7 +57,12 @@ pub struct Scenario {
     pub clients: Vec<ClientSpec>,
     /// The fault timeline, in file order.
     pub faults: Vec<Fault>,
-    /// The invariants checked: those the file lists, or all of them.
+    /// With `next_hop:`, the host named `server` plays these scripts instead of running the
+    /// reference server, and the clients are judged as the next hop's clients.
+    pub next_hop: Option<NextHop>,
+    /// The invariants checked: those the file lists, or all those of the scenario's kind
+    /// ([`Invariant::ALL`] against the reference server, [`Invariant::OUTBOUND`] against a
+    /// next hop).
     pub invariants: BTreeSet<Invariant>,
 }
 
@@ -206,9 +216,23 @@ pub struct ClientSpec {
     /// Writes go out in chunks with a pause between them (a slow uplink).
     #[serde(default)]
     pub upload: Option<Upload>,
+    /// A deliberately broken client, for the tests that prove the outbound checks can fail
+    /// (next-hop scenarios only).
+    #[serde(default)]
+    pub sabotage: Option<Sabotage>,
 }
 
 impl ClientSpec {
+    /// The retry policy the scenario gives the group's queue; the checks hold the client to
+    /// it (a sabotaged client may run another, [`Sabotage::GiveUpTransient`]).
+    pub fn policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            initial: self.retry.initial.0,
+            max_interval: self.retry.max_interval.0,
+            max_age: self.retry.max_age.map_or(NEVER, |d| d.0),
+        }
+    }
+
     /// The host names of this group.
     pub fn hosts(&self) -> Vec<String> {
         if self.count == 1 {
@@ -220,8 +244,13 @@ impl ClientSpec {
     }
 }
 
-/// The backoff of a client's retry queue. A simulated client never gives up on a message:
-/// the network always heals, and `queues-drain` expects every message delivered.
+/// A year: the max age of a queue that is not to give up within a run.
+const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The backoff of a client's retry queue. By default a simulated client never gives up on a
+/// message: the network always heals, and `queues-drain` expects every message delivered
+/// (against the reference server; a next hop's scripts may keep deferring a recipient, for
+/// which a scenario sets `max_age`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
@@ -229,6 +258,10 @@ pub struct Retry {
     pub initial: Dur,
     /// The wait doubles per attempt up to this.
     pub max_interval: Dur,
+    /// The queue gives up on recipients still deferred this long after the message was
+    /// queued (default: never within a run).
+    #[serde(default)]
+    pub max_age: Option<Dur>,
 }
 
 impl Default for Retry {
@@ -236,8 +269,31 @@ impl Default for Retry {
         Self {
             initial: Dur(Duration::from_secs(1)),
             max_interval: Dur(Duration::from_secs(16)),
+            max_age: None,
         }
     }
+}
+
+/// A deliberately broken client (`sabotage:`), for the tests that prove each outbound check
+/// can fail: a check that cannot fail proves nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sabotage {
+    /// `give-up-transient`: the queue runs with a max age of zero, so it gives up at the
+    /// first transient failure, whatever `retry` declares (`retried` must fail).
+    GiveUpTransient,
+    /// `resend-acked`: a message the next hop accepted is queued once more and sent again
+    /// (`no-resend` must fail).
+    ResendAcked,
+    /// `skip-quit`: the client closes the connection where it would send QUIT (`quit` must
+    /// fail).
+    SkipQuit,
+    /// `unstuffed`: the transparency dots are taken out of the data on the wire
+    /// (`data-transparent` must fail).
+    Unstuffed,
+    /// `pipeline-unadvertised`: the client reads PIPELINING into every EHLO reply, so it
+    /// pipelines whether or not the next hop offered it (`extensions` must fail).
+    PipelineUnadvertised,
 }
 
 /// A slow uplink: a client's writes go out in chunks with a pause after each.
@@ -314,7 +370,7 @@ impl fmt::Display for Action {
     }
 }
 
-/// What the run checks; all by default.
+/// What the run checks; by default every invariant of the scenario's kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Invariant {
@@ -332,10 +388,30 @@ pub enum Invariant {
     Batch,
     /// STATUS knows every acknowledged READACK message, OPENED once durably read.
     Status,
+    /// (Next hop) a transient failure is retried after the backoff, and a recipient is given
+    /// up only once the policy's max age has passed.
+    Retried,
+    /// (Next hop) a 5yz is final at once, for the recipient (or message) it refused only,
+    /// and reported so.
+    RefusalsFinal,
+    /// (Next hop) a copy whose 250 reached the client is never sent again; a resend after a
+    /// reply that never arrived is the known duplicate, counted apart.
+    NoResend,
+    /// (Next hop) an extension is used only when the EHLO reply advertised it: no command
+    /// before the previous reply without PIPELINING, no SIZE=, BODY= or SMTPUTF8 on MAIL
+    /// without SIZE, 8BITMIME or SMTPUTF8.
+    Extensions,
+    /// (Next hop) the client sends QUIT before it closes, unless the network or the next hop
+    /// cut the connection; after a greeting other than 2yz, QUIT alone.
+    Quit,
+    /// (Next hop) the data arrives with CRLF line ends only, dot-stuffed, and is the message
+    /// sent once the dots are removed.
+    DataTransparent,
 }
 
 impl Invariant {
-    /// Every invariant, the set a scenario that lists none is held to.
+    /// Every invariant of a run against the reference server, the set such a scenario that
+    /// lists none is held to.
     pub const ALL: [Invariant; 7] = [
         Self::AckedStored,
         Self::NoDuplicates,
@@ -345,6 +421,37 @@ impl Invariant {
         Self::Batch,
         Self::Status,
     ];
+
+    /// Every invariant of a run against a scripted next hop (`next_hop:`).
+    pub const OUTBOUND: [Invariant; 8] = [
+        Self::Retried,
+        Self::RefusalsFinal,
+        Self::NoResend,
+        Self::Extensions,
+        Self::Quit,
+        Self::DataTransparent,
+        Self::RepliesWellFormed,
+        Self::QueuesDrain,
+    ];
+
+    /// The SPEC.md requirements the invariant enforces, cited in every violation.
+    pub fn spec(self) -> &'static [&'static str] {
+        match self {
+            Self::AckedStored => &["SMTP-DATA-6"],
+            Self::NoDuplicates => &["SMTP-DATA-6", "SMTP-CLIENT-9"],
+            Self::Intact => &["SMTP-DATA-3", "SMTP-DATA-9"],
+            Self::RepliesWellFormed => &["SMTP-SYNTAX-11"],
+            Self::QueuesDrain => &["SMTP-CLIENT-5"],
+            Self::Batch => &["VMTP-BATCH-2", "VMTP-BATCH-4"],
+            Self::Status => &["VMTP-STATUS-1", "VMTP-STATUS-2"],
+            Self::Retried => &["SMTP-CLIENT-5", "SMTP-CLIENT-6"],
+            Self::RefusalsFinal => &["SMTP-CLIENT-7", "SMTP-RELAY-15"],
+            Self::NoResend => &["SMTP-CLIENT-9"],
+            Self::Extensions => &["SMTP-CLIENT-3"],
+            Self::Quit => &["SMTP-CLIENT-1"],
+            Self::DataTransparent => &["SMTP-CLIENT-4", "SMTP-RELAY-2"],
+        }
+    }
 
     /// Its kebab-case name, as scenario files and violation reports write it.
     pub fn name(self) -> &'static str {
@@ -356,6 +463,12 @@ impl Invariant {
             Self::QueuesDrain => "queues-drain",
             Self::Batch => "batch",
             Self::Status => "status",
+            Self::Retried => "retried",
+            Self::RefusalsFinal => "refusals-final",
+            Self::NoResend => "no-resend",
+            Self::Extensions => "extensions",
+            Self::Quit => "quit",
+            Self::DataTransparent => "data-transparent",
         }
     }
 }
@@ -403,10 +516,12 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub network: Network,
     #[serde(default)]
-    pub server: ServerSpec,
+    pub server: Option<ServerSpec>,
     pub clients: Vec<Spanned<ClientSpec>>,
     #[serde(default)]
     pub faults: Vec<Spanned<RawFault>>,
+    #[serde(default)]
+    pub next_hop: Option<Spanned<Vec<Spanned<RawHopScript>>>>,
     #[serde(default)]
     pub invariants: Option<Vec<Invariant>>,
 }
@@ -447,5 +562,10 @@ impl Scenario {
     /// The file the scenario was loaded from (for messages and replay commands).
     pub fn file_name(&self) -> &Path {
         &self.path
+    }
+
+    /// The clients deliver to a scripted next hop (`next_hop:`), not the reference server.
+    pub fn outbound(&self) -> bool {
+        self.next_hop.is_some()
     }
 }

@@ -1,7 +1,9 @@
 //! The messages a simulated client sends, and how a stored message is traced back to the
 //! client, message and attempt it came from: every attempt puts `X-Sim: HOST N TRY` on the
 //! first line, so the checks can tell an acknowledged copy from the copy of an attempt whose
-//! reply was lost.
+//! reply was lost. For a next hop, whose checks also judge transactions that never reach the
+//! data, the sender names the message too (`HOST.N@clients.example`), and the body starts
+//! with a line of a lone "." (the line dot-stuffing matters most for).
 
 use mtp_proto::smtp::Mailbox;
 use mtp_proto::smtp::client::Message;
@@ -27,11 +29,20 @@ const WORDS: [&str; 12] = [
     "reply",
 ];
 
+/// The domain of the clients' senders.
+const SENDER_DOMAIN: &str = "clients.example";
+
 /// The messages of one client host, in order; message `i` is the `i`th of the list.
-pub fn plan(spec: &ClientSpec, host: &str, rng: &mut Rng) -> Vec<Message> {
-    let sender = Mailbox {
-        local_part: host.to_string(),
-        domain: "clients.example".into(),
+/// `outbound` (a next hop's clients): each sender names its message, each body starts with a
+/// lone ".".
+pub fn plan(spec: &ClientSpec, host: &str, rng: &mut Rng, outbound: bool) -> Vec<Message> {
+    let sender = |i: usize| Mailbox {
+        local_part: if outbound {
+            format!("{host}.{i}")
+        } else {
+            host.to_string()
+        },
+        domain: SENDER_DOMAIN.into(),
     };
     let recipients: Vec<Mailbox> = (1..=spec.recipients)
         .map(|k| Mailbox {
@@ -41,9 +52,9 @@ pub fn plan(spec: &ClientSpec, host: &str, rng: &mut Rng) -> Vec<Message> {
         .collect();
     (0..spec.messages as usize)
         .map(|i| Message {
-            reverse_path: Some(sender.clone()),
+            reverse_path: Some(sender(i)),
             recipients: recipients.clone(),
-            data: body(host, i, spec.body, rng),
+            data: body(host, i, spec.body, rng, outbound),
             metadata: (1..=spec.metadata)
                 .map(|k| (format!("k{k}"), format!("{host}-{i}-v{k}")))
                 .collect(),
@@ -54,12 +65,15 @@ pub fn plan(spec: &ClientSpec, host: &str, rng: &mut Rng) -> Vec<Message> {
 
 /// Headers and about `size` octets of text lines, some starting with a dot (so that the
 /// data is dot-stuffed on the wire).
-fn body(host: &str, index: usize, size: usize, rng: &mut Rng) -> Vec<u8> {
+fn body(host: &str, index: usize, size: usize, rng: &mut Rng, lone_dot: bool) -> Vec<u8> {
     let mut out = format!(
         "Message-ID: <{index}.{host}@clients.example>\r\nSubject: simulated message {index} \
          from {host}\r\n\r\n"
     )
     .into_bytes();
+    if lone_dot {
+        out.extend_from_slice(b".\r\n");
+    }
     let mut line = 0;
     while out.len() < size {
         if line % 7 == 3 {
@@ -84,6 +98,17 @@ pub fn for_attempt(base: &Message, host: &str, index: usize, attempt: u32) -> Me
         data,
         ..base.clone()
     }
+}
+
+/// The client host and message index a sender of [`plan`]'s outbound form names
+/// (`HOST.N@clients.example`).
+pub fn message_of_sender(path: &str) -> Option<(String, usize)> {
+    let (local, domain) = path.rsplit_once('@')?;
+    if !domain.eq_ignore_ascii_case(SENDER_DOMAIN) {
+        return None;
+    }
+    let (host, index) = local.rsplit_once('.')?;
+    Some((host.to_string(), index.parse().ok()?))
 }
 
 /// Where a stored message came from.
@@ -118,7 +143,7 @@ mod tests {
     fn an_attempt_is_traced_back_from_its_data() {
         let spec: ClientSpec =
             serde_saphyr::from_str("{ name: c, messages: 2, body: 300, metadata: 1 }").unwrap();
-        let plan = plan(&spec, "c", &mut Rng::new(1));
+        let plan = plan(&spec, "c", &mut Rng::new(1), false);
         assert_eq!(plan.len(), 2);
         assert!(plan[0].data.len() >= 300);
         assert!(
@@ -133,5 +158,15 @@ mod tests {
         };
         assert_eq!(origin(&sent.data), Some(expected));
         assert_eq!(origin(b"Subject: x\r\n"), None);
+        assert_eq!(message_of_sender("c@clients.example"), None);
+    }
+
+    #[test]
+    fn outbound_senders_name_their_message() {
+        let spec: ClientSpec = serde_saphyr::from_str("{ name: c-2, messages: 3 }").unwrap();
+        let plan = plan(&spec, "c-2", &mut Rng::new(1), true);
+        let sender = plan[2].reverse_path.as_ref().unwrap().to_string();
+        assert_eq!(message_of_sender(&sender), Some(("c-2".into(), 2)));
+        assert!(plan[0].data.windows(5).any(|w| w == b"\r\n.\r\n"));
     }
 }
