@@ -1,6 +1,8 @@
 //! The simulation suite: every scenario in scenarios/sim over a fixed set of seeds (one test
 //! case each), the determinism check (same seed, same trace), and the proof that the checks
-//! can fail (the store's deliberately broken ack-before-sync mode is caught).
+//! can fail (the store's deliberately broken ack-before-sync mode is caught, and so is each
+//! deliberately broken client of the outbound scenarios); every requirement a scenario or an
+//! invariant cites is in SPEC.md.
 //!
 //! `MTPSPEC_SIM_SEEDS=0..1000 cargo test --release -p mtpspec --test sim -- sweep` runs a
 //! sweep through the `mtpspec sim` command itself (the binary, as a child process).
@@ -12,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use mtpspec::sim::scenario::{Invariant, SyncSpec};
+use mtpspec::sim::scenario::{Invariant, Sabotage, SyncSpec};
 use mtpspec::sim::{RunOptions, Scenario, load_paths, report, run_seed};
+use mtpspec::spec::Spec;
 
 #[path = "sim/proxy.rs"]
 mod sim_proxy;
@@ -51,12 +54,19 @@ fn loads() -> Result<(), Failed> {
     Ok(())
 }
 
-/// The same seed gives the same trace, transcripts included; another seed another one.
+/// The same seed gives the same trace, transcripts included; another seed another one: for
+/// the reference server and for a scripted next hop.
 fn determinism() -> Result<(), Failed> {
-    let scenario = pick("crash-restart")?;
+    for id in ["crash-restart", "relay-cut-after-dot"] {
+        same_seed_same_trace(&pick(id)?)?;
+    }
+    Ok(())
+}
+
+fn same_seed_same_trace(scenario: &Scenario) -> Result<(), Failed> {
     let verbose = RunOptions { verbose: true };
-    let first = run_seed(&scenario, 42, &verbose);
-    let second = run_seed(&scenario, 42, &verbose);
+    let first = run_seed(scenario, 42, &verbose);
+    let second = run_seed(scenario, 42, &verbose);
     if first.trace != second.trace {
         let diverges = first
             .trace
@@ -71,11 +81,11 @@ fn determinism() -> Result<(), Failed> {
         )
         .into());
     }
-    let terse = run_seed(&scenario, 42, &RunOptions::default());
+    let terse = run_seed(scenario, 42, &RunOptions::default());
     if terse.trace_hash != first.trace_hash {
         return Err("the verbose and the terse trace of one seed hash differently".into());
     }
-    let other = run_seed(&scenario, 43, &RunOptions::default());
+    let other = run_seed(scenario, 43, &RunOptions::default());
     if other.trace_hash == first.trace_hash {
         return Err("seeds 42 and 43 gave the same trace: the seed does not reach the run".into());
     }
@@ -101,6 +111,62 @@ fn broken_build_is_caught() -> Result<(), Failed> {
         }
     }
     Ok(())
+}
+
+/// Each deliberately broken client of the outbound scenarios is caught by the invariant
+/// meant for it, in every seed: a check that cannot fail proves nothing.
+fn broken_clients_are_caught() -> Result<(), Failed> {
+    let planted = [
+        (Sabotage::GiveUpTransient, Invariant::Retried),
+        (Sabotage::ResendAcked, Invariant::NoResend),
+        (Sabotage::SkipQuit, Invariant::Quit),
+        (Sabotage::Unstuffed, Invariant::DataTransparent),
+        (Sabotage::PipelineUnadvertised, Invariant::Extensions),
+    ];
+    let clean = pick("relay-mixed")?;
+    for (sabotage, invariant) in planted {
+        let mut scenario = clean.clone();
+        for client in &mut scenario.clients {
+            client.sabotage = Some(sabotage);
+        }
+        for seed in SEEDS {
+            let run = run_seed(&scenario, seed, &RunOptions::default());
+            if !run
+                .violations
+                .iter()
+                .any(|v| v.invariant == Some(invariant))
+            {
+                let summary = report::summary(&run);
+                return Err(format!(
+                    "{sabotage:?} was not caught by `{}` with seed {seed}: {summary}",
+                    invariant.name()
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every requirement a simulation scenario or an invariant cites exists in SPEC.md.
+fn citations_exist() -> Result<(), Failed> {
+    let spec = Spec::load(&repo().join("SPEC.md")).map_err(|e| e.to_string())?;
+    let invariants = Invariant::ALL.iter().chain(&Invariant::OUTBOUND);
+    let cited = scenarios()
+        .into_iter()
+        .flat_map(|s| s.spec.into_iter().map(move |id| (s.id.clone(), id)))
+        .chain(
+            invariants.flat_map(|i| i.spec().iter().map(|id| (i.name().into(), id.to_string()))),
+        );
+    let missing: Vec<String> = cited
+        .filter(|(_, id)| spec.get(id).is_none())
+        .map(|(who, id)| format!("{who}: {id}"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("not in SPEC.md: {missing:?}").into())
+    }
 }
 
 fn pick(id: &str) -> Result<Scenario, Failed> {
@@ -152,6 +218,8 @@ fn main() {
         ),
         Trial::test("sim::determinism", determinism),
         Trial::test("sim::broken-build-is-caught", broken_build_is_caught),
+        Trial::test("sim::broken-clients-are-caught", broken_clients_are_caught),
+        Trial::test("sim::citations-exist", citations_exist),
     ];
     for scenario in scenarios() {
         trials.extend(SEEDS.iter().map(|&seed| seed_trial(&scenario, seed)));
