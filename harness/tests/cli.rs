@@ -119,13 +119,21 @@ fn every_duration_option_takes_the_same_grammar() {
         let output = parse(args);
         assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output));
     }
-    let output = parse(&["run", "--deadline", "1x"]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(
-        text(&output).contains("expected a duration like"),
-        "{}",
-        text(&output)
-    );
+    // Out of range, infinite and negative durations are usage errors too, never a panic.
+    for args in [
+        &["run", "--deadline", "1x"][..],
+        &["run", "--deadline", "99999999999999999999999s"],
+        &["load", "--duration=inf", "--target", "a:1"],
+        &["load", "--duration=-1", "--target", "a:1"],
+    ] {
+        let output = parse(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+        assert!(
+            text(&output).contains("expected a duration like"),
+            "{args:?}: {}",
+            text(&output)
+        );
+    }
 }
 
 #[test]
