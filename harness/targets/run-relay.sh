@@ -4,8 +4,8 @@
 # reports/<name>/relay.json and relay.md, beside the suite's report.
 #
 # usage: harness/targets/run-relay.sh NAME [-- extra mtpspec relay-test args]
-# NAME is a script here with a relay mode (`relay-args`): postfix, exim, opensmtpd, reference
-# (the reference gateway: its client and retry queue).
+# NAME is a script here with a relay mode (`relay-args`): postfix, exim, opensmtpd, haraka,
+# reference (the reference gateway: its client and retry queue).
 #
 # The target is started with RELAY_NEXT_HOP=127.0.0.1:HOP (README.md, "Relay mode"): it routes
 # relay.test and its subdomains to the next hop that `mtpspec relay-test --listen` plays on HOP,

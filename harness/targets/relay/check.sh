@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # check.sh: prove that a target script's relay mode works against the real server, on loopback.
 #
-# usage: harness/targets/relay/check.sh NAME      (postfix, exim or opensmtpd: a script in
-#                                                  harness/targets/ with relay-args)
+# usage: harness/targets/relay/check.sh NAME      (postfix, exim, opensmtpd or haraka: a script
+#                                                  in harness/targets/ with relay-args)
 #
 # It installs NAME, starts next_hop.py (this directory) on a free port of 127.0.0.1, starts the
 # target with RELAY_NEXT_HOP=127.0.0.1:HOPPORT on another free port, and checks:
