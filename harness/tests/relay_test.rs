@@ -36,14 +36,24 @@ fn free_port() -> u16 {
 fn relay_test(faults: Faults, cases: &[&str]) -> (BTreeMap<String, String>, serde_json::Value) {
     let hop = free_port();
     let relay = relay_fixture::start(hop, faults);
+    run(&format!("smtp://127.0.0.1:{relay}"), hop, "8s", cases)
+}
+
+/// Runs relay-test submitting to `inject`, the next hop on `hop`, waiting `wait` per case.
+fn run(
+    inject: &str,
+    hop: u16,
+    wait: &str,
+    cases: &[&str],
+) -> (BTreeMap<String, String>, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mtpspec"));
     cmd.current_dir(repo())
         .arg("relay-test")
-        .args(["--inject", &format!("smtp://127.0.0.1:{relay}")])
+        .args(["--inject", inject])
         .args(["--listen", &format!("127.0.0.1:{hop}")])
-        .args(["--wait", "8s", "--settle", "300ms", "--quiet"])
+        .args(["--wait", wait, "--settle", "300ms", "--quiet"])
         .arg("--report-json")
         .arg(&json);
     for case in cases {
@@ -535,8 +545,6 @@ impl Drop for Gateway {
 fn the_reference_gateway_is_judged_as_an_originator_given_its_messages_by_http() {
     let hop = free_port();
     let gateway = Gateway::start(hop);
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("report.json");
     let cases = [
         "relay-smuggling-cr-dot-cr",
         "relay-bare-lf-lines",
@@ -548,20 +556,8 @@ fn the_reference_gateway_is_judged_as_an_originator_given_its_messages_by_http()
         "relay-null-sender-kept",
         "relay-starttls-injected-reply",
     ];
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mtpspec"));
-    cmd.current_dir(repo())
-        .arg("relay-test")
-        .args(["--inject", &format!("http://127.0.0.1:{}", gateway.port)])
-        .args(["--listen", &format!("127.0.0.1:{hop}")])
-        .args(["--wait", "15s", "--settle", "300ms", "--quiet"])
-        .arg("--report-json")
-        .arg(&json);
-    for case in cases {
-        cmd.args(["--case", case]);
-    }
-    let output = cmd.output().unwrap();
-    let report = read_report(&json, &output);
-    let verdicts = verdicts(&report);
+    let inject = format!("http://127.0.0.1:{}", gateway.port);
+    let (verdicts, report) = run(&inject, hop, "15s", &cases);
     let verdict = |id: &str| verdicts.get(id).map(String::as_str).unwrap_or("none");
     // What the gateway sends is judged like any client's: line ends, dot-stuffing, retries,
     // TLS, the content below the header section it wrote.

@@ -292,6 +292,29 @@ fn requirement(page: &Page<'_>, id: &str) -> Option<(String, String)> {
         .find_map(|c| c.requirements.get(id).cloned())
 }
 
+/// The requirements a case cites, each with its level and its text on hover; ends the
+/// table cell the caller opened.
+fn requirement_cell(out: &mut String, page: &Page<'_>, spec: &[String]) {
+    for (i, id) in spec.iter().enumerate() {
+        if i > 0 {
+            out.push_str("<br>");
+        }
+        match requirement(page, id) {
+            Some((level, text)) => {
+                let _ = write!(
+                    out,
+                    "<span title=\"{}\">{} {}</span>",
+                    esc(&text),
+                    esc(id),
+                    esc(&level)
+                );
+            }
+            None => out.push_str(&esc(id)),
+        }
+    }
+    out.push_str("</td>");
+}
+
 /// A column of a summary table: a target's name and its count of each verdict.
 trait Counted {
     fn name(&self) -> &str;
@@ -470,24 +493,7 @@ fn case_row(out: &mut String, page: &Page<'_>, row: &Row<'_>, r: usize, files: &
         esc(&case.title),
         level(case.level)
     );
-    for (i, id) in case.spec.iter().enumerate() {
-        if i > 0 {
-            out.push_str("<br>");
-        }
-        match requirement(page, id) {
-            Some((level, text)) => {
-                let _ = write!(
-                    out,
-                    "<span title=\"{}\">{} {}</span>",
-                    esc(&text),
-                    esc(id),
-                    esc(&level)
-                );
-            }
-            None => out.push_str(&esc(id)),
-        }
-    }
-    out.push_str("</td>");
+    requirement_cell(out, page, &case.spec);
     for (column, file) in page.columns.iter().zip(files) {
         match column.case(&case.id) {
             Some(result) => {

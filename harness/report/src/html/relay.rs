@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{
-    Counted, NOT_RUN, Page, class, esc, level, requirement, summary_row, url, verdict_rows,
+    Counted, NOT_RUN, Page, class, esc, level, requirement_cell, summary_row, url, verdict_rows,
 };
 use crate::verdict::Verdict;
 use mtpspec_scenario::Level;
@@ -344,24 +344,7 @@ fn cases(
             esc(&row.title),
             level(row.level)
         );
-        for (i, id) in row.spec.iter().enumerate() {
-            if i > 0 {
-                out.push_str("<br>");
-            }
-            match requirement(page, id) {
-                Some((level, text)) => {
-                    let _ = write!(
-                        out,
-                        "<span title=\"{}\">{} {}</span>",
-                        esc(&text),
-                        esc(id),
-                        esc(&level)
-                    );
-                }
-                None => out.push_str(&esc(id)),
-            }
-        }
-        out.push_str("</td>");
+        requirement_cell(out, page, &row.spec);
         for c in page.relay {
             match c.case(&row.id) {
                 Some(case) => {
