@@ -437,7 +437,7 @@ impl Invariant {
     /// The SPEC.md requirements the invariant enforces, cited in every violation.
     pub fn spec(self) -> &'static [&'static str] {
         match self {
-            Self::AckedStored => &["SMTP-DATA-6"],
+            Self::AckedStored => &["SMTP-DATA-6", "SMTP-DATA-7"],
             Self::NoDuplicates => &["SMTP-DATA-6", "SMTP-CLIENT-9"],
             Self::Intact => &["SMTP-DATA-3", "SMTP-DATA-9"],
             Self::RepliesWellFormed => &["SMTP-SYNTAX-11"],
