@@ -406,8 +406,11 @@ async fn connect_and_drive(env: &ClientEnv, session: ClientSession) -> (Outcome,
         local,
         replies_read: seen.replies,
         // The driver gives up on a reply after the timeout of silence: exactly, in
-        // simulated time.
-        timed_out: local.is_some() && sim_now() >= seen.last_io + env.spec.timeout.0,
+        // simulated time. It then closes, or writes QUIT first and closes (RFC 5321
+        // §4.1.1.10), so the silence is the last one or the one before that QUIT.
+        timed_out: local.is_some()
+            && (sim_now() >= seen.last_io + env.spec.timeout.0
+                || seen.longest_silence >= env.spec.timeout.0),
     };
     drop(seen);
     let host = env.host.clone();

@@ -51,6 +51,8 @@ pub struct Probe {
     pub replies: usize,
     /// When the client last read or wrote (simulated time).
     pub last_io: Duration,
+    /// The longest the client went without reading or writing between two of them.
+    pub longest_silence: Duration,
     /// The server said 354 and the terminating `CRLF.CRLF` has not been written yet.
     in_body: bool,
     body_written: usize,
@@ -64,8 +66,15 @@ impl Probe {
         self.in_body && self.body_written > 0
     }
 
+    /// Notes a read or a write now.
+    fn io(&mut self) {
+        let now = sim_now();
+        self.longest_silence = self.longest_silence.max(now.saturating_sub(self.last_io));
+        self.last_io = now;
+    }
+
     fn read(&mut self, bytes: &[u8]) {
-        self.last_io = sim_now();
+        self.io();
         self.parser.feed(bytes);
         while let Some(parsed) = self.parser.next_reply() {
             self.replies += 1;
@@ -89,7 +98,7 @@ impl Probe {
     }
 
     fn wrote(&mut self, bytes: &[u8]) {
-        self.last_io = sim_now();
+        self.io();
         if !self.in_body {
             return;
         }

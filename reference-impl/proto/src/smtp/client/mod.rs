@@ -249,10 +249,23 @@ impl ClientSession {
     }
 
     /// The timeout for [`Self::waiting_for`] ran out: RFC 5321 §4.5.3.2, the client treats
-    /// the attempt as failed and tries again later.
+    /// the attempt as failed and tries again later. It is the client that closes the
+    /// connection then, so it sends QUIT first (RFC 5321 §4.1.1.10: "The sender MUST NOT
+    /// intentionally close the transmission channel until it sends a QUIT command"), and ends
+    /// without waiting for a reply from a server already silent past its limit (the same
+    /// section's "SHOULD wait until it receives the reply" gives way to the timeout). A
+    /// timeout while quitting ends the session.
     pub fn handle_timeout(&mut self) {
         let what = self.waiting_for();
-        self.handle_closed(format!("timed out waiting for the server ({what:?})"));
+        let reason = format!("timed out waiting for the server ({what:?})");
+        match self.phase {
+            Phase::Done => {}
+            Phase::Quitting | Phase::Handshake => self.handle_closed(reason),
+            _ => {
+                self.settle_unknown_outcome(&reason);
+                self.fail_and_quit_at_once(Failure::new(true, reason));
+            }
+        }
     }
 
     /// What the session waits for; `None` when done or during a handshake.

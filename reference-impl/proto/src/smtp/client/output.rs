@@ -53,15 +53,28 @@ impl ClientSession {
     /// Fails the session and every message without a result; QUIT when the server still
     /// listens, otherwise done at once.
     pub(super) fn fail_session(&mut self, failure: Failure, send_quit: bool) {
-        for result in self.results.iter_mut().filter(|r| r.is_none()) {
-            *result = Some(Err(failure.clone()));
-        }
-        self.out.error = Some(failure);
+        self.fail_unsettled(failure);
         if send_quit {
             self.quit();
         } else {
             self.finish();
         }
+    }
+
+    /// Fails the session and every message without a result, sends QUIT and is done at once,
+    /// without waiting for the reply (the server has been silent past a timeout).
+    pub(super) fn fail_and_quit_at_once(&mut self, failure: Failure) {
+        self.fail_unsettled(failure);
+        self.queued.clear();
+        self.write_command(Expect::Quit, &Command::Quit);
+        self.finish();
+    }
+
+    fn fail_unsettled(&mut self, failure: Failure) {
+        for result in self.results.iter_mut().filter(|r| r.is_none()) {
+            *result = Some(Err(failure.clone()));
+        }
+        self.out.error = Some(failure);
     }
 
     pub(super) fn finish(&mut self) {

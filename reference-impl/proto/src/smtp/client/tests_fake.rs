@@ -52,6 +52,35 @@ pub(super) fn run_cut(
     script: &[(&'static str, &'static str)],
     cuts: &[usize],
 ) -> (Outcome, Vec<String>) {
+    drive(options, messages, script, cuts, |client| {
+        client.handle_closed("closed by the fake server")
+    })
+}
+
+/// Runs a session whose server, when it has nothing more to say, stays silent until the
+/// client's timeout runs out.
+pub(super) fn run_timing_out(
+    options: ClientOptions,
+    messages: Vec<Message>,
+    script: &[(&'static str, &'static str)],
+) -> (Outcome, Vec<String>) {
+    drive(
+        options,
+        messages,
+        script,
+        &[],
+        ClientSession::handle_timeout,
+    )
+}
+
+/// Runs a session; `silence` is what happens when the client waits and no reply comes.
+fn drive(
+    options: ClientOptions,
+    messages: Vec<Message>,
+    script: &[(&'static str, &'static str)],
+    cuts: &[usize],
+    silence: fn(&mut ClientSession),
+) -> (Outcome, Vec<String>) {
     let mut script: VecDeque<_> = script.iter().copied().collect();
     let greeting = script.pop_front().expect("a greeting").1;
     let mut fake = Fake {
@@ -85,7 +114,7 @@ pub(super) fn run_cut(
                 assert!(fake.script.is_empty(), "unused script: {:?}", fake.script);
                 return (*outcome, fake.lines);
             }
-            None => client.handle_closed("closed by the fake server"),
+            None => silence(&mut client),
         }
     }
     panic!("session did not end");

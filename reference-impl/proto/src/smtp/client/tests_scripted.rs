@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 
 use super::tests::{mbox, message};
-use super::tests_fake::{run, run_cut};
+use super::tests_fake::{run, run_cut, run_timing_out};
 use super::*;
 
 const GREETING: (&str, &str) = ("", "220 mx.example ESMTP\r\n");
@@ -322,4 +322,29 @@ fn a_connection_lost_after_the_data_leaves_the_outcome_unknown() {
     assert!(failure.reason.contains("may have accepted"), "{failure}");
     // The recipient was accepted; it is not "not tried".
     assert!(matches!(m.recipients[0].status, RcptStatus::Accepted(_)));
+}
+
+#[test]
+fn a_timeout_is_followed_by_quit_and_the_outcome_after_the_data_is_unknown() {
+    let s = script(&[&[
+        GREETING,
+        ("EHLO", "250-mx.example\r\n250 PIPELINING\r\n"),
+        ("MAIL FROM:<ALICE@CLIENT.EXAMPLE>", "250 ok\r\n"),
+        ("RCPT", "250 ok\r\n"),
+        ("DATA", "354 go ahead\r\n"),
+        // The end of the data goes out; its reply does not come within the limit.
+        (".", ""),
+        // RFC 5321 §4.1.1.10: the client says QUIT before it closes, and does not wait for
+        // a reply from a server already silent past its limit.
+        ("QUIT", ""),
+    ]]);
+    let options = ClientOptions {
+        use_vmtp: false,
+        ..ClientOptions::default()
+    };
+    let (outcome, lines) = run_timing_out(options, vec![message(&["b@x.example"])], &s);
+    assert_eq!(lines.last().map(String::as_str), Some("QUIT"), "{lines:?}");
+    let failure = outcome.messages[0].result.as_ref().unwrap_err();
+    assert!(failure.outcome_unknown && failure.transient, "{failure:?}");
+    assert!(failure.reason.contains("timed out"), "{failure}");
 }
