@@ -315,6 +315,28 @@ fn requirement_cell(out: &mut String, page: &Page<'_>, spec: &[String]) {
     out.push_str("</td>");
 }
 
+/// A verdict cell: the verdict linking `href` (already escaped), the reason as a tooltip
+/// (none when there is none: the link says what it is), and `note` (HTML) after the link.
+fn verdict_cell(
+    out: &mut String,
+    verdict: Verdict,
+    target: &str,
+    href: &str,
+    reason: Option<&str>,
+    note: &str,
+) {
+    let title = reason
+        .map(|r| format!(" title=\"{}\"", esc(r)))
+        .unwrap_or_default();
+    let _ = write!(
+        out,
+        "<td class=\"cell {0}\" data-target=\"{1}\" data-verdict=\"{2}\"><a href=\"{href}\"{title}>{2}</a>{note}</td>",
+        class(verdict),
+        esc(target),
+        verdict,
+    );
+}
+
 /// A column of a summary table: a target's name and its count of each verdict.
 trait Counted {
     fn name(&self) -> &str;
@@ -508,20 +530,9 @@ fn case_row(out: &mut String, page: &Page<'_>, row: &Row<'_>, r: usize, files: &
                 } else {
                     ""
                 };
-                // The reason as a tooltip; none when there is none (the link says what it is).
-                let title = result
-                    .reason
-                    .as_deref()
-                    .map(|r| format!(" title=\"{}\"", esc(r)))
-                    .unwrap_or_default();
-                let _ = write!(
-                    out,
-                    "<td class=\"cell {0}\" data-target=\"{1}\" data-verdict=\"{2}\"><a href=\"{3}#{anchor}\"{title}>{2}</a>{note}</td>",
-                    class(result.verdict),
-                    esc(&column.name),
-                    result.verdict,
-                    esc(&url(file)),
-                );
+                let href = format!("{}#{anchor}", esc(&url(file)));
+                let reason = result.reason.as_deref();
+                verdict_cell(out, result.verdict, &column.name, &href, reason, note);
             }
             None => {
                 let _ = write!(

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{
-    Counted, NOT_RUN, Page, class, esc, level, requirement_cell, summary_row, url, verdict_rows,
+    Counted, NOT_RUN, Page, class, esc, level, requirement_cell, summary_row, url, verdict_cell,
+    verdict_rows,
 };
 use crate::verdict::Verdict;
 use mtpspec_scenario::Level;
@@ -348,19 +349,9 @@ fn cases(
         for c in page.relay {
             match c.case(&row.id) {
                 Some(case) => {
-                    let title = case
-                        .reason
-                        .as_deref()
-                        .map(|r| format!(" title=\"{}\"", esc(r)))
-                        .unwrap_or_default();
-                    let _ = write!(
-                        out,
-                        "<td class=\"cell {0}\" data-target=\"{1}\" data-verdict=\"{2}\"><a href=\"{3}\"{title}>{2}</a></td>",
-                        class(case.verdict),
-                        esc(&c.name),
-                        case.verdict,
-                        link(files, &c.name, &anchor),
-                    );
+                    let href = link(files, &c.name, &anchor);
+                    let reason = case.reason.as_deref();
+                    verdict_cell(out, case.verdict, &c.name, &href, reason, "");
                 }
                 None => {
                     let _ = write!(
