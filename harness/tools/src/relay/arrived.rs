@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::RETURN_DOMAIN;
+pub use crate::servetest::command::path_of;
 use crate::servetest::record::{Event, EventKind, Recorder};
 
 /// One transaction as the next hop saw it.
@@ -76,15 +77,6 @@ impl Transaction {
             .is_some_and(|m| m.eq_ignore_ascii_case("MAIL FROM:"))
             && rest.starts_with("<>")
     }
-}
-
-/// The path of a MAIL or RCPT line: what stands between its first `<` and the `>` after it.
-pub fn path_of(line: &str) -> &str {
-    let Some(start) = line.find('<') else {
-        return "";
-    };
-    let rest = &line[start + 1..];
-    rest.find('>').map_or(rest, |end| &rest[..end])
 }
 
 /// Everything that arrived for a case.
@@ -388,8 +380,6 @@ mod tests {
         assert_eq!(arrived.first_conn(), Some(2));
         assert!(arrived.settled());
         assert!(arrived.delivered_to("rcpt-tok@relay.test"));
-        assert_eq!(path_of("MAIL FROM:<> SIZE=10"), "");
-        assert_eq!(path_of("RCPT TO:<a@b> NOTIFY=NEVER"), "a@b");
         // Renumbered: the first kept event is the MAIL of connection 2, answered by index 1.
         assert!(matches!(
             arrived.events[1].kind,

@@ -9,6 +9,7 @@
 //! it shares with relay-test's report).
 
 pub mod client;
+pub mod command;
 pub mod judge;
 pub mod load;
 pub mod model;

@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::command::verb_of;
 use super::model::{END_OF_DATA, ServerScript};
 use super::record::{EventKind, Recorder, Side};
 use super::wire::{End, Wire};
@@ -304,13 +305,6 @@ pub async fn drain(sessions: &mut JoinSet<()>, within: std::time::Duration) {
         .is_ok_and(|j| j.is_some())
     {}
     sessions.abort_all();
-}
-
-fn verb_of(line: &str) -> String {
-    line.split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase()
 }
 
 #[cfg(test)]

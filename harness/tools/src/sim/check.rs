@@ -37,6 +37,13 @@ pub struct Observed<'a> {
     pub hop: Option<&'a super::hop::HopEnv>,
 }
 
+impl Observed<'_> {
+    /// The log of client host `host`.
+    pub fn client(&self, host: &str) -> Option<&ClientLog> {
+        self.clients.iter().copied().find(|c| c.host == host)
+    }
+}
+
 /// A broken promise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
@@ -156,16 +163,9 @@ struct Checker<'o, 'a> {
 type Copies = BTreeMap<Origin, Vec<StoredMessage>>;
 
 impl Checker<'_, '_> {
-    fn client(&self, host: &str) -> Option<&ClientLog> {
-        self.observed
-            .clients
-            .iter()
-            .copied()
-            .find(|c| c.host == host)
-    }
-
     fn result_of(&self, origin: &Origin) -> Option<&super::client::Attempt> {
-        self.client(&origin.host)?
+        self.observed
+            .client(&origin.host)?
             .attempts
             .iter()
             .find(|a| a.index == origin.index && a.attempt == origin.attempt)
@@ -215,7 +215,8 @@ impl Checker<'_, '_> {
     }
 
     fn intact(&mut self, stored: &StoredMessage, origin: &Origin, data: &[u8]) {
-        let (Some(client), Some(attempt)) = (self.client(&origin.host), self.result_of(origin))
+        let (Some(client), Some(attempt)) =
+            (self.observed.client(&origin.host), self.result_of(origin))
         else {
             let text = format!("{} claims an attempt no client made: {origin:?}", stored.id);
             return self.violations.push(Violation::of(Invariant::Intact, text));

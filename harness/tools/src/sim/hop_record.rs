@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::servetest::command::{path_of, verb_of};
 use crate::servetest::record::{Event, EventKind, Side};
 
 use super::hop::{HopConn, HopEnv};
@@ -105,7 +106,7 @@ impl Conn {
     pub fn advertised(&self, keyword: &str) -> bool {
         self.commands
             .iter()
-            .filter(|c| verb(&c.line) == "EHLO")
+            .filter(|c| verb_of(&c.line) == "EHLO")
             .filter_map(|c| c.reply.as_ref())
             .flat_map(|r| &r.lines)
             .any(|l| {
@@ -206,11 +207,11 @@ pub fn read(hop: &HopEnv) -> BTreeMap<u32, Conn> {
 
 /// Files a command line; returns where its reply goes.
 fn command(c: &mut Conn, txn: &mut Option<usize>, event: usize, line: &str) -> Slot {
-    match verb(line).as_str() {
+    match verb_of(line).as_str() {
         "MAIL" => {
             c.txns.push(Txn {
                 event,
-                message: path_of(line).and_then(|p| message_of_sender(&p)),
+                message: message_of_sender(path_of(line)),
                 ..Txn::default()
             });
             *txn = Some(c.txns.len() - 1);
@@ -218,7 +219,7 @@ fn command(c: &mut Conn, txn: &mut Option<usize>, event: usize, line: &str) -> S
         }
         "RCPT" => match *txn {
             Some(t) => {
-                let rcpt = path_of(line).unwrap_or_default();
+                let rcpt = path_of(line).to_string();
                 c.txns[t].rcpts.push((rcpt, None));
                 Slot::Rcpt(t, c.txns[t].rcpts.len() - 1)
             }
@@ -365,21 +366,6 @@ pub fn class_code(reply: &Answer) -> Option<u16> {
     first.get(..3)?.parse().ok()
 }
 
-/// A command's verb, in upper case.
-pub fn verb(line: &str) -> String {
-    line.split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase()
-}
-
-/// The path between `<` and `>` in a MAIL or RCPT line.
-fn path_of(line: &str) -> Option<String> {
-    let start = line.find('<')? + 1;
-    let end = start + line[start..].find('>')?;
-    Some(line[start..end].to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,7 +447,6 @@ mod tests {
 
     #[test]
     fn paths_and_keywords_are_read() {
-        assert_eq!(path_of("RCPT TO:<a@b> X=1").as_deref(), Some("a@b"));
         let mut c = conn();
         let lines = ["250-hop", "250-PIPELINING", "250 SIZE 9"];
         c.commands.push(Command {

@@ -14,6 +14,7 @@ use std::time::Duration;
 use mtp_proto::smtp::data::dot_stuff;
 use regex::Regex;
 
+use crate::servetest::command::verb_of;
 use crate::servetest::judge::{Finding, bare_line_end, check as servetest_check};
 use crate::servetest::model::Check;
 use crate::servetest::record::Side;
@@ -22,7 +23,7 @@ use super::check::{Observed, Stats, Violation};
 use super::client::{Attempt, ClientLog};
 use super::fate::Fate;
 use super::hop::HopEnv;
-use super::hop_record::{self, Conn, Truth, Txn, class, truth, verb};
+use super::hop_record::{self, Conn, Truth, Txn, class, truth};
 use super::scenario::{ClientSpec, Invariant};
 use super::workload::{for_attempt, origin};
 
@@ -73,7 +74,7 @@ impl Outbound<'_, '_> {
     /// The client's attempt behind a transaction of connection `conn`.
     fn attempt_of(&self, conn: &Conn, txn: &Txn) -> Option<&Attempt> {
         let (host, index) = txn.message.as_ref()?;
-        let client = self.client(host)?;
+        let client = self.observed.client(host)?;
         let session = client
             .sessions
             .iter()
@@ -82,14 +83,6 @@ impl Outbound<'_, '_> {
             .attempts
             .iter()
             .find(|a| a.session == session.number && a.index == *index)
-    }
-
-    fn client(&self, host: &str) -> Option<&ClientLog> {
-        self.observed
-            .clients
-            .iter()
-            .copied()
-            .find(|c| c.host == host)
     }
 
     fn spec_of(&self, host: &str) -> Option<&ClientSpec> {
@@ -321,7 +314,7 @@ impl Outbound<'_, '_> {
                 txn.message
             ));
         }
-        let client = self.client(&from.host)?;
+        let client = self.observed.client(&from.host)?;
         let sent = for_attempt(
             client.plan.get(from.index)?,
             &from.host,
@@ -370,7 +363,7 @@ impl Outbound<'_, '_> {
         for conn in self.conns.values() {
             let name = format!("connection {} ({})", conn.number, conn.info.client);
             for line in conn.commands.iter().map(|c| &c.line) {
-                if verb(line) != "MAIL" {
+                if verb_of(line) != "MAIL" {
                     continue;
                 }
                 let params = line.rsplit_once('>').map_or("", |(_, p)| p);
@@ -414,7 +407,7 @@ impl Outbound<'_, '_> {
             let host = &conn.info.client;
             let cut = self.disturbed(host, conn.info.opened, conn.info.closed);
             let last = conn.commands.last().map(|c| c.line.as_str());
-            let quit_last = last.is_some_and(|l| verb(l) == "QUIT");
+            let quit_last = last.is_some_and(|l| verb_of(l) == "QUIT");
             let by_client = conn.closed_by == Some(Side::Client);
             if conn.refused_greeting() {
                 let greeting = conn
@@ -424,7 +417,7 @@ impl Outbound<'_, '_> {
                     .next()
                     .cloned()
                     .unwrap_or_default();
-                if let Some(other) = conn.commands.iter().find(|c| verb(&c.line) != "QUIT") {
+                if let Some(other) = conn.commands.iter().find(|c| verb_of(&c.line) != "QUIT") {
                     found.push(format!(
                         "connection {} ({host}): sent `{}` after the greeting `{greeting}`",
                         conn.number, other.line
