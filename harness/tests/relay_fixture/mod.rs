@@ -54,8 +54,11 @@ pub struct Faults {
     pub one_transaction_per_recipient: bool,
     /// The whole transaction sent again after the next hop's 250.
     pub resend_after_250: bool,
-    /// A 554 greeting ignored: EHLO and the transaction follow.
+    /// A 554 greeting ignored: EHLO and the transaction follow (RFC 5321 §3.1 allows the
+    /// commands; no finding).
     pub mail_after_554: bool,
+    /// A 554 greeting answered by closing the connection without QUIT.
+    pub no_quit_after_554: bool,
     /// The inbound side ends the data at `<LF>.<LF>`, `<LF>.<CR><LF>` or `<CR><LF>.<LF>` and
     /// reads what follows as commands (inbound smuggling), relaying the smuggled message too.
     pub inbound_ends_data_at_bare_lf: bool,
@@ -371,7 +374,9 @@ impl Relay {
         let greeting = c.reply()?;
         if !greeting.starts_with("220") && !self.faults.mail_after_554 {
             // RFC 5321 §3.1: the session is refused; QUIT, and try again later.
-            let _ = c.command("QUIT");
+            if !self.faults.no_quit_after_554 {
+                let _ = c.command("QUIT");
+            }
             return Some(Attempt::all_temporary(msg));
         }
         let mut offers = Offers {
