@@ -398,7 +398,9 @@ impl Outbound<'_, '_> {
 
     /// RFC 5321 §4.1.1.10: "The sender MUST NOT intentionally close the transmission channel
     /// until it sends a QUIT command"; after a greeting other than 2yz, QUIT and no mail
-    /// (SMTP-CLIENT-1). A connection the network (or a killed client) cut, or that the next
+    /// (the reference's own rule in SMTP-CLIENT-1: RFC 5321 §3.1 would let a client send
+    /// commands there, which is why relay-test does not judge other MTAs on it; the
+    /// simulation runs only the reference client). A connection the network (or a killed client) cut, or that the next
     /// hop closed or ended with 421, is not judged; a client that gives up waiting for a
     /// slow next hop is, since it could still send QUIT.
     fn quits(&mut self) {
